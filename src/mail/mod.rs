@@ -1,0 +1,1 @@
+//! Mail parsing, terminal-safe rendering, sanitising, threading and addresses.
