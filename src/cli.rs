@@ -1,0 +1,249 @@
+//! The command line: parsing and one function per subcommand.
+//! `main.rs` only calls `cli::main`.
+
+use crate::config::{Config, paths};
+use crate::desk::Desk;
+use crate::store::Store;
+use crate::tui::keymap::Keymap;
+use crate::tui::theme::{ColorEnv, Theme};
+use anyhow::{Context, Result};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "deskmail", version, about = "A terminal mail desk for customer-support agents")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Config file (default: ~/.config/deskmail/config.toml)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the mail store (default: ~/.local/share/deskmail)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Theme: dark, light, mono, or a file in ~/.config/deskmail/themes
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Keymap: default (vim-like) or emacs
+    #[arg(long, global = true, value_name = "NAME")]
+    pub keymap: Option<String>,
+    /// Draw the first complete frame, restore the terminal and exit 0
+    #[arg(long, global = true)]
+    pub first_frame_and_exit: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Open the interface on the configured desk (the default)
+    Tui,
+    /// Open the interface on a generated demo desk (no network)
+    Demo {
+        /// Write the desk and exit without opening the interface
+        #[arg(long)]
+        no_tui: bool,
+        /// How many mails to generate
+        #[arg(long, default_value_t = crate::demo::DEFAULT_MESSAGES)]
+        messages: usize,
+    },
+    /// Print counts of the store (messages, folders, records, cases, outbox)
+    Stats {
+        /// One JSON object on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a mail file as the reader shows it, sanitised
+    Render {
+        /// An RFC 822 file (.eml)
+        file: PathBuf,
+    },
+}
+
+fn log_init(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    paths::ensure_private_dir(dir).ok()?;
+    let appender = tracing_appender::rolling::never(dir, "deskmail.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DESKMAIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+/// Parse the arguments and run; returns the process exit code.
+pub fn main() -> i32 {
+    let help = format!(
+        "Logs: {} (level from DESKMAIL_LOG, e.g. DESKMAIL_LOG=debug)",
+        paths::log_file().display()
+    );
+    let matches = Cli::command().after_help(help).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let _log = log_init(&paths::state_dir());
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deskmail: cannot start: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = crate::mail::sanitize::sanitize_text(&format!("{e:#}"));
+            tracing::error!("{msg}");
+            eprintln!("deskmail: {msg}");
+            1
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<i32> {
+    let g = cli.global.clone();
+    match cli.command {
+        None | Some(Cmd::Tui) => run_configured(&g).await,
+        Some(Cmd::Demo { no_tui, messages }) => run_demo(&g, no_tui, messages).await,
+        Some(Cmd::Stats { json }) => stats(&g, json),
+        Some(Cmd::Render { file }) => render(&file),
+    }
+}
+
+fn config_path(g: &Global) -> PathBuf {
+    g.config
+        .clone()
+        .unwrap_or_else(|| paths::config_dir().join("config.toml"))
+}
+
+fn data_dir(g: &Global) -> PathBuf {
+    g.data_dir.clone().unwrap_or_else(paths::data_dir)
+}
+
+fn load_config(g: &Global) -> Result<Config> {
+    let path = config_path(g);
+    if !path.exists() {
+        anyhow::bail!(
+            "no config at {}: create it (see the README's configuration example), pass --config FILE, or try `deskmail demo`",
+            path.display()
+        );
+    }
+    Ok(Config::load(&path)?)
+}
+
+fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
+    let theme_name = g.theme.clone().or(cfg.theme.clone()).unwrap_or_else(|| "dark".into());
+    let keymap_name = g.keymap.clone().or(cfg.keymap.clone()).unwrap_or_else(|| "default".into());
+    let cfg_dir = paths::config_dir();
+    let theme = Theme::load(&theme_name, Some(&cfg_dir.join("themes")), ColorEnv::from_env())?;
+    let keymap = Keymap::load(&keymap_name, Some(&cfg_dir.join("keymap.toml")))?;
+    let warnings = cfg
+        .accounts
+        .iter()
+        .filter(|a| a.accept_invalid_certs)
+        .map(|a| format!("{}: certificate NOT verified", a.name))
+        .collect();
+    Ok(crate::tui::RunOptions {
+        keymap,
+        theme,
+        first_frame_and_exit: g.first_frame_and_exit,
+        bell: cfg.bell,
+        warnings,
+    })
+}
+
+async fn run_configured(g: &Global) -> Result<i32> {
+    let cfg = load_config(g)?;
+    let store = Arc::new(Store::open(&data_dir(g))?);
+    let opts = ui_options(g, &cfg)?;
+    let (desk, events) = Desk::new(store, cfg, false);
+    crate::tui::run(desk, events, opts).await?;
+    Ok(0)
+}
+
+async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
+    let tmp;
+    let dir = match &g.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::Builder::new().prefix("deskmail-demo-").tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let store = Arc::new(Store::open(&dir)?);
+    if store.is_empty() {
+        let started = std::time::Instant::now();
+        let report = crate::demo::build(&store, messages, 7).context("building the demo desk")?;
+        tracing::info!(
+            "demo desk: {} mails, {} records, {} links in {:?}",
+            report.messages,
+            report.records,
+            report.links,
+            started.elapsed()
+        );
+        if no_tui {
+            println!(
+                "demo desk written to {}: {} mails, {} records, {} links",
+                dir.display(),
+                report.messages,
+                report.records,
+                report.links
+            );
+        }
+    } else if no_tui {
+        println!("demo desk already present in {}", dir.display());
+    }
+    if no_tui {
+        store.flush()?;
+        return Ok(0);
+    }
+    let cfg = crate::demo::demo_config();
+    let opts = ui_options(g, &cfg)?;
+    let (desk, events) = Desk::new(store, cfg, true);
+    crate::tui::run(desk, events, opts).await?;
+    Ok(0)
+}
+
+fn stats(g: &Global, json: bool) -> Result<i32> {
+    let dir = data_dir(g);
+    if !dir.join("store").exists() {
+        anyhow::bail!("no mail store in {}: run `deskmail sync` or pass --data-dir", dir.display());
+    }
+    let store = Store::open(&dir)?;
+    let s = store.stats()?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!("messages: {} ({} bodies)", s.messages, s.bodies);
+        for a in &s.accounts {
+            for f in &a.folders {
+                println!("  {}/{}: {} mails, {} unread", a.name, f.name, f.total, f.unread);
+            }
+        }
+        println!("records: {:?}", s.records);
+        println!("links: {}", s.links);
+        println!("cases: {:?}", s.cases);
+        println!("outbox: {:?}", s.outbox);
+    }
+    Ok(0)
+}
+
+fn render(file: &Path) -> Result<i32> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    print!("{}", crate::mail::render::render_to_text(&raw));
+    Ok(0)
+}

@@ -1,0 +1,373 @@
+//! The `config.toml` model, its validation and secrets.
+//! Owns reading the user's configuration; never logs a password.
+
+pub mod paths;
+pub mod secret;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, always naming the file (and line where known).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: PathBuf, message: String },
+    #[error("{file} line {line}: {field}: {message}")]
+    Invalid {
+        file: PathBuf,
+        line: usize,
+        field: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Secret(#[from] secret::SecretError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    #[default]
+    Imap,
+    Pop3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Implicit TLS from the first byte (IMAPS 993, SMTPS 465).
+    #[default]
+    Tls,
+    /// Plain connection upgraded with STARTTLS; refuses to go on in plain text.
+    Starttls,
+    /// No encryption at all (loopback or trusted networks only).
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password_command: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Unset: inherit the account's `ca_file`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Unset: inherit the account's `accept_invalid_certs`.
+    #[serde(default)]
+    pub accept_invalid_certs: Option<bool>,
+}
+
+fn default_check_interval() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub name: String,
+    #[serde(default)]
+    pub kind: AccountKind,
+    #[serde(default)]
+    pub group: bool,
+    pub email: String,
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub accept_invalid_certs: bool,
+    pub user: String,
+    #[serde(default)]
+    pub password_command: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Monitored folders; empty means INBOX plus the Sent folder.
+    #[serde(default)]
+    pub folders: Vec<String>,
+    /// `YYYY-MM-DD`: older mail is not imported.
+    #[serde(default)]
+    pub fetch_since: Option<String>,
+    /// Put imported mail into this desk folder instead of the server's name.
+    #[serde(default)]
+    pub target_folder: Option<String>,
+    #[serde(default = "default_check_interval")]
+    pub check_interval_secs: u64,
+    #[serde(default)]
+    pub server_saves_sent: bool,
+    /// Folders whose new mail never rings the bell.
+    #[serde(default)]
+    pub skip_notification: Vec<String>,
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub agent: AgentConfig,
+    /// Other agents of the desk: their addresses never become contacts.
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    /// The desk's system address (e.g. `desk@desk.example`).
+    #[serde(default)]
+    pub system_address: Option<String>,
+    #[serde(default)]
+    pub download_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub theme: Option<String>,
+    #[serde(default)]
+    pub keymap: Option<String>,
+    #[serde(default)]
+    pub bell: bool,
+    #[serde(default)]
+    pub strip_plus_tags: bool,
+}
+
+impl Config {
+    /// Load and validate `file`. Secrets are not resolved here.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        let cfg = Self::parse(&text, file)?;
+        cfg.check_plain_passwords(file)?;
+        Ok(cfg)
+    }
+
+    /// Parse and validate config text; `file` is only used in messages.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_path_buf(),
+            message: describe_toml_error(text, &e),
+        })?;
+        cfg.validate(text, file)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, text: &str, file: &Path) -> Result<(), ConfigError> {
+        let invalid = |needle: &str, field: &str, message: String| ConfigError::Invalid {
+            file: file.to_path_buf(),
+            line: line_of(text, needle),
+            field: field.to_string(),
+            message,
+        };
+        let mut seen = std::collections::HashSet::new();
+        for a in &self.accounts {
+            let at = format!("name = \"{}\"", a.name);
+            if a.name.trim().is_empty() {
+                return Err(invalid("[[accounts]]", "accounts.name", "must not be empty".into()));
+            }
+            if !seen.insert(a.name.clone()) {
+                return Err(invalid(
+                    &at,
+                    "accounts.name",
+                    format!("account name \"{}\" is used twice; names must be unique", a.name),
+                ));
+            }
+            if a.password_command.is_some() && a.password.is_some() {
+                return Err(invalid(
+                    &at,
+                    "accounts.password",
+                    "set either password_command or password, not both".into(),
+                ));
+            }
+            if let Some(since) = &a.fetch_since
+                && chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").is_err()
+            {
+                return Err(invalid(
+                    "fetch_since",
+                    "accounts.fetch_since",
+                    format!("\"{since}\" is not a date like 2026-01-31"),
+                ));
+            }
+            if !a.email.contains('@') {
+                return Err(invalid(
+                    &format!("email = \"{}\"", a.email),
+                    "accounts.email",
+                    format!("\"{}\" is not an email address", a.email),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A plain `password` is only accepted in a file nobody else can read.
+    fn check_plain_passwords(&self, file: &Path) -> Result<(), ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let has_plain = self.accounts.iter().any(|a| {
+            a.password.is_some() || a.smtp.as_ref().is_some_and(|s| s.password.is_some())
+        });
+        if !has_plain {
+            return Ok(());
+        }
+        let mode = std::fs::metadata(file)
+            .map_err(|source| ConfigError::Read {
+                file: file.to_path_buf(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            return Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                line: line_of(&text, "password ="),
+                field: "password".into(),
+                message: format!(
+                    "a plain password is refused because the file is readable by group or others (mode {:o}); run `chmod 600 {}` or use password_command",
+                    mode & 0o777,
+                    file.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn account(&self, name: &str) -> Option<&AccountConfig> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// Every address that belongs to the desk's own people or system.
+    pub fn own_addresses(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        if !self.agent.email.is_empty() {
+            v.push(self.agent.email.to_lowercase());
+        }
+        v.extend(self.agents.iter().map(|a| a.email.to_lowercase()));
+        v.extend(self.accounts.iter().map(|a| a.email.to_lowercase()));
+        if let Some(s) = &self.system_address {
+            v.push(s.to_lowercase());
+        }
+        v
+    }
+}
+
+impl AccountConfig {
+    /// The SMTP trust settings, inheriting the account's when the table is silent.
+    pub fn smtp_trust(&self) -> Option<(Option<PathBuf>, bool)> {
+        self.smtp.as_ref().map(|s| {
+            (
+                s.ca_file.clone().or_else(|| self.ca_file.clone()),
+                s.accept_invalid_certs.unwrap_or(self.accept_invalid_certs),
+            )
+        })
+    }
+}
+
+/// 1-based line of the first occurrence of `needle`, or 1.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map(|pos| text[..pos].matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+[agent]
+name = "Alice Agent"
+email = "alice@desk.example"
+
+[[accounts]]
+name = "support"
+kind = "imap"
+group = true
+email = "support@desk.example"
+host = "127.0.0.1"
+port = 21143
+tls = "starttls"
+ca_file = "/path/cert.pem"
+accept_invalid_certs = false
+user = "support"
+password_command = "printf secret"
+folders = ["INBOX"]
+
+[accounts.smtp]
+host = "127.0.0.1"
+port = 21587
+tls = "starttls"
+user = "support"
+password_command = "printf secret"
+"#;
+
+    #[test]
+    fn contract_example_parses() {
+        let c = Config::parse(FULL, Path::new("config.toml")).expect("parses");
+        assert_eq!(c.accounts[0].tls, TlsMode::Starttls);
+        assert_eq!(c.accounts[0].folders, vec!["INBOX"]);
+        let (ca, invalid) = c.accounts[0].smtp_trust().expect("smtp");
+        assert_eq!(ca, Some(PathBuf::from("/path/cert.pem")));
+        assert!(!invalid);
+    }
+
+    #[test]
+    fn unknown_field_names_file_and_line() {
+        let bad = FULL.replace("group = true", "groop = true");
+        let err = Config::parse(&bad, Path::new("/x/config.toml")).expect_err("fails");
+        let s = err.to_string();
+        assert!(s.contains("/x/config.toml"), "{s}");
+        assert!(s.contains("line 9"), "{s}");
+        assert!(s.contains("groop"), "{s}");
+    }
+
+    #[test]
+    fn duplicate_account_name_is_refused() {
+        let dup = format!("{FULL}\n[[accounts]]\nname = \"support\"\nemail = \"x@y\"\nhost = \"h\"\nport = 1\nuser = \"u\"\n");
+        let err = Config::parse(&dup, Path::new("c.toml")).expect_err("dup");
+        assert!(err.to_string().contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn plain_password_in_world_readable_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("config.toml");
+        let text = FULL.replace("password_command = \"printf secret\"\nfolders", "password = \"hunter2\"\nfolders");
+        std::fs::write(&f, &text).expect("write");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = Config::load(&f).expect_err("refused");
+        let s = err.to_string();
+        assert!(s.contains("chmod 600"), "{s}");
+        assert!(!s.contains("hunter2"), "password leaked: {s}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(Config::load(&f).is_ok());
+    }
+}

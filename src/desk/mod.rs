@@ -1,0 +1,378 @@
+//! The Desk: the one facade between the interface and everything else.
+//! `Command`s go in, `Event`s come out; reads are small queries that touch
+//! only the rows asked for. It owns the store and the background tasks.
+
+use crate::config::Config;
+use crate::crm::linking::{LinkRules, auto_link};
+use crate::mail::render::{RenderOptions, RenderedMail};
+use crate::store::{
+    FolderState, HistoryItem, ListRow, MessageSummary, Record, RecordKind, RecordRef, Store, flags,
+};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub mod outgoing;
+
+/// What the interface asks the desk to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Set or clear flags of a mail in one folder.
+    SetFlags {
+        id: u64,
+        account: String,
+        folder: String,
+        add: u8,
+        remove: u8,
+    },
+    /// Parse and render a mail off the interface task.
+    Render { id: u64, options: RenderOptions },
+    Link { id: u64, record: RecordRef },
+    Unlink { id: u64, record: RecordRef },
+    /// Link every mail to the records its addresses match.
+    Relink { ids: Vec<u64> },
+    SyncNow,
+    /// Queue a mail for sending (demo desk: file it in Sent).
+    Send(Box<Outgoing>),
+}
+
+/// A mail the agent wrote, before it becomes bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub account: String,
+    pub from_name: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    /// The stored mail this answers.
+    pub in_reply_to: Option<u64>,
+}
+
+/// What the desk tells the interface.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A folder's rows changed: pull the visible ones again.
+    FolderChanged { account: String, folder: String },
+    Rendered { id: u64, mail: Arc<RenderedMail> },
+    LinksChanged { id: u64 },
+    Sync { account: String, state: SyncState },
+    NewMail { account: String, folder: String, count: usize },
+    /// Something failed: plain words, already sanitised.
+    Error(String),
+    Notice(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncState {
+    Offline,
+    Connecting,
+    Syncing { done: u64, total: u64 },
+    Idle,
+    Retrying { in_secs: u64, reason: String },
+    Error(String),
+}
+
+impl SyncState {
+    pub fn label(&self) -> String {
+        match self {
+            SyncState::Offline => "offline".into(),
+            SyncState::Connecting => "connecting".into(),
+            SyncState::Syncing { done, total } => format!("syncing {done} of {total}"),
+            SyncState::Idle => "idle".into(),
+            SyncState::Retrying { in_secs, .. } => format!("retrying in {in_secs}s"),
+            SyncState::Error(e) => format!("error: {e}"),
+        }
+    }
+}
+
+/// The folders of one account, as the folder pane shows them.
+#[derive(Debug, Clone)]
+pub struct AccountFolders {
+    pub account: String,
+    pub group: bool,
+    pub folders: Vec<FolderState>,
+}
+
+/// The in-process desk.
+pub struct Desk {
+    store: Arc<Store>,
+    config: Arc<Config>,
+    rules: LinkRules,
+    events: mpsc::UnboundedSender<Event>,
+    demo: bool,
+}
+
+impl Desk {
+    /// Start the desk on `store`; the receiver carries its events.
+    pub fn new(store: Arc<Store>, config: Config, demo: bool) -> (Arc<Desk>, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rules = LinkRules::from_config(&config);
+        let desk = Arc::new(Desk {
+            store,
+            config: Arc::new(config),
+            rules,
+            events: tx,
+            demo,
+        });
+        (desk, rx)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.demo
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn emit(&self, e: Event) {
+        // The interface may have gone away at shutdown; nothing to do then.
+        let _ = self.events.send(e);
+    }
+
+    fn fail(&self, what: &str, e: impl std::fmt::Display) {
+        let msg = crate::mail::sanitize::sanitize_line(&format!("{what}: {e}"));
+        tracing::error!("{msg}");
+        self.emit(Event::Error(msg));
+    }
+
+    /// Run a command; slow work goes to a blocking task, never the caller.
+    pub fn send(self: &Arc<Self>, cmd: Command) {
+        let desk = Arc::clone(self);
+        match cmd {
+            Command::Render { id, options } => {
+                tokio::task::spawn_blocking(move || match desk.store.body(id) {
+                    Ok(Some(raw)) => {
+                        let mail = crate::mail::render::render(&raw, &options);
+                        desk.emit(Event::Rendered {
+                            id,
+                            mail: Arc::new(mail),
+                        });
+                    }
+                    Ok(None) => desk.emit(Event::Notice(
+                        "This mail's body is still being fetched.".into(),
+                    )),
+                    Err(e) => desk.fail("Could not read the mail", e),
+                });
+            }
+            Command::SetFlags {
+                id,
+                account,
+                folder,
+                add,
+                remove,
+            } => match self.store.flags_of(&account, &folder, id) {
+                Ok(Some((loc, old))) => {
+                    let new = (old | add) & !remove;
+                    match self
+                        .store
+                        .set_flags(&account, &folder, loc.uidvalidity, loc.uid, new)
+                    {
+                        Ok(_) => self.emit(Event::FolderChanged { account, folder }),
+                        Err(e) => self.fail("Could not change the flags", e),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.fail("Could not change the flags", e),
+            },
+            Command::Link { id, record } => match self.store.link(id, record) {
+                Ok(_) => self.emit(Event::LinksChanged { id }),
+                Err(e) => self.fail("Could not link the mail", e),
+            },
+            Command::Unlink { id, record } => match self.store.unlink(id, record) {
+                Ok(_) => self.emit(Event::LinksChanged { id }),
+                Err(e) => self.fail("Could not unlink the mail", e),
+            },
+            Command::Relink { ids } => {
+                for id in ids {
+                    match self.store.summary(id) {
+                        Ok(Some(s)) => {
+                            if let Err(e) = auto_link(&self.store, &self.rules, &s) {
+                                self.fail("Could not link the mail", e);
+                            }
+                            self.emit(Event::LinksChanged { id });
+                        }
+                        Ok(None) => {}
+                        Err(e) => self.fail("Could not link the mail", e),
+                    }
+                }
+            }
+            Command::Send(out) => self.send_mail(*out),
+            Command::SyncNow => {
+                if self.demo {
+                    self.emit(Event::Notice(
+                        "The demo desk has no servers to sync with.".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn send_mail(&self, out: Outgoing) {
+        let parent = out.in_reply_to.and_then(|id| self.summary(id));
+        let built = match outgoing::build(&out, parent.as_ref()) {
+            Ok(b) => b,
+            Err(e) => return self.fail("Could not build the mail", e),
+        };
+        if self.demo {
+            match self.file_sent(&out, &built, parent.as_ref()) {
+                Ok(()) => self.emit(Event::Notice(format!(
+                    "Sent (demo desk): \"{}\" is in {}/Sent.",
+                    crate::mail::sanitize::sanitize_line(&out.subject),
+                    out.account
+                ))),
+                Err(e) => self.fail("Could not file the mail in Sent", e),
+            }
+            return;
+        }
+        let entry = crate::store::OutboxEntry {
+            id: 0,
+            account: out.account.clone(),
+            message_id: built.message_id.clone(),
+            from: out.from.clone(),
+            recipients: out.to.iter().chain(out.cc.iter()).chain(out.bcc.iter()).cloned().collect(),
+            subject: out.subject.clone(),
+            raw: built.raw,
+            state: crate::store::OutboxState::Queued,
+            last_error: None,
+            created: chrono::Utc::now().timestamp(),
+            in_reply_to: out.in_reply_to,
+        };
+        match self.store.enqueue(entry) {
+            Ok(_) => self.emit(Event::Notice("Queued in the outbox.".into())),
+            Err(e) => self.fail("Could not queue the mail", e),
+        }
+    }
+
+    /// The demo desk has no server: a sent mail goes straight into Sent.
+    fn file_sent(&self, out: &Outgoing, built: &outgoing::Built, parent: Option<&MessageSummary>) -> Result<(), crate::store::StoreError> {
+        let own = self.config.own_addresses();
+        let summary = crate::sync::ingest::summary_from_raw(&built.raw, &own);
+        let folder = "Sent".to_string();
+        let uid = self
+            .store
+            .folder_state(&out.account, &folder)?
+            .map(|s| s.uidnext.max(s.total as u32 + 1))
+            .unwrap_or(1);
+        let report = self.store.ingest(
+            vec![crate::store::NewMail {
+                account: out.account.clone(),
+                folder: folder.clone(),
+                uidvalidity: 1,
+                uid: uid + 1_000_000,
+                flags: flags::SEEN,
+                summary,
+                raw: Some(built.raw.clone()),
+            }],
+            None,
+        )?;
+        for id in report.created.iter().chain(report.located.iter()) {
+            if let Some(p) = parent {
+                for r in self.store.links_of(p.id)? {
+                    self.store.link(*id, r.reference())?;
+                }
+            }
+            if let Some(s) = self.store.summary(*id)? {
+                auto_link(&self.store, &self.rules, &s)?;
+            }
+        }
+        if let Some(p) = parent {
+            for loc in self.store.locations(p.id)? {
+                if let Some((_, f)) = self.store.flags_of(&loc.account, &loc.folder, p.id)? {
+                    self.store.set_flags(&loc.account, &loc.folder, loc.uidvalidity, loc.uid, f | flags::ANSWERED)?;
+                    self.emit(Event::FolderChanged { account: loc.account.clone(), folder: loc.folder.clone() });
+                }
+            }
+        }
+        self.store.flush()?;
+        self.emit(Event::FolderChanged { account: out.account.clone(), folder });
+        Ok(())
+    }
+
+    // ---- queries: small reads, safe on the interface task ----
+
+    pub fn folders(&self) -> Vec<AccountFolders> {
+        let stored = self.store.folders_by_account().unwrap_or_default();
+        let mut out = Vec::new();
+        for a in &self.config.accounts {
+            let folders = stored
+                .iter()
+                .find(|(n, _)| *n == a.name)
+                .map(|(_, f)| sort_folders(f.clone()))
+                .unwrap_or_default();
+            out.push(AccountFolders {
+                account: a.name.clone(),
+                group: a.group,
+                folders,
+            });
+        }
+        out
+    }
+
+    pub fn page(&self, account: &str, folder: &str, after: Option<&[u8]>, n: usize) -> Vec<ListRow> {
+        self.store
+            .page(account, folder, after, n)
+            .unwrap_or_else(|e| {
+                self.fail("Could not read the folder", e);
+                vec![]
+            })
+    }
+
+    pub fn page_before(&self, account: &str, folder: &str, before: Option<&[u8]>, n: usize) -> Vec<ListRow> {
+        self.store
+            .page_before(account, folder, before, n)
+            .unwrap_or_else(|e| {
+                self.fail("Could not read the folder", e);
+                vec![]
+            })
+    }
+
+    pub fn summary(&self, id: u64) -> Option<MessageSummary> {
+        self.store.summary(id).ok().flatten()
+    }
+
+    pub fn links_of(&self, id: u64) -> Vec<Record> {
+        self.store.links_of(id).unwrap_or_default()
+    }
+
+    pub fn history(&self, r: &Record) -> Vec<HistoryItem> {
+        self.store.history(r).unwrap_or_default()
+    }
+
+    pub fn records(&self, kind: RecordKind) -> Vec<Record> {
+        self.store.records(kind).unwrap_or_default()
+    }
+
+    pub fn record(&self, r: RecordRef) -> Option<Record> {
+        self.store.record(r.0, r.1).ok().flatten()
+    }
+
+    pub fn is_unread(entry_flags: u8) -> bool {
+        entry_flags & flags::SEEN == 0
+    }
+}
+
+/// INBOX first, then special folders in a fixed order, then the rest by name.
+fn sort_folders(mut f: Vec<FolderState>) -> Vec<FolderState> {
+    fn rank(s: &FolderState) -> u8 {
+        if s.name.eq_ignore_ascii_case("INBOX") {
+            return 0;
+        }
+        match s.special_use.as_deref() {
+            Some("\\Drafts") => 1,
+            Some("\\Sent") => 2,
+            Some("\\Archive") => 3,
+            Some("\\Junk") => 5,
+            Some("\\Trash") => 6,
+            _ => 4,
+        }
+    }
+    f.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.name.cmp(&b.name)));
+    f
+}

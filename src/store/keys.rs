@@ -1,0 +1,133 @@
+//! Key encodings of the one sled tree. Every family starts with a one-byte tag;
+//! numbers are big-endian so range scans come out in order. Dates are stored
+//! inverted (`u64::MAX - date`) where newest-first order is wanted.
+
+pub const SCHEMA_VERSION: &[u8] = b"v";
+pub const MESSAGE: u8 = b'm';
+pub const BODY: u8 = b'b';
+pub const MSGID: u8 = b'i';
+pub const FOLDER_INDEX: u8 = b'f';
+pub const UID_MAP: u8 = b'u';
+pub const LOCATION: u8 = b'l';
+pub const FOLDER_STATE: u8 = b's';
+pub const THREAD_SUBJECT: u8 = b'T';
+pub const THREAD_SIZE: u8 = b't';
+pub const RECORD: u8 = b'r';
+pub const RECORD_BY_ADDRESS: u8 = b'a';
+pub const LINK_BY_MESSAGE: u8 = b'L';
+pub const LINK_BY_RECORD: u8 = b'R';
+pub const OUTBOX: u8 = b'o';
+pub const NOTIFICATION: u8 = b'n';
+pub const PENDING_CHANGE: u8 = b'p';
+pub const SETTING: u8 = b'S';
+
+pub fn inv_date(date: i64) -> u64 {
+    u64::MAX - (date.max(0) as u64)
+}
+
+pub fn with_id(tag: u8, id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(tag);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub fn read_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_be_bytes(a)
+}
+
+/// `account \0 folder \0`: the folder part shared by several families.
+pub fn folder_part(account: &str, folder: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(account.len() + folder.len() + 2);
+    k.extend_from_slice(account.as_bytes());
+    k.push(0);
+    k.extend_from_slice(folder.as_bytes());
+    k.push(0);
+    k
+}
+
+pub fn folder_prefix(tag: u8, account: &str, folder: &str) -> Vec<u8> {
+    let mut k = vec![tag];
+    k.extend(folder_part(account, folder));
+    k
+}
+
+pub fn folder_index(account: &str, folder: &str, date: i64, id: u64) -> Vec<u8> {
+    let mut k = folder_prefix(FOLDER_INDEX, account, folder);
+    k.extend_from_slice(&inv_date(date).to_be_bytes());
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The message id is the last 8 bytes of a folder index key.
+pub fn id_of_folder_index(key: &[u8]) -> u64 {
+    read_u64(&key[key.len().saturating_sub(8)..])
+}
+
+pub fn uid_map(account: &str, folder: &str, uidvalidity: u32, uid: u32) -> Vec<u8> {
+    let mut k = folder_prefix(UID_MAP, account, folder);
+    k.extend_from_slice(&uidvalidity.to_be_bytes());
+    k.extend_from_slice(&uid.to_be_bytes());
+    k
+}
+
+pub fn location(id: u64, account: &str, folder: &str) -> Vec<u8> {
+    let mut k = with_id(LOCATION, id);
+    k.extend(folder_part(account, folder));
+    k
+}
+
+pub fn folder_state(account: &str, folder: &str) -> Vec<u8> {
+    folder_prefix(FOLDER_STATE, account, folder)
+}
+
+pub fn msgid(message_id: &str) -> Vec<u8> {
+    let mut k = vec![MSGID];
+    k.extend_from_slice(message_id.as_bytes());
+    k
+}
+
+pub fn record(kind: u8, id: u64) -> Vec<u8> {
+    let mut k = vec![RECORD, kind];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub fn record_by_address(email: &str, kind: u8, id: u64) -> Vec<u8> {
+    let mut k = vec![RECORD_BY_ADDRESS];
+    k.extend_from_slice(email.as_bytes());
+    k.push(0);
+    k.push(kind);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub fn link_by_message(msg: u64, kind: u8, rid: u64) -> Vec<u8> {
+    let mut k = with_id(LINK_BY_MESSAGE, msg);
+    k.push(kind);
+    k.extend_from_slice(&rid.to_be_bytes());
+    k
+}
+
+pub fn link_by_record(kind: u8, rid: u64, date: i64, msg: u64) -> Vec<u8> {
+    let mut k = vec![LINK_BY_RECORD, kind];
+    k.extend_from_slice(&rid.to_be_bytes());
+    k.extend_from_slice(&inv_date(date).to_be_bytes());
+    k.extend_from_slice(&msg.to_be_bytes());
+    k
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![u8::MAX; prefix.len() + 1]
+}

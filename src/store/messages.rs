@@ -1,0 +1,642 @@
+//! Messages, their locations (account, folder, UID) and folder indexes.
+//! One mail record per Message-ID: a second copy only adds a location.
+
+use super::{Result, Store, decode, encode, keys};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+pub mod flags {
+    pub const SEEN: u8 = 1;
+    pub const FLAGGED: u8 = 2;
+    pub const ANSWERED: u8 = 4;
+    pub const DELETED: u8 = 8;
+    pub const DRAFT: u8 = 16;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Party {
+    #[serde(default)]
+    pub name: String,
+    pub email: String,
+}
+
+impl Party {
+    /// The name if there is one, else the address.
+    pub fn display(&self) -> &str {
+        if self.name.is_empty() {
+            &self.email
+        } else {
+            &self.name
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub enum MailStatus {
+    #[default]
+    Archived,
+    Sent,
+    Draft,
+}
+
+impl MailStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            MailStatus::Archived => "Archived",
+            MailStatus::Sent => "Sent",
+            MailStatus::Draft => "Draft",
+        }
+    }
+}
+
+/// The compact row a list shows; everything in it is already sanitised.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct MessageSummary {
+    pub id: u64,
+    pub message_id: String,
+    pub subject: String,
+    #[serde(default)]
+    pub from: Vec<Party>,
+    #[serde(default)]
+    pub to: Vec<Party>,
+    #[serde(default)]
+    pub cc: Vec<Party>,
+    #[serde(default)]
+    pub bcc: Vec<Party>,
+    pub date: i64,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub has_attachments: bool,
+    #[serde(default)]
+    pub preview: String,
+    #[serde(default)]
+    pub in_reply_to: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub thread_id: u64,
+    #[serde(default)]
+    pub status: MailStatus,
+    /// Why no record is linked ("no matching contact", …), shown to the agent.
+    #[serde(default)]
+    pub not_linked_reason: Option<String>,
+}
+
+impl MessageSummary {
+    pub fn sender(&self) -> &str {
+        self.from.first().map(|p| p.display()).unwrap_or("(no sender)")
+    }
+}
+
+/// The value of a folder index row: this location's UID and flags.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct FolderEntry {
+    pub uid: u32,
+    pub flags: u8,
+}
+
+/// Sync cursor and counters of one folder.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct FolderState {
+    pub name: String,
+    #[serde(default)]
+    pub uidvalidity: u32,
+    #[serde(default)]
+    pub uidnext: u32,
+    #[serde(default)]
+    pub highestmodseq: u64,
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub unread: u64,
+    /// `\Sent`, `\Drafts`, `\Trash`, `\Junk`, `\Archive` or none.
+    #[serde(default)]
+    pub special_use: Option<String>,
+    #[serde(default)]
+    pub monitored: bool,
+    #[serde(default)]
+    pub skip_notification: bool,
+}
+
+/// One mail arriving in a folder, parsed off the write lock.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub account: String,
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    pub flags: u8,
+    pub summary: MessageSummary,
+    /// The full RFC 822 source; `None` when only the summary was fetched.
+    pub raw: Option<Vec<u8>>,
+}
+
+/// What an ingest did, for events and linking.
+#[derive(Debug, Default, Clone)]
+pub struct IngestReport {
+    /// Message records created by this batch.
+    pub created: Vec<u64>,
+    /// Existing records that gained a location.
+    pub located: Vec<u64>,
+    /// Locations that were already known (a resumed batch).
+    pub skipped: usize,
+}
+
+/// One row of a message list page.
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    /// The folder index key: the cursor for the next page.
+    pub key: Vec<u8>,
+    pub entry: FolderEntry,
+    pub summary: MessageSummary,
+    pub thread_size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Location {
+    pub account: String,
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
+fn thread_key(subject: &str) -> Option<Vec<u8>> {
+    let norm = crate::mail::thread::normalize_subject(subject);
+    if norm.is_empty() {
+        return None;
+    }
+    let mut k = vec![keys::THREAD_SUBJECT];
+    k.extend_from_slice(norm.as_bytes());
+    Some(k)
+}
+
+impl Store {
+    /// Add mails and (optionally) the folder's new sync cursor in one atomic batch.
+    /// Re-ingesting a known (folder, uidvalidity, uid) is a no-op, so a batch
+    /// replayed after a crash never duplicates anything.
+    pub fn ingest(&self, mails: Vec<NewMail>, cursor: Option<(&str, FolderState)>) -> Result<IngestReport> {
+        let _guard = self.lock();
+        let mut batch = sled::Batch::default();
+        let mut report = IngestReport::default();
+        // Overlays so mails later in the batch see earlier ones.
+        let mut msgids: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut subjects: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut thread_sizes: HashMap<u64, u64> = HashMap::new();
+        let mut states: BTreeMap<(String, String), FolderState> = BTreeMap::new();
+        let mut seen_locs: std::collections::HashSet<Vec<u8>> = Default::default();
+
+        for mail in mails {
+            let ukey = keys::uid_map(&mail.account, &mail.folder, mail.uidvalidity, mail.uid);
+            if seen_locs.contains(&ukey) || self.tree.contains_key(&ukey)? {
+                report.skipped += 1;
+                continue;
+            }
+            seen_locs.insert(ukey.clone());
+            let state_key = (mail.account.clone(), mail.folder.clone());
+            if !states.contains_key(&state_key) {
+                let st = self
+                    .folder_state(&mail.account, &mail.folder)?
+                    .unwrap_or_else(|| FolderState {
+                        name: mail.folder.clone(),
+                        ..FolderState::default()
+                    });
+                states.insert(state_key.clone(), st);
+            }
+
+            let mid = mail.summary.message_id.clone();
+            let existing = match msgids.get(&mid) {
+                Some(&(id, _)) => Some(id),
+                None => self
+                    .tree
+                    .get(keys::msgid(&mid))?
+                    .map(|v| keys::read_u64(&v)),
+            };
+            let (id, date) = match existing {
+                Some(id) => {
+                    let date = match msgids.get(&mid) {
+                        Some(&(_, d)) => d as i64,
+                        None => self.summary(id)?.map(|s| s.date).unwrap_or(mail.summary.date),
+                    };
+                    if let Some(raw) = &mail.raw
+                        && !self.tree.contains_key(keys::with_id(keys::BODY, id))?
+                    {
+                        batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
+                    }
+                    report.located.push(id);
+                    (id, date)
+                }
+                None => {
+                    let id = self.next_id()?;
+                    let mut summary = mail.summary.clone();
+                    summary.id = id;
+                    summary.thread_id = self.find_thread(&summary, &msgids, &subjects)?.unwrap_or(id);
+                    if let Some(k) = thread_key(&summary.subject) {
+                        subjects.entry(k.clone()).or_insert(summary.thread_id);
+                        if summary.thread_id == id {
+                            batch.insert(k, &id.to_be_bytes());
+                        }
+                    }
+                    let size = match thread_sizes.get(&summary.thread_id) {
+                        Some(n) => *n,
+                        None => self.thread_size(summary.thread_id)?,
+                    };
+                    thread_sizes.insert(summary.thread_id, size + 1);
+                    batch.insert(keys::with_id(keys::MESSAGE, id), encode(&summary));
+                    if let Some(raw) = &mail.raw {
+                        batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
+                    }
+                    batch.insert(keys::msgid(&mid), &id.to_be_bytes());
+                    msgids.insert(mid.clone(), (id, summary.date.max(0) as u64));
+                    report.created.push(id);
+                    (id, summary.date)
+                }
+            };
+            let entry = FolderEntry {
+                uid: mail.uid,
+                flags: mail.flags,
+            };
+            batch.insert(
+                keys::folder_index(&mail.account, &mail.folder, date, id),
+                encode(&entry),
+            );
+            let mut uval = id.to_be_bytes().to_vec();
+            uval.extend_from_slice(&date.to_be_bytes());
+            batch.insert(ukey, uval);
+            batch.insert(
+                keys::location(id, &mail.account, &mail.folder),
+                encode(&Location {
+                    account: mail.account.clone(),
+                    folder: mail.folder.clone(),
+                    uidvalidity: mail.uidvalidity,
+                    uid: mail.uid,
+                }),
+            );
+            if let Some(st) = states.get_mut(&state_key) {
+                st.total += 1;
+                if mail.flags & flags::SEEN == 0 {
+                    st.unread += 1;
+                }
+                if st.uidvalidity == 0 {
+                    st.uidvalidity = mail.uidvalidity;
+                }
+            }
+        }
+        for (tid, n) in thread_sizes {
+            batch.insert(keys::with_id(keys::THREAD_SIZE, tid), &n.to_be_bytes());
+        }
+        if let Some((account, cursor)) = cursor {
+            let key = (account.to_string(), cursor.name.clone());
+            let mut st = states.remove(&key).unwrap_or_else(|| {
+                self.folder_state(account, &cursor.name)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            });
+            st.name = cursor.name.clone();
+            st.uidvalidity = cursor.uidvalidity;
+            st.uidnext = st.uidnext.max(cursor.uidnext);
+            st.highestmodseq = cursor.highestmodseq.max(st.highestmodseq);
+            st.special_use = cursor.special_use.clone().or(st.special_use);
+            st.monitored = cursor.monitored || st.monitored;
+            st.skip_notification = cursor.skip_notification;
+            batch.insert(keys::folder_state(account, &st.name), encode(&st));
+        }
+        for ((account, folder), st) in states {
+            batch.insert(keys::folder_state(&account, &folder), encode(&st));
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(report)
+    }
+
+    fn find_thread(
+        &self,
+        s: &MessageSummary,
+        batch_ids: &HashMap<String, (u64, u64)>,
+        batch_subjects: &HashMap<Vec<u8>, u64>,
+    ) -> Result<Option<u64>> {
+        for parent in s.in_reply_to.iter().chain(s.references.iter().rev()) {
+            if let Some(&(pid, _)) = batch_ids.get(parent) {
+                if let Some(t) = self.summary(pid)?.map(|p| p.thread_id) {
+                    return Ok(Some(t));
+                }
+                return Ok(Some(pid));
+            }
+            if let Some(v) = self.tree.get(keys::msgid(parent))?
+                && let Some(p) = self.summary(keys::read_u64(&v))?
+            {
+                return Ok(Some(p.thread_id));
+            }
+        }
+        if let Some(k) = thread_key(&s.subject) {
+            if let Some(t) = batch_subjects.get(&k) {
+                return Ok(Some(*t));
+            }
+            if let Some(v) = self.tree.get(&k)? {
+                return Ok(Some(keys::read_u64(&v)));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn thread_size(&self, thread_id: u64) -> Result<u64> {
+        Ok(self
+            .tree
+            .get(keys::with_id(keys::THREAD_SIZE, thread_id))?
+            .map(|v| keys::read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Store bodies fetched after their summaries, with the folder cursor, atomically.
+    pub fn put_bodies(&self, bodies: Vec<(u64, Vec<u8>)>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (id, raw) in bodies {
+            batch.insert(keys::with_id(keys::BODY, id), raw);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn summary(&self, id: u64) -> Result<Option<MessageSummary>> {
+        match self.tree.get(keys::with_id(keys::MESSAGE, id))? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn update_summary(&self, s: &MessageSummary) -> Result<()> {
+        self.tree
+            .insert(keys::with_id(keys::MESSAGE, s.id), encode(s))?;
+        Ok(())
+    }
+
+    pub fn body(&self, id: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .tree
+            .get(keys::with_id(keys::BODY, id))?
+            .map(|v| v.to_vec()))
+    }
+
+    pub fn has_body(&self, id: u64) -> Result<bool> {
+        Ok(self.tree.contains_key(keys::with_id(keys::BODY, id))?)
+    }
+
+    pub fn id_by_message_id(&self, message_id: &str) -> Result<Option<u64>> {
+        Ok(self
+            .tree
+            .get(keys::msgid(message_id))?
+            .map(|v| keys::read_u64(&v)))
+    }
+
+    /// The message id at (folder, uidvalidity, uid), if known.
+    pub fn id_by_uid(&self, account: &str, folder: &str, uidvalidity: u32, uid: u32) -> Result<Option<u64>> {
+        Ok(self
+            .tree
+            .get(keys::uid_map(account, folder, uidvalidity, uid))?
+            .map(|v| keys::read_u64(&v)))
+    }
+
+    /// Every known UID of a folder under `uidvalidity`, ascending.
+    pub fn known_uids(&self, account: &str, folder: &str, uidvalidity: u32) -> Result<Vec<(u32, u64)>> {
+        let mut prefix = keys::folder_prefix(keys::UID_MAP, account, folder);
+        prefix.extend_from_slice(&uidvalidity.to_be_bytes());
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let uid = keys::read_u64(&[&[0u8; 4][..], &k[k.len() - 4..]].concat()) as u32;
+            out.push((uid, keys::read_u64(&v)));
+        }
+        Ok(out)
+    }
+
+    /// Up to `n` rows of a folder, newest first, after `after` (exclusive).
+    pub fn page(&self, account: &str, folder: &str, after: Option<&[u8]>, n: usize) -> Result<Vec<ListRow>> {
+        let prefix = keys::folder_prefix(keys::FOLDER_INDEX, account, folder);
+        let end = keys::prefix_end(&prefix);
+        let iter = match after {
+            Some(k) => {
+                let mut start = k.to_vec();
+                start.push(0);
+                self.tree.range(start..end)
+            }
+            None => self.tree.range(prefix..end),
+        };
+        self.rows(iter.take(n))
+    }
+
+    /// Up to `n` rows starting at `at` (inclusive).
+    pub fn page_at(&self, account: &str, folder: &str, at: &[u8], n: usize) -> Result<Vec<ListRow>> {
+        let prefix = keys::folder_prefix(keys::FOLDER_INDEX, account, folder);
+        let end = keys::prefix_end(&prefix);
+        let start = if at.starts_with(&prefix) { at.to_vec() } else { prefix };
+        self.rows(self.tree.range(start..end).take(n))
+    }
+
+    /// Up to `n` rows before `before` (exclusive; `None` = from the end), in display order.
+    pub fn page_before(&self, account: &str, folder: &str, before: Option<&[u8]>, n: usize) -> Result<Vec<ListRow>> {
+        let prefix = keys::folder_prefix(keys::FOLDER_INDEX, account, folder);
+        let end = match before {
+            Some(k) => k.to_vec(),
+            None => keys::prefix_end(&prefix),
+        };
+        let mut rows = self.rows(self.tree.range(prefix..end).rev().take(n))?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    fn rows(&self, iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>) -> Result<Vec<ListRow>> {
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item?;
+            let id = keys::id_of_folder_index(&k);
+            let Some(summary) = self.summary(id)? else { continue };
+            let thread_size = self.thread_size(summary.thread_id)?;
+            out.push(ListRow {
+                key: k.to_vec(),
+                entry: decode(&v)?,
+                summary,
+                thread_size,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn folder_state(&self, account: &str, folder: &str) -> Result<Option<FolderState>> {
+        match self.tree.get(keys::folder_state(account, folder))? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put_folder_state(&self, account: &str, st: &FolderState) -> Result<()> {
+        let _g = self.lock();
+        self.tree.insert(keys::folder_state(account, &st.name), encode(st))?;
+        Ok(())
+    }
+
+    /// Accounts and their folders as stored, in key order.
+    pub fn folders_by_account(&self) -> Result<Vec<(String, Vec<FolderState>)>> {
+        let mut out: Vec<(String, Vec<FolderState>)> = Vec::new();
+        for item in self.tree.scan_prefix([keys::FOLDER_STATE]) {
+            let (k, v) = item?;
+            let rest = &k[1..];
+            let account = rest
+                .split(|b| *b == 0)
+                .next()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .unwrap_or_default();
+            let st: FolderState = decode(&v)?;
+            match out.last_mut() {
+                Some((a, list)) if *a == account => list.push(st),
+                _ => out.push((account, vec![st])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// All locations of a message.
+    pub fn locations(&self, id: u64) -> Result<Vec<Location>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(keys::with_id(keys::LOCATION, id)) {
+            let (_, v) = item?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// Set the flags of one location; keeps the folder's unread counter right.
+    pub fn set_flags(&self, account: &str, folder: &str, uidvalidity: u32, uid: u32, new_flags: u8) -> Result<bool> {
+        let _g = self.lock();
+        let Some(v) = self.tree.get(keys::uid_map(account, folder, uidvalidity, uid))? else {
+            return Ok(false);
+        };
+        let id = keys::read_u64(&v[..8]);
+        let date = keys::read_u64(&v[8..]) as i64;
+        let fkey = keys::folder_index(account, folder, date, id);
+        let old: FolderEntry = match self.tree.get(&fkey)? {
+            Some(v) => decode(&v)?,
+            None => return Ok(false),
+        };
+        if old.flags == new_flags {
+            return Ok(false);
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            fkey,
+            encode(&FolderEntry {
+                uid,
+                flags: new_flags,
+            }),
+        );
+        if let Some(mut st) = self.folder_state(account, folder)? {
+            let was_unread = old.flags & flags::SEEN == 0;
+            let is_unread = new_flags & flags::SEEN == 0;
+            if was_unread && !is_unread {
+                st.unread = st.unread.saturating_sub(1);
+            } else if !was_unread && is_unread {
+                st.unread += 1;
+            }
+            batch.insert(keys::folder_state(account, folder), encode(&st));
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(true)
+    }
+
+    /// The flags a location has now.
+    pub fn flags_of(&self, account: &str, folder: &str, id: u64) -> Result<Option<(Location, u8)>> {
+        let Some(v) = self.tree.get(keys::location(id, account, folder))? else {
+            return Ok(None);
+        };
+        let loc: Location = decode(&v)?;
+        let Some(s) = self.summary(id)? else {
+            return Ok(None);
+        };
+        let fkey = keys::folder_index(account, folder, s.date, id);
+        let e: FolderEntry = match self.tree.get(fkey)? {
+            Some(v) => decode(&v)?,
+            None => return Ok(None),
+        };
+        Ok(Some((loc, e.flags)))
+    }
+
+    /// Forget one location (expunged on the server). The mail record and its
+    /// links stay, so a copy found later reattaches to them.
+    pub fn remove_location(&self, account: &str, folder: &str, uidvalidity: u32, uid: u32) -> Result<bool> {
+        let _g = self.lock();
+        let ukey = keys::uid_map(account, folder, uidvalidity, uid);
+        let Some(v) = self.tree.get(&ukey)? else {
+            return Ok(false);
+        };
+        let id = keys::read_u64(&v[..8]);
+        let date = keys::read_u64(&v[8..]) as i64;
+        let fkey = keys::folder_index(account, folder, date, id);
+        let mut batch = sled::Batch::default();
+        if let Some(old) = self.tree.get(&fkey)?
+            && let Some(mut st) = self.folder_state(account, folder)?
+        {
+            let e: FolderEntry = decode(&old)?;
+            st.total = st.total.saturating_sub(1);
+            if e.flags & flags::SEEN == 0 {
+                st.unread = st.unread.saturating_sub(1);
+            }
+            batch.insert(keys::folder_state(account, folder), encode(&st));
+        }
+        batch.remove(fkey);
+        batch.remove(ukey);
+        batch.remove(keys::location(id, account, folder));
+        self.tree.apply_batch(batch)?;
+        Ok(true)
+    }
+
+    /// Drop every location of a folder (UIDVALIDITY changed); records and links stay.
+    pub fn reset_folder(&self, account: &str, folder: &str) -> Result<()> {
+        let _g = self.lock();
+        let mut batch = sled::Batch::default();
+        for item in self
+            .tree
+            .scan_prefix(keys::folder_prefix(keys::FOLDER_INDEX, account, folder))
+        {
+            let (k, _) = item?;
+            let id = keys::id_of_folder_index(&k);
+            batch.remove(keys::location(id, account, folder));
+            batch.remove(k);
+        }
+        for item in self
+            .tree
+            .scan_prefix(keys::folder_prefix(keys::UID_MAP, account, folder))
+        {
+            let (k, _) = item?;
+            batch.remove(k);
+        }
+        if let Some(mut st) = self.folder_state(account, folder)? {
+            st.uidvalidity = 0;
+            st.uidnext = 0;
+            st.highestmodseq = 0;
+            st.total = 0;
+            st.unread = 0;
+            batch.insert(keys::folder_state(account, folder), encode(&st));
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Ids of a folder's messages whose body is not stored yet, newest first.
+    pub fn missing_bodies(&self, account: &str, folder: &str, limit: usize) -> Result<Vec<(u64, u32)>> {
+        let mut out = Vec::new();
+        for item in self
+            .tree
+            .scan_prefix(keys::folder_prefix(keys::FOLDER_INDEX, account, folder))
+        {
+            let (k, v) = item?;
+            let id = keys::id_of_folder_index(&k);
+            if !self.has_body(id)? {
+                let e: FolderEntry = decode(&v)?;
+                out.push((id, e.uid));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

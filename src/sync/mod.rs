@@ -1,0 +1,3 @@
+//! Background synchronisation with mail servers, and the ingest pipeline.
+
+pub mod ingest;

@@ -1,0 +1,88 @@
+//! Message list pane: only the rows in the window are drawn (and loaded).
+
+use crate::store::flags;
+use crate::tui::app::{App, Focus};
+use crate::tui::panes::fit;
+use crate::tui::theme::{Role, Theme};
+use crate::tui::ui::pane_block;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// "14:03" today-ish mail, else "Nov 25".
+pub fn short_date(ts: i64) -> String {
+    use chrono::{Local, TimeZone};
+    match Local.timestamp_opt(ts, 0).single() {
+        Some(d) => d.format("%b %d %H:%M").to_string(),
+        None => "".into(),
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.focus == Focus::List;
+    let l = &app.list;
+    let title = if l.rows.is_empty() {
+        format!("{}/{} — empty", l.account, l.folder)
+    } else {
+        format!(
+            "{}/{} {}–{} of {}",
+            l.account,
+            l.folder,
+            l.first_index + 1,
+            l.first_index + l.rows.len() as u64,
+            l.total.max(l.first_index + l.rows.len() as u64)
+        )
+    };
+    let inner_w = area.width.saturating_sub(2) as usize;
+    let sender_w = (inner_w / 4).clamp(8, 24);
+    let date_w = 12;
+    let lines: Vec<Line> = l
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let f = row.entry.flags;
+            let unread = f & flags::SEEN == 0;
+            let selected = i == l.cursor;
+            let mut style = if unread { theme.style(Role::Unread) } else { theme.style(Role::Normal) };
+            if selected {
+                style = theme.style(if focused { Role::Selected } else { Role::SelectedUnfocused });
+            }
+            let marks: String = [
+                if unread { 'N' } else { ' ' },
+                if f & flags::FLAGGED != 0 { '!' } else { ' ' },
+                if f & flags::ANSWERED != 0 { 'r' } else { ' ' },
+                if row.summary.has_attachments { '@' } else { ' ' },
+            ]
+            .iter()
+            .collect();
+            let s = &row.summary;
+            let reply = s.thread_id != s.id;
+            let thread = if row.thread_size > 1 { format!("({}) ", row.thread_size) } else { String::new() };
+            let subject = format!("{}{}{}", if reply { "↳ " } else { "" }, thread, s.subject);
+            let who = if s.status == crate::store::MailStatus::Sent {
+                format!("To {}", s.to.first().map(|p| p.display()).unwrap_or(""))
+            } else {
+                s.sender().to_string()
+            };
+            let used = 4 + 1 + date_w + 1 + sender_w + 1;
+            let subj_w = inner_w.saturating_sub(used);
+            Line::from(vec![
+                Span::styled(marks, if selected { style } else { theme.style(Role::Flagged) }),
+                Span::styled(" ", style),
+                Span::styled(fit(&short_date(s.date), date_w), if selected { style } else { theme.style(Role::Muted) }),
+                Span::styled(" ", style),
+                Span::styled(fit(&who, sender_w), style),
+                Span::styled(" ", style),
+                Span::styled(fit(&subject, subj_w), style),
+            ])
+        })
+        .collect();
+    let body = if lines.is_empty() {
+        vec![Line::from(Span::styled("No mail in this folder.", theme.style(Role::Muted)))]
+    } else {
+        lines
+    };
+    frame.render_widget(Paragraph::new(body).block(pane_block(title, focused, theme)), area);
+}

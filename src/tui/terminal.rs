@@ -1,0 +1,78 @@
+//! Terminal ownership: raw mode + alternate screen for exactly as long as a
+//! `TerminalGuard` lives. Drop and the panic hook both restore the terminal.
+
+use crossterm::{
+    cursor, execute,
+    terminal::{self, EnterAlternateScreen, LeaveAlternateScreen},
+};
+use ratatui::{Terminal, backend::CrosstermBackend};
+use std::io::{self, Stdout};
+
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+pub struct TerminalGuard {
+    pub terminal: Term,
+}
+
+/// Put the terminal into the state deskmail draws in.
+pub fn enter() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    // Mouse capture stays off: tmux selection and copy keep working.
+    execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+    Ok(())
+}
+
+/// Give the terminal back as we found it. Safe to call twice.
+pub fn restore() {
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+    let _ = terminal::disable_raw_mode();
+}
+
+impl TerminalGuard {
+    pub fn new() -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        enter()?;
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(TerminalGuard { terminal })
+    }
+
+    /// Ctrl-Z: hand the terminal back, stop, and take it again on resume.
+    pub fn suspend(&mut self) -> io::Result<()> {
+        restore();
+        // SAFETY: raising SIGTSTP on ourselves is the documented way to stop
+        // a process; execution resumes here after SIGCONT.
+        unsafe {
+            libc::raise(libc::SIGTSTP);
+        }
+        enter()?;
+        self.terminal.clear()
+    }
+
+    /// Leave the screen to an external program (e.g. `$EDITOR`).
+    pub fn pause(&mut self) {
+        restore();
+    }
+
+    pub fn resume(&mut self) -> io::Result<()> {
+        enter()?;
+        self.terminal.clear()
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            tracing::error!("panic: {info}");
+            previous(info);
+        }));
+    });
+}
