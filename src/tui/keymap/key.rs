@@ -294,7 +294,7 @@ impl fmt::Display for Key {
         let name: String = match self.code {
             KeyCode::Char(' ') => "Space".into(),
             KeyCode::Char('<') => "lt".into(),
-            KeyCode::Char(c) if !mods.is_empty() && c != lower(c) => {
+            KeyCode::Char(c) if !mods.is_empty() && c != lower(c) && upper(lower(c)) == c => {
                 mods |= KeyModifiers::SHIFT;
                 lower(c).to_string()
             }
@@ -339,6 +339,8 @@ mod tests {
     fn canonical_forms_round_trip() {
         for s in [
             "j",
+            "<C-ǅ>",
+            "<M-ǆ>",
             "G",
             "?",
             ":",
