@@ -1,1 +1,3 @@
 //! Mail parsing, terminal-safe rendering, sanitising, threading and addresses.
+
+pub mod sanitize;

@@ -1,0 +1,418 @@
+//! The one sanitiser for every string that comes from a mail or a server.
+//!
+//! Terminal output must never carry control characters, escape sequences or
+//! bidirectional overrides from untrusted input: they can rewrite the screen,
+//! set the clipboard (OSC 52), forge hyperlinks (OSC 8) or visually reorder
+//! text. Everything shown to the user goes through [`sanitize_text`] (multi
+//! line) or [`sanitize_line`] (single line).
+
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Tab stops are every 8 columns.
+const TAB_WIDTH: usize = 8;
+
+/// Returns true for characters that must never reach the terminal.
+///
+/// This covers C0 controls (all of them, including `\n` and `\t`: callers
+/// that keep those handle them before asking), DEL, C1 controls and the
+/// bidirectional formatting characters.
+pub fn is_forbidden_char(c: char) -> bool {
+    let u = c as u32;
+    u < 0x20 || u == 0x7f || (0x80..=0x9f).contains(&u) || is_bidi_control(c)
+}
+
+/// Bidirectional embedding, override, isolate and mark characters.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Text,
+    Line,
+}
+
+/// Sanitises a multi-line string: keeps `\n`, expands `\t` to the next
+/// multiple of 8 columns, drops `\r`, and removes every control character,
+/// escape sequence (with its payload) and bidi control.
+pub fn sanitize_text(s: &str) -> String {
+    strip(s, Mode::Text)
+}
+
+/// Sanitises a single-line string: like [`sanitize_text`], but newlines and
+/// tabs become spaces, runs of whitespace collapse to one space and the
+/// result is trimmed.
+pub fn sanitize_line(s: &str) -> String {
+    let stripped = strip(s, Mode::Line);
+    let mut out = String::with_capacity(stripped.len());
+    let mut pending_space = false;
+    for c in stripped.chars() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Core state machine shared by both modes.
+fn strip(s: &str, mode: Mode) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut col = 0usize;
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0usize;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\n' | '\u{2028}' | '\u{2029}' => {
+                match mode {
+                    Mode::Text => out.push('\n'),
+                    Mode::Line => out.push(' '),
+                }
+                col = 0;
+                i += 1;
+            }
+            '\t' => {
+                match mode {
+                    Mode::Text => {
+                        let n = TAB_WIDTH - (col % TAB_WIDTH);
+                        out.extend(std::iter::repeat_n(' ', n));
+                        col += n;
+                    }
+                    Mode::Line => {
+                        out.push(' ');
+                        col += 1;
+                    }
+                }
+                i += 1;
+            }
+            '\u{1b}' => {
+                i = skip_escape(&chars, i + 1);
+            }
+            '\u{9b}' => {
+                i = skip_csi(&chars, i + 1);
+            }
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => {
+                i = skip_string(&chars, i + 1);
+            }
+            c if is_forbidden_char(c) => {
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                col += c.width().unwrap_or(0);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Skips an escape sequence whose ESC is just before `i`; returns the index
+/// of the first character after it.
+fn skip_escape(chars: &[char], i: usize) -> usize {
+    let Some(&next) = chars.get(i) else {
+        return i;
+    };
+    match next {
+        '[' => skip_csi(chars, i + 1),
+        ']' | 'P' | 'X' | '^' | '_' => skip_string(chars, i + 1),
+        // nF sequences: intermediates then one final byte (e.g. `ESC ( B`).
+        '\u{20}'..='\u{2f}' => {
+            let mut j = i;
+            while let Some(&c) = chars.get(j) {
+                if ('\u{20}'..='\u{2f}').contains(&c) {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            match chars.get(j) {
+                Some(&c) if ('\u{30}'..='\u{7e}').contains(&c) => j + 1,
+                _ => j,
+            }
+        }
+        // Two-character sequences (Fp, Fe, Fs).
+        '\u{30}'..='\u{7e}' => i + 1,
+        // A lone ESC: drop only the ESC.
+        _ => i,
+    }
+}
+
+/// Skips a CSI sequence body starting at `i` (just after `ESC [` or U+009B).
+fn skip_csi(chars: &[char], i: usize) -> usize {
+    let mut j = i;
+    while let Some(&c) = chars.get(j) {
+        match c {
+            // Parameter and intermediate bytes.
+            '\u{20}'..='\u{3f}' => j += 1,
+            // Final byte ends the sequence.
+            '\u{40}'..='\u{7e}' => return j + 1,
+            // Anything else aborts the sequence; it is handled normally.
+            _ => return j,
+        }
+    }
+    j
+}
+
+/// Skips a string sequence payload (OSC, DCS, SOS, PM, APC) starting at `i`.
+///
+/// It ends at BEL, ST (`ESC \` or U+009C) or, when unterminated, at a line
+/// break (kept) so that a stray introducer cannot swallow the whole mail.
+/// Another escape introducer also ends it and is processed normally.
+fn skip_string(chars: &[char], i: usize) -> usize {
+    let mut j = i;
+    while let Some(&c) = chars.get(j) {
+        match c {
+            '\u{7}' | '\u{9c}' => return j + 1,
+            '\u{1b}' => {
+                if chars.get(j + 1) == Some(&'\\') {
+                    return j + 2;
+                }
+                return j;
+            }
+            '\n' | '\r' => return j,
+            _ => j += 1,
+        }
+    }
+    j
+}
+
+/// Display width in terminal columns.
+pub fn display_width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// Truncates `s` to at most `w` columns, appending `…` when anything was cut.
+/// Never splits a grapheme cluster.
+pub fn truncate_to_width(s: &str, w: usize) -> String {
+    if display_width(s) <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let budget = w - 1;
+    let mut out = String::new();
+    let mut used = 0usize;
+    for g in s.graphemes(true) {
+        let gw = display_width(g);
+        if used + gw > budget {
+            break;
+        }
+        out.push_str(g);
+        used += gw;
+    }
+    out.push('…');
+    out
+}
+
+/// Word-wraps one line (without `\n`) to `width` columns. Words longer than
+/// the width are split between grapheme clusters. A width of 0 disables
+/// wrapping. Always returns at least one (possibly empty) line.
+pub fn wrap_line(s: &str, width: usize) -> Vec<String> {
+    if width == 0 || display_width(s) <= width {
+        return vec![s.to_string()];
+    }
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    let mut cur_w = 0usize;
+    for word in s.split_word_bounds() {
+        let ww = display_width(word);
+        let is_space = word.chars().all(char::is_whitespace);
+        if cur_w + ww <= width {
+            cur.push_str(word);
+            cur_w += ww;
+            continue;
+        }
+        if is_space {
+            // Break here; the whitespace is consumed by the line break.
+            lines.push(std::mem::take(&mut cur).trim_end().to_string());
+            cur_w = 0;
+            continue;
+        }
+        if ww <= width {
+            lines.push(std::mem::take(&mut cur).trim_end().to_string());
+            cur.push_str(word);
+            cur_w = ww;
+            continue;
+        }
+        // A long word: hard-split by graphemes.
+        for g in word.graphemes(true) {
+            let gw = display_width(g);
+            if cur_w + gw > width && !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+                cur_w = 0;
+            }
+            cur.push_str(g);
+            cur_w += gw;
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn clean(s: &str) -> bool {
+        s.chars()
+            .all(|c| c == '\n' || c == '\t' || !is_forbidden_char(c))
+    }
+
+    #[test]
+    fn strips_csi_and_keeps_text() {
+        assert_eq!(sanitize_text("a\u{1b}[31mred\u{1b}[0m b"), "ared b");
+        assert_eq!(sanitize_text("x\u{1b}[?1049hy"), "xy");
+        assert_eq!(sanitize_text("x\u{9b}2Jy"), "xy");
+    }
+
+    #[test]
+    fn strips_osc_with_payload() {
+        // OSC 52 clipboard write, BEL terminated.
+        assert_eq!(sanitize_text("a\u{1b}]52;c;ZXZpbA==\u{7}b"), "ab");
+        // OSC 8 hyperlink, ST terminated.
+        assert_eq!(
+            sanitize_text("\u{1b}]8;;http://evil\u{1b}\\click\u{1b}]8;;\u{1b}\\"),
+            "click"
+        );
+        // OSC 0 title.
+        assert_eq!(sanitize_text("\u{1b}]0;pwned\u{7}ok"), "ok");
+        // 8-bit OSC with 8-bit ST.
+        assert_eq!(sanitize_text("a\u{9d}0;t\u{9c}b"), "ab");
+    }
+
+    #[test]
+    fn strips_dcs_apc_pm_sos() {
+        assert_eq!(sanitize_text("a\u{1b}Pq#0;1\u{1b}\\b"), "ab");
+        assert_eq!(sanitize_text("a\u{1b}_apc\u{1b}\\b"), "ab");
+        assert_eq!(sanitize_text("a\u{1b}^pm\u{1b}\\b"), "ab");
+        assert_eq!(sanitize_text("a\u{1b}Xsos\u{1b}\\b"), "ab");
+    }
+
+    #[test]
+    fn strips_two_char_and_charset_designations() {
+        assert_eq!(sanitize_text("a\u{1b}cb"), "ab");
+        assert_eq!(sanitize_text("a\u{1b}(Bb\u{1b}$Bc"), "abc");
+        assert_eq!(sanitize_text("a\u{1b}"), "a");
+    }
+
+    #[test]
+    fn unterminated_osc_stops_at_newline() {
+        assert_eq!(sanitize_text("a\u{1b}]52;c;xxx\nnext"), "a\nnext");
+    }
+
+    #[test]
+    fn controls_and_bidi_removed() {
+        assert_eq!(
+            sanitize_text("a\u{0}b\u{7f}c\u{85}d\u{202e}e\u{2066}f\u{200f}g\u{61c}h"),
+            "abcdefgh"
+        );
+    }
+
+    #[test]
+    fn tabs_and_cr() {
+        assert_eq!(sanitize_text("ab\tc\r\n\td"), "ab      c\n        d");
+        assert_eq!(sanitize_text("日本\tx"), "日本    x");
+    }
+
+    #[test]
+    fn line_mode_collapses() {
+        assert_eq!(
+            sanitize_line("  Re:\tHello\r\n   world  "),
+            "Re: Hello world"
+        );
+        assert_eq!(sanitize_line("a\u{1b}[2Jb"), "ab");
+    }
+
+    #[test]
+    fn keeps_cjk_and_emoji() {
+        let s = "日本語のメール 👩‍👩‍👧 Привет";
+        assert_eq!(sanitize_text(s), s);
+        assert_eq!(sanitize_line(s), s);
+    }
+
+    #[test]
+    fn width_and_truncate() {
+        assert_eq!(display_width("日本"), 4);
+        assert_eq!(truncate_to_width("hello", 5), "hello");
+        assert_eq!(truncate_to_width("hello world", 6), "hello…");
+        assert_eq!(truncate_to_width("日本語", 4), "日…");
+        assert_eq!(truncate_to_width("日本語", 0), "");
+        // Family emoji is one grapheme: it is kept whole or dropped whole.
+        let fam = "👩‍👩‍👧x";
+        let t = truncate_to_width(&format!("{fam}{fam}"), 3);
+        assert!(t == "👩‍👩‍👧…" || t == "…", "{t}");
+    }
+
+    #[test]
+    fn wrap_basic() {
+        assert_eq!(wrap_line("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
+        assert_eq!(wrap_line("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(wrap_line("", 4), vec![""]);
+        assert_eq!(wrap_line("日本語日本語", 4), vec!["日本", "語日", "本語"]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn never_emits_forbidden(s in any::<String>()) {
+            let t = sanitize_text(&s);
+            prop_assert!(clean(&t));
+            prop_assert!(!t.contains('\t'));
+            prop_assert!(!t.contains('\r'));
+            let l = sanitize_line(&s);
+            prop_assert!(clean(&l));
+            prop_assert!(!l.contains('\n') && !l.contains('\t'));
+        }
+
+        #[test]
+        fn never_emits_forbidden_hostile(parts in proptest::collection::vec(
+            prop_oneof![
+                Just("\u{1b}".to_string()),
+                Just("\u{1b}[".to_string()),
+                Just("\u{1b}]52;c;".to_string()),
+                Just("\u{9b}".to_string()),
+                Just("\u{9d}".to_string()),
+                Just("\u{7}".to_string()),
+                Just("\u{1b}\\".to_string()),
+                Just("\u{202e}".to_string()),
+                Just("\r\n".to_string()),
+                Just("\t".to_string()),
+                "[a-z0-9;:?]{0,4}",
+                any::<char>().prop_map(|c| c.to_string()),
+            ], 0..40)) {
+            let s: String = parts.concat();
+            prop_assert!(clean(&sanitize_text(&s)));
+            prop_assert!(clean(&sanitize_line(&s)));
+        }
+
+        #[test]
+        fn truncate_respects_width(s in "\\PC{0,40}", w in 0usize..30) {
+            let t = truncate_to_width(&s, w);
+            prop_assert!(display_width(&t) <= w.max(0));
+        }
+
+        #[test]
+        fn sanitize_is_idempotent(s in any::<String>()) {
+            let t = sanitize_text(&s);
+            prop_assert_eq!(sanitize_text(&t), t.clone());
+            let l = sanitize_line(&s);
+            prop_assert_eq!(sanitize_line(&l), l.clone());
+        }
+    }
+}
