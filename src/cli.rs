@@ -58,6 +58,15 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Sync mail from the configured accounts without the interface
+    Sync {
+        /// Only this account
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+        /// Sync once and exit (default: keep syncing with IDLE until SIGTERM)
+        #[arg(long)]
+        once: bool,
+    },
     /// Print a mail file as the reader shows it, sanitised
     Render {
         /// An RFC 822 file (.eml)
@@ -121,6 +130,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Some(Cmd::Demo { no_tui, messages }) => run_demo(&g, no_tui, messages).await,
         Some(Cmd::Stats { json }) => stats(&g, json),
         Some(Cmd::Render { file }) => render(&file),
+        Some(Cmd::Sync { account, once }) => sync(&g, account, once).await,
     }
 }
 
@@ -240,6 +250,39 @@ fn stats(g: &Global, json: bool) -> Result<i32> {
         println!("outbox: {:?}", s.outbox);
     }
     Ok(0)
+}
+
+async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
+    use std::io::IsTerminal;
+    let cfg = Arc::new(load_config(g)?);
+    if let Some(name) = &account
+        && cfg.account(name).is_none()
+    {
+        anyhow::bail!("no account named \"{name}\" in {}", config_path(g).display());
+    }
+    let store = Arc::new(Store::open(&data_dir(g))?);
+    let opts = crate::sync::SyncOptions {
+        account,
+        once,
+        progress: std::io::stderr().is_terminal(),
+    };
+    match crate::sync::run(cfg, Arc::clone(&store), opts, None).await {
+        Ok(summary) => {
+            store.flush()?;
+            println!(
+                "synced {} account(s): {} new mail",
+                summary.accounts, summary.new_messages
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            store.flush()?;
+            let msg = crate::mail::sanitize::sanitize_text(&e.to_string());
+            tracing::error!("sync failed: {msg}");
+            eprintln!("deskmail: {msg}");
+            Ok(2)
+        }
+    }
 }
 
 fn render(file: &Path) -> Result<i32> {

@@ -238,3 +238,6 @@ impl Store {
         Ok(s)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! Store behaviour on a real sled database in a temp dir.
+
+use super::*;
+
+fn mail(account: &str, folder: &str, uid: u32, mid: &str, date: i64, subject: &str) -> NewMail {
+    NewMail {
+        account: account.into(),
+        folder: folder.into(),
+        uidvalidity: 7,
+        uid,
+        flags: 0,
+        summary: MessageSummary {
+            message_id: mid.into(),
+            subject: subject.into(),
+            date,
+            from: vec![Party {
+                name: "Emma".into(),
+                email: "emma@northwind.example".into(),
+            }],
+            ..MessageSummary::default()
+        },
+        raw: Some(format!("Subject: {subject}\r\n\r\nbody").into_bytes()),
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path()).expect("open");
+    (dir, store)
+}
+
+#[test]
+fn data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("desk");
+    let _s = Store::open(&d).expect("open");
+    let mode = std::fs::metadata(&d).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn same_message_id_in_two_folders_is_one_record_with_two_locations() {
+    let (_d, s) = open();
+    let r = s
+        .ingest(
+            vec![
+                mail("support", "INBOX", 1, "<a@x>", 100, "Hello"),
+                mail("alice", "INBOX", 1, "<a@x>", 100, "Hello"),
+            ],
+            None,
+        )
+        .expect("ingest");
+    assert_eq!(r.created.len(), 1);
+    assert_eq!(r.located.len(), 1);
+    let st = s.stats().expect("stats");
+    assert_eq!(st.messages, 1);
+    assert_eq!(s.locations(r.created[0]).expect("locs").len(), 2);
+}
+
+#[test]
+fn replaying_a_batch_adds_nothing() {
+    let (_d, s) = open();
+    let batch = || vec![mail("support", "INBOX", 1, "<a@x>", 100, "A"), mail("support", "INBOX", 2, "<b@x>", 200, "B")];
+    s.ingest(batch(), None).expect("first");
+    let again = s.ingest(batch(), None).expect("again");
+    assert!(again.created.is_empty());
+    assert_eq!(again.skipped, 2);
+    let st = s.folder_state("support", "INBOX").expect("state").expect("some");
+    assert_eq!(st.total, 2);
+    assert_eq!(st.unread, 2);
+}
+
+#[test]
+fn folder_pages_come_newest_first_and_continue_from_a_key() {
+    let (_d, s) = open();
+    let mails = (1..=50)
+        .map(|i| mail("support", "INBOX", i, &format!("<{i}@x>"), i as i64 * 10, &format!("S{i}")))
+        .collect();
+    s.ingest(mails, None).expect("ingest");
+    let first = s.page("support", "INBOX", None, 5).expect("page");
+    let subjects: Vec<_> = first.iter().map(|r| r.summary.subject.clone()).collect();
+    assert_eq!(subjects, ["S50", "S49", "S48", "S47", "S46"]);
+    let next = s.page("support", "INBOX", Some(&first[4].key), 3).expect("next");
+    assert_eq!(next[0].summary.subject, "S45");
+    let back = s.page_before("support", "INBOX", Some(&next[0].key), 2).expect("back");
+    assert_eq!(back.iter().map(|r| r.summary.subject.as_str()).collect::<Vec<_>>(), ["S47", "S46"]);
+    let end = s.page_before("support", "INBOX", None, 2).expect("end");
+    assert_eq!(end.iter().map(|r| r.summary.subject.as_str()).collect::<Vec<_>>(), ["S2", "S1"]);
+    let at = s.page_at("support", "INBOX", &first[2].key, 1).expect("at");
+    assert_eq!(at[0].summary.subject, "S48");
+}
+
+#[test]
+fn replies_join_the_thread_of_their_parent() {
+    let (_d, s) = open();
+    let root = mail("support", "INBOX", 1, "<root@x>", 10, "Printer jams");
+    let mut reply = mail("support", "INBOX", 2, "<r1@x>", 20, "Re: Printer jams");
+    reply.summary.in_reply_to = vec!["<root@x>".into()];
+    let r = s.ingest(vec![root, reply], None).expect("ingest");
+    let a = s.summary(r.created[0]).expect("a").expect("some");
+    let b = s.summary(r.created[1]).expect("b").expect("some");
+    assert_eq!(a.thread_id, b.thread_id);
+    assert_eq!(s.thread_size(a.thread_id).expect("size"), 2);
+}
+
+#[test]
+fn flags_change_keeps_unread_counter_right() {
+    let (_d, s) = open();
+    s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None).expect("ingest");
+    assert!(s.set_flags("support", "INBOX", 7, 1, flags::SEEN).expect("set"));
+    assert_eq!(s.folder_state("support", "INBOX").expect("st").expect("some").unread, 0);
+    let st = s.stats().expect("stats");
+    assert_eq!(st.accounts[0].folders[0].unread, 0);
+}
+
+#[test]
+fn uidvalidity_reset_keeps_record_links() {
+    let (_d, s) = open();
+    let r = s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None).expect("ingest");
+    let id = r.created[0];
+    let mut c = Record::new(RecordKind::Contact, "Emma");
+    c.emails = vec!["emma@northwind.example".into()];
+    let c = s.put_record(c).expect("rec");
+    s.link(id, c.reference()).expect("link");
+    s.reset_folder("support", "INBOX").expect("reset");
+    assert_eq!(s.stats().expect("stats").accounts[0].folders[0].total, 0);
+    let mut again = mail("support", "INBOX", 1, "<a@x>", 1, "A");
+    again.uidvalidity = 8;
+    let r2 = s.ingest(vec![again], None).expect("reingest");
+    assert_eq!(r2.located, vec![id]);
+    assert_eq!(s.links_of(id).expect("links").len(), 1);
+}
+
+#[test]
+fn deleted_record_goes_to_trash_and_comes_back() {
+    let (_d, s) = open();
+    let mut c = Record::new(RecordKind::Contact, "Emma");
+    c.emails = vec!["Emma@Northwind.example ".into()];
+    let c = s.put_record(c).expect("put");
+    assert_eq!(s.records_by_address("emma@northwind.example").expect("by addr").len(), 1);
+    s.delete_record(RecordKind::Contact, c.id).expect("delete");
+    assert!(s.records(RecordKind::Contact).expect("list").is_empty());
+    assert!(s.records_by_address("emma@northwind.example").expect("by addr").is_empty());
+    s.restore_record(RecordKind::Contact, c.id).expect("restore");
+    assert_eq!(s.records(RecordKind::Contact).expect("list").len(), 1);
+}
+
+#[test]
+fn company_history_includes_its_contacts_mail_newest_first() {
+    let (_d, s) = open();
+    let r = s
+        .ingest(
+            vec![mail("support", "INBOX", 1, "<a@x>", 10, "Old"), mail("support", "INBOX", 2, "<b@x>", 20, "New")],
+            None,
+        )
+        .expect("ingest");
+    let co = s.put_record(Record::new(RecordKind::Account, "Northwind")).expect("co");
+    let mut c = Record::new(RecordKind::Contact, "Emma");
+    c.parent = Some(co.reference());
+    let c = s.put_record(c).expect("c");
+    s.link(r.created[0], c.reference()).expect("l1");
+    s.link(r.created[1], co.reference()).expect("l2");
+    let h = s.history(&co).expect("history");
+    assert_eq!(h.iter().map(|i| i.message.subject.as_str()).collect::<Vec<_>>(), ["New", "Old"]);
+}
+
+#[test]
+fn outbox_entry_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let s = Store::open(dir.path()).expect("open");
+        s.enqueue(OutboxEntry {
+            id: 0,
+            account: "support".into(),
+            message_id: "<m@x>".into(),
+            from: "support@desk.example".into(),
+            recipients: vec!["c@example.com".into()],
+            subject: "Hi".into(),
+            raw: b"Subject: Hi\r\n\r\nx".to_vec(),
+            state: OutboxState::Queued,
+            last_error: None,
+            created: 0,
+            in_reply_to: None,
+        })
+        .expect("enqueue");
+    }
+    let s = Store::open(dir.path()).expect("reopen");
+    let e = s.outbox_entries().expect("entries");
+    assert_eq!(e.len(), 1);
+    assert_eq!(s.stats().expect("stats").outbox.get("queued"), Some(&1));
+}
