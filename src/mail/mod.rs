@@ -1,3 +1,5 @@
 //! Mail parsing, terminal-safe rendering, sanitising, threading and addresses.
 
 pub mod sanitize;
+pub(crate) mod mime;
+pub mod parse;
