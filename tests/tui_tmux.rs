@@ -1,0 +1,218 @@
+//! The real binary in a real terminal: tmux runs `deskmail demo`, keys go in
+//! with send-keys, the screen comes back with capture-pane. Also replays
+//! demo.tape so the recorded triage flow cannot rot.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One private tmux server (its own socket), killed by socket on drop.
+struct Tmux {
+    socket: String,
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16, env: &[(&str, &str)]) -> Tmux {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = format!("deskmail-test-{}-{}", std::process::id(), dir.path().file_name().and_then(|n| n.to_str()).unwrap_or("x"));
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        let mut envs: Vec<String> = vec![
+            format!("HOME={}", home.display()),
+            "TERM=xterm-256color".into(),
+            "PS1=READY$ ".into(),
+        ];
+        envs.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        let shell = format!("env -i PATH=/usr/bin:/bin {} bash --norc --noprofile", envs.join(" "));
+        let ok = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", &width.to_string(), "-y", &height.to_string(), &shell])
+            .status()
+            .expect("tmux must be installed (tests/run.sh installs it)");
+        assert!(ok.success(), "tmux new-session failed");
+        let data = dir.path().join("desk");
+        let t = Tmux { socket, _dir: dir, data };
+        t.wait_for("READY$", Duration::from_secs(10));
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn literal(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "0"])
+    }
+
+    fn screen_with_escapes(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-e", "-t", "0"])
+    }
+
+    /// Wait (bounded) until the screen contains `text`; return the screen.
+    fn wait_for(&self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("screen never showed {text:?}; it shows:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn run_demo(&self, extra: &str) {
+        let bin = env!("CARGO_BIN_EXE_deskmail");
+        self.literal(&format!("{bin} demo --data-dir {}{extra}", self.data.display()));
+        self.keys(&["Enter"]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// Wait until the screen stops changing (the app drew its last frame).
+fn settle(t: &Tmux) -> String {
+    let mut last = t.screen();
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = t.screen();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+#[test]
+fn demo_at_80x24_shows_all_panes_moves_helps_and_quits_cleanly() {
+    let t = Tmux::start(80, 24, &[]);
+    t.run_demo("");
+    let s = t.wait_for("Records", Duration::from_secs(60));
+    for pane in ["Folders", "support/INBOX", "Reader", "Records"] {
+        assert!(s.contains(pane), "pane {pane} missing:\n{s}");
+    }
+    assert!(s.contains("1–"), "list position missing:\n{s}");
+    // j moves the selection down: the list title keeps the window, the reader changes.
+    let before = settle(&t);
+    t.keys(&["j"]);
+    let after = settle(&t);
+    assert_ne!(before, after, "j changed nothing");
+    t.keys(&["k"]);
+    let back = settle(&t);
+    assert_eq!(back, before, "k did not return to the first mail");
+    // ? lists keys from the keymap.
+    t.keys(&["?"]);
+    let help = t.wait_for("Keys in list", Duration::from_secs(5));
+    assert!(help.contains("move_down") || help.contains("Next") || help.contains("down"), "{help}");
+    assert!(help.contains("quit") || help.contains("Quit"), "{help}");
+    t.keys(&["Escape"]);
+    settle(&t);
+    t.keys(&["q"]);
+    let s = t.wait_for("READY$", Duration::from_secs(10));
+    assert!(!s.contains("Folders"), "interface still on screen:\n{s}");
+    assert_eq!(t.tmux(&["display", "-p", "-t", "0", "#{alternate_on}"]).trim(), "0", "alternate screen not left");
+}
+
+#[test]
+fn no_color_emits_no_colour_and_keeps_selection_visible() {
+    let t = Tmux::start(100, 30, &[("NO_COLOR", "1")]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    let s = settle(&t);
+    let esc = t.screen_with_escapes();
+    // SGR parameters 30–37, 38, 39?, 40–47, 48, 90–97, 100–107 are colours.
+    let mut colours = Vec::new();
+    for seq in esc.split("\x1b[").skip(1) {
+        let Some(end) = seq.find('m') else { continue };
+        let params = &seq[..end];
+        if params.chars().any(|c| !c.is_ascii_digit() && c != ';') {
+            continue;
+        }
+        for p in params.split(';') {
+            if let Ok(n) = p.parse::<u32>()
+                && (matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107))
+            {
+                colours.push(params.to_string());
+            }
+        }
+    }
+    assert!(colours.is_empty(), "colour SGR emitted with NO_COLOR: {colours:?}");
+    assert!(esc.contains("\x1b[7m") || esc.contains(";7m") || esc.contains("[7;"), "no reverse video for the selection:\n{s}");
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
+}
+
+/// Turn demo.tape into tmux actions; returns (keys sent, final screen).
+fn replay_tape(t: &Tmux, tape: &Path) -> String {
+    let text = std::fs::read_to_string(tape).expect("demo.tape");
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match cmd {
+            "Output" | "Set" | "Require" | "Hide" | "Show" => {}
+            "Type" => {
+                let s = rest.trim().trim_matches('"');
+                if s == "deskmail demo" {
+                    t.run_demo("");
+                    t.wait_for("Records", Duration::from_secs(60));
+                    // The launch line's Enter is part of run_demo.
+                    continue;
+                }
+                t.literal(s);
+            }
+            "Enter" => {
+                if t.screen().contains("READY$ ") && !t.screen().contains("Folders") {
+                    continue;
+                }
+                t.keys(&["Enter"]);
+            }
+            "Escape" => t.keys(&["Escape"]),
+            "Tab" => t.keys(&["Tab"]),
+            "Up" | "Down" | "Left" | "Right" | "Space" | "Backspace" => t.keys(&[cmd]),
+            c if c.starts_with("Ctrl+") => {
+                let k = format!("C-{}", c.trim_start_matches("Ctrl+").to_lowercase());
+                t.keys(&[&k]);
+            }
+            "Sleep" => {
+                settle(t);
+            }
+            other => panic!("demo.tape uses {other:?}, which the replay does not know"),
+        }
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    settle(t)
+}
+
+#[test]
+fn demo_tape_replays_to_a_reply_in_the_sent_folder() {
+    let t = Tmux::start(120, 36, &[]);
+    let tape = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo.tape");
+    let s = replay_tape(&t, &tape);
+    assert!(s.contains("support/Sent"), "tape did not end in support/Sent:\n{s}");
+    assert!(s.contains("Re: "), "the reply is not in Sent:\n{s}");
+    assert!(s.contains("Sent (demo desk)"), "no sent notice:\n{s}");
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
+}
