@@ -1,0 +1,266 @@
+//! Interface state and screens on the demo desk, with no terminal: keys go
+//! into `App`, commands run on the real desk (a real store in a temp dir),
+//! and screens are drawn on ratatui's TestBackend and compared as snapshots.
+
+use deskmail::desk::{Desk, Event};
+use deskmail::store::{RecordKind, Store, flags};
+use deskmail::tui::app::{App, Focus, Overlay};
+use deskmail::tui::keymap::{Key, Keymap};
+use deskmail::tui::theme::{ColorEnv, Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// One demo desk built once for the whole file, copied per test.
+fn demo_dir() -> &'static std::path::Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().expect("tmp");
+        let s = Store::open(d.path()).expect("open");
+        deskmail::demo::build(&s, 320, 7).expect("demo");
+        s.flush().expect("flush");
+        d
+    })
+    .path()
+}
+
+struct Harness {
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    desk: Arc<Desk>,
+    events: UnboundedReceiver<Event>,
+    app: App,
+    width: u16,
+    height: u16,
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let p = e.path();
+        let t = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &t);
+        } else {
+            std::fs::copy(&p, &t).expect("copy");
+        }
+    }
+}
+
+impl Harness {
+    fn new(width: u16, height: u16) -> Harness {
+        // Dates are shown in local time: pin it so screens are reproducible.
+        unsafe { std::env::set_var("TZ", "UTC") };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        let dir = tempfile::tempdir().expect("tmp");
+        let src = demo_dir();
+        // sled keeps the store open only per process handle; copy once flushed.
+        copy_dir(src, dir.path());
+        let store = Arc::new(Store::open(dir.path()).expect("open copy"));
+        let _guard = rt.enter();
+        let (desk, events) = Desk::new(store, deskmail::demo::demo_config(), true);
+        let mut app = App::new(Keymap::builtin("default").expect("keymap"));
+        let area = Rect::new(0, 0, width, height);
+        app.list.height = deskmail::tui::ui::list_rows(area, app.focus);
+        app.reader_width = deskmail::tui::ui::reader_width(area, app.focus);
+        let mut h = Harness { _rt: rt, _dir: dir, desk, events, app, width, height };
+        let cmds = h.app.load(&h.desk);
+        h.run(cmds);
+        h
+    }
+
+    /// Run commands on the desk and feed its events back until quiet.
+    fn run(&mut self, cmds: Vec<deskmail::desk::Command>) {
+        let _g = self._rt.enter();
+        for c in cmds {
+            self.desk.send(c);
+        }
+        loop {
+            let next = self._rt.block_on(async { tokio::time::timeout(Duration::from_millis(300), self.events.recv()).await });
+            match next {
+                Ok(Some(e)) => {
+                    let more = self.app.handle_event(&self.desk, e);
+                    let _g = self._rt.enter();
+                    for c in more {
+                        self.desk.send(c);
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        for key in Key::parse_sequence(k).expect("key") {
+            let cmds = self.app.handle_key(&self.desk, key);
+            self.run(cmds);
+        }
+    }
+
+    fn screen(&self, theme: &Theme) -> String {
+        let mut term = Terminal::new(TestBackend::new(self.width, self.height)).expect("term");
+        term.draw(|f| deskmail::tui::ui::draw(f, &self.app, theme)).expect("draw");
+        let buf = term.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            let mut line = String::new();
+            for x in 0..buf.area.width {
+                line.push_str(buf[(x, y)].symbol());
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn mono() -> Theme {
+    Theme::load("mono", None, ColorEnv { no_color: true, truecolor: false }).expect("mono")
+}
+
+#[test]
+fn demo_desk_at_80x24_matches_snapshot() {
+    let h = Harness::new(80, 24);
+    insta::assert_snapshot!("demo_80x24", h.screen(&mono()));
+}
+
+#[test]
+fn demo_desk_at_160x48_matches_snapshot() {
+    let h = Harness::new(160, 48);
+    insta::assert_snapshot!("demo_160x48", h.screen(&mono()));
+}
+
+#[test]
+fn j_and_k_move_the_selection_and_the_reader_follows() {
+    let mut h = Harness::new(100, 30);
+    let first = h.app.list.selected().map(|r| r.summary.id);
+    h.key("j");
+    let second = h.app.list.selected().map(|r| r.summary.id);
+    assert_ne!(first, second);
+    assert_eq!(h.app.reader.id, second);
+    assert!(h.app.reader.mail.is_some(), "reader did not render the mail");
+    h.key("k");
+    assert_eq!(h.app.list.selected().map(|r| r.summary.id), first);
+}
+
+#[test]
+fn scrolling_past_the_window_pulls_only_the_next_rows() {
+    let mut h = Harness::new(100, 30);
+    let height = h.app.list.height;
+    for _ in 0..height + 5 {
+        h.key("j");
+    }
+    assert_eq!(h.app.list.rows.len(), height, "window grew beyond the screen");
+    assert_eq!(h.app.list.first_index as usize + h.app.list.cursor, height + 5);
+    h.key("G");
+    assert_eq!(h.app.list.first_index + h.app.list.rows.len() as u64, h.app.list.total);
+    h.key("g g");
+    assert_eq!(h.app.list.first_index, 0);
+    assert_eq!(h.app.list.cursor, 0);
+}
+
+#[test]
+fn opening_a_mail_marks_it_read() {
+    let mut h = Harness::new(100, 30);
+    // The newest demo mails are unread.
+    let row = h.app.list.selected().cloned().expect("row");
+    assert_eq!(row.entry.flags & flags::SEEN, 0, "newest demo mail should be unread");
+    h.key("<Enter>");
+    assert_eq!(h.app.focus, Focus::Reader);
+    let row = h.app.list.selected().cloned().expect("row");
+    assert_ne!(row.entry.flags & flags::SEEN, 0, "mail not marked read");
+}
+
+#[test]
+fn tab_cycles_focus_through_the_four_panes() {
+    let mut h = Harness::new(100, 30);
+    let mut seen = vec![h.app.focus];
+    for _ in 0..4 {
+        h.key("<Tab>");
+        seen.push(h.app.focus);
+    }
+    assert_eq!(seen, [Focus::List, Focus::Reader, Focus::Records, Focus::Folders, Focus::List]);
+}
+
+#[test]
+fn help_overlay_lists_the_active_keymap() {
+    let mut h = Harness::new(100, 30);
+    h.key("?");
+    assert!(matches!(h.app.overlay, Some(Overlay::Help { .. })));
+    let s = h.screen(&mono());
+    for e in h.app.keymap.help(h.app.focus.context()).iter().take(5) {
+        assert!(s.contains(&e.desc), "help misses {:?}:\n{s}", e.desc);
+    }
+    h.key("<Esc>");
+    assert!(h.app.overlay.is_none());
+}
+
+#[test]
+fn palette_runs_the_chosen_action() {
+    let mut h = Harness::new(100, 30);
+    h.key(":");
+    for c in "focus_reader".chars() {
+        h.key(&c.to_string());
+    }
+    h.key("<Enter>");
+    assert!(h.app.overlay.is_none());
+    assert_eq!(h.app.focus, Focus::Reader);
+}
+
+#[test]
+fn linking_from_the_picker_shows_the_record_in_the_records_pane() {
+    let mut h = Harness::new(100, 30);
+    let id = h.app.list.selected().map(|r| r.summary.id).expect("row");
+    h.key("L");
+    for c in "Tailspin".chars() {
+        h.key(&c.to_string());
+    }
+    h.key("<Enter>");
+    let links = h.desk.links_of(id);
+    assert!(links.iter().any(|r| r.kind == RecordKind::Account && r.name == "Tailspin Toys"), "{links:?}");
+    assert!(h.app.records.records.iter().any(|r| r.name == "Tailspin Toys"));
+}
+
+#[test]
+fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
+    let mut h = Harness::new(100, 30);
+    // Find a mail with links: walk down until the records pane is not empty.
+    for _ in 0..30 {
+        if !h.app.records.records.is_empty() {
+            break;
+        }
+        h.key("j");
+    }
+    let parent = h.app.list.selected().cloned().expect("row");
+    let parent_links = h.desk.links_of(parent.summary.id);
+    assert!(!parent_links.is_empty(), "no linked mail in the first 30");
+    h.key("r");
+    assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))));
+    for c in "Fixed.".chars() {
+        h.key(&c.to_string());
+    }
+    h.key("<C-g>");
+    assert!(h.app.overlay.is_none(), "compose did not close: {:?}", h.app.status.message);
+    let rows = h.desk.page("support", "Sent", None, 1);
+    let sent = rows.first().expect("a mail in Sent");
+    assert!(sent.summary.subject.starts_with("Re: "), "{}", sent.summary.subject);
+    assert_eq!(sent.summary.in_reply_to, vec![parent.summary.message_id.clone()]);
+    let sent_links: Vec<_> = h.desk.links_of(sent.summary.id).iter().map(|r| r.reference()).collect();
+    for l in parent_links {
+        assert!(sent_links.contains(&l.reference()), "reply lost link {}", l.name);
+    }
+}
+
+#[test]
+fn send_is_refused_until_the_mail_is_valid() {
+    let mut h = Harness::new(100, 30);
+    h.key("c");
+    h.key("<C-g>");
+    assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))), "sent an empty mail");
+    let (msg, is_err) = h.app.status.message.clone().expect("a reason");
+    assert!(is_err && msg.contains("recipient"), "{msg}");
+}
