@@ -3,3 +3,4 @@
 pub mod sanitize;
 pub(crate) mod mime;
 pub mod parse;
+pub mod render;
