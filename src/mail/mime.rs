@@ -177,7 +177,7 @@ pub(crate) fn part_text<'a>(
 
 /// The transfer-decoded (base64 / quoted-printable) bytes of a part, taken
 /// from the raw message.
-fn transfer_decoded(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
+pub(crate) fn transfer_decoded(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
     let start = usize::try_from(part.offset_body).ok()?;
     let end = usize::try_from(part.offset_end).ok()?;
     let raw = msg.raw_message.get(start..end)?;

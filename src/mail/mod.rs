@@ -4,3 +4,4 @@ pub mod sanitize;
 pub(crate) mod mime;
 pub mod parse;
 pub mod render;
+pub mod attachments;
