@@ -5,3 +5,4 @@ pub(crate) mod mime;
 pub mod parse;
 pub mod render;
 pub mod attachments;
+pub mod thread;
