@@ -6,3 +6,4 @@ pub mod parse;
 pub mod render;
 pub mod attachments;
 pub mod thread;
+pub mod address;
