@@ -1,3 +1,275 @@
 //! Background synchronisation with mail servers, and the ingest pipeline.
+//!
+//! [`run`] is the headless `deskmail sync`; [`spawn_all`] starts one task per
+//! account for the interface. Both reconnect with backoff after failures.
 
+pub mod connect;
+pub mod diagnose;
+pub mod imap;
 pub mod ingest;
+pub mod progress;
+
+pub use diagnose::{ErrorKind, SyncError};
+
+use crate::config::{AccountConfig, AccountKind, Config};
+use crate::crm::linking::LinkRules;
+use crate::desk::{Event, SyncState};
+use crate::store::Store;
+use imap::AccountCtx;
+use progress::{Output, Reporter};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc::UnboundedSender, watch};
+
+/// How `deskmail sync` runs.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only this account (all IMAP accounts when `None`).
+    pub account: Option<String>,
+    /// Sync once and return instead of following the server with IDLE.
+    pub once: bool,
+    /// An indicatif bar on a terminal; plain lines otherwise.
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub accounts: usize,
+    pub new_messages: usize,
+}
+
+/// Attempts of a `--once` sync before a network failure is given up on.
+const ONCE_ATTEMPTS: u32 = 5;
+
+fn accounts<'a>(
+    config: &'a Config,
+    only: Option<&str>,
+) -> Result<Vec<&'a AccountConfig>, SyncError> {
+    if let Some(name) = only {
+        let acc = config.account(name).ok_or_else(|| SyncError::Config {
+            account: name.to_string(),
+            message: "no account with this name in the config".into(),
+        })?;
+        if acc.kind != AccountKind::Imap {
+            return Err(SyncError::Config {
+                account: name.to_string(),
+                message: "only IMAP accounts can be synced".into(),
+            });
+        }
+        return Ok(vec![acc]);
+    }
+    Ok(config
+        .accounts
+        .iter()
+        .filter(|a| {
+            if a.kind != AccountKind::Imap {
+                tracing::info!(account = %a.name, "not an IMAP account: not synced");
+            }
+            a.kind == AccountKind::Imap
+        })
+        .collect())
+}
+
+fn account_ctx(
+    config: &Config,
+    store: &Arc<Store>,
+    acc: &AccountConfig,
+    report: Reporter,
+) -> AccountCtx {
+    AccountCtx {
+        acc: Arc::new(acc.clone()),
+        store: Arc::clone(store),
+        own: Arc::new(config.own_addresses()),
+        rules: Arc::new(LinkRules::from_config(config)),
+        report,
+    }
+}
+
+/// One account, until done (`once`), shut down, or a failure that retrying
+/// cannot fix (`once` only). Returns the number of new mails.
+async fn account_loop(
+    ctx: AccountCtx,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+    once: bool,
+) -> Result<usize, SyncError> {
+    if ctx.acc.accept_invalid_certs {
+        ctx.report.event(Event::Notice(format!(
+            "account \"{}\": certificate checks are off (accept_invalid_certs = true)",
+            crate::mail::sanitize::sanitize_line(&ctx.acc.name)
+        )));
+    }
+    let mut attempt = 0u32;
+    let mut new_total = 0usize;
+    loop {
+        if *shutdown.borrow() {
+            return Ok(new_total);
+        }
+        let mut healthy = false;
+        let result = if once {
+            match imap::sync_account_once(&ctx).await {
+                Ok((mut session, _, _, n)) => {
+                    new_total += n;
+                    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            imap::run_session(&ctx, &wake, &mut shutdown, &mut new_total, &mut healthy).await
+        };
+        let e = match result {
+            Ok(()) => return Ok(new_total),
+            Err(e) => e,
+        };
+        if healthy {
+            attempt = 0;
+        }
+        tracing::warn!(account = %ctx.acc.name, "sync failed: {e}");
+        if once && (!e.is_transient() || attempt + 1 >= ONCE_ATTEMPTS) {
+            ctx.report.state(SyncState::Error(e.short()));
+            return Err(e);
+        }
+        let delay = if e.is_transient() {
+            imap::backoff(attempt)
+        } else {
+            // The agent has to fix something; do not hammer the server.
+            ctx.report.event(Event::Error(e.to_string()));
+            ctx.report.state(SyncState::Error(e.short()));
+            imap::backoff(attempt).max(Duration::from_secs(ctx.acc.check_interval_secs.max(300)))
+        };
+        attempt += 1;
+        ctx.report.retrying(delay.as_secs().max(1), &e.short());
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = wake.notified() => {}
+            _ = shutdown.wait_for(|v| *v) => return Ok(new_total),
+        }
+    }
+}
+
+/// Headless sync: returns Ok when done (`--once`) or on SIGTERM; Err carries the diagnosis.
+pub async fn run(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    opts: SyncOptions,
+    events: Option<UnboundedSender<Event>>,
+) -> Result<SyncSummary, SyncError> {
+    let accs = accounts(&config, opts.account.as_deref())?;
+    let output = if opts.progress {
+        Output::Bars(indicatif::MultiProgress::new())
+    } else {
+        Output::Lines
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if !opts.once {
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            let _ = stop_tx.send(true);
+        });
+    }
+    let tasks = accs.iter().map(|acc| {
+        let report = Reporter::new(&acc.name, events.clone(), output.clone());
+        let ctx = account_ctx(&config, &store, acc, report);
+        account_loop(ctx, Arc::new(Notify::new()), stop_rx.clone(), opts.once)
+    });
+    let results = futures::future::join_all(tasks).await;
+    let mut summary = SyncSummary {
+        accounts: accs.len(),
+        new_messages: 0,
+    };
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok(n) => summary.new_messages += n,
+            Err(e) => {
+                if first_err.is_none() {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    store.flush()?;
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// The interface's handle on the background sync tasks. Dropping it stops them.
+pub struct SyncHandle {
+    wakes: Vec<Arc<Notify>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl SyncHandle {
+    /// Sync every account now instead of waiting for the next poll.
+    pub fn sync_now(&self) {
+        for w in &self.wakes {
+            w.notify_one();
+        }
+    }
+
+    /// Wake the tasks to push queued changes to the servers.
+    pub fn changes_pending(&self) {
+        self.sync_now();
+    }
+
+    /// Stop all tasks (they log out when they can).
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    pub fn accounts(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Background tasks for the interface: one per account, forever, with backoff.
+pub fn spawn_all(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    events: UnboundedSender<Event>,
+) -> SyncHandle {
+    let (stop, stop_rx) = watch::channel(false);
+    let mut wakes = Vec::new();
+    let mut tasks = Vec::new();
+    let accs = accounts(&config, None).unwrap_or_default();
+    for acc in accs {
+        let report = Reporter::new(&acc.name, Some(events.clone()), Output::Quiet);
+        let ctx = account_ctx(&config, &store, acc, report);
+        let wake = Arc::new(Notify::new());
+        wakes.push(Arc::clone(&wake));
+        let rx = stop_rx.clone();
+        let events = events.clone();
+        tasks.push(tokio::spawn(async move {
+            // Background tasks never give up; only shutdown ends them.
+            if let Err(e) = account_loop(ctx, wake, rx, false).await {
+                let _ = events.send(Event::Error(e.to_string()));
+            }
+        }));
+    }
+    SyncHandle { wakes, tasks, stop }
+}

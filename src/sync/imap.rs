@@ -1,0 +1,762 @@
+//! Synchronising one IMAP account: folders, initial and incremental sync,
+//! IDLE, and the reconnect loop.
+//!
+//! Crash safety comes from the store: every batch of mails is ingested in
+//! one atomic write together with the folder's cursor, re-ingesting a known
+//! (folder, UIDVALIDITY, UID) is a no-op, and the set of UIDs still to fetch
+//! is always computed as "on the server" minus "in the store". The folder's
+//! UIDNEXT and HIGHESTMODSEQ only advance in the write that ends a folder's
+//! sync, so an interrupted sync starts again from what was really stored.
+
+use super::connect::{self, Caps, ImapSession, READ_TIMEOUT, bounded};
+use super::diagnose::{Ctx, Stage, SyncError};
+use super::progress::Reporter;
+use crate::config::AccountConfig;
+use crate::crm::linking::{LinkRules, auto_link};
+use crate::desk::{Event, SyncState};
+use crate::store::{FolderState, NewMail, Store, flags};
+use async_imap::types::{Fetch, Flag, NameAttribute};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// The first batch of a folder is small so the list fills at once.
+const FIRST_CHUNK: usize = 100;
+/// Mails per FETCH after the first batch.
+const CHUNK: usize = 1000;
+/// Batches fetched but not yet stored; bounds memory.
+const QUEUE: usize = 2;
+/// IMAP servers drop idle clients after 30 minutes.
+const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
+
+/// One monitored folder: its name on the server and in the desk.
+#[derive(Debug, Clone)]
+pub struct FolderPlan {
+    pub server: String,
+    pub desk: String,
+    pub special_use: Option<String>,
+    pub skip_notification: bool,
+}
+
+/// What is shared by everything syncing one account.
+#[derive(Clone)]
+pub struct AccountCtx {
+    pub acc: Arc<AccountConfig>,
+    pub store: Arc<Store>,
+    pub own: Arc<Vec<String>>,
+    pub rules: Arc<LinkRules>,
+    pub report: Reporter,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FolderOutcome {
+    pub new_messages: usize,
+    pub flag_changes: usize,
+    pub expunged: usize,
+}
+
+fn flags_of(f: &Fetch) -> u8 {
+    let mut out = 0;
+    for fl in f.flags() {
+        out |= match fl {
+            Flag::Seen => flags::SEEN,
+            Flag::Flagged => flags::FLAGGED,
+            Flag::Answered => flags::ANSWERED,
+            Flag::Deleted => flags::DELETED,
+            Flag::Draft => flags::DRAFT,
+            _ => 0,
+        };
+    }
+    out
+}
+
+/// `1:5,7,9:12` for a sorted or unsorted list of UIDs.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut v = uids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < v.len() {
+        let start = v[i];
+        let mut end = start;
+        while i + 1 < v.len() && v[i + 1] == end + 1 {
+            i += 1;
+            end = v[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+fn special_use_of(attrs: &[NameAttribute<'_>]) -> Option<String> {
+    attrs.iter().find_map(|a| match a {
+        NameAttribute::Sent => Some("\\Sent".to_string()),
+        NameAttribute::Drafts => Some("\\Drafts".to_string()),
+        NameAttribute::Trash => Some("\\Trash".to_string()),
+        NameAttribute::Junk => Some("\\Junk".to_string()),
+        NameAttribute::Archive => Some("\\Archive".to_string()),
+        _ => None,
+    })
+}
+
+/// Names that mean "Sent" on servers without SPECIAL-USE.
+const SENT_NAMES: [&str; 6] = [
+    "Sent",
+    "Sent Items",
+    "Sent Messages",
+    "INBOX.Sent",
+    "Отправленные",
+    "INBOX/Sent",
+];
+
+/// The folders on the server and their special use.
+pub async fn list_folders(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+) -> Result<Vec<(String, Option<String>)>, SyncError> {
+    let fut = async {
+        let names: Vec<_> = session
+            .list(Some(""), Some("*"))
+            .await?
+            .try_collect()
+            .await?;
+        Ok(names
+            .iter()
+            .filter(|n| !n.attributes().contains(&NameAttribute::NoSelect))
+            .map(|n| (n.name().to_string(), special_use_of(n.attributes())))
+            .collect())
+    };
+    bounded(c, Stage::List, READ_TIMEOUT, fut).await
+}
+
+/// The Sent folder of a listing, by special use first, then by name.
+pub fn find_sent(list: &[(String, Option<String>)]) -> Option<String> {
+    list.iter()
+        .find(|(_, s)| s.as_deref() == Some("\\Sent"))
+        .or_else(|| {
+            SENT_NAMES
+                .iter()
+                .find_map(|want| list.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)))
+        })
+        .map(|(n, _)| n.clone())
+}
+
+/// Decide which folders to sync. A missing Sent folder is reported (not fatal)
+/// when the account relies on the default folders.
+pub fn plan_folders(
+    acc: &AccountConfig,
+    list: &[(String, Option<String>)],
+) -> (Vec<FolderPlan>, Option<SyncError>) {
+    let mut warning = None;
+    let mut names: Vec<String> = if acc.folders.is_empty() {
+        let mut v = vec!["INBOX".to_string()];
+        match find_sent(list) {
+            Some(s) => v.push(s),
+            None => {
+                warning = Some(SyncError::NoSentFolder {
+                    account: acc.name.clone(),
+                })
+            }
+        }
+        v
+    } else {
+        acc.folders.clone()
+    };
+    names.dedup();
+    let plans = names
+        .into_iter()
+        .map(|server| {
+            let special_use = list
+                .iter()
+                .find(|(n, _)| *n == server)
+                .and_then(|(_, s)| s.clone());
+            let desk = match &acc.target_folder {
+                Some(t) if server.eq_ignore_ascii_case("INBOX") => t.clone(),
+                _ => server.clone(),
+            };
+            let skip_notification = acc
+                .skip_notification
+                .iter()
+                .any(|s| s == &server || s == &desk)
+                || special_use.as_deref() == Some("\\Sent");
+            FolderPlan {
+                server,
+                desk,
+                special_use,
+                skip_notification,
+            }
+        })
+        .collect();
+    (plans, warning)
+}
+
+/// `fetch_since = "2026-01-31"` as an IMAP SEARCH date.
+fn imap_date(since: &str) -> Option<String> {
+    let d = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").ok()?;
+    Some(d.format("%d-%b-%Y").to_string())
+}
+
+/// A fetched mail before parsing.
+struct RawMail {
+    uid: u32,
+    flags: u8,
+    raw: Vec<u8>,
+}
+
+/// Parse, store and link one batch; runs on a blocking thread.
+fn store_batch(
+    ctx: &AccountCtx,
+    plan: &FolderPlan,
+    cursor: &FolderState,
+    batch: Vec<RawMail>,
+) -> Result<usize, SyncError> {
+    let mails: Vec<NewMail> = batch
+        .into_iter()
+        .map(|m| {
+            let summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
+            NewMail {
+                account: ctx.acc.name.clone(),
+                folder: plan.desk.clone(),
+                uidvalidity: cursor.uidvalidity,
+                uid: m.uid,
+                flags: m.flags,
+                summary,
+                raw: Some(m.raw),
+            }
+        })
+        .collect();
+    let report = ctx
+        .store
+        .ingest(mails, Some((ctx.acc.name.as_str(), cursor.clone())))?;
+    for id in &report.created {
+        if let Some(s) = ctx.store.summary(*id)?
+            && let Err(e) = auto_link(&ctx.store, &ctx.rules, &s)
+        {
+            tracing::warn!(account = %ctx.acc.name, "linking mail {id} failed: {e}");
+        }
+    }
+    Ok(report.created.len())
+}
+
+/// Fetch `uids` (newest first) with their bodies and store them batch by
+/// batch while the next batch is on the wire.
+async fn fetch_new(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    plan: &FolderPlan,
+    cursor: &FolderState,
+    uids: &[u32],
+) -> Result<usize, SyncError> {
+    let c = connect::ctx(&ctx.acc);
+    let total = uids.len() as u64;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RawMail>>(QUEUE);
+    let worker = {
+        let ctx = ctx.clone();
+        let plan = plan.clone();
+        let cursor = cursor.clone();
+        tokio::spawn(async move {
+            let mut created = 0usize;
+            let mut done = 0u64;
+            while let Some(batch) = rx.recv().await {
+                let n = batch.len() as u64;
+                let (c2, p2, cur2) = (ctx.clone(), plan.clone(), cursor.clone());
+                let r = tokio::task::spawn_blocking(move || store_batch(&c2, &p2, &cur2, batch))
+                    .await
+                    .map_err(|e| SyncError::Store(format!("the store task failed: {e}")))?;
+                created += r?;
+                done += n;
+                ctx.report.progress(&plan.desk, done, total);
+                ctx.report.event(Event::FolderChanged {
+                    account: ctx.acc.name.clone(),
+                    folder: plan.desk.clone(),
+                });
+            }
+            Ok::<usize, SyncError>(created)
+        })
+    };
+    let mut fetch_err = None;
+    let mut start = 0;
+    while start < uids.len() {
+        let size = if start == 0 { FIRST_CHUNK } else { CHUNK };
+        let end = (start + size).min(uids.len());
+        let chunk = &uids[start..end];
+        start = end;
+        match fetch_chunk(&c, session, chunk).await {
+            Ok(batch) => {
+                if tx.send(batch).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                fetch_err = Some(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let stored = worker
+        .await
+        .map_err(|e| SyncError::Store(format!("the store task failed: {e}")))?;
+    // Whatever was fetched is stored before the fetch error is reported.
+    let created = stored?;
+    match fetch_err {
+        Some(e) => Err(e),
+        None => Ok(created),
+    }
+}
+
+async fn fetch_chunk(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    chunk: &[u32],
+) -> Result<Vec<RawMail>, SyncError> {
+    let set = uid_set(chunk);
+    let mut stream = bounded(
+        c,
+        Stage::Fetch,
+        READ_TIMEOUT,
+        session.uid_fetch(&set, "(UID FLAGS BODY.PEEK[])"),
+    )
+    .await?;
+    let mut out = Vec::with_capacity(chunk.len());
+    loop {
+        match tokio::time::timeout(READ_TIMEOUT, stream.next()).await {
+            Ok(Some(Ok(f))) => {
+                let Some(uid) = f.uid else { continue };
+                let Some(body) = f.body() else { continue };
+                out.push(RawMail {
+                    uid,
+                    flags: flags_of(&f),
+                    raw: body.to_vec(),
+                });
+            }
+            Ok(Some(Err(e))) => return Err(c.imap(Stage::Fetch, e)),
+            Ok(None) => break,
+            Err(_) => return Err(c.timeout(Stage::Fetch)),
+        }
+    }
+    Ok(out)
+}
+
+/// Fetch and store bodies the store lacks (mail stored from headers only).
+async fn fill_bodies(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    plan: &FolderPlan,
+) -> Result<(), SyncError> {
+    let c = connect::ctx(&ctx.acc);
+    loop {
+        let (store, acc, desk) = (
+            Arc::clone(&ctx.store),
+            ctx.acc.name.clone(),
+            plan.desk.clone(),
+        );
+        let missing = tokio::task::spawn_blocking(move || store.missing_bodies(&acc, &desk, CHUNK))
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))??;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let by_uid: HashMap<u32, u64> = missing.iter().map(|(id, uid)| (*uid, *id)).collect();
+        let uids: Vec<u32> = missing.iter().map(|(_, uid)| *uid).collect();
+        let batch = fetch_chunk(&c, session, &uids).await?;
+        let bodies: Vec<(u64, Vec<u8>)> = batch
+            .into_iter()
+            .filter_map(|m| by_uid.get(&m.uid).map(|id| (*id, m.raw)))
+            .collect();
+        if bodies.is_empty() {
+            // The server no longer has them; the next expunge pass forgets them.
+            return Ok(());
+        }
+        let store = Arc::clone(&ctx.store);
+        tokio::task::spawn_blocking(move || store.put_bodies(bodies))
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))??;
+    }
+}
+
+/// Bring one folder up to date with the server.
+pub async fn sync_folder(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    caps: &Caps,
+    plan: &FolderPlan,
+) -> Result<FolderOutcome, SyncError> {
+    let c = connect::ctx(&ctx.acc);
+    let acc = ctx.acc.name.as_str();
+    let mb = if caps.condstore {
+        bounded(
+            &c,
+            Stage::Select,
+            READ_TIMEOUT,
+            session.select_condstore(&plan.server),
+        )
+        .await?
+    } else {
+        bounded(
+            &c,
+            Stage::Select,
+            READ_TIMEOUT,
+            session.select(&plan.server),
+        )
+        .await?
+    };
+    // Unsolicited answers of earlier commands are not needed any more.
+    while session.unsolicited_responses.try_recv().is_ok() {}
+    let uidvalidity = mb.uid_validity.unwrap_or(0);
+    let uidnext = mb.uid_next.unwrap_or(0);
+    let modseq = mb.highest_modseq.unwrap_or(0);
+    let mut outcome = FolderOutcome::default();
+
+    let mut stored = ctx.store.folder_state(acc, &plan.desk)?;
+    let first_sync = stored.as_ref().is_none_or(|s| s.uidvalidity == 0);
+    if let Some(st) = &stored
+        && st.uidvalidity != 0
+        && st.uidvalidity != uidvalidity
+    {
+        tracing::info!(
+            account = acc,
+            folder = %plan.desk,
+            "UIDVALIDITY changed ({} -> {uidvalidity}): resyncing the folder",
+            st.uidvalidity
+        );
+        ctx.store.reset_folder(acc, &plan.desk)?;
+        stored = ctx.store.folder_state(acc, &plan.desk)?;
+    }
+    let known: Vec<(u32, u64)> = {
+        let (store, a, d) = (Arc::clone(&ctx.store), acc.to_string(), plan.desk.clone());
+        tokio::task::spawn_blocking(move || store.known_uids(&a, &d, uidvalidity))
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))??
+    };
+    let cursor = FolderState {
+        name: plan.desk.clone(),
+        uidvalidity,
+        uidnext: 0,
+        highestmodseq: 0,
+        special_use: plan.special_use.clone(),
+        monitored: true,
+        skip_notification: plan.skip_notification,
+        ..FolderState::default()
+    };
+    let unchanged = stored.as_ref().is_some_and(|st| {
+        st.uidvalidity == uidvalidity
+            && st.uidnext == uidnext
+            && known.len() == mb.exists as usize
+            && (modseq == 0 || st.highestmodseq == modseq)
+            && ctx.acc.fetch_since.is_none()
+    });
+    if unchanged && modseq != 0 {
+        ctx.report.idle();
+        return Ok(outcome);
+    }
+
+    // What the server has.
+    let query = match ctx.acc.fetch_since.as_deref().and_then(imap_date) {
+        Some(d) => format!("SINCE {d}"),
+        None => "ALL".to_string(),
+    };
+    let server: HashSet<u32> =
+        bounded(&c, Stage::Fetch, READ_TIMEOUT, session.uid_search(&query)).await?;
+    let known_map: HashMap<u32, u64> = known.iter().copied().collect();
+
+    // Expunged on the server.
+    let gone: Vec<u32> = known_map
+        .keys()
+        .filter(|u| !server.contains(u))
+        .copied()
+        .collect();
+    for uid in &gone {
+        if ctx
+            .store
+            .remove_location(acc, &plan.desk, uidvalidity, *uid)?
+        {
+            outcome.expunged += 1;
+        }
+    }
+
+    // Flag changes of mail already stored.
+    let still: Vec<u32> = known_map
+        .keys()
+        .filter(|u| server.contains(u))
+        .copied()
+        .collect();
+    if !still.is_empty() {
+        let since = stored.as_ref().map(|s| s.highestmodseq).unwrap_or(0);
+        let (set, query) = if caps.condstore && since > 0 && modseq > 0 {
+            if since >= modseq {
+                (String::new(), String::new())
+            } else {
+                (
+                    "1:*".to_string(),
+                    format!("(UID FLAGS) (CHANGEDSINCE {since})"),
+                )
+            }
+        } else {
+            (uid_set(&still), "(UID FLAGS)".to_string())
+        };
+        if !set.is_empty() {
+            let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+                session.uid_fetch(&set, &query).await?.try_collect().await
+            })
+            .await?;
+            for f in &fetched {
+                let Some(uid) = f.uid else { continue };
+                if !known_map.contains_key(&uid) {
+                    continue;
+                }
+                if ctx
+                    .store
+                    .set_flags(acc, &plan.desk, uidvalidity, uid, flags_of(f))?
+                {
+                    outcome.flag_changes += 1;
+                }
+            }
+        }
+    }
+    if outcome.expunged + outcome.flag_changes > 0 {
+        ctx.report.event(Event::FolderChanged {
+            account: acc.to_string(),
+            folder: plan.desk.clone(),
+        });
+    }
+
+    // New mail, newest first.
+    let mut new: Vec<u32> = server
+        .iter()
+        .filter(|u| !known_map.contains_key(u))
+        .copied()
+        .collect();
+    new.sort_unstable_by(|a, b| b.cmp(a));
+    if !new.is_empty() {
+        ctx.report.progress(&plan.desk, 0, new.len() as u64);
+        outcome.new_messages = fetch_new(ctx, session, plan, &cursor, &new).await?;
+    }
+    fill_bodies(ctx, session, plan).await?;
+
+    // The folder is complete: advance its cursor.
+    let mut done = cursor.clone();
+    done.uidnext = uidnext;
+    done.highestmodseq = modseq;
+    ctx.store.ingest(Vec::new(), Some((acc, done)))?;
+    if outcome.new_messages > 0 && !first_sync && !plan.skip_notification {
+        ctx.report.event(Event::NewMail {
+            account: acc.to_string(),
+            folder: plan.desk.clone(),
+            count: outcome.new_messages,
+        });
+    }
+    Ok(outcome)
+}
+
+/// Connect, list folders and sync every monitored folder once.
+/// Returns the open session for IDLE.
+pub async fn sync_account_once(
+    ctx: &AccountCtx,
+) -> Result<(ImapSession, Caps, Vec<FolderPlan>, usize), SyncError> {
+    ctx.report.state(SyncState::Connecting);
+    let c = connect::ctx(&ctx.acc);
+    let connect::Connected { mut session, caps } = connect::connect(&ctx.acc).await?;
+    let list = list_folders(&c, &mut session).await?;
+    let (plans, warning) = plan_folders(&ctx.acc, &list);
+    if let Some(w) = warning {
+        tracing::warn!(account = %ctx.acc.name, "{w}");
+        ctx.report.event(Event::Error(w.to_string()));
+    }
+    // Record the special use of every listed folder for the folder pane.
+    for (name, special) in &list {
+        if special.is_some() && !plans.iter().any(|p| &p.server == name) {
+            let mut st = ctx
+                .store
+                .folder_state(&ctx.acc.name, name)?
+                .unwrap_or_else(|| FolderState {
+                    name: name.clone(),
+                    ..FolderState::default()
+                });
+            if st.special_use != *special {
+                st.special_use = special.clone();
+                ctx.store.put_folder_state(&ctx.acc.name, &st)?;
+            }
+        }
+    }
+    // INBOX last, so it stays selected for IDLE.
+    let mut plans = plans;
+    plans.sort_by_key(|p| p.server.eq_ignore_ascii_case("INBOX"));
+    let mut new = 0;
+    for plan in &plans {
+        let o = sync_folder(ctx, &mut session, &caps, plan).await?;
+        new += o.new_messages;
+    }
+    ctx.report.idle();
+    Ok((session, caps, plans, new))
+}
+
+/// Why an idle wait ended.
+enum Wake {
+    Server,
+    Timer,
+    Asked,
+    Shutdown,
+}
+
+/// Wait on INBOX with IDLE (or a timer without it) for up to `limit`.
+async fn wait_for_change(
+    c: &Ctx<'_>,
+    session: ImapSession,
+    caps: &Caps,
+    limit: Duration,
+    wake: &Notify,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(ImapSession, Wake), SyncError> {
+    // Changes reported while the last sync ran: sync again before waiting.
+    let mut pending = false;
+    while let Ok(r) = session.unsolicited_responses.try_recv() {
+        use async_imap::types::UnsolicitedResponse as U;
+        pending |= match r {
+            U::Exists(_) | U::Expunge(_) => true,
+            U::Other(d) => matches!(
+                d.parsed(),
+                async_imap::imap_proto::Response::Fetch(..)
+                    | async_imap::imap_proto::Response::Vanished { .. }
+            ),
+            _ => false,
+        };
+    }
+    if pending {
+        return Ok((session, Wake::Server));
+    }
+    if !caps.idle {
+        let why = tokio::select! {
+            _ = tokio::time::sleep(limit) => Wake::Timer,
+            _ = wake.notified() => Wake::Asked,
+            _ = shutdown.wait_for(|v| *v) => Wake::Shutdown,
+        };
+        return Ok((session, why));
+    }
+    let mut handle = session.idle();
+    bounded(c, Stage::Idle, READ_TIMEOUT, handle.init()).await?;
+    let why = {
+        let (fut, stop) = handle.wait_with_timeout(limit);
+        tokio::pin!(fut);
+        let why = tokio::select! {
+            r = &mut fut => match r {
+                Ok(async_imap::extensions::idle::IdleResponse::NewData(_)) => Wake::Server,
+                Ok(_) => Wake::Timer,
+                Err(e) => return Err(c.imap(Stage::Idle, e)),
+            },
+            _ = wake.notified() => Wake::Asked,
+            _ = shutdown.wait_for(|v| *v) => Wake::Shutdown,
+        };
+        drop(stop);
+        why
+    };
+    let session = bounded(c, Stage::Idle, READ_TIMEOUT, handle.done()).await?;
+    Ok((session, why))
+}
+
+/// Keep one account in sync until `shutdown`: sync, IDLE on INBOX, poll the
+/// other folders every `check_interval_secs`. Errors end the session; the
+/// caller reconnects.
+pub async fn run_session(
+    ctx: &AccountCtx,
+    wake: &Notify,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    new_total: &mut usize,
+    healthy: &mut bool,
+) -> Result<(), SyncError> {
+    let c = connect::ctx(&ctx.acc);
+    let (mut session, caps, plans, new) = sync_account_once(ctx).await?;
+    *new_total += new;
+    *healthy = true;
+    let interval = Duration::from_secs(ctx.acc.check_interval_secs.max(5));
+    // The folder synced last is the one still selected: INBOX when monitored.
+    let inbox = plans.len().saturating_sub(1);
+    let mut last_poll = Instant::now();
+    loop {
+        let left = interval.saturating_sub(last_poll.elapsed()).min(IDLE_MAX);
+        let (s, why) = wait_for_change(&c, session, &caps, left, wake, shutdown).await?;
+        session = s;
+        match why {
+            Wake::Shutdown => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+                return Ok(());
+            }
+            Wake::Server => {
+                ctx.report.state(SyncState::Syncing { done: 0, total: 0 });
+                if let Some(p) = plans.get(inbox) {
+                    *new_total += sync_folder(ctx, &mut session, &caps, p).await?.new_messages;
+                }
+            }
+            Wake::Timer | Wake::Asked => {
+                ctx.report.state(SyncState::Syncing { done: 0, total: 0 });
+                for p in &plans {
+                    *new_total += sync_folder(ctx, &mut session, &caps, p).await?.new_messages;
+                }
+                last_poll = Instant::now();
+            }
+        }
+        ctx.report.idle();
+    }
+}
+
+/// Exponential backoff with jitter: 1, 2, 4 … 300 seconds, ±25 %.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 1u64 << attempt.min(9);
+    let base = base.min(300) as f64;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = (nanos % 1000) as f64 / 1000.0 * 0.5 - 0.25;
+    Duration::from_millis((base * (1.0 + jitter) * 1000.0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[5, 1, 2, 3, 9, 10, 7]), "1:3,5,7,9:10");
+        assert_eq!(uid_set(&[]), "");
+        assert_eq!(uid_set(&[4]), "4");
+    }
+
+    #[test]
+    fn sent_is_found_by_special_use_then_name() {
+        let l = vec![
+            ("INBOX".to_string(), None),
+            ("Gesendet".to_string(), Some("\\Sent".to_string())),
+        ];
+        assert_eq!(find_sent(&l).as_deref(), Some("Gesendet"));
+        let l = vec![
+            ("INBOX".to_string(), None),
+            ("Sent Items".to_string(), None),
+        ];
+        assert_eq!(find_sent(&l).as_deref(), Some("Sent Items"));
+        assert_eq!(find_sent(&[("INBOX".to_string(), None)]), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) <= Duration::from_millis(1250));
+        assert!(backoff(3) >= Duration::from_secs(6));
+        assert!(backoff(30) <= Duration::from_secs(375));
+    }
+
+    #[test]
+    fn since_is_an_imap_date() {
+        assert_eq!(imap_date("2026-01-31").as_deref(), Some("31-Jan-2026"));
+    }
+}

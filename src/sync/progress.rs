@@ -1,0 +1,115 @@
+//! Where sync progress goes: desk events, a progress bar on a terminal, or
+//! plain lines when the output is not a terminal.
+
+use crate::desk::{Event, SyncState};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+
+#[derive(Clone)]
+pub enum Output {
+    /// Events only (the interface's background tasks).
+    Quiet,
+    /// One indicatif bar per account.
+    Bars(indicatif::MultiProgress),
+    /// A line on stderr now and then.
+    Lines,
+}
+
+struct Inner {
+    account: String,
+    events: Option<UnboundedSender<Event>>,
+    output: Output,
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+    last_line: Mutex<Option<Instant>>,
+}
+
+/// Reports one account's sync progress. Cheap to clone.
+#[derive(Clone)]
+pub struct Reporter(Arc<Inner>);
+
+impl Reporter {
+    pub fn new(account: &str, events: Option<UnboundedSender<Event>>, output: Output) -> Reporter {
+        Reporter(Arc::new(Inner {
+            account: account.to_string(),
+            events,
+            output,
+            bar: Mutex::new(None),
+            last_line: Mutex::new(None),
+        }))
+    }
+
+    pub fn event(&self, e: Event) {
+        if let Some(tx) = &self.0.events {
+            // The receiver may be gone at shutdown; nothing to do then.
+            let _ = tx.send(e);
+        }
+    }
+
+    pub fn state(&self, state: SyncState) {
+        self.event(Event::Sync {
+            account: self.0.account.clone(),
+            state,
+        });
+    }
+
+    pub fn idle(&self) {
+        if let Ok(mut bar) = self.0.bar.lock()
+            && let Some(b) = bar.take()
+        {
+            b.finish_and_clear();
+        }
+        self.state(SyncState::Idle);
+    }
+
+    pub fn progress(&self, folder: &str, done: u64, total: u64) {
+        self.state(SyncState::Syncing { done, total });
+        match &self.0.output {
+            Output::Quiet => {}
+            Output::Bars(multi) => {
+                let Ok(mut slot) = self.0.bar.lock() else {
+                    return;
+                };
+                let bar = slot.get_or_insert_with(|| {
+                    let b = multi.add(indicatif::ProgressBar::new(total));
+                    if let Ok(style) = indicatif::ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+                    ) {
+                        b.set_style(style.progress_chars("=> "));
+                    }
+                    b
+                });
+                bar.set_prefix(format!("{}/{}", self.0.account, folder));
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            Output::Lines => {
+                let Ok(mut last) = self.0.last_line.lock() else {
+                    return;
+                };
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                if due || done == total {
+                    *last = Some(Instant::now());
+                    eprintln!(
+                        "{}/{}: {done} of {total}",
+                        crate::mail::sanitize::sanitize_line(&self.0.account),
+                        crate::mail::sanitize::sanitize_line(folder)
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn retrying(&self, in_secs: u64, reason: &str) {
+        self.state(SyncState::Retrying {
+            in_secs,
+            reason: reason.to_string(),
+        });
+        if matches!(self.0.output, Output::Lines | Output::Bars(_)) {
+            eprintln!(
+                "{}: {reason}; retrying in {in_secs}s",
+                crate::mail::sanitize::sanitize_line(&self.0.account)
+            );
+        }
+    }
+}
