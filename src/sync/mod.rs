@@ -126,7 +126,13 @@ async fn account_loop(
             attempt = 0;
         }
         tracing::warn!(account = %ctx.acc.name, "sync failed: {e}");
-        if once && (!e.is_transient() || attempt + 1 >= ONCE_ATTEMPTS) {
+        // A one-shot sync retries a session that broke off, not a server
+        // that cannot be reached at all: that answer is wanted at once.
+        let resumable = matches!(
+            e.kind(),
+            ErrorKind::ConnectionLost | ErrorKind::Bye | ErrorKind::Protocol
+        );
+        if once && (!resumable || attempt + 1 >= ONCE_ATTEMPTS) {
             ctx.report.state(SyncState::Error(e.short()));
             return Err(e);
         }
@@ -272,4 +278,18 @@ pub fn spawn_all(
         }));
     }
     SyncHandle { wakes, tasks, stop }
+}
+
+/// Connect, log in and look at the folders: a diagnosis of an account's
+/// settings (the missing Sent folder included) without syncing anything.
+pub async fn check_account(acc: &AccountConfig) -> Result<Vec<imap::FolderPlan>, SyncError> {
+    let c = connect::ctx(acc);
+    let connect::Connected { mut session, .. } = connect::connect(acc).await?;
+    let list = imap::list_folders(&c, &mut session).await?;
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+    let (plans, warning) = imap::plan_folders(acc, &list);
+    match warning {
+        Some(w) => Err(w),
+        None => Ok(plans),
+    }
 }

@@ -1,0 +1,576 @@
+//! IMAP sync against a real Dovecot on loopback: initial sync, IDLE, crash
+//! and resume, UIDVALIDITY change, a connection cut mid-FETCH, diagnoses.
+
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use deskmail::config::Config;
+use deskmail::desk::Event;
+use deskmail::store::{Record, RecordKind, Store, flags};
+use deskmail::sync::{self, ErrorKind, SyncOptions};
+use futures::TryStreamExt;
+use support::{MailStack, StackOptions, gen_mailbox, poll_until};
+
+const USER: &str = "support";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn config_text(stack: &MailStack, port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[[accounts]]
+name = "support"
+kind = "imap"
+email = "support@desk.example"
+host = "127.0.0.1"
+port = {port}
+tls = "starttls"
+ca_file = "{ca}"
+user = "support"
+password_command = "printf secret"
+folders = ["INBOX"]
+{extra}
+"#,
+        ca = stack.cert_pem.display()
+    )
+}
+
+fn config(stack: &MailStack, port: u16, extra: &str) -> Arc<Config> {
+    let text = config_text(stack, port, extra);
+    Arc::new(Config::parse(&text, Path::new("config.toml")).expect("config parses"))
+}
+
+/// Replace one `key = value` line of the account.
+fn with_line(text: &str, key: &str, line: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with(&format!("{key} =")) {
+                line.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn once() -> SyncOptions {
+    SyncOptions {
+        account: None,
+        once: true,
+        progress: false,
+    }
+}
+
+async fn server_flags(stack: &MailStack, mailbox: &str) -> BTreeMap<u32, u8> {
+    let mut s = stack.imap_session(USER).await;
+    s.select(mailbox).await.expect("SELECT");
+    let fetches: Vec<_> = s
+        .uid_fetch("1:*", "(UID FLAGS)")
+        .await
+        .expect("UID FETCH")
+        .try_collect()
+        .await
+        .expect("FETCH responses");
+    let _ = s.logout().await;
+    fetches
+        .iter()
+        .filter_map(|f| {
+            let mut b = 0u8;
+            for fl in f.flags() {
+                b |= match fl {
+                    async_imap::types::Flag::Seen => flags::SEEN,
+                    async_imap::types::Flag::Flagged => flags::FLAGGED,
+                    async_imap::types::Flag::Answered => flags::ANSWERED,
+                    async_imap::types::Flag::Deleted => flags::DELETED,
+                    async_imap::types::Flag::Draft => flags::DRAFT,
+                    _ => 0,
+                };
+            }
+            f.uid.map(|u| (u, b))
+        })
+        .collect()
+}
+
+fn store_flags(store: &Store, folder: &str) -> BTreeMap<u32, u8> {
+    store
+        .page(USER, folder, None, usize::MAX)
+        .expect("page")
+        .iter()
+        .map(|r| (r.entry.uid, r.entry.flags))
+        .collect()
+}
+
+fn folder_stats(store: &Store, folder: &str) -> (u64, u64) {
+    let stats = store.stats().expect("stats");
+    stats
+        .accounts
+        .iter()
+        .find(|a| a.name == USER)
+        .and_then(|a| a.folders.iter().find(|f| f.name == folder))
+        .map(|f| (f.total, f.bodies_missing))
+        .unwrap_or((0, 0))
+}
+
+/// The store mirrors the server: same UIDs and flags, every body, one record
+/// per Message-ID.
+async fn assert_mirrors(stack: &MailStack, store: &Store, mailbox: &str, folder: &str) {
+    let server = server_flags(stack, mailbox).await;
+    let local = store_flags(store, folder);
+    assert_eq!(server.len(), local.len(), "message count differs");
+    assert!(
+        server == local,
+        "UIDs or flags differ between server and store"
+    );
+    let (total, missing) = folder_stats(store, folder);
+    assert_eq!(total as usize, server.len());
+    assert_eq!(missing, 0, "bodies missing");
+    let rows = store.page(USER, folder, None, usize::MAX).expect("page");
+    let ids: HashSet<u64> = rows.iter().map(|r| r.summary.id).collect();
+    let mids: HashSet<&str> = rows.iter().map(|r| r.summary.message_id.as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        rows.len(),
+        "a record appears twice in the folder"
+    );
+    assert_eq!(mids.len(), rows.len(), "duplicate Message-ID records");
+}
+
+#[tokio::test]
+async fn initial_sync_stores_5000_mails_with_bodies() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let n = stack.fill_inbox(USER, gen_mailbox(5000, 11));
+    assert_eq!(n, 5000);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let t = Instant::now();
+    let summary = sync::run(
+        config(&stack, stack.imap_port, ""),
+        Arc::clone(&store),
+        once(),
+        None,
+    )
+    .await
+    .expect("sync");
+    eprintln!("synced {n} mails in {:?}", t.elapsed());
+    assert_eq!(summary.accounts, 1);
+    assert_eq!(folder_stats(&store, "INBOX"), (5000, 0));
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+
+    // A second run finds nothing new.
+    let again = sync::run(
+        config(&stack, stack.imap_port, ""),
+        Arc::clone(&store),
+        once(),
+        None,
+    )
+    .await
+    .expect("resync");
+    assert_eq!(again.new_messages, 0);
+    assert_eq!(folder_stats(&store, "INBOX"), (5000, 0));
+}
+
+#[tokio::test]
+async fn idle_brings_new_mail_and_flag_changes_from_another_client() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(30, 3));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    // A long poll interval: only IDLE can bring the changes in time.
+    let cfg = config(&stack, stack.imap_port, "check_interval_secs = 3600");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = sync::spawn_all(cfg, Arc::clone(&store), tx);
+    assert_eq!(handle.accounts(), 1);
+    let s = Arc::clone(&store);
+    poll_until(WAIT, || {
+        let s = Arc::clone(&s);
+        async move { (folder_stats(&s, "INBOX").0 == 30).then_some(()) }
+    })
+    .await
+    .expect("initial sync in time");
+    // Wait until the task is idle.
+    let idle = poll_until(WAIT, || {
+        let mut seen = false;
+        while let Ok(e) = rx.try_recv() {
+            if let Event::Sync {
+                state: deskmail::desk::SyncState::Idle,
+                ..
+            } = e
+            {
+                seen = true;
+            }
+        }
+        async move { seen.then_some(()) }
+    })
+    .await;
+    assert!(idle.is_some(), "the sync task never went idle");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Another client flags mail 5 and reads mail 7.
+    let mut other = stack.imap_session(USER).await;
+    other.select("INBOX").await.expect("SELECT");
+    let _: Vec<_> = other
+        .uid_store("5", "+FLAGS (\\Flagged)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE responses");
+    let _: Vec<_> = other
+        .uid_store("7", "+FLAGS (\\Seen)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE responses");
+    let _ = other.logout().await;
+    let s = Arc::clone(&store);
+    poll_until(WAIT, || {
+        let f = store_flags(&s, "INBOX");
+        let ok = f.get(&5).is_some_and(|x| x & flags::FLAGGED != 0)
+            && f.get(&7).is_some_and(|x| x & flags::SEEN != 0);
+        async move { ok.then_some(()) }
+    })
+    .await
+    .expect("flag changes arrive through IDLE");
+
+    // New mail delivered by LMTP.
+    stack.deliver(USER, &gen_mailbox(31, 3)[30]);
+    let s = Arc::clone(&store);
+    poll_until(WAIT, || {
+        let n = folder_stats(&s, "INBOX").0;
+        async move { (n == 31).then_some(()) }
+    })
+    .await
+    .expect("new mail arrives through IDLE");
+    let got_notice = poll_until(WAIT, || {
+        let mut seen = false;
+        while let Ok(e) = rx.try_recv() {
+            if let Event::NewMail { count, .. } = e {
+                seen |= count == 1;
+            }
+        }
+        async move { seen.then_some(()) }
+    })
+    .await;
+    assert!(got_notice.is_some(), "no NewMail event");
+    handle.shutdown();
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+}
+
+fn cheap_random(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *seed;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn binary_has_sync() -> bool {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+        .args(["sync", "--help"])
+        .output();
+    matches!(out, Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("--once"))
+}
+
+#[tokio::test]
+async fn sigkill_at_random_moments_then_resume_loses_and_duplicates_nothing() {
+    if !binary_has_sync() {
+        eprintln!("SKIPPED: this deskmail binary has no `sync --once` subcommand yet");
+        return;
+    }
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(5000, 21));
+    // Some flags on the server, so flags are compared too.
+    let mut s = stack.imap_session(USER).await;
+    s.select("INBOX").await.expect("SELECT");
+    let _: Vec<_> = s
+        .uid_store("1:300", "+FLAGS (\\Seen)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE");
+    let _: Vec<_> = s
+        .uid_store("4000:4100", "+FLAGS (\\Flagged)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE");
+    let _ = s.logout().await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg_file = dir.path().join("config.toml");
+    std::fs::write(&cfg_file, config_text(&stack, stack.imap_port, "")).expect("config");
+    let data = dir.path().join("data");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+            .arg("sync")
+            .arg("--once")
+            .arg("--config")
+            .arg(&cfg_file)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn deskmail")
+    };
+
+    // How long a full sync takes here, to spread the kills over it.
+    let probe = Instant::now();
+    let mut seed = std::process::id() as u64;
+    let mut kills = 0;
+    let mut span_ms = 3000u64;
+    let mut rounds = 0;
+    while kills < 10 {
+        rounds += 1;
+        assert!(
+            rounds < 60,
+            "the sync finished too fast to be killed 10 times"
+        );
+        let mut child = run();
+        let at = 20 + cheap_random(&mut seed) % span_ms;
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_millis(at)).await;
+        match child.try_wait().expect("wait") {
+            Some(status) => {
+                // Finished before the kill: start over from an empty store,
+                // killing sooner.
+                assert!(status.success(), "deskmail sync failed: {status}");
+                span_ms = (started.elapsed().as_millis() as u64).max(100);
+                std::fs::remove_dir_all(&data).expect("reset data dir");
+            }
+            None => {
+                child.kill().expect("SIGKILL");
+                let _ = child.wait();
+                kills += 1;
+            }
+        }
+    }
+    eprintln!("{kills} kills in {:?}", probe.elapsed());
+    let out = run().wait_with_output().expect("final run");
+    assert!(
+        out.status.success(),
+        "final sync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::open(&data).expect("store");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+    assert_eq!(store.stats().expect("stats").messages, 5000);
+}
+
+#[tokio::test]
+async fn recreated_folder_gets_new_uidvalidity_and_keeps_record_links() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let mails = gen_mailbox(40, 5);
+    stack.fill_mailbox(USER, "Support", mails.clone(), "");
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "";
+    let text = with_line(
+        &config_text(&stack, stack.imap_port, extra),
+        "folders",
+        "folders = [\"Support\"]",
+    );
+    let cfg = Arc::new(Config::parse(&text, Path::new("c.toml")).expect("config"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    let before = store
+        .folder_state(USER, "Support")
+        .expect("state")
+        .expect("state");
+    let rows = store.page(USER, "Support", None, usize::MAX).expect("page");
+    assert_eq!(rows.len(), 40);
+    let picked = rows[3].summary.clone();
+    let contact = store
+        .put_record(Record::new(RecordKind::Contact, "Linked Customer"))
+        .expect("record");
+    store.link(picked.id, contact.reference()).expect("link");
+
+    stack.doveadm(&["mailbox", "delete", "-u", USER, "Support"]);
+    stack.doveadm(&["mailbox", "create", "-u", USER, "Support"]);
+    stack.fill_mailbox(USER, "Support", mails, "S");
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    let after = store
+        .folder_state(USER, "Support")
+        .expect("state")
+        .expect("state");
+    assert_ne!(
+        before.uidvalidity, after.uidvalidity,
+        "UIDVALIDITY did not change"
+    );
+    assert_mirrors(&stack, &store, "Support", "Support").await;
+    let id = store
+        .id_by_message_id(&picked.message_id)
+        .expect("lookup")
+        .expect("mail still there");
+    assert_eq!(id, picked.id, "the mail got a new record");
+    let links = store.links_of(id).expect("links");
+    assert!(
+        links.iter().any(|r| r.reference() == contact.reference()),
+        "record link lost"
+    );
+    assert_eq!(store.stats().expect("stats").messages, 40);
+}
+
+/// A loopback proxy that cuts the first `cuts` connections after
+/// `after_bytes` bytes from the server.
+async fn cutting_proxy(upstream: u16, after_bytes: usize, cuts: usize) -> (u16, Arc<AtomicUsize>) {
+    proxy(upstream, after_bytes, cuts, None).await
+}
+
+fn replace_all(buf: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(buf.len());
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(buf[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The proxy: optionally cuts connections, optionally rewrites the server's
+/// bytes (same length) so the client sees another server.
+async fn proxy(
+    upstream: u16,
+    after_bytes: usize,
+    cuts: usize,
+    rewrite: Option<(&'static [u8], &'static [u8])>,
+) -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let done = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&done);
+    tokio::spawn(async move {
+        let mut n = 0usize;
+        while let Ok((client, _)) = listener.accept().await {
+            n += 1;
+            let cut = n <= cuts;
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                });
+                let mut sent = 0usize;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let Ok(k) = sr.read(&mut buf).await else {
+                        break;
+                    };
+                    if k == 0 {
+                        break;
+                    }
+                    if cut && sent + k > after_bytes {
+                        let _ = cw.write_all(&buf[..after_bytes - sent]).await;
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    let chunk = match rewrite {
+                        Some((from, to)) => replace_all(&buf[..k], from, to),
+                        None => buf[..k].to_vec(),
+                    };
+                    if cw.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                    sent += k;
+                }
+                up.abort();
+            });
+        }
+    });
+    (port, done)
+}
+
+#[tokio::test]
+async fn connection_cut_in_the_middle_of_a_fetch_resumes_without_gap() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(2000, 8));
+    // Two cuts, each a few MB into the session: in the middle of a FETCH.
+    let (port, cut) = cutting_proxy(stack.imap_port, 3_000_000, 2).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    sync::run(config(&stack, port, ""), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync completes after the cuts");
+    assert_eq!(cut.load(Ordering::SeqCst), 2, "the proxy did not cut");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+}
+
+#[tokio::test]
+async fn wrong_password_port_certificate_and_missing_sent_are_diagnosed() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let base = config_text(&stack, stack.imap_port, "");
+    let parse = |t: &str| Arc::new(Config::parse(t, Path::new("c.toml")).expect("config"));
+
+    let bad_pw = with_line(
+        &base,
+        "password_command",
+        "password_command = \"printf wrong\"",
+    );
+    let e = sync::run(parse(&bad_pw), Arc::clone(&store), once(), None)
+        .await
+        .expect_err("login must fail");
+    assert_eq!(e.kind(), ErrorKind::AuthFailed, "{e}");
+    assert!(
+        e.to_string().contains("Authentication failed"),
+        "server text not quoted: {e}"
+    );
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = free.local_addr().expect("addr").port();
+    drop(free);
+    let bad_port = with_line(&base, "port", &format!("port = {port}"));
+    let e = sync::run(parse(&bad_port), Arc::clone(&store), once(), None)
+        .await
+        .expect_err("connect must fail");
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+
+    // The stack's certificate is self-signed: without ca_file it is refused.
+    let no_ca = with_line(&base, "ca_file", "");
+    let e = sync::run(parse(&no_ca), Arc::clone(&store), once(), None)
+        .await
+        .expect_err("TLS must fail");
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    // … and accepted when the agent says so.
+    let insecure = with_line(&base, "ca_file", "accept_invalid_certs = true");
+    sync::run(parse(&insecure), Arc::clone(&store), once(), None)
+        .await
+        .expect("accept_invalid_certs connects");
+
+    // Default folders with no Sent folder on the server: this Dovecot always
+    // has one, so a plain-text proxy hides it.
+    let (port, _) = proxy(stack.imap_port, 0, 0, Some((b"Sent", b"Sant"))).await;
+    let hidden = with_line(&base, "folders", "");
+    let hidden = with_line(&hidden, "port", &format!("port = {port}"));
+    let hidden = with_line(&hidden, "tls", "tls = \"none\"");
+    let cfg = parse(&hidden);
+    let e = sync::check_account(&cfg.accounts[0])
+        .await
+        .expect_err("no Sent folder");
+    assert_eq!(e.kind(), ErrorKind::NoSentFolder, "{e}");
+}
