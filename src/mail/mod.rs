@@ -1,9 +1,9 @@
 //! Mail parsing, terminal-safe rendering, sanitising, threading and addresses.
 
-pub mod sanitize;
+pub mod address;
+pub mod attachments;
 pub(crate) mod mime;
 pub mod parse;
 pub mod render;
-pub mod attachments;
+pub mod sanitize;
 pub mod thread;
-pub mod address;
