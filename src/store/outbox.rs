@@ -3,6 +3,9 @@
 use super::{Result, Store, decode, encode, keys};
 use serde::{Deserialize, Serialize};
 
+/// Sent entries whose after-send steps still have to run.
+const FOLLOWUP_TREE: &str = "outbox_followup";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum OutboxState {
@@ -51,13 +54,19 @@ impl Store {
         if e.id == 0 {
             e.id = self.next_id()?;
         }
-        self.tree.insert(keys::with_id(keys::OUTBOX, e.id), encode(&e))?;
+        self.tree
+            .insert(keys::with_id(keys::OUTBOX, e.id), encode(&e))?;
         self.flush()?;
         Ok(e)
     }
 
     /// Change an entry's state durably.
-    pub fn set_outbox_state(&self, id: u64, state: OutboxState, error: Option<String>) -> Result<Option<OutboxEntry>> {
+    pub fn set_outbox_state(
+        &self,
+        id: u64,
+        state: OutboxState,
+        error: Option<String>,
+    ) -> Result<Option<OutboxEntry>> {
         let key = keys::with_id(keys::OUTBOX, id);
         let Some(v) = self.tree.get(&key)? else {
             return Ok(None);
@@ -70,6 +79,72 @@ impl Store {
         self.tree.insert(key, encode(&e))?;
         self.flush()?;
         Ok(Some(e))
+    }
+
+    /// One entry, if it exists.
+    pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>> {
+        match self.tree.get(keys::with_id(keys::OUTBOX, id))? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Change an entry's state durably, but only if `allowed` accepts the
+    /// state it has now; returns the entry as it is afterwards and whether it
+    /// changed. Claiming an entry for sending and cancelling it go through
+    /// here so the two can never both win.
+    pub fn transition_outbox(
+        &self,
+        id: u64,
+        allowed: impl Fn(&OutboxState) -> bool,
+        state: OutboxState,
+        error: Option<String>,
+    ) -> Result<Option<(OutboxEntry, bool)>> {
+        let _g = self.lock();
+        let key = keys::with_id(keys::OUTBOX, id);
+        let Some(v) = self.tree.get(&key)? else {
+            return Ok(None);
+        };
+        let mut e: OutboxEntry = decode(&v)?;
+        if !allowed(&e.state) {
+            return Ok(Some((e, false)));
+        }
+        e.state = state;
+        if error.is_some() {
+            e.last_error = error;
+        }
+        self.tree.insert(key, encode(&e))?;
+        self.flush()?;
+        Ok(Some((e, true)))
+    }
+
+    /// Mark a sent entry as still owing its after-send steps (filing in
+    /// Sent, linking, \Answered); `attempts` counts the tries so far.
+    pub fn set_outbox_followup(&self, id: u64, attempts: Option<u32>) -> Result<()> {
+        let tree = self.db.open_tree(FOLLOWUP_TREE)?;
+        match attempts {
+            Some(n) => {
+                tree.insert(id.to_be_bytes(), &n.to_be_bytes())?;
+            }
+            None => {
+                tree.remove(id.to_be_bytes())?;
+            }
+        }
+        self.flush()?;
+        Ok(())
+    }
+
+    /// Sent entries whose after-send steps are not done yet, with their tries.
+    pub fn outbox_followups(&self) -> Result<Vec<(u64, u32)>> {
+        let tree = self.db.open_tree(FOLLOWUP_TREE)?;
+        let mut out = Vec::new();
+        for item in tree.iter() {
+            let (k, v) = item?;
+            let id = keys::read_u64(&k);
+            let n = v.as_ref().try_into().map(u32::from_be_bytes).unwrap_or(0);
+            out.push((id, n));
+        }
+        Ok(out)
     }
 
     pub fn outbox_entries(&self) -> Result<Vec<OutboxEntry>> {

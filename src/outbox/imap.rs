@@ -1,0 +1,149 @@
+//! The few IMAP steps the outbox needs: find the Sent folder, look a mail up
+//! by Message-ID, APPEND a sent mail, set \Answered. One short session per
+//! pass, opened with the sync engine's connect helper; every step is bounded.
+
+use crate::config::AccountConfig;
+use async_imap::types::NameAttribute;
+use futures::TryStreamExt;
+use std::time::Duration;
+
+pub type Session = crate::sync::connect::ImapSession;
+
+/// The longest wait for one IMAP step.
+pub const IMAP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why an IMAP step failed, in words for the agent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ImapError(pub String);
+
+async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ImapError> {
+    match tokio::time::timeout(IMAP_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ImapError(format!(
+            "{what} failed: {}",
+            crate::mail::sanitize::sanitize_line(&e.to_string())
+        ))),
+        Err(_) => Err(ImapError(format!("{what} got no answer in time"))),
+    }
+}
+
+/// Open a logged-in session of the account, as the sync engine does.
+pub async fn login(acc: &AccountConfig) -> Result<Session, ImapError> {
+    crate::sync::connect::connect(acc)
+        .await
+        .map(|c| c.session)
+        .map_err(|e| ImapError(e.to_string()))
+}
+
+fn drain(session: &mut Session) {
+    while session.unsolicited_responses.try_recv().is_ok() {}
+}
+
+/// The name of the account's Sent folder: special-use `\Sent` first, then
+/// the usual names.
+pub async fn sent_folder(session: &mut Session) -> Result<String, ImapError> {
+    let names: Vec<_> = bounded("LIST", async {
+        session
+            .list(Some(""), Some("*"))
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    drain(session);
+    if let Some(n) = names
+        .iter()
+        .find(|n| n.attributes().contains(&NameAttribute::Sent))
+    {
+        return Ok(n.name().to_string());
+    }
+    for want in [
+        "Sent",
+        "Sent Items",
+        "Sent Messages",
+        "INBOX.Sent",
+        "Отправленные",
+    ] {
+        if let Some(n) = names.iter().find(|n| n.name().eq_ignore_ascii_case(want)) {
+            return Ok(n.name().to_string());
+        }
+    }
+    Err(ImapError(
+        "the server has no Sent folder (none is marked \\Sent and none is called Sent); \
+         create one, or set server_saves_sent = true if the server files sent mail itself"
+            .into(),
+    ))
+}
+
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// UIDVALIDITY and the UIDs of the mails in `folder` with this Message-ID.
+pub async fn find_by_message_id(
+    session: &mut Session,
+    folder: &str,
+    message_id: &str,
+) -> Result<(u32, Vec<u32>), ImapError> {
+    let mb = bounded(&format!("SELECT {folder}"), session.select(folder)).await?;
+    let uidvalidity = mb.uid_validity.unwrap_or(0);
+    let query = format!("HEADER Message-ID {}", quoted(message_id));
+    let mut uids: Vec<u32> = bounded("UID SEARCH", session.uid_search(&query))
+        .await?
+        .into_iter()
+        .collect();
+    drain(session);
+    uids.sort_unstable();
+    Ok((uidvalidity, uids))
+}
+
+/// APPEND `raw` to `folder` marked \Seen.
+pub async fn append(session: &mut Session, folder: &str, raw: &[u8]) -> Result<(), ImapError> {
+    bounded(
+        &format!("APPEND to {folder}"),
+        session.append(folder, Some("(\\Seen)"), None, raw),
+    )
+    .await?;
+    drain(session);
+    Ok(())
+}
+
+/// Add \Answered to one UID of `folder` if its UIDVALIDITY is still `uidvalidity`.
+pub async fn mark_answered(
+    session: &mut Session,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<bool, ImapError> {
+    let mb = bounded(&format!("SELECT {folder}"), session.select(folder)).await?;
+    if mb.uid_validity.unwrap_or(0) != uidvalidity {
+        return Ok(false);
+    }
+    bounded("UID STORE", async {
+        session
+            .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Answered)")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    drain(session);
+    Ok(true)
+}
+
+pub async fn logout(mut session: Session) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+}
