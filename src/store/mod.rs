@@ -5,6 +5,7 @@
 
 pub mod keys;
 pub mod messages;
+pub mod notifications;
 pub mod outbox;
 pub mod records;
 
