@@ -476,10 +476,7 @@ async fn proxy(
                 });
                 let mut sent = 0usize;
                 let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let Ok(k) = sr.read(&mut buf).await else {
-                        break;
-                    };
+                while let Ok(k) = sr.read(&mut buf).await {
                     if k == 0 {
                         break;
                     }
@@ -573,4 +570,126 @@ async fn wrong_password_port_certificate_and_missing_sent_are_diagnosed() {
         .await
         .expect_err("no Sent folder");
     assert_eq!(e.kind(), ErrorKind::NoSentFolder, "{e}");
+}
+
+/// Parse "68.0 MB in 0.45s" from the raw fetch script.
+fn raw_seconds(out: &str) -> Option<f64> {
+    out.split(" in ")
+        .nth(1)?
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .ok()
+}
+
+fn raw_fetch(stack: &MailStack) -> (f64, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/imap_raw_fetch.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(stack.imap_port.to_string())
+        .arg(USER)
+        .arg(stack.password())
+        .arg("BODY.PEEK[]")
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (raw_seconds(&text).unwrap_or(f64::NAN), text)
+}
+
+fn children_max_rss_kb() -> i64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    if rc == 0 { ru.ru_maxrss } else { -1 }
+}
+
+/// Figures for benches/sync_bench.sh: raw FETCH vs deskmail on one server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run benches/sync_bench.sh"]
+async fn bench_sync_vs_raw_fetch() {
+    let n: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let t = Instant::now();
+    let filled = stack.fill_inbox(USER, support::gen_mailbox_iter(n, 42));
+    eprintln!("filled {filled} mails in {:?}", t.elapsed());
+
+    // Warm the server's caches, then measure the raw fetch.
+    let _ = raw_fetch(&stack);
+    let (raw, raw_text) = raw_fetch(&stack);
+    eprintln!("raw UID FETCH 1:* BODY.PEEK[]: {raw_text}");
+
+    // deskmail in process, plain IMAP like the raw fetch.
+    let plain = with_line(
+        &with_line(
+            &config_text(&stack, stack.imap_port, ""),
+            "tls",
+            "tls = \"none\"",
+        ),
+        "ca_file",
+        "",
+    );
+    let cfg = Arc::new(Config::parse(&plain, Path::new("c.toml")).expect("config"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let start = Instant::now();
+    let first = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            if matches!(e, Event::FolderChanged { .. }) {
+                return Some(start.elapsed());
+            }
+        }
+        None
+    });
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), Some(tx))
+        .await
+        .expect("sync");
+    let total = start.elapsed().as_secs_f64();
+    let first_screen = first.await.ok().flatten();
+    assert_eq!(folder_stats(&store, "INBOX"), (filled as u64, 0));
+    drop(store);
+
+    // The real binary, with its peak memory.
+    let mut binary = None;
+    if binary_has_sync() {
+        let cfg_file = dir.path().join("config.toml");
+        std::fs::write(&cfg_file, &plain).expect("config");
+        let data = dir.path().join("bin-data");
+        let t = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+            .args(["sync", "--once", "--config"])
+            .arg(&cfg_file)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("deskmail");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        binary = Some((t.elapsed().as_secs_f64(), children_max_rss_kb()));
+    }
+
+    eprintln!("BENCH messages={filled}");
+    eprintln!("BENCH raw_fetch_s={raw:.3}");
+    eprintln!(
+        "BENCH deskmail_inprocess_s={total:.3} ratio={:.2}",
+        total / raw
+    );
+    if let Some(f) = first_screen {
+        eprintln!("BENCH first_screen_s={:.3}", f.as_secs_f64());
+    }
+    match binary {
+        Some((secs, rss)) => eprintln!(
+            "BENCH deskmail_binary_s={secs:.3} ratio={:.2} peak_rss_mb={:.1}",
+            secs / raw,
+            rss as f64 / 1024.0
+        ),
+        None => eprintln!("BENCH deskmail_binary: no `sync` subcommand in this build"),
+    }
 }
