@@ -19,9 +19,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -50,9 +52,16 @@ fn main() -> anyhow::Result<()> {
         let store = Store::open(&dir)?;
         deskmail::demo::build(&store, n, 7)?;
         store.flush()?;
-        eprintln!("built a {n}-mail demo desk in {:.1}s at {}", t.elapsed().as_secs_f64(), dir.display());
+        eprintln!(
+            "built a {n}-mail demo desk in {:.1}s at {}",
+            t.elapsed().as_secs_f64(),
+            dir.display()
+        );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         // Reference: opening the store alone.
         let t = Instant::now();
@@ -101,9 +110,22 @@ fn main() -> anyhow::Result<()> {
         page.sort();
         println!("desk: {total} mails in support/INBOX ({n} generated)");
         println!("reference  open sled store        {:8.2} ms", ms(open));
-        println!("first frame (open+load+draw)     {:8.2} ms  = {:.2}x the store open", ms(first), ms(first) / ms(open).max(0.001));
-        println!("key j → frame   p50 {:6.3} ms  p99 {:6.3} ms  max {:6.3} ms", ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)), ms(*lat.last().unwrap_or(&Duration::ZERO)));
-        println!("page  → frame   p50 {:6.3} ms  p99 {:6.3} ms", ms(percentile(&page, 0.5)), ms(percentile(&page, 0.99)));
+        println!(
+            "first frame (open+load+draw)     {:8.2} ms  = {:.2}x the store open",
+            ms(first),
+            ms(first) / ms(open).max(0.001)
+        );
+        println!(
+            "key j → frame   p50 {:6.3} ms  p99 {:6.3} ms  max {:6.3} ms",
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+            ms(*lat.last().unwrap_or(&Duration::ZERO))
+        );
+        println!(
+            "page  → frame   p50 {:6.3} ms  p99 {:6.3} ms",
+            ms(percentile(&page, 0.5)),
+            ms(percentile(&page, 0.99))
+        );
         println!("G (bottom) → frame                {:8.3} ms", ms(bottom));
         println!("peak RSS                          {:8.1} MB", peak_rss_mb());
         anyhow::Ok(())

@@ -2,5 +2,12 @@
 //!
 //! The library holds everything; `src/main.rs` is a thin CLI over it.
 
+pub mod cli;
+pub mod config;
+pub mod crm;
+pub mod demo;
+pub mod desk;
 pub mod mail;
+pub mod store;
+pub mod sync;
 pub mod tui;

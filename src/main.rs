@@ -1,1 +1,5 @@
-fn main() {}
+//! deskmail's entry point: everything lives in the library.
+
+fn main() {
+    std::process::exit(deskmail::cli::main());
+}

@@ -55,7 +55,11 @@ impl Harness {
     fn new(width: u16, height: u16) -> Harness {
         // Dates are shown in local time: pin it so screens are reproducible.
         unsafe { std::env::set_var("TZ", "UTC") };
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("rt");
         let dir = tempfile::tempdir().expect("tmp");
         let src = demo_dir();
         // sled keeps the store open only per process handle; copy once flushed.
@@ -67,7 +71,15 @@ impl Harness {
         let area = Rect::new(0, 0, width, height);
         app.list.height = deskmail::tui::ui::list_rows(area, app.focus);
         app.reader_width = deskmail::tui::ui::reader_width(area, app.focus);
-        let mut h = Harness { _rt: rt, _dir: dir, desk, events, app, width, height };
+        let mut h = Harness {
+            _rt: rt,
+            _dir: dir,
+            desk,
+            events,
+            app,
+            width,
+            height,
+        };
         let cmds = h.app.load(&h.desk);
         h.run(cmds);
         h
@@ -80,7 +92,9 @@ impl Harness {
             self.desk.send(c);
         }
         loop {
-            let next = self._rt.block_on(async { tokio::time::timeout(Duration::from_millis(300), self.events.recv()).await });
+            let next = self._rt.block_on(async {
+                tokio::time::timeout(Duration::from_millis(300), self.events.recv()).await
+            });
             match next {
                 Ok(Some(e)) => {
                     let more = self.app.handle_event(&self.desk, e);
@@ -103,7 +117,8 @@ impl Harness {
 
     fn screen(&self, theme: &Theme) -> String {
         let mut term = Terminal::new(TestBackend::new(self.width, self.height)).expect("term");
-        term.draw(|f| deskmail::tui::ui::draw(f, &self.app, theme)).expect("draw");
+        term.draw(|f| deskmail::tui::ui::draw(f, &self.app, theme))
+            .expect("draw");
         let buf = term.backend().buffer().clone();
         let mut out = String::new();
         for y in 0..buf.area.height {
@@ -119,7 +134,15 @@ impl Harness {
 }
 
 fn mono() -> Theme {
-    Theme::load("mono", None, ColorEnv { no_color: true, truecolor: false }).expect("mono")
+    Theme::load(
+        "mono",
+        None,
+        ColorEnv {
+            no_color: true,
+            truecolor: false,
+        },
+    )
+    .expect("mono")
 }
 
 #[test]
@@ -142,7 +165,10 @@ fn j_and_k_move_the_selection_and_the_reader_follows() {
     let second = h.app.list.selected().map(|r| r.summary.id);
     assert_ne!(first, second);
     assert_eq!(h.app.reader.id, second);
-    assert!(h.app.reader.mail.is_some(), "reader did not render the mail");
+    assert!(
+        h.app.reader.mail.is_some(),
+        "reader did not render the mail"
+    );
     h.key("k");
     assert_eq!(h.app.list.selected().map(|r| r.summary.id), first);
 }
@@ -154,10 +180,20 @@ fn scrolling_past_the_window_pulls_only_the_next_rows() {
     for _ in 0..height + 5 {
         h.key("j");
     }
-    assert_eq!(h.app.list.rows.len(), height, "window grew beyond the screen");
-    assert_eq!(h.app.list.first_index as usize + h.app.list.cursor, height + 5);
+    assert_eq!(
+        h.app.list.rows.len(),
+        height,
+        "window grew beyond the screen"
+    );
+    assert_eq!(
+        h.app.list.first_index as usize + h.app.list.cursor,
+        height + 5
+    );
     h.key("G");
-    assert_eq!(h.app.list.first_index + h.app.list.rows.len() as u64, h.app.list.total);
+    assert_eq!(
+        h.app.list.first_index + h.app.list.rows.len() as u64,
+        h.app.list.total
+    );
     h.key("g g");
     assert_eq!(h.app.list.first_index, 0);
     assert_eq!(h.app.list.cursor, 0);
@@ -168,7 +204,11 @@ fn opening_a_mail_marks_it_read() {
     let mut h = Harness::new(100, 30);
     // The newest demo mails are unread.
     let row = h.app.list.selected().cloned().expect("row");
-    assert_eq!(row.entry.flags & flags::SEEN, 0, "newest demo mail should be unread");
+    assert_eq!(
+        row.entry.flags & flags::SEEN,
+        0,
+        "newest demo mail should be unread"
+    );
     h.key("<Enter>");
     assert_eq!(h.app.focus, Focus::Reader);
     let row = h.app.list.selected().cloned().expect("row");
@@ -183,7 +223,16 @@ fn tab_cycles_focus_through_the_four_panes() {
         h.key("<Tab>");
         seen.push(h.app.focus);
     }
-    assert_eq!(seen, [Focus::List, Focus::Reader, Focus::Records, Focus::Folders, Focus::List]);
+    assert_eq!(
+        seen,
+        [
+            Focus::List,
+            Focus::Reader,
+            Focus::Records,
+            Focus::Folders,
+            Focus::List
+        ]
+    );
 }
 
 #[test]
@@ -221,8 +270,19 @@ fn linking_from_the_picker_shows_the_record_in_the_records_pane() {
     }
     h.key("<Enter>");
     let links = h.desk.links_of(id);
-    assert!(links.iter().any(|r| r.kind == RecordKind::Account && r.name == "Tailspin Toys"), "{links:?}");
-    assert!(h.app.records.records.iter().any(|r| r.name == "Tailspin Toys"));
+    assert!(
+        links
+            .iter()
+            .any(|r| r.kind == RecordKind::Account && r.name == "Tailspin Toys"),
+        "{links:?}"
+    );
+    assert!(
+        h.app
+            .records
+            .records
+            .iter()
+            .any(|r| r.name == "Tailspin Toys")
+    );
 }
 
 #[test]
@@ -244,14 +304,34 @@ fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
         h.key(&c.to_string());
     }
     h.key("<C-g>");
-    assert!(h.app.overlay.is_none(), "compose did not close: {:?}", h.app.status.message);
+    assert!(
+        h.app.overlay.is_none(),
+        "compose did not close: {:?}",
+        h.app.status.message
+    );
     let rows = h.desk.page("support", "Sent", None, 1);
     let sent = rows.first().expect("a mail in Sent");
-    assert!(sent.summary.subject.starts_with("Re: "), "{}", sent.summary.subject);
-    assert_eq!(sent.summary.in_reply_to, vec![parent.summary.message_id.clone()]);
-    let sent_links: Vec<_> = h.desk.links_of(sent.summary.id).iter().map(|r| r.reference()).collect();
+    assert!(
+        sent.summary.subject.starts_with("Re: "),
+        "{}",
+        sent.summary.subject
+    );
+    assert_eq!(
+        sent.summary.in_reply_to,
+        vec![parent.summary.message_id.clone()]
+    );
+    let sent_links: Vec<_> = h
+        .desk
+        .links_of(sent.summary.id)
+        .iter()
+        .map(|r| r.reference())
+        .collect();
     for l in parent_links {
-        assert!(sent_links.contains(&l.reference()), "reply lost link {}", l.name);
+        assert!(
+            sent_links.contains(&l.reference()),
+            "reply lost link {}",
+            l.name
+        );
     }
 }
 
@@ -260,7 +340,10 @@ fn send_is_refused_until_the_mail_is_valid() {
     let mut h = Harness::new(100, 30);
     h.key("c");
     h.key("<C-g>");
-    assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))), "sent an empty mail");
+    assert!(
+        matches!(h.app.overlay, Some(Overlay::Compose(_))),
+        "sent an empty mail"
+    );
     let (msg, is_err) = h.app.status.message.clone().expect("a reason");
     assert!(is_err && msg.contains("recipient"), "{msg}");
 }

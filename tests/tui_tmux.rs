@@ -16,7 +16,14 @@ struct Tmux {
 impl Tmux {
     fn start(width: u16, height: u16, env: &[(&str, &str)]) -> Tmux {
         let dir = tempfile::tempdir().expect("tempdir");
-        let socket = format!("deskmail-test-{}-{}", std::process::id(), dir.path().file_name().and_then(|n| n.to_str()).unwrap_or("x"));
+        let socket = format!(
+            "deskmail-test-{}-{}",
+            std::process::id(),
+            dir.path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("x")
+        );
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         let mut envs: Vec<String> = vec![
@@ -25,20 +32,44 @@ impl Tmux {
             "PS1=READY$ ".into(),
         ];
         envs.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
-        let shell = format!("env -i PATH=/usr/bin:/bin {} bash --norc --noprofile", envs.join(" "));
+        let shell = format!(
+            "env -i PATH=/usr/bin:/bin {} bash --norc --noprofile",
+            envs.join(" ")
+        );
         let ok = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", &width.to_string(), "-y", &height.to_string(), &shell])
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &shell,
+            ])
             .status()
             .expect("tmux must be installed (tests/run.sh installs it)");
         assert!(ok.success(), "tmux new-session failed");
         let data = dir.path().join("desk");
-        let t = Tmux { socket, _dir: dir, data };
+        let t = Tmux {
+            socket,
+            _dir: dir,
+            data,
+        };
         t.wait_for("READY$", Duration::from_secs(10));
         t
     }
 
     fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux");
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -77,7 +108,10 @@ impl Tmux {
 
     fn run_demo(&self, extra: &str) {
         let bin = env!("CARGO_BIN_EXE_deskmail");
-        self.literal(&format!("{bin} demo --data-dir {}{extra}", self.data.display()));
+        self.literal(&format!(
+            "{bin} demo --data-dir {}{extra}",
+            self.data.display()
+        ));
         self.keys(&["Enter"]);
     }
 }
@@ -122,14 +156,22 @@ fn demo_at_80x24_shows_all_panes_moves_helps_and_quits_cleanly() {
     // ? lists keys from the keymap.
     t.keys(&["?"]);
     let help = t.wait_for("Keys in list", Duration::from_secs(5));
-    assert!(help.contains("move_down") || help.contains("Next") || help.contains("down"), "{help}");
+    assert!(
+        help.contains("move_down") || help.contains("Next") || help.contains("down"),
+        "{help}"
+    );
     assert!(help.contains("quit") || help.contains("Quit"), "{help}");
     t.keys(&["Escape"]);
     settle(&t);
     t.keys(&["q"]);
     let s = t.wait_for("READY$", Duration::from_secs(10));
     assert!(!s.contains("Folders"), "interface still on screen:\n{s}");
-    assert_eq!(t.tmux(&["display", "-p", "-t", "0", "#{alternate_on}"]).trim(), "0", "alternate screen not left");
+    assert_eq!(
+        t.tmux(&["display", "-p", "-t", "0", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "alternate screen not left"
+    );
 }
 
 #[test]
@@ -155,8 +197,14 @@ fn no_color_emits_no_colour_and_keeps_selection_visible() {
             }
         }
     }
-    assert!(colours.is_empty(), "colour SGR emitted with NO_COLOR: {colours:?}");
-    assert!(esc.contains("\x1b[7m") || esc.contains(";7m") || esc.contains("[7;"), "no reverse video for the selection:\n{s}");
+    assert!(
+        colours.is_empty(),
+        "colour SGR emitted with NO_COLOR: {colours:?}"
+    );
+    assert!(
+        esc.contains("\x1b[7m") || esc.contains(";7m") || esc.contains("[7;"),
+        "no reverse video for the selection:\n{s}"
+    );
     t.keys(&["q"]);
     t.wait_for("READY$", Duration::from_secs(10));
 }
@@ -210,7 +258,10 @@ fn demo_tape_replays_to_a_reply_in_the_sent_folder() {
     let t = Tmux::start(120, 36, &[]);
     let tape = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo.tape");
     let s = replay_tape(&t, &tape);
-    assert!(s.contains("support/Sent"), "tape did not end in support/Sent:\n{s}");
+    assert!(
+        s.contains("support/Sent"),
+        "tape did not end in support/Sent:\n{s}"
+    );
     assert!(s.contains("Re: "), "the reply is not in Sent:\n{s}");
     assert!(s.contains("Sent (demo desk)"), "no sent notice:\n{s}");
     t.keys(&["q"]);

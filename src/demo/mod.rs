@@ -408,7 +408,9 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
     for (k, (pi, mid)) in persons.into_iter().take(12).enumerate() {
         case_no += 1;
         let p = &people[pi];
-        let Some(msg) = store.id_by_message_id(&mid)? else { continue };
+        let Some(msg) = store.id_by_message_id(&crate::mail::thread::normalize_id(&mid))? else {
+            continue;
+        };
         let subject = store.summary(msg)?.map(|s| s.subject).unwrap_or_default();
         let status = statuses[k % statuses.len()];
         let mut r = Record::new(RecordKind::Case, subject)

@@ -30,14 +30,14 @@ pub fn build(out: &Outgoing, parent: Option<&MessageSummary>) -> Result<Built, S
     let domain = out.from.rsplit('@').next().unwrap_or("deskmail.invalid");
     let now = chrono::Utc::now();
     let message_id = format!(
-        "<{}.{:x}@{domain}>",
+        "{}.{:x}@{domain}",
         now.timestamp_micros(),
         std::process::id() as u64 ^ now.timestamp_subsec_nanos() as u64
     );
     let mut b = lettre::Message::builder()
         .from(mailbox(&out.from_name, &out.from)?)
         .subject(out.subject.clone())
-        .message_id(Some(message_id.clone()))
+        .message_id(Some(format!("<{message_id}>")))
         .date(std::time::SystemTime::now())
         .header(ContentType::TEXT_PLAIN);
     for to in &out.to {
@@ -50,9 +50,10 @@ pub fn build(out: &Outgoing, parent: Option<&MessageSummary>) -> Result<Built, S
         b = b.bcc(mailbox("", bcc)?);
     }
     if let Some(p) = parent {
-        b = b.in_reply_to(p.message_id.clone());
+        b = b.in_reply_to(format!("<{}>", p.message_id));
         let mut refs = p.references.clone();
         refs.push(p.message_id.clone());
+        let refs: Vec<String> = refs.iter().map(|r| format!("<{r}>")).collect();
         b = b.references(refs.join(" "));
     }
     let msg = b.body(out.body.clone()).map_err(|e| e.to_string())?;

@@ -180,7 +180,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         let mut report = IngestReport::default();
         // Overlays so mails later in the batch see earlier ones.
-        let mut msgids: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut msgids: HashMap<String, (u64, u64, u64)> = HashMap::new();
         let mut subjects: HashMap<Vec<u8>, u64> = HashMap::new();
         let mut thread_sizes: HashMap<u64, u64> = HashMap::new();
         let mut states: BTreeMap<(String, String), FolderState> = BTreeMap::new();
@@ -206,7 +206,7 @@ impl Store {
 
             let mid = mail.summary.message_id.clone();
             let existing = match msgids.get(&mid) {
-                Some(&(id, _)) => Some(id),
+                Some(&(id, _, _)) => Some(id),
                 None => self
                     .tree
                     .get(keys::msgid(&mid))?
@@ -215,7 +215,7 @@ impl Store {
             let (id, date) = match existing {
                 Some(id) => {
                     let date = match msgids.get(&mid) {
-                        Some(&(_, d)) => d as i64,
+                        Some(&(_, d, _)) => d as i64,
                         None => self.summary(id)?.map(|s| s.date).unwrap_or(mail.summary.date),
                     };
                     if let Some(raw) = &mail.raw
@@ -247,7 +247,7 @@ impl Store {
                         batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
                     }
                     batch.insert(keys::msgid(&mid), &id.to_be_bytes());
-                    msgids.insert(mid.clone(), (id, summary.date.max(0) as u64));
+                    msgids.insert(mid.clone(), (id, summary.date.max(0) as u64, summary.thread_id));
                     report.created.push(id);
                     (id, summary.date)
                 }
@@ -312,15 +312,12 @@ impl Store {
     fn find_thread(
         &self,
         s: &MessageSummary,
-        batch_ids: &HashMap<String, (u64, u64)>,
+        batch_ids: &HashMap<String, (u64, u64, u64)>,
         batch_subjects: &HashMap<Vec<u8>, u64>,
     ) -> Result<Option<u64>> {
         for parent in s.in_reply_to.iter().chain(s.references.iter().rev()) {
-            if let Some(&(pid, _)) = batch_ids.get(parent) {
-                if let Some(t) = self.summary(pid)?.map(|p| p.thread_id) {
-                    return Ok(Some(t));
-                }
-                return Ok(Some(pid));
+            if let Some(&(_, _, tid)) = batch_ids.get(parent) {
+                return Ok(Some(tid));
             }
             if let Some(v) = self.tree.get(keys::msgid(parent))?
                 && let Some(p) = self.summary(keys::read_u64(&v))?
@@ -328,7 +325,10 @@ impl Store {
                 return Ok(Some(p.thread_id));
             }
         }
-        if let Some(k) = thread_key(&s.subject) {
+        // Subject fallback only for replies/forwards ("Re: x"): two customers
+        // writing "Refund request" are two conversations, not one.
+        let is_reply = crate::mail::thread::normalize_subject(&s.subject) != s.subject.trim().to_lowercase();
+        if is_reply && let Some(k) = thread_key(&s.subject) {
             if let Some(t) = batch_subjects.get(&k) {
                 return Ok(Some(*t));
             }

@@ -21,7 +21,7 @@ pub fn summary_from_raw(raw: &[u8], own: &[String]) -> MessageSummary {
         .message_id
         .clone()
         .filter(|m| !m.trim().is_empty())
-        .unwrap_or_else(|| stable_id(raw));
+        .unwrap_or_else(|| crate::mail::thread::normalize_id(&stable_id(raw)));
     let from = parties(&h.from);
     let outgoing = from.iter().any(|p| own.iter().any(|o| o == &p.email));
     MessageSummary {

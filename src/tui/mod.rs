@@ -1,5 +1,156 @@
 //! The terminal interface: guard, event loop, state, keymap, theme and panes.
+//! The loop owns the terminal; state changes only in `App`, drawing only in
+//! `ui::draw`, and every data access goes through the `Desk`.
 
 pub mod action;
+pub mod app;
+pub mod compose;
 pub mod keymap;
+pub mod panes;
+pub mod terminal;
 pub mod theme;
+pub mod ui;
+
+use crate::desk::{Command, Desk, Event};
+use app::App;
+use futures::StreamExt;
+use keymap::{Key, Keymap};
+use ratatui::layout::Rect;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use theme::Theme;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub struct RunOptions {
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub first_frame_and_exit: bool,
+    pub bell: bool,
+    /// Warnings shown permanently in the status bar (e.g. unverified TLS).
+    pub warnings: Vec<String>,
+}
+
+const FRAME: Duration = Duration::from_millis(16);
+
+fn run_commands(desk: &Arc<Desk>, cmds: Vec<Command>) {
+    for c in cmds {
+        desk.send(c);
+    }
+}
+
+/// Keep the list window and reader width in step with the terminal size.
+fn fit_to(app: &mut App, desk: &Arc<Desk>, area: Rect) {
+    app.reader_width = ui::reader_width(area, app.focus);
+    let cmds = app.resize_list(desk, ui::list_rows(area, app.focus));
+    run_commands(desk, cmds);
+}
+
+fn draw(guard: &mut terminal::TerminalGuard, app: &App, theme: &Theme) -> std::io::Result<()> {
+    use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
+    let r = guard.terminal.draw(|f| ui::draw(f, app, theme));
+    crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;
+    r.map(|_| ())
+}
+
+/// Run the interface until the agent quits or a signal asks us to.
+pub async fn run(desk: Arc<Desk>, mut events: UnboundedReceiver<Event>, opts: RunOptions) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut guard = terminal::TerminalGuard::new()?;
+    let mut app = App::new(opts.keymap);
+    app.status.warnings = opts.warnings;
+    let theme = opts.theme;
+    let size = guard.terminal.size()?;
+    let mut area = Rect::new(0, 0, size.width, size.height);
+    app.list.height = ui::list_rows(area, app.focus).max(1);
+    app.reader_width = ui::reader_width(area, app.focus);
+    let cmds = app.load(&desk);
+    run_commands(&desk, cmds);
+
+    if opts.first_frame_and_exit {
+        // The first complete frame includes the selected mail's rendering.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while app.reader.id.is_some() && app.reader.mail.is_none() && Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
+                Ok(Some(e)) => {
+                    let cmds = app.handle_event(&desk, e);
+                    run_commands(&desk, cmds);
+                }
+                Ok(None) => break,
+                Err(_) => {}
+            }
+        }
+        draw(&mut guard, &app, &theme)?;
+        return Ok(());
+    }
+
+    let mut input = crossterm::event::EventStream::new();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            fit_to(&mut app, &desk, area);
+            draw(&mut guard, &app, &theme)?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let wait = if dirty { FRAME.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(crossterm::event::Event::Key(k))) => {
+                    if let Some(key) = Key::from_event(&k) {
+                        let cmds = app.handle_key(&desk, key);
+                        run_commands(&desk, cmds);
+                        dirty = true;
+                    }
+                }
+                Some(Ok(crossterm::event::Event::Resize(w, h))) => {
+                    // Bursts collapse: only the size at the next frame counts.
+                    area = Rect::new(0, 0, w, h);
+                    dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::error!("terminal input failed: {e}");
+                    break;
+                }
+                None => break,
+            },
+            e = events.recv() => {
+                if let Some(e) = e {
+                    let cmds = app.handle_event(&desk, e);
+                    run_commands(&desk, cmds);
+                    dirty = true;
+                }
+            }
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: flushing and leaving"); break; }
+            _ = sighup.recv() => { tracing::info!("SIGHUP: flushing and leaving"); break; }
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if app.suspend {
+            app.suspend = false;
+            desk.store().flush()?;
+            guard.suspend()?;
+            let size = guard.terminal.size()?;
+            area = Rect::new(0, 0, size.width, size.height);
+            dirty = true;
+        }
+        if app.bell {
+            app.bell = false;
+            if opts.bell {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = out.write_all(b"\x07");
+                let _ = out.flush();
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    desk.store().flush()?;
+    drop(guard);
+    Ok(())
+}
