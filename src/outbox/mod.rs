@@ -4,7 +4,11 @@
 
 pub mod diagnose;
 pub mod imap;
+pub mod message;
+pub mod send;
 pub mod smtp;
+pub mod template;
 pub mod worker;
 
-pub use worker::{DrainReport, OutboxError, OutboxHandle, drain_once, spawn};
+pub use send::{SendError, SendOutcome, SendRequest, send_from_cli};
+pub use worker::{DrainReport, OutboxError, OutboxHandle, cancel, drain_once, retry_now, spawn};
