@@ -100,7 +100,11 @@ pub async fn find_by_message_id(
 ) -> Result<(u32, Vec<u32>), ImapError> {
     let mb = bounded(&format!("SELECT {folder}"), session.select(folder)).await?;
     let uidvalidity = mb.uid_validity.unwrap_or(0);
-    let query = format!("HEADER Message-ID {}", quoted(message_id));
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    let query = format!("HEADER Message-ID {}", quoted(bare));
     let mut uids: Vec<u32> = bounded("UID SEARCH", session.uid_search(&query))
         .await?
         .into_iter()

@@ -83,7 +83,8 @@ pub fn content_type_for(filename: &str) -> &'static str {
     }
 }
 
-/// A fresh Message-ID under the sender's domain.
+/// A fresh Message-ID under the sender's domain, without angle brackets
+/// (the store's form; the header gets them).
 pub fn new_message_id(from: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let domain = from
@@ -94,7 +95,7 @@ pub fn new_message_id(from: &str) -> String {
     let now = chrono::Utc::now();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!(
-        "<{}.{:x}.{n}@{domain}>",
+        "{}.{:x}.{n}@{domain}",
         now.timestamp_micros(),
         (std::process::id() as u64) << 32 ^ now.timestamp_subsec_nanos() as u64
     )
@@ -127,7 +128,7 @@ pub fn build(d: &Draft, parent: Option<&MessageSummary>) -> Result<BuiltMail, St
     let mut b = lettre::Message::builder()
         .from(mailbox(&d.from_name, &d.from)?)
         .subject(d.subject.clone())
-        .message_id(Some(message_id.clone()))
+        .message_id(Some(format!("<{message_id}>")))
         .date(std::time::SystemTime::now());
     for a in &d.to {
         b = b.to(mailbox("", a)?);

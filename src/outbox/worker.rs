@@ -77,8 +77,10 @@ struct Shared {
     in_flight: Mutex<HashSet<u64>>,
 }
 
+type Registry = Vec<(usize, std::sync::Weak<Store>, Arc<Shared>)>;
+
 fn shared(store: &Arc<Store>) -> Arc<Shared> {
-    static ALL: Mutex<Vec<(usize, std::sync::Weak<Store>, Arc<Shared>)>> = Mutex::new(Vec::new());
+    static ALL: Mutex<Registry> = Mutex::new(Vec::new());
     let key = Arc::as_ptr(store) as usize;
     let mut all = match ALL.lock() {
         Ok(g) => g,
