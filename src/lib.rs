@@ -8,6 +8,7 @@ pub mod crm;
 pub mod demo;
 pub mod desk;
 pub mod mail;
+pub mod outbox;
 pub mod store;
 pub mod sync;
 pub mod tui;
