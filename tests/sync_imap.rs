@@ -693,3 +693,67 @@ async fn bench_sync_vs_raw_fetch() {
         None => eprintln!("BENCH deskmail_binary: no `sync` subcommand in this build"),
     }
 }
+
+#[tokio::test]
+async fn desk_changes_reach_the_server_and_a_refusal_is_rolled_back() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(10, 9));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = config(&stack, stack.imap_port, "");
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    let st = store
+        .folder_state(USER, "INBOX")
+        .expect("state")
+        .expect("state");
+    let id_of = |uid: u32| {
+        store
+            .id_by_uid(USER, "INBOX", st.uidvalidity, uid)
+            .expect("lookup")
+            .expect("known uid")
+    };
+    // Read + flagged on 1, delete 2 (to Trash), move 3 to a folder that does not exist.
+    store
+        .change_flags(USER, "INBOX", id_of(1), flags::SEEN | flags::FLAGGED, 0)
+        .expect("flags")
+        .expect("in folder");
+    assert_eq!(
+        store_flags(&store, "INBOX").get(&1).copied(),
+        Some(flags::SEEN | flags::FLAGGED),
+        "applied to the store at once"
+    );
+    store
+        .queue_move(USER, "INBOX", id_of(2), None)
+        .expect("trash")
+        .expect("in folder");
+    store
+        .queue_move(USER, "INBOX", id_of(3), Some("No Such Folder"))
+        .expect("move")
+        .expect("in folder");
+    assert_eq!(store.pending_changes(USER).expect("queue").len(), 3);
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), Some(tx))
+        .await
+        .expect("push");
+    assert!(store.pending_changes(USER).expect("queue").is_empty());
+    let server = server_flags(&stack, "INBOX").await;
+    assert_eq!(server.get(&1).copied(), Some(flags::SEEN | flags::FLAGGED));
+    assert!(!server.contains_key(&2), "deleted mail still in INBOX");
+    assert!(server.contains_key(&3), "refused move removed the mail");
+    assert_eq!(
+        stack.message_count(USER, "Trash"),
+        1,
+        "deleted mail is not in Trash"
+    );
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+    let mut refused = false;
+    while let Ok(e) = rx.try_recv() {
+        if let Event::Error(text) = e {
+            refused |= text.contains("refused") && text.contains("No Such Folder");
+        }
+    }
+    assert!(refused, "the refusal was not shown");
+}

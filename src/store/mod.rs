@@ -3,6 +3,7 @@
 //! Writes that belong together go in one atomic `apply_batch`; readers never
 //! scan more than the rows they show.
 
+pub mod changes;
 pub mod keys;
 pub mod messages;
 pub mod notifications;

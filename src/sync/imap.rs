@@ -560,11 +560,185 @@ pub async fn sync_folder(
     Ok(outcome)
 }
 
-/// Connect, list folders and sync every monitored folder once.
-/// Returns the open session for IDLE.
-pub async fn sync_account_once(
+/// The server folder behind a desk folder.
+fn server_folder(acc: &AccountConfig, desk: &str) -> String {
+    match &acc.target_folder {
+        Some(t) if t == desk => "INBOX".to_string(),
+        _ => desk.to_string(),
+    }
+}
+
+/// Push the changes queued at the desk. A refusal rolls the store back and
+/// is shown; a broken connection leaves the rest queued for the next session.
+pub async fn push_changes(
     ctx: &AccountCtx,
-) -> Result<(ImapSession, Caps, Vec<FolderPlan>, usize), SyncError> {
+    session: &mut ImapSession,
+    caps: &Caps,
+    trash: &str,
+) -> Result<usize, SyncError> {
+    use crate::store::changes::ChangeOp;
+    let c = connect::ctx(&ctx.acc);
+    let acc = ctx.acc.name.as_str();
+    let pending = ctx.store.pending_changes(acc)?;
+    let mut selected: Option<(String, u32)> = None;
+    let mut pushed = 0;
+    for change in pending {
+        let server = server_folder(&ctx.acc, &change.folder);
+        if selected.as_ref().map(|(n, _)| n) != Some(&server) {
+            let mb = bounded(&c, Stage::Select, READ_TIMEOUT, session.select(&server)).await;
+            match mb {
+                Ok(mb) => selected = Some((server.clone(), mb.uid_validity.unwrap_or(0))),
+                Err(e) if e.is_transient() && !matches!(e, SyncError::Protocol { .. }) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    refused(ctx, &change, &e.to_string())?;
+                    continue;
+                }
+            }
+        }
+        if selected.as_ref().map(|(_, v)| *v) != Some(change.uidvalidity) {
+            // The folder was recreated since: the change no longer applies.
+            ctx.store.finish_change(acc, change.seq)?;
+            continue;
+        }
+        let uid = change.uid.to_string();
+        let result: Result<(), async_imap::error::Error> = match &change.op {
+            ChangeOp::Flags { add, remove, .. } => {
+                let mut r = Ok(());
+                for (sign, bits) in [('+', *add), ('-', *remove)] {
+                    if bits == 0 || r.is_err() {
+                        continue;
+                    }
+                    let query = format!("{sign}FLAGS.SILENT ({})", flag_names(bits));
+                    r = async {
+                        let _: Vec<Fetch> =
+                            session.uid_store(&uid, &query).await?.try_collect().await?;
+                        Ok(())
+                    }
+                    .await;
+                }
+                r
+            }
+            ChangeOp::Trash => move_uid(session, caps, &uid, trash).await,
+            ChangeOp::Move { to } => {
+                move_uid(session, caps, &uid, &server_folder(&ctx.acc, to)).await
+            }
+        };
+        match result {
+            Ok(()) => {
+                if !matches!(change.op, ChangeOp::Flags { .. }) {
+                    ctx.store.remove_location(
+                        acc,
+                        &change.folder,
+                        change.uidvalidity,
+                        change.uid,
+                    )?;
+                    ctx.report.event(Event::FolderChanged {
+                        account: acc.to_string(),
+                        folder: change.folder.clone(),
+                    });
+                }
+                ctx.store.finish_change(acc, change.seq)?;
+                pushed += 1;
+            }
+            Err(async_imap::error::Error::No(t) | async_imap::error::Error::Bad(t)) => {
+                refused(ctx, &change, &crate::mail::sanitize::sanitize_line(&t))?;
+            }
+            Err(e) => return Err(c.imap(Stage::Store, e)),
+        }
+    }
+    Ok(pushed)
+}
+
+/// The server said no: undo the change in the store and tell the agent.
+fn refused(
+    ctx: &AccountCtx,
+    change: &crate::store::changes::PendingChange,
+    why: &str,
+) -> Result<(), SyncError> {
+    use crate::store::changes::ChangeOp;
+    let acc = ctx.acc.name.as_str();
+    if let ChangeOp::Flags { before, .. } = change.op {
+        ctx.store
+            .set_flags(acc, &change.folder, change.uidvalidity, change.uid, before)?;
+    }
+    let what = match &change.op {
+        ChangeOp::Flags { .. } => "changing flags".to_string(),
+        ChangeOp::Trash => "moving a mail to Trash".to_string(),
+        ChangeOp::Move { to } => format!(
+            "moving a mail to \"{}\"",
+            crate::mail::sanitize::sanitize_line(to)
+        ),
+    };
+    let msg = format!(
+        "account \"{}\": the server refused {what} in \"{}\": \"{why}\"; the change was undone",
+        crate::mail::sanitize::sanitize_line(acc),
+        crate::mail::sanitize::sanitize_line(&change.folder)
+    );
+    tracing::warn!("{msg}");
+    ctx.report.event(Event::Error(msg));
+    ctx.report.event(Event::FolderChanged {
+        account: acc.to_string(),
+        folder: change.folder.clone(),
+    });
+    ctx.store.finish_change(acc, change.seq)?;
+    Ok(())
+}
+
+fn flag_names(bits: u8) -> String {
+    let mut v = Vec::new();
+    for (b, name) in [
+        (flags::SEEN, "\\Seen"),
+        (flags::FLAGGED, "\\Flagged"),
+        (flags::ANSWERED, "\\Answered"),
+        (flags::DELETED, "\\Deleted"),
+        (flags::DRAFT, "\\Draft"),
+    ] {
+        if bits & b != 0 {
+            v.push(name);
+        }
+    }
+    v.join(" ")
+}
+
+/// MOVE when offered, else COPY + \Deleted + UID EXPUNGE of just this UID.
+async fn move_uid(
+    session: &mut ImapSession,
+    caps: &Caps,
+    uid: &str,
+    to: &str,
+) -> Result<(), async_imap::error::Error> {
+    if caps.mv {
+        return session.uid_mv(uid, to).await;
+    }
+    session.uid_copy(uid, to).await?;
+    let _: Vec<Fetch> = session
+        .uid_store(uid, "+FLAGS.SILENT (\\Deleted)")
+        .await?
+        .try_collect()
+        .await?;
+    if caps.uidplus {
+        let _: Vec<u32> = session.uid_expunge(uid).await?.try_collect().await?;
+    }
+    Ok(())
+}
+
+/// A logged-in, synced session, ready for IDLE.
+pub struct Live {
+    pub session: ImapSession,
+    pub caps: Caps,
+    /// Monitored folders, INBOX last.
+    pub plans: Vec<FolderPlan>,
+    /// Where deleted mail goes.
+    pub trash: String,
+    /// Mails new in this sync.
+    pub new: usize,
+}
+
+/// Connect, list folders, push queued desk changes and sync every monitored
+/// folder once. Returns the open session for IDLE.
+pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     ctx.report.state(SyncState::Connecting);
     let c = connect::ctx(&ctx.acc);
     let connect::Connected { mut session, caps } = connect::connect(&ctx.acc).await?;
@@ -590,6 +764,12 @@ pub async fn sync_account_once(
             }
         }
     }
+    let trash = list
+        .iter()
+        .find(|(_, s)| s.as_deref() == Some("\\Trash"))
+        .map(|(n, _)| n.clone())
+        .unwrap_or_else(|| "Trash".to_string());
+    push_changes(ctx, &mut session, &caps, &trash).await?;
     // INBOX last, so it stays selected for IDLE.
     let mut plans = plans;
     plans.sort_by_key(|p| p.server.eq_ignore_ascii_case("INBOX"));
@@ -599,7 +779,13 @@ pub async fn sync_account_once(
         new += o.new_messages;
     }
     ctx.report.idle();
-    Ok((session, caps, plans, new))
+    Ok(Live {
+        session,
+        caps,
+        plans,
+        trash,
+        new,
+    })
 }
 
 /// Why an idle wait ended.
@@ -676,7 +862,13 @@ pub async fn run_session(
     healthy: &mut bool,
 ) -> Result<(), SyncError> {
     let c = connect::ctx(&ctx.acc);
-    let (mut session, caps, plans, new) = sync_account_once(ctx).await?;
+    let Live {
+        mut session,
+        caps,
+        plans,
+        trash,
+        new,
+    } = sync_account_once(ctx).await?;
     *new_total += new;
     *healthy = true;
     let interval = Duration::from_secs(ctx.acc.check_interval_secs.max(5));
@@ -700,6 +892,7 @@ pub async fn run_session(
             }
             Wake::Timer | Wake::Asked => {
                 ctx.report.state(SyncState::Syncing { done: 0, total: 0 });
+                push_changes(ctx, &mut session, &caps, &trash).await?;
                 for p in &plans {
                     *new_total += sync_folder(ctx, &mut session, &caps, p).await?.new_messages;
                 }

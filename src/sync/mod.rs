@@ -108,9 +108,10 @@ async fn account_loop(
         let mut healthy = false;
         let result = if once {
             match imap::sync_account_once(&ctx).await {
-                Ok((mut session, _, _, n)) => {
-                    new_total += n;
-                    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+                Ok(mut live) => {
+                    new_total += live.new;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(2), live.session.logout()).await;
                     Ok(())
                 }
                 Err(e) => Err(e),
