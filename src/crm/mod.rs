@@ -15,3 +15,6 @@ pub use create::{
 pub use followers::{follow, notifications_for_new_mail, unfollow};
 pub use import::{ImportError, ImportSummary, import_contacts};
 pub use linking::{LinkOutcome, LinkRules, auto_link, process_new_mail};
+
+#[cfg(test)]
+mod tests;
