@@ -105,7 +105,10 @@ pub fn render(raw: &[u8], opts: &RenderOptions) -> RenderedMail {
         }
         first = false;
         if is_html {
-            let (lines, links) = html_lines(&text, opts.width, out.links.len());
+            // Strip raw escape sequences from the source first, so that no
+            // payload survives as visible debris.
+            let html = sanitize_text(&text);
+            let (lines, links) = html_lines(&html, opts.width, out.links.len());
             out.links.extend(links);
             let text = lines.join("\n");
             push_plain(&mut out.lines, &text, false, true, opts);
