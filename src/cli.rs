@@ -181,6 +181,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, false);
+    desk.start_background();
     crate::tui::run(desk, events, opts).await?;
     Ok(0)
 }

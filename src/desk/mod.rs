@@ -31,6 +31,15 @@ pub enum Command {
     /// Link every mail to the records its addresses match.
     Relink { ids: Vec<u64> },
     SyncNow,
+    /// Move a mail to the account's Trash (never expunged).
+    Trash { id: u64, account: String, folder: String },
+    /// Move a mail to another folder of its account (`None`: the archive).
+    MoveTo {
+        id: u64,
+        account: String,
+        folder: String,
+        to: Option<String>,
+    },
     /// Queue a mail for sending (demo desk: file it in Sent).
     Send(Box<Outgoing>),
 }
@@ -102,6 +111,7 @@ pub struct Desk {
     rules: LinkRules,
     events: mpsc::UnboundedSender<Event>,
     demo: bool,
+    sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
 }
 
 impl Desk {
@@ -115,8 +125,73 @@ impl Desk {
             rules,
             events: tx,
             demo,
+            sync: std::sync::Mutex::new(None),
         });
         (desk, rx)
+    }
+
+    /// Start the background sync tasks (not on the demo desk). Call from
+    /// inside the tokio runtime.
+    pub fn start_background(&self) {
+        if self.demo {
+            return;
+        }
+        let handle = crate::sync::spawn_all(Arc::clone(&self.config), Arc::clone(&self.store), self.events.clone());
+        if let Ok(mut g) = self.sync.lock() {
+            *g = Some(handle);
+        }
+    }
+
+    fn wake_sync(&self) {
+        if let Ok(g) = self.sync.lock()
+            && let Some(h) = g.as_ref()
+        {
+            h.changes_pending();
+        }
+    }
+
+    /// The folder of `account` with special use `use_` (e.g. `\\Trash`).
+    pub fn special_folder(&self, account: &str, use_: &str) -> Option<String> {
+        self.store
+            .folders_by_account()
+            .ok()?
+            .into_iter()
+            .find(|(a, _)| a == account)?
+            .1
+            .into_iter()
+            .find(|f| f.special_use.as_deref() == Some(use_))
+            .map(|f| f.name)
+    }
+
+    fn move_mail(&self, id: u64, account: String, folder: String, to: Option<String>) {
+        let target = match &to {
+            Some(t) => t.clone(),
+            None => match self.special_folder(&account, "\\Trash") {
+                Some(t) => t,
+                None => return self.fail("Could not delete", format!("account \"{account}\" has no Trash folder")),
+            },
+        };
+        if target == folder {
+            return self.emit(Event::Notice(format!("The mail is already in {target}.")));
+        }
+        if self.demo {
+            match self.store.relocate(&account, &folder, id, &target) {
+                Ok(_) => {
+                    self.emit(Event::FolderChanged { account: account.clone(), folder });
+                    self.emit(Event::FolderChanged { account, folder: target.clone() });
+                    self.emit(Event::Notice(format!("Moved to {target}.")));
+                }
+                Err(e) => self.fail("Could not move the mail", e),
+            }
+            return;
+        }
+        match self.store.queue_move(&account, &folder, id, to.as_deref()) {
+            Ok(_) => {
+                self.emit(Event::Notice(format!("Moving to {target}…")));
+                self.wake_sync();
+            }
+            Err(e) => self.fail("Could not move the mail", e),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -167,6 +242,19 @@ impl Desk {
                 folder,
                 add,
                 remove,
+            } if !self.demo => match self.store.change_flags(&account, &folder, id, add, remove) {
+                Ok(_) => {
+                    self.emit(Event::FolderChanged { account, folder });
+                    self.wake_sync();
+                }
+                Err(e) => self.fail("Could not change the flags", e),
+            },
+            Command::SetFlags {
+                id,
+                account,
+                folder,
+                add,
+                remove,
             } => match self.store.flags_of(&account, &folder, id) {
                 Ok(Some((loc, old))) => {
                     let new = (old | add) & !remove;
@@ -204,11 +292,19 @@ impl Desk {
                 }
             }
             Command::Send(out) => self.send_mail(*out),
+            Command::Trash { id, account, folder } => self.move_mail(id, account, folder, None),
+            Command::MoveTo { id, account, folder, to } => {
+                let to = to.or_else(|| self.special_folder(&account, "\\Archive")).unwrap_or_else(|| "Archive".into());
+                self.move_mail(id, account, folder, Some(to))
+            }
             Command::SyncNow => {
                 if self.demo {
                     self.emit(Event::Notice(
                         "The demo desk has no servers to sync with.".into(),
                     ));
+                } else {
+                    self.wake_sync();
+                    self.emit(Event::Notice("Syncing now…".into()));
                 }
             }
         }

@@ -640,3 +640,46 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// Move a mail between folders of an account in the store alone (the
+    /// demo desk, which has no server). Keeps its flags; gives it the next UID.
+    pub fn relocate(&self, account: &str, from: &str, id: u64, to: &str) -> Result<bool> {
+        let Some((loc, f)) = self.flags_of(account, from, id)? else {
+            return Ok(false);
+        };
+        let Some(summary) = self.summary(id)? else {
+            return Ok(false);
+        };
+        self.remove_location(account, from, loc.uidvalidity, loc.uid)?;
+        let st = self.folder_state(account, to)?.unwrap_or_default();
+        let uidvalidity = if st.uidvalidity == 0 { 1 } else { st.uidvalidity };
+        let uid = self
+            .known_uids(account, to, uidvalidity)?
+            .last()
+            .map(|(u, _)| u + 1)
+            .unwrap_or(1)
+            .max(st.uidnext);
+        self.ingest(
+            vec![NewMail {
+                account: account.into(),
+                folder: to.into(),
+                uidvalidity,
+                uid,
+                flags: f,
+                summary,
+                raw: None,
+            }],
+            Some((
+                account,
+                FolderState {
+                    name: to.into(),
+                    uidvalidity,
+                    uidnext: uid + 1,
+                    ..st
+                },
+            )),
+        )?;
+        Ok(true)
+    }
+}

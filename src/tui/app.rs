@@ -643,6 +643,17 @@ impl App {
                 vec![]
             }
             Action::SyncNow => vec![Command::SyncNow],
+            Action::Delete | Action::Archive => {
+                let Some(row) = self.list.selected() else {
+                    return vec![];
+                };
+                let (id, account, folder) = (row.summary.id, self.list.account.clone(), self.list.folder.clone());
+                vec![if action == Action::Delete {
+                    Command::Trash { id, account, folder }
+                } else {
+                    Command::MoveTo { id, account, folder, to: None }
+                }]
+            }
             Action::NextInThread | Action::PrevInThread => self.step_thread(desk, action == Action::NextInThread),
             other => {
                 self.notice(format!("{} is not available on this desk yet.", other.describe()));
