@@ -67,11 +67,50 @@ pub enum Cmd {
         #[arg(long)]
         once: bool,
     },
+    /// Queue a mail from a script (exit 2 for an invalid address)
+    Send {
+        /// The account (identity) to send from
+        #[arg(long, value_name = "NAME")]
+        account: String,
+        #[arg(long, value_name = "ADDR", required = true)]
+        to: Vec<String>,
+        #[arg(long, value_name = "ADDR")]
+        cc: Vec<String>,
+        #[arg(long)]
+        subject: String,
+        /// The body, from a file
+        #[arg(long, value_name = "FILE", conflicts_with = "template")]
+        body_file: Option<PathBuf>,
+        /// The body, from a template
+        #[arg(long, value_name = "NAME")]
+        template: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        attach: Vec<PathBuf>,
+        /// Wait until it is sent (exit 0) or failed for good (non-zero)
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Import records
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Check each account: connect, log in, list folders, find Sent, try SMTP
+    Doctor {
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+    },
     /// Print a mail file as the reader shows it, sanitised
     Render {
         /// An RFC 822 file (.eml)
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportWhat {
+    /// Contacts from CSV (name, email, phone, company) or vCard 3/4
+    Contacts { file: PathBuf },
 }
 
 fn log_init(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -131,6 +170,38 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Some(Cmd::Stats { json }) => stats(&g, json),
         Some(Cmd::Render { file }) => render(&file),
         Some(Cmd::Sync { account, once }) => sync(&g, account, once).await,
+        Some(Cmd::Send {
+            account,
+            to,
+            cc,
+            subject,
+            body_file,
+            template,
+            attach,
+            wait,
+        }) => {
+            let req = crate::outbox::send::SendRequest {
+                account,
+                to,
+                cc,
+                subject,
+                body_file,
+                template,
+                attach,
+                wait,
+            };
+            send(&g, req).await
+        }
+        Some(Cmd::Import {
+            what: ImportWhat::Contacts { file },
+        }) => {
+            let store = Store::open(&data_dir(&g))?;
+            let summary = crate::crm::import::import_contacts(&store, &file)?;
+            store.flush()?;
+            println!("{summary}");
+            Ok(0)
+        }
+        Some(Cmd::Doctor { account }) => doctor(&g, account).await,
     }
 }
 
@@ -284,6 +355,64 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
             Ok(2)
         }
     }
+}
+
+async fn send(g: &Global, req: crate::outbox::send::SendRequest) -> Result<i32> {
+    let cfg = Arc::new(load_config(g)?);
+    let store = Arc::new(Store::open(&data_dir(g))?);
+    let wait = req.wait;
+    match crate::outbox::send::send_from_cli(cfg, Arc::clone(&store), req).await {
+        Ok(out) => {
+            store.flush()?;
+            for w in &out.warnings {
+                eprintln!("deskmail: warning: {}", crate::mail::sanitize::sanitize_line(w));
+            }
+            if wait {
+                println!("sent <{}>", out.message_id);
+            } else {
+                println!("queued <{}> in the outbox ({})", out.message_id, out.state.name());
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            store.flush()?;
+            let msg = crate::mail::sanitize::sanitize_text(&e.to_string());
+            tracing::error!("send failed: {msg}");
+            eprintln!("deskmail: {msg}");
+            Ok(e.exit_code())
+        }
+    }
+}
+
+async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
+    let cfg = load_config(g)?;
+    let mut failed = false;
+    for acc in cfg.accounts.iter().filter(|a| only.as_ref().is_none_or(|o| *o == a.name)) {
+        let tls = match acc.tls {
+            crate::config::TlsMode::Tls => "tls",
+            crate::config::TlsMode::Starttls => "starttls",
+            crate::config::TlsMode::None => "no encryption",
+        };
+        println!("account \"{}\" ({}:{}, {tls})", acc.name, acc.host, acc.port);
+        match crate::sync::check_account(acc).await {
+            Ok(plans) => {
+                println!("  ok: logged in and listed folders");
+                for p in plans {
+                    let server = crate::mail::sanitize::sanitize_line(&p.server);
+                    let special = p.special_use.as_deref().unwrap_or("");
+                    println!("  monitors \"{server}\" {special}");
+                }
+            }
+            Err(e) => {
+                failed = true;
+                println!("  FAILED: {}", crate::mail::sanitize::sanitize_text(&e.to_string()));
+            }
+        }
+        if acc.accept_invalid_certs {
+            println!("  warning: the server certificate is NOT verified (accept_invalid_certs = true)");
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
 }
 
 fn render(file: &Path) -> Result<i32> {
