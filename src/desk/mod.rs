@@ -11,7 +11,6 @@ use crate::store::{
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-pub mod outgoing;
 
 /// What the interface asks the desk to do.
 #[derive(Debug, Clone)]
@@ -112,6 +111,7 @@ pub struct Desk {
     events: mpsc::UnboundedSender<Event>,
     demo: bool,
     sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
+    outbox: std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>,
 }
 
 impl Desk {
@@ -126,6 +126,7 @@ impl Desk {
             events: tx,
             demo,
             sync: std::sync::Mutex::new(None),
+            outbox: std::sync::Mutex::new(None),
         });
         (desk, rx)
     }
@@ -139,6 +140,10 @@ impl Desk {
         let handle = crate::sync::spawn_all(Arc::clone(&self.config), Arc::clone(&self.store), self.events.clone());
         if let Ok(mut g) = self.sync.lock() {
             *g = Some(handle);
+        }
+        let outbox = crate::outbox::worker::spawn(Arc::clone(&self.config), Arc::clone(&self.store), self.events.clone());
+        if let Ok(mut g) = self.outbox.lock() {
+            *g = Some(outbox);
         }
     }
 
@@ -312,7 +317,17 @@ impl Desk {
 
     fn send_mail(&self, out: Outgoing) {
         let parent = out.in_reply_to.and_then(|id| self.summary(id));
-        let built = match outgoing::build(&out, parent.as_ref()) {
+        let draft = crate::outbox::message::Draft {
+            from_name: out.from_name.clone(),
+            from: out.from.clone(),
+            to: out.to.clone(),
+            cc: out.cc.clone(),
+            bcc: out.bcc.clone(),
+            subject: out.subject.clone(),
+            body: out.body.clone(),
+            attachments: vec![],
+        };
+        let built = match crate::outbox::message::build(&draft, parent.as_ref()) {
             Ok(b) => b,
             Err(e) => return self.fail("Could not build the mail", e),
         };
@@ -332,7 +347,7 @@ impl Desk {
             account: out.account.clone(),
             message_id: built.message_id.clone(),
             from: out.from.clone(),
-            recipients: out.to.iter().chain(out.cc.iter()).chain(out.bcc.iter()).cloned().collect(),
+            recipients: built.recipients,
             subject: out.subject.clone(),
             raw: built.raw,
             state: crate::store::OutboxState::Queued,
@@ -341,13 +356,20 @@ impl Desk {
             in_reply_to: out.in_reply_to,
         };
         match self.store.enqueue(entry) {
-            Ok(_) => self.emit(Event::Notice("Queued in the outbox.".into())),
+            Ok(_) => {
+                self.emit(Event::Notice("Queued in the outbox.".into()));
+                if let Ok(g) = self.outbox.lock()
+                    && let Some(h) = g.as_ref()
+                {
+                    h.wake();
+                }
+            }
             Err(e) => self.fail("Could not queue the mail", e),
         }
     }
 
     /// The demo desk has no server: a sent mail goes straight into Sent.
-    fn file_sent(&self, out: &Outgoing, built: &outgoing::Built, parent: Option<&MessageSummary>) -> Result<(), crate::store::StoreError> {
+    fn file_sent(&self, out: &Outgoing, built: &crate::outbox::message::BuiltMail, parent: Option<&MessageSummary>) -> Result<(), crate::store::StoreError> {
         let own = self.config.own_addresses();
         let summary = crate::sync::ingest::summary_from_raw(&built.raw, &own);
         let folder = "Sent".to_string();
