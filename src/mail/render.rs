@@ -3,7 +3,7 @@
 //! been through the sanitiser.
 
 use chrono::{FixedOffset, Local, TimeZone};
-use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+use mail_parser::{HeaderValue, Message, MessagePart, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 
 use super::mime;
@@ -227,8 +227,10 @@ fn join_addresses(list: &[Address]) -> String {
 fn render_headers(msg: &Message<'_>, opts: &RenderOptions) -> Vec<(String, String)> {
     if opts.all_headers {
         return msg
-            .headers_raw()
-            .map(|(name, value)| (sanitize_line(name), sanitize_line(value)))
+            .root_part()
+            .headers()
+            .iter()
+            .map(|h| (sanitize_line(h.name.as_str()), header_value(msg, h)))
             .collect();
     }
     let h = headers_of(msg);
@@ -244,6 +246,36 @@ fn render_headers(msg: &Message<'_>, opts: &RenderOptions) -> Vec<(String, Strin
     }
     out.push(("Subject".to_string(), h.subject));
     out
+}
+
+/// A header value for the all-headers view: decoded for encoded words and
+/// addresses, raw (unfolded) for everything else.
+fn header_value(msg: &Message<'_>, h: &mail_parser::Header<'_>) -> String {
+    let start = usize::try_from(h.offset_start).unwrap_or(usize::MAX);
+    let end = usize::try_from(h.offset_end).unwrap_or(0);
+    let raw = msg
+        .raw_message
+        .get(start..end)
+        .map(|b| String::from_utf8_lossy(b))
+        .unwrap_or_default();
+    match &h.value {
+        HeaderValue::Text(t) if raw.contains("=?") => sanitize_line(t),
+        HeaderValue::Address(a) => {
+            let list: Vec<Address> = a
+                .iter()
+                .map(|x| Address {
+                    name: x
+                        .name
+                        .as_deref()
+                        .map(sanitize_line)
+                        .filter(|n| !n.is_empty()),
+                    email: x.address.as_deref().map(sanitize_line).unwrap_or_default(),
+                })
+                .collect();
+            join_addresses(&list)
+        }
+        _ => sanitize_line(&raw),
+    }
 }
 
 fn flowed_params(part: &MessagePart<'_>) -> (bool, bool) {
@@ -693,6 +725,27 @@ On Monday Bob wrote:\r\n> one\r\n> two\r\n>> three\r\nreply\r\n-- \r\nAlice\r\n"
                 .iter()
                 .filter(|l| l.kind == LineKind::Quote)
                 .all(|l| l.text.starts_with("> "))
+        );
+    }
+
+    #[test]
+    fn all_headers_are_decoded_where_textual() {
+        let raw = b"Subject: =?UTF-8?B?0J/RgNC40LLQtdGC?=\r\nX-Custom: a\r\n b\r\nFrom: =?UTF-8?Q?J=C3=BCrgen?= <j@x.de>\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n";
+        let m = render(
+            raw,
+            &RenderOptions {
+                all_headers: true,
+                ..opts()
+            },
+        );
+        assert_eq!(
+            m.headers,
+            vec![
+                ("Subject".into(), "Привет".into()),
+                ("X-Custom".into(), "a b".into()),
+                ("From".into(), "Jürgen <j@x.de>".into()),
+                ("Message-ID".into(), "<m@x>".into()),
+            ]
         );
     }
 
