@@ -39,6 +39,11 @@ pub enum Command {
         folder: String,
         to: Option<String>,
     },
+    /// Create a record prefilled from a mail and link it.
+    CreateFromMail { id: u64, kind: RecordKind },
+    /// Outbox: send a waiting entry now / cancel it.
+    RetryNow { entry: u64 },
+    CancelOutgoing { entry: u64 },
     /// Queue a mail for sending (demo desk: file it in Sent).
     Send(Box<Outgoing>),
 }
@@ -64,6 +69,8 @@ pub enum Event {
     /// A folder's rows changed: pull the visible ones again.
     FolderChanged { account: String, folder: String },
     Rendered { id: u64, mail: Arc<RenderedMail> },
+    /// An outbox entry changed state.
+    OutboxChanged,
     LinksChanged { id: u64 },
     Sync { account: String, state: SyncState },
     NewMail { account: String, folder: String, count: usize },
@@ -297,6 +304,28 @@ impl Desk {
                 }
             }
             Command::Send(out) => self.send_mail(*out),
+            Command::CreateFromMail { id, kind } => self.create_from_mail(id, kind),
+            Command::RetryNow { entry } => {
+                match crate::outbox::worker::retry_now(&self.store, entry) {
+                    Ok(_) => {
+                        self.emit(Event::OutboxChanged);
+                        if let Ok(g) = self.outbox.lock()
+                            && let Some(h) = g.as_ref()
+                        {
+                            h.wake();
+                        }
+                    }
+                    Err(e) => self.fail("Could not retry", e),
+                }
+            }
+            Command::CancelOutgoing { entry } => match crate::outbox::worker::cancel(&self.store, entry) {
+                Ok(true) => {
+                    self.emit(Event::OutboxChanged);
+                    self.emit(Event::Notice("Cancelled; the mail will not be sent.".into()));
+                }
+                Ok(false) => self.emit(Event::Notice("Only a mail that is still waiting can be cancelled.".into())),
+                Err(e) => self.fail("Could not cancel", e),
+            },
             Command::Trash { id, account, folder } => self.move_mail(id, account, folder, None),
             Command::MoveTo { id, account, folder, to } => {
                 let to = to.or_else(|| self.special_folder(&account, "\\Archive")).unwrap_or_else(|| "Archive".into());
@@ -313,6 +342,45 @@ impl Desk {
                 }
             }
         }
+    }
+
+    fn create_from_mail(&self, id: u64, kind: RecordKind) {
+        use crate::crm::create;
+        let Some(msg) = self.summary(id) else {
+            return;
+        };
+        let agent = self.config.agent.name.clone();
+        let agent = (!agent.is_empty()).then_some(agent);
+        let record = match kind {
+            RecordKind::Contact => Ok(create::contact_from_mail(&msg)),
+            RecordKind::Lead => Ok(create::lead_from_mail(&msg)),
+            RecordKind::Case => create::case_from_mail(&self.store, &msg, agent.as_deref()),
+            RecordKind::Task => create::task_from_mail(&self.store, &msg, agent.as_deref()),
+            other => {
+                return self.emit(Event::Notice(format!("A {} is not created from a mail.", other.label())));
+            }
+        };
+        let result = record
+            .map_err(create::CreateError::from)
+            .and_then(|r| create::create_and_link(&self.store, r, id));
+        match result {
+            Ok(r) => {
+                self.emit(Event::LinksChanged { id });
+                self.emit(Event::Notice(format!(
+                    "Created {} {} and linked the mail.",
+                    r.kind.label().to_lowercase(),
+                    crate::mail::sanitize::sanitize_line(&r.title())
+                )));
+            }
+            Err(e) => self.fail(&format!("Cannot create the {}", kind.label().to_lowercase()), e),
+        }
+    }
+
+    /// Outbox entries, newest first.
+    pub fn outbox_entries(&self) -> Vec<crate::store::OutboxEntry> {
+        let mut v = self.store.outbox_entries().unwrap_or_default();
+        v.reverse();
+        v
     }
 
     fn send_mail(&self, out: Outgoing) {

@@ -97,6 +97,7 @@ pub enum Overlay {
     Record(Box<RecordCard>),
     Compose(Box<ComposeState>),
     Picker(Box<RecordPicker>),
+    Outbox { cursor: usize, entries: Vec<crate::store::OutboxEntry> },
 }
 
 /// Fuzzy picker of records for manual linking.
@@ -165,6 +166,7 @@ impl App {
             Some(Overlay::Palette { .. }) | Some(Overlay::Picker(_)) => Context::Palette,
             Some(Overlay::Compose(_)) => Context::Compose,
             Some(Overlay::Record(_)) => Context::Records,
+            Some(Overlay::Outbox { .. }) => Context::Outbox,
             None => self.focus.context(),
         }
     }
@@ -643,6 +645,26 @@ impl App {
                 vec![]
             }
             Action::SyncNow => vec![Command::SyncNow],
+            Action::Outbox => {
+                self.overlay = Some(Overlay::Outbox {
+                    cursor: 0,
+                    entries: desk.outbox_entries(),
+                });
+                vec![]
+            }
+            Action::CreateContact | Action::CreateLead | Action::CreateCase | Action::CreateTask => {
+                let Some(row) = self.list.selected() else {
+                    self.notice("Select a mail first.");
+                    return vec![];
+                };
+                let kind = match action {
+                    Action::CreateContact => RecordKind::Contact,
+                    Action::CreateLead => RecordKind::Lead,
+                    Action::CreateCase => RecordKind::Case,
+                    _ => RecordKind::Task,
+                };
+                vec![Command::CreateFromMail { id: row.summary.id, kind }]
+            }
             Action::Delete | Action::Archive => {
                 let Some(row) = self.list.selected() else {
                     return vec![];
@@ -718,6 +740,25 @@ impl App {
                 Action::MoveUp => card.cursor = card.cursor.saturating_sub(1),
                 Action::Quit => self.quit = true,
                 Action::Back | Action::Cancel | Action::Open => self.overlay = None,
+                _ => {}
+            },
+            Overlay::Outbox { cursor, entries } => match action {
+                Action::MoveDown => *cursor = (*cursor + 1).min(entries.len().saturating_sub(1)),
+                Action::MoveUp => *cursor = cursor.saturating_sub(1),
+                Action::GoTop => *cursor = 0,
+                Action::GoBottom => *cursor = entries.len().saturating_sub(1),
+                Action::Send | Action::SyncNow => {
+                    if let Some(e) = entries.get(*cursor) {
+                        return Some(vec![Command::RetryNow { entry: e.id }]);
+                    }
+                }
+                Action::Delete | Action::Cancel => {
+                    if let Some(e) = entries.get(*cursor) {
+                        return Some(vec![Command::CancelOutgoing { entry: e.id }]);
+                    }
+                }
+                Action::Quit => self.quit = true,
+                Action::Back | Action::Outbox => self.overlay = None,
                 _ => {}
             },
             Overlay::Compose(c) => {
@@ -855,6 +896,13 @@ impl App {
                 self.reload_folders(desk);
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
+                }
+                vec![]
+            }
+            Event::OutboxChanged => {
+                if let Some(Overlay::Outbox { entries, cursor }) = &mut self.overlay {
+                    *entries = desk.outbox_entries();
+                    *cursor = (*cursor).min(entries.len().saturating_sub(1));
                 }
                 vec![]
             }

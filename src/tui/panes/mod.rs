@@ -4,6 +4,7 @@ pub mod compose;
 pub mod folders;
 pub mod help;
 pub mod list;
+pub mod outbox;
 pub mod palette;
 pub mod reader;
 pub mod record_card;
