@@ -522,3 +522,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn pathological_structures_stay_bounded() {
+    let mut multipart = String::from("Subject: deep\r\n");
+    for i in 0..2000 {
+        multipart.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    multipart.push_str("Content-Type: text/plain\r\n\r\ninnermost\r\n");
+    let mut nested_msg = String::new();
+    for _ in 0..200 {
+        nested_msg.push_str("Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\n");
+    }
+    nested_msg.push_str("Subject: last\r\n\r\nbody\r\n");
+    let tables = format!(
+        "Content-Type: text/html\r\n\r\n{}x{}",
+        "<table><tr><td>".repeat(300),
+        "</td></tr></table>".repeat(300)
+    );
+    let wide = format!(
+        "Content-Type: text/html\r\n\r\n<table><tr>{}</tr></table>",
+        "<td>cell</td>".repeat(5000)
+    );
+    for (what, raw) in [
+        ("multipart", multipart),
+        ("nested message", nested_msg),
+        ("nested tables", tables),
+        ("wide table", wide),
+    ] {
+        let start = Instant::now();
+        check_everything(what, raw.as_bytes());
+        let took = start.elapsed();
+        eprintln!("{what}: {took:?}");
+        assert!(took < Duration::from_secs(60), "{what} took {took:?}");
+    }
+}
