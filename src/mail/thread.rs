@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::parse::{ParsedHeaders, stable_id};
 use super::sanitize::sanitize_line;
 
 /// Reply and forward prefixes recognised by [`normalize_subject`]
@@ -96,6 +97,21 @@ pub struct ThreadInput {
     pub subject: String,
     /// Unix seconds.
     pub date: i64,
+}
+
+impl ThreadInput {
+    /// Builds the threading input for a stored mail from its parsed
+    /// headers; mails without a Message-ID get [`stable_id`] of `raw`.
+    pub fn from_parsed(id: u64, h: &ParsedHeaders, raw: &[u8]) -> ThreadInput {
+        ThreadInput {
+            id,
+            message_id: h.message_id.clone().unwrap_or_else(|| stable_id(raw)),
+            in_reply_to: h.in_reply_to.clone(),
+            references: h.references.clone(),
+            subject: h.subject.clone(),
+            date: h.date.unwrap_or(0),
+        }
+    }
 }
 
 /// One mail's place in its thread.
@@ -314,6 +330,16 @@ mod tests {
         rev.reverse();
         assert_eq!(build_threads(&rev), t);
         assert_eq!(thread_map(&items).get(&3), Some(&(1, 2)));
+    }
+
+    #[test]
+    fn from_parsed_uses_stable_id() {
+        let raw = b"Subject: Re: Hi\r\nIn-Reply-To: <p@x>\r\n\r\nbody";
+        let h = crate::mail::parse::parse_headers(raw);
+        let t = ThreadInput::from_parsed(7, &h, raw);
+        assert_eq!(t.message_id, stable_id(raw));
+        assert_eq!(t.in_reply_to, vec!["p@x"]);
+        assert_eq!(t.subject, "Re: Hi");
     }
 
     #[test]
