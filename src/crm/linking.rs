@@ -55,6 +55,10 @@ pub struct LinkRules {
     /// Mail whose attachments add up to more than this is not attached;
     /// `None` attaches whatever the size.
     pub max_attachment_bytes: Option<u64>,
+    /// Names of the accounts that receive the system address's mailbox. Mail
+    /// found only there without the system address in To/Cc reached it by
+    /// Bcc (the server drops the Bcc header), so nothing happens to it.
+    pub system_accounts: Vec<String>,
 }
 
 impl Default for LinkRules {
@@ -65,6 +69,7 @@ impl Default for LinkRules {
             system_address: None,
             match_domains: false,
             max_attachment_bytes: Some(DEFAULT_MAX_ATTACHMENT_BYTES),
+            system_accounts: Vec::new(),
         }
     }
 }
@@ -126,7 +131,17 @@ pub struct LinkOutcome {
 
 impl LinkRules {
     pub fn from_config(cfg: &crate::config::Config) -> LinkRules {
+        let system = cfg
+            .system_address
+            .as_deref()
+            .and_then(|a| normalize_email(a, true));
         LinkRules {
+            system_accounts: cfg
+                .accounts
+                .iter()
+                .filter(|a| system.is_some() && normalize_email(&a.email, true) == system)
+                .map(|a| a.name.clone())
+                .collect(),
             own: cfg
                 .own_addresses()
                 .iter()
@@ -220,6 +235,22 @@ impl LinkRules {
         push(email.trim().to_lowercase());
         keys
     }
+}
+
+/// Whether the mail was found only in the system address's own mailbox.
+fn only_in_system_mailbox(
+    store: &Store,
+    rules: &LinkRules,
+    msg: &MessageSummary,
+) -> Result<bool, StoreError> {
+    if rules.system_accounts.is_empty() || rules.system_address.is_none() || msg.id == 0 {
+        return Ok(false);
+    }
+    let locs = store.locations(msg.id)?;
+    Ok(!locs.is_empty()
+        && locs
+            .iter()
+            .all(|l| rules.system_accounts.contains(&l.account)))
 }
 
 /// Whether any of the mail's attachments push it over the limit.
@@ -414,7 +445,8 @@ pub fn process_new_mail(
     let in_bcc = msg
         .bcc
         .iter()
-        .any(|p| rules.system_match(&p.email) != SystemMatch::No);
+        .any(|p| rules.system_match(&p.email) != SystemMatch::No)
+        || (!in_to_cc && only_in_system_mailbox(store, rules, msg)?);
 
     for addr in &unknown {
         tracing::warn!(message_id = %msg.message_id, address = %addr, "unknown system address tag; not imported");

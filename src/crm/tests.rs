@@ -1094,3 +1094,51 @@ fn record_refs_round_trip_through_links() {
     process_new_mail(&s, &rules(), &m).expect("p");
     assert_eq!(s.messages_of(c).expect("msgs"), vec![m.id]);
 }
+
+#[test]
+fn mail_only_in_the_system_mailbox_without_the_address_in_to_or_cc_came_by_bcc() {
+    let (_d, s) = open();
+    contact(&s, "Client", &["client@example.com"]);
+    let r = s
+        .ingest(
+            vec![NewMail {
+                account: "desk".into(),
+                folder: "INBOX".into(),
+                uidvalidity: 1,
+                uid: 1,
+                flags: 0,
+                summary: MessageSummary {
+                    message_id: "<bcc@x>".into(),
+                    from: parties(&["agent@desk.example"]),
+                    to: parties(&["client@example.com"]),
+                    status: MailStatus::Sent,
+                    ..MessageSummary::default()
+                },
+                raw: None,
+            }],
+            None,
+        )
+        .expect("ingest");
+    let m = s.summary(r.created[0]).expect("s").expect("stored");
+    let sys = LinkRules {
+        system_accounts: vec!["desk".into()],
+        ..rules()
+    };
+    let out = process_new_mail(&s, &sys, &m).expect("p");
+    assert!(out.linked.is_empty());
+    assert_eq!(out.reason.as_deref(), Some(REASON_BCC_ONLY));
+    // The same mail seen elsewhere is ordinary mail.
+    assert_eq!(
+        process_new_mail(&s, &rules(), &m).expect("p").linked.len(),
+        1
+    );
+
+    let cfg = crate::config::Config::parse(
+        "system_address = \"desk@desk.example\"\n[[accounts]]\nname = \"sys\"\nemail = \"Desk@desk.example\"\n\
+         host = \"h\"\nport = 993\nuser = \"desk\"\n[[accounts]]\nname = \"sup\"\nemail = \"support@desk.example\"\n\
+         host = \"h\"\nport = 993\nuser = \"support\"\n",
+        std::path::Path::new("config.toml"),
+    )
+    .expect("config");
+    assert_eq!(LinkRules::from_config(&cfg).system_accounts, vec!["sys"]);
+}
