@@ -64,8 +64,14 @@ pub fn normalize_email(s: &str, strip_plus: bool) -> Option<String> {
             return None;
         }
     }
-    let domain = idna::domain_to_ascii(domain.trim_end_matches('.')).ok()?;
-    if domain.is_empty() {
+    let domain = if domain.starts_with('[') && domain.ends_with(']') {
+        domain.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(domain.trim_end_matches('.')).ok()?
+    };
+    let plain =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':' | '[' | ']');
+    if domain.is_empty() || !domain.chars().all(plain) {
         return None;
     }
     Some(format!("{local}@{domain}"))
@@ -470,5 +476,22 @@ mod tests {
             msg.as_deref(),
             Some("the address has no '@'; use the form name@example.com")
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn never_panics_and_output_is_clean(s in "\\PC{0,40}|[a-zA-Zа-я.+\"@ -]{0,20}@[a-zа-я.-]{0,12}") {
+            if let Ok(a) = validate_recipient(&s) {
+                proptest::prop_assert!(!a.chars().any(|c| c.is_control() || c == '\n'));
+                proptest::prop_assert!(a.contains('@'));
+                proptest::prop_assert!(a.len() <= 254 + 64);
+            }
+            if let Some(n) = normalize_email(&s, true) {
+                proptest::prop_assert!(!n.chars().any(char::is_whitespace));
+            }
+            let _ = validate_recipient(&s).map_err(|e| e.to_string());
+        }
     }
 }

@@ -131,7 +131,27 @@ pub struct ThreadNode {
 /// whatever its order.
 pub fn build_threads(items: &[ThreadInput]) -> Vec<ThreadNode> {
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&i| (items[i].date, items[i].id));
+    // A total order, so that duplicates resolve the same way whatever the
+    // input order.
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&items[a], &items[b]);
+        (
+            x.date,
+            x.id,
+            &x.message_id,
+            &x.subject,
+            &x.in_reply_to,
+            &x.references,
+        )
+            .cmp(&(
+                y.date,
+                y.id,
+                &y.message_id,
+                &y.subject,
+                &y.in_reply_to,
+                &y.references,
+            ))
+    });
     // Deduplicate store ids: the first in (date, id) order wins.
     let mut seen_ids = HashMap::new();
     order.retain(|&i| seen_ids.insert(items[i].id, i).is_none());
@@ -353,5 +373,54 @@ mod tests {
         let t = build_threads(&items);
         assert_eq!(t.len(), 3);
         assert!(t.iter().any(|n| n.depth == 0));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn threads_are_total_and_order_independent(
+            spec in proptest::collection::vec(
+                (0u64..40, 0usize..40, 0usize..40, 0usize..4, 0i64..20),
+                0..40,
+            )
+        ) {
+            let subjects = ["a", "Re: a", "b", ""];
+            let items: Vec<ThreadInput> = spec
+                .iter()
+                .map(|&(id, mid, irt, subj, date)| ThreadInput {
+                    id,
+                    message_id: format!("<m{mid}@x>"),
+                    in_reply_to: vec![format!("m{irt}@x")],
+                    references: vec![format!("<m{}@x>", (irt + mid) % 40)],
+                    subject: subjects[subj].to_string(),
+                    date,
+                })
+                .collect();
+            let t = build_threads(&items);
+            let mut ids: Vec<u64> = items.iter().map(|i| i.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut got: Vec<u64> = t.iter().map(|n| n.id).collect();
+            got.sort_unstable();
+            proptest::prop_assert_eq!(&got, &ids);
+            let by_id: HashMap<u64, &ThreadNode> = t.iter().map(|n| (n.id, n)).collect();
+            for n in &t {
+                match n.parent {
+                    None => proptest::prop_assert!(n.depth == 0 && n.root == n.id),
+                    Some(p) => {
+                        let parent = by_id.get(&p).copied();
+                        proptest::prop_assert!(parent.is_some());
+                        if let Some(parent) = parent {
+                            proptest::prop_assert_eq!(parent.depth + 1, n.depth);
+                            proptest::prop_assert_eq!(parent.root, n.root);
+                        }
+                    }
+                }
+            }
+            let mut rev = items.clone();
+            rev.reverse();
+            proptest::prop_assert_eq!(build_threads(&rev), t);
+        }
     }
 }
