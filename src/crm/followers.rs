@@ -1,8 +1,8 @@
 //! Followers: agents who follow a record hear about new mail linked to it,
 //! even when they are not among the mail's recipients.
 //!
-//! An agent is named the same way everywhere (the desk uses the agent's
-//! address); comparisons ignore case and surrounding blanks.
+//! An agent is named the same way everywhere (by name or by address);
+//! comparisons ignore case and surrounding blanks.
 
 use crate::store::notifications::Notification;
 use crate::store::{MessageSummary, Record, RecordKind, RecordRef, Store, StoreError};
@@ -67,7 +67,9 @@ pub fn notification_text(rec: &Record, msg: &MessageSummary) -> String {
 
 /// Whether the agent wrote the mail themselves (no need to tell them).
 fn sent_by(msg: &MessageSummary, agent: &str) -> bool {
-    msg.from.iter().any(|p| same_agent(&p.email, agent))
+    msg.from.iter().any(|p| {
+        same_agent(&p.email, agent) || (!p.name.trim().is_empty() && same_agent(&p.name, agent))
+    })
 }
 
 /// The records whose followers hear about mail linked to `r`: the record

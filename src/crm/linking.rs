@@ -599,3 +599,35 @@ pub fn auto_link(
 ) -> Result<Vec<RecordRef>, StoreError> {
     Ok(process_new_mail(store, rules, msg)?.linked)
 }
+
+/// What [`relink_unlinked`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelinkReport {
+    /// Mails without any link that were looked at again.
+    pub checked: usize,
+    /// Of those, the ones now linked.
+    pub linked: usize,
+}
+
+/// Run the rules again over every stored mail that has no link, e.g. after
+/// contacts were imported or created. Mails already linked (by the rules or
+/// by hand) are left alone.
+pub fn relink_unlinked(store: &Store, rules: &LinkRules) -> Result<RelinkReport, StoreError> {
+    let mut report = RelinkReport::default();
+    let mut seen = std::collections::HashSet::new();
+    for (account, folders) in store.folders_by_account()? {
+        for f in folders {
+            for row in store.page(&account, &f.name, None, usize::MAX)? {
+                let m = row.summary;
+                if !seen.insert(m.id) || !store.links_of(m.id)?.is_empty() {
+                    continue;
+                }
+                report.checked += 1;
+                if !process_new_mail(store, rules, &m)?.linked.is_empty() {
+                    report.linked += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}

@@ -14,7 +14,9 @@ pub use create::{
 };
 pub use followers::{follow, notifications_for_new_mail, unfollow};
 pub use import::{ImportError, ImportSummary, import_contacts};
-pub use linking::{LinkOutcome, LinkRules, auto_link, process_new_mail};
+pub use linking::{
+    LinkOutcome, LinkRules, RelinkReport, auto_link, process_new_mail, relink_unlinked,
+};
 
 #[cfg(test)]
 mod tests;

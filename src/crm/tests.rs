@@ -1142,3 +1142,34 @@ fn mail_only_in_the_system_mailbox_without_the_address_in_to_or_cc_came_by_bcc()
     .expect("config");
     assert_eq!(LinkRules::from_config(&cfg).system_accounts, vec!["sys"]);
 }
+
+#[test]
+fn mail_that_arrived_before_its_contact_is_linked_on_demand() {
+    let (d, s) = open();
+    let m = put_mail(
+        &s,
+        M {
+            from: "late@example.com",
+            ..M::default()
+        },
+    );
+    process_new_mail(&s, &rules(), &m).expect("p");
+    assert_eq!(reason(&s, m.id).as_deref(), Some(REASON_NO_MATCH));
+    let p = write(
+        d.path(),
+        "late.csv",
+        "name,email\nLate Comer,late@example.com\n",
+    );
+    import_contacts(&s, &p).expect("import");
+    let report = relink_unlinked(&s, &rules()).expect("relink");
+    assert_eq!(
+        report,
+        RelinkReport {
+            checked: 1,
+            linked: 1
+        }
+    );
+    assert_eq!(link_names(&s, m.id), vec!["Contact Late Comer"]);
+    assert_eq!(reason(&s, m.id), None);
+    assert_eq!(relink_unlinked(&s, &rules()).expect("relink").checked, 0);
+}
