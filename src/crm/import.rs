@@ -97,7 +97,7 @@ pub fn detect_format(path: &Path, text: &str) -> ContactFormat {
         "csv" | "tsv" => ContactFormat::Csv,
         _ => {
             let head = text.trim_start_matches('\u{feff}').trim_start();
-            if head.len() >= 11 && head[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+            if head.get(..11).is_some_and(|h| h.eq_ignore_ascii_case("BEGIN:VCARD")) {
                 ContactFormat::VCard
             } else {
                 ContactFormat::Csv
@@ -245,11 +245,19 @@ fn columns(headers: &csv::StringRecord) -> Columns {
     c
 }
 
+/// The addresses of an email cell: several may be separated by `;` or `,`,
+/// each bare or as `Name <address>`.
 fn split_list(s: &str) -> Vec<String> {
     s.split([';', ','])
-        .flat_map(|p| p.split_whitespace())
-        .map(str::to_string)
+        .map(|p| {
+            let p = p.trim();
+            match (p.rfind('<'), p.rfind('>')) {
+                (Some(a), Some(b)) if a < b => p[a + 1..b].trim(),
+                _ => p,
+            }
+        })
         .filter(|p| !p.is_empty())
+        .map(str::to_string)
         .collect()
 }
 

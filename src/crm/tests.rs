@@ -1173,3 +1173,20 @@ fn mail_that_arrived_before_its_contact_is_linked_on_demand() {
     assert_eq!(reason(&s, m.id), None);
     assert_eq!(relink_unlinked(&s, &rules()).expect("relink").checked, 0);
 }
+
+#[test]
+fn csv_cells_may_hold_several_addresses_and_names_and_any_script() {
+    let (d, s) = open();
+    let p = write(
+        d.path(),
+        "ru.txt",
+        "Имя;Почта;Телефон;Компания\nАнна;\"Анна Смирнова <anna@example.com>, anna.s@example.org\";+7 1;Ромашка\n",
+    );
+    let sum = import_contacts(&s, &p).expect("import");
+    assert_eq!(sum.to_string(), "created 1, updated 0, skipped 0");
+    let anna = s.records_by_address("anna.s@example.org").expect("f").pop().expect("anna");
+    assert_eq!(anna.name, "Анна");
+    assert_eq!(anna.emails, vec!["anna@example.com", "anna.s@example.org"]);
+    let acc = s.records(RecordKind::Account).expect("a");
+    assert_eq!(acc[0].name, "Ромашка");
+}
