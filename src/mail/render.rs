@@ -92,12 +92,37 @@ pub fn render(raw: &[u8], opts: &RenderOptions) -> RenderedMail {
         headers: render_headers(&msg, opts),
         ..RenderedMail::default()
     };
+    render_body(&msg, &msg.text_body, opts, &mut out);
+    // An empty text alternative (common in newsletters): use the HTML one.
+    if out.lines.iter().all(|l| l.text.trim().is_empty()) && msg.html_body != msg.text_body {
+        out.lines.clear();
+        out.links.clear();
+        render_body(&msg, &msg.html_body, opts, &mut out);
+    }
+    while out.lines.last().is_some_and(|l| l.text.trim().is_empty()) {
+        out.lines.pop();
+    }
+    if !out.links.is_empty() {
+        out.lines.push(blank());
+        for (i, url) in out.links.iter().enumerate() {
+            out.lines.push(RenderedLine {
+                kind: LineKind::LinkRef,
+                text: format!("[{}] {url}", i + 1),
+            });
+        }
+    }
+    out.attachments = attachment_infos(&msg);
+    out
+}
+
+/// Renders the listed body parts into `out`, separated by blank lines.
+fn render_body(msg: &Message<'_>, ids: &[u32], opts: &RenderOptions, out: &mut RenderedMail) {
     let mut first = true;
-    for &id in &msg.text_body {
+    for &id in ids {
         let Some(part) = msg.parts.get(id as usize) else {
             continue;
         };
-        let Some((text, is_html)) = mime::part_text(&msg, part) else {
+        let Some((text, is_html)) = mime::part_text(msg, part) else {
             continue;
         };
         if !first {
@@ -119,20 +144,6 @@ pub fn render(raw: &[u8], opts: &RenderOptions) -> RenderedMail {
             push_plain(&mut out.lines, &text, true, false, opts);
         }
     }
-    while out.lines.last().is_some_and(|l| l.text.trim().is_empty()) {
-        out.lines.pop();
-    }
-    if !out.links.is_empty() {
-        out.lines.push(blank());
-        for (i, url) in out.links.iter().enumerate() {
-            out.lines.push(RenderedLine {
-                kind: LineKind::LinkRef,
-                text: format!("[{}] {url}", i + 1),
-            });
-        }
-    }
-    out.attachments = attachment_infos(&msg);
-    out
 }
 
 fn blank() -> RenderedLine {
@@ -746,6 +757,18 @@ On Monday Bob wrote:\r\n> one\r\n> two\r\n>> three\r\nreply\r\n-- \r\nAlice\r\n"
                 ("From".into(), "Jürgen <j@x.de>".into()),
                 ("Message-ID".into(), "<m@x>".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn empty_plain_alternative_falls_back_to_html() {
+        let raw = b"Content-Type: multipart/alternative; boundary=\"x\"\r\n\r\n--x\r\n\
+Content-Type: text/plain\r\n\r\n \r\n--x\r\nContent-Type: text/html\r\n\r\n\
+<p>Rich <a href=\"https://e.example/\">text</a></p>\r\n--x--\r\n";
+        let m = render(raw, &opts());
+        assert_eq!(
+            texts(&m),
+            vec!["Rich text[1]", "", "[1] https://e.example/"]
         );
     }
 
