@@ -97,7 +97,10 @@ pub fn detect_format(path: &Path, text: &str) -> ContactFormat {
         "csv" | "tsv" => ContactFormat::Csv,
         _ => {
             let head = text.trim_start_matches('\u{feff}').trim_start();
-            if head.get(..11).is_some_and(|h| h.eq_ignore_ascii_case("BEGIN:VCARD")) {
+            if head
+                .get(..11)
+                .is_some_and(|h| h.eq_ignore_ascii_case("BEGIN:VCARD"))
+            {
                 ContactFormat::VCard
             } else {
                 ContactFormat::Csv

@@ -15,6 +15,7 @@
 //!    accounts and customers; a contact also links its company; with
 //!    [`LinkRules::match_domains`] an account whose domains include the
 //!    party's domain is linked too. Every match is linked.
+//!    A reply also goes to the cases and deals the mail it answers is on.
 //! 6. Nothing linked: "sent to an agent of the desk" when every party is the
 //!    desk's own, else "no matching contact".
 //!
@@ -235,6 +236,45 @@ impl LinkRules {
         push(email.trim().to_lowercase());
         keys
     }
+}
+
+/// How many of a mail's References (newest first) are followed.
+const THREAD_DEPTH: usize = 5;
+
+/// Cases and deals the mails this one answers are linked to.
+fn thread_records(store: &Store, msg: &MessageSummary) -> Result<Vec<RecordRef>, StoreError> {
+    let mut out = Vec::new();
+    let parents = msg
+        .in_reply_to
+        .iter()
+        .chain(msg.references.iter().rev().take(THREAD_DEPTH));
+    let mut seen = Vec::new();
+    for p in parents {
+        let key = crate::mail::thread::normalize_id(p);
+        if key.is_empty() || seen.contains(&key) {
+            continue;
+        }
+        seen.push(key.clone());
+        let id = match store.id_by_message_id(&key)? {
+            Some(id) => Some(id),
+            None => store.id_by_message_id(&format!("<{key}>"))?,
+        };
+        let Some(id) = id else {
+            continue;
+        };
+        if id == msg.id {
+            continue;
+        }
+        for r in store.links_of(id)? {
+            if matches!(r.kind, RecordKind::Case | RecordKind::Deal)
+                && !r.deleted
+                && !out.contains(&r.reference())
+            {
+                out.push(r.reference());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the mail was found only in the system address's own mailbox.
@@ -541,6 +581,10 @@ pub fn process_new_mail(
                 push(a, &mut linked);
             }
         }
+    }
+    // A reply stays on the cases and deals its thread is filed under.
+    for r in thread_records(store, msg)? {
+        push(r, &mut linked);
     }
     // Records just created always take the mail, even when a lookup key missed.
     for r in &out.created {

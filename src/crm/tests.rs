@@ -1184,9 +1184,51 @@ fn csv_cells_may_hold_several_addresses_and_names_and_any_script() {
     );
     let sum = import_contacts(&s, &p).expect("import");
     assert_eq!(sum.to_string(), "created 1, updated 0, skipped 0");
-    let anna = s.records_by_address("anna.s@example.org").expect("f").pop().expect("anna");
+    let anna = s
+        .records_by_address("anna.s@example.org")
+        .expect("f")
+        .pop()
+        .expect("anna");
     assert_eq!(anna.name, "Анна");
     assert_eq!(anna.emails, vec!["anna@example.com", "anna.s@example.org"]);
     let acc = s.records(RecordKind::Account).expect("a");
     assert_eq!(acc[0].name, "Ромашка");
+}
+
+#[test]
+fn a_reply_follows_its_thread_onto_cases_and_deals() {
+    let (_d, s) = open();
+    let c = contact(&s, "Client", &["client@example.com"]);
+    let first = put_mail(
+        &s,
+        M {
+            from: "client@example.com",
+            subject: "Broken",
+            ..M::default()
+        },
+    );
+    process_new_mail(&s, &rules(), &first).expect("p");
+    let case = create_and_link(
+        &s,
+        case_from_mail(&s, &first, None).expect("case"),
+        first.id,
+    )
+    .expect("case");
+    // The agent answers from another address the customer never used.
+    let mut reply = put_mail(
+        &s,
+        M {
+            from: "agent@desk.example",
+            to: &["client.private@other.example"],
+            subject: "Re: Broken",
+            status: MailStatus::Sent,
+            ..M::default()
+        },
+    );
+    reply.in_reply_to = vec![format!("<{}>", first.message_id)];
+    s.update_summary(&reply).expect("update");
+    let out = process_new_mail(&s, &rules(), &reply).expect("p");
+    assert_eq!(out.linked, vec![case.reference()]);
+    assert!(!out.linked.contains(&c.reference()));
+    assert_eq!(reason(&s, reply.id), None);
 }
