@@ -273,6 +273,9 @@ fn scenario() -> Vec<Case> {
             reason: None,
         },
         // Only in Bcc: nothing happens, even though the customer is known.
+        // Postfix drops a Bcc header, so the desk's copy shows the system
+        // address nowhere: it is known to be a Bcc by arriving in the
+        // system mailbox without the address in To/Cc.
         Case {
             token: "bcc-system",
             from: "Agent <agent@desk.example>",
