@@ -21,6 +21,20 @@ pub const CASE_STATUSES: [&str; 6] = [
 /// Case priorities, lowest first.
 pub const CASE_PRIORITIES: [&str; 4] = ["Low", "Normal", "High", "Urgent"];
 
+/// The kind-specific fields a form shows for each kind, in order (name,
+/// emails and phones are common to all).
+pub fn form_fields(kind: RecordKind) -> &'static [&'static str] {
+    match kind {
+        RecordKind::Contact => &["title"],
+        RecordKind::Account => &["website", "industry"],
+        RecordKind::Lead => &["status", "source", "description"],
+        RecordKind::Deal => &["stage", "amount", "close_date"],
+        RecordKind::Case => &["number", "status", "priority", "assignee", "team"],
+        RecordKind::Task => &["status", "due", "assignee"],
+        RecordKind::Customer => &["next_purchase"],
+    }
+}
+
 /// The setting holding the next case number.
 const NEXT_CASE_SETTING: &str = "crm.next_case_number";
 
@@ -325,6 +339,11 @@ pub fn validate_record(r: &Record) -> Result<(), Vec<FieldError>> {
                 && !is_amount(a)
             {
                 err("amount", format!("{a}: must be a number such as 1200.50"));
+            }
+            if let Some(d) = field("close_date")
+                && !is_date(d)
+            {
+                err("close_date", format!("{d}: use YYYY-MM-DD"));
             }
         }
         RecordKind::Task => {
