@@ -386,3 +386,44 @@ pub fn create_and_link(store: &Store, record: Record, msg_id: u64) -> Result<Rec
     }
     Ok(saved)
 }
+
+/// Refuse the desk's own and system addresses on a person or company record:
+/// they never become a customer's.
+pub fn check_not_own(
+    rules: &crate::crm::linking::LinkRules,
+    r: &Record,
+) -> Result<(), Vec<FieldError>> {
+    if matches!(
+        r.kind,
+        RecordKind::Case | RecordKind::Task | RecordKind::Deal
+    ) {
+        return Ok(());
+    }
+    let errs: Vec<FieldError> = r
+        .emails
+        .iter()
+        .filter(|e| rules.is_own(e))
+        .map(|e| {
+            (
+                "email".to_string(),
+                format!(
+                    "{e}: an address of the desk (agent, account or system) cannot belong to a {}",
+                    r.kind.name()
+                ),
+            )
+        })
+        .collect();
+    if errs.is_empty() { Ok(()) } else { Err(errs) }
+}
+
+/// [`create_and_link`] that also refuses the desk's own addresses.
+pub fn create_and_link_checked(
+    store: &Store,
+    rules: &crate::crm::linking::LinkRules,
+    record: Record,
+    msg_id: u64,
+) -> Result<Record, CreateError> {
+    let record = normalize_record(record);
+    check_not_own(rules, &record).map_err(CreateError::Invalid)?;
+    create_and_link(store, record, msg_id)
+}

@@ -1232,3 +1232,25 @@ fn a_reply_follows_its_thread_onto_cases_and_deals() {
     assert!(!out.linked.contains(&c.reference()));
     assert_eq!(reason(&s, reply.id), None);
 }
+
+#[test]
+fn the_desks_own_addresses_never_become_a_contact() {
+    let (_d, s) = open();
+    let m = put_mail(
+        &s,
+        M {
+            from: "Agent <agent@desk.example>",
+            to: &["support@desk.example"],
+            ..M::default()
+        },
+    );
+    let err = create::create_and_link_checked(&s, &rules(), contact_from_mail(&m), m.id)
+        .expect_err("own address");
+    assert!(err.to_string().contains("agent@desk.example"), "{err}");
+    assert!(s.records(RecordKind::Contact).expect("c").is_empty());
+    let mut c = contact_from_mail(&m);
+    c.emails = vec!["desk+lead@desk.example".into()];
+    assert!(create::check_not_own(&rules(), &c).is_err());
+    c.emails = vec!["client@example.com".into()];
+    assert!(create::create_and_link_checked(&s, &rules(), c, m.id).is_ok());
+}
