@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "deskmail", version, about = "A terminal mail desk for customer-support agents")]
+#[command(
+    name = "deskmail",
+    version,
+    about = "A terminal mail desk for customer-support agents"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -227,10 +231,22 @@ fn load_config(g: &Global) -> Result<Config> {
 }
 
 fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
-    let theme_name = g.theme.clone().or(cfg.theme.clone()).unwrap_or_else(|| "dark".into());
-    let keymap_name = g.keymap.clone().or(cfg.keymap.clone()).unwrap_or_else(|| "default".into());
+    let theme_name = g
+        .theme
+        .clone()
+        .or(cfg.theme.clone())
+        .unwrap_or_else(|| "dark".into());
+    let keymap_name = g
+        .keymap
+        .clone()
+        .or(cfg.keymap.clone())
+        .unwrap_or_else(|| "default".into());
     let cfg_dir = paths::config_dir();
-    let theme = Theme::load(&theme_name, Some(&cfg_dir.join("themes")), ColorEnv::from_env())?;
+    let theme = Theme::load(
+        &theme_name,
+        Some(&cfg_dir.join("themes")),
+        ColorEnv::from_env(),
+    )?;
     let keymap = Keymap::load(&keymap_name, Some(&cfg_dir.join("keymap.toml")))?;
     let warnings = cfg
         .accounts
@@ -262,7 +278,9 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     let dir = match &g.data_dir {
         Some(d) => d.clone(),
         None => {
-            tmp = tempfile::Builder::new().prefix("deskmail-demo-").tempdir()?;
+            tmp = tempfile::Builder::new()
+                .prefix("deskmail-demo-")
+                .tempdir()?;
             tmp.path().to_path_buf()
         }
     };
@@ -303,7 +321,10 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
 fn stats(g: &Global, json: bool) -> Result<i32> {
     let dir = data_dir(g);
     if !dir.join("store").exists() {
-        anyhow::bail!("no mail store in {}: run `deskmail sync` or pass --data-dir", dir.display());
+        anyhow::bail!(
+            "no mail store in {}: run `deskmail sync` or pass --data-dir",
+            dir.display()
+        );
     }
     let store = Store::open(&dir)?;
     let s = store.stats()?;
@@ -313,7 +334,10 @@ fn stats(g: &Global, json: bool) -> Result<i32> {
         println!("messages: {} ({} bodies)", s.messages, s.bodies);
         for a in &s.accounts {
             for f in &a.folders {
-                println!("  {}/{}: {} mails, {} unread", a.name, f.name, f.total, f.unread);
+                println!(
+                    "  {}/{}: {} mails, {} unread",
+                    a.name, f.name, f.total, f.unread
+                );
             }
         }
         println!("records: {:?}", s.records);
@@ -330,7 +354,10 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
     if let Some(name) = &account
         && cfg.account(name).is_none()
     {
-        anyhow::bail!("no account named \"{name}\" in {}", config_path(g).display());
+        anyhow::bail!(
+            "no account named \"{name}\" in {}",
+            config_path(g).display()
+        );
     }
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = crate::sync::SyncOptions {
@@ -365,12 +392,19 @@ async fn send(g: &Global, req: crate::outbox::send::SendRequest) -> Result<i32> 
         Ok(out) => {
             store.flush()?;
             for w in &out.warnings {
-                eprintln!("deskmail: warning: {}", crate::mail::sanitize::sanitize_line(w));
+                eprintln!(
+                    "deskmail: warning: {}",
+                    crate::mail::sanitize::sanitize_line(w)
+                );
             }
             if wait {
                 println!("sent <{}>", out.message_id);
             } else {
-                println!("queued <{}> in the outbox ({})", out.message_id, out.state.name());
+                println!(
+                    "queued <{}> in the outbox ({})",
+                    out.message_id,
+                    out.state.name()
+                );
             }
             Ok(0)
         }
@@ -387,13 +421,20 @@ async fn send(g: &Global, req: crate::outbox::send::SendRequest) -> Result<i32> 
 async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
     let cfg = load_config(g)?;
     let mut failed = false;
-    for acc in cfg.accounts.iter().filter(|a| only.as_ref().is_none_or(|o| *o == a.name)) {
+    for acc in cfg
+        .accounts
+        .iter()
+        .filter(|a| only.as_ref().is_none_or(|o| *o == a.name))
+    {
         let tls = match acc.tls {
             crate::config::TlsMode::Tls => "tls",
             crate::config::TlsMode::Starttls => "starttls",
             crate::config::TlsMode::None => "no encryption",
         };
-        println!("account \"{}\" ({}:{}, {tls})", acc.name, acc.host, acc.port);
+        println!(
+            "account \"{}\" ({}:{}, {tls})",
+            acc.name, acc.host, acc.port
+        );
         match crate::sync::check_account(acc).await {
             Ok(plans) => {
                 println!("  ok: logged in and listed folders");
@@ -405,11 +446,16 @@ async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
             }
             Err(e) => {
                 failed = true;
-                println!("  FAILED: {}", crate::mail::sanitize::sanitize_text(&e.to_string()));
+                println!(
+                    "  FAILED: {}",
+                    crate::mail::sanitize::sanitize_text(&e.to_string())
+                );
             }
         }
         if acc.accept_invalid_certs {
-            println!("  warning: the server certificate is NOT verified (accept_invalid_certs = true)");
+            println!(
+                "  warning: the server certificate is NOT verified (accept_invalid_certs = true)"
+            );
         }
     }
     Ok(if failed { 1 } else { 0 })

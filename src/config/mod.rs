@@ -180,13 +180,20 @@ impl Config {
         for a in &self.accounts {
             let at = format!("name = \"{}\"", a.name);
             if a.name.trim().is_empty() {
-                return Err(invalid("[[accounts]]", "accounts.name", "must not be empty".into()));
+                return Err(invalid(
+                    "[[accounts]]",
+                    "accounts.name",
+                    "must not be empty".into(),
+                ));
             }
             if !seen.insert(a.name.clone()) {
                 return Err(invalid(
                     &at,
                     "accounts.name",
-                    format!("account name \"{}\" is used twice; names must be unique", a.name),
+                    format!(
+                        "account name \"{}\" is used twice; names must be unique",
+                        a.name
+                    ),
                 ));
             }
             if a.password_command.is_some() && a.password.is_some() {
@@ -219,9 +226,10 @@ impl Config {
     /// A plain `password` is only accepted in a file nobody else can read.
     fn check_plain_passwords(&self, file: &Path) -> Result<(), ConfigError> {
         use std::os::unix::fs::PermissionsExt;
-        let has_plain = self.accounts.iter().any(|a| {
-            a.password.is_some() || a.smtp.as_ref().is_some_and(|s| s.password.is_some())
-        });
+        let has_plain = self
+            .accounts
+            .iter()
+            .any(|a| a.password.is_some() || a.smtp.as_ref().is_some_and(|s| s.password.is_some()));
         if !has_plain {
             return Ok(());
         }
@@ -350,7 +358,9 @@ password_command = "printf secret"
 
     #[test]
     fn duplicate_account_name_is_refused() {
-        let dup = format!("{FULL}\n[[accounts]]\nname = \"support\"\nemail = \"x@y\"\nhost = \"h\"\nport = 1\nuser = \"u\"\n");
+        let dup = format!(
+            "{FULL}\n[[accounts]]\nname = \"support\"\nemail = \"x@y\"\nhost = \"h\"\nport = 1\nuser = \"u\"\n"
+        );
         let err = Config::parse(&dup, Path::new("c.toml")).expect_err("dup");
         assert!(err.to_string().contains("used twice"), "{err}");
     }
@@ -360,7 +370,10 @@ password_command = "printf secret"
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tmp");
         let f = dir.path().join("config.toml");
-        let text = FULL.replace("password_command = \"printf secret\"\nfolders", "password = \"hunter2\"\nfolders");
+        let text = FULL.replace(
+            "password_command = \"printf secret\"\nfolders",
+            "password = \"hunter2\"\nfolders",
+        );
         std::fs::write(&f, &text).expect("write");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let err = Config::load(&f).expect_err("refused");

@@ -165,7 +165,10 @@ impl DraftMail {
         let body_part = |out: &mut Vec<u8>| {
             if self.html {
                 out.extend_from_slice(
-                    format!("Content-Type: multipart/alternative; boundary=\"{alt}\"\r\n\r\n--{alt}\r\n").as_bytes(),
+                    format!(
+                        "Content-Type: multipart/alternative; boundary=\"{alt}\"\r\n\r\n--{alt}\r\n"
+                    )
+                    .as_bytes(),
                 );
                 text_part(out);
                 out.extend_from_slice(

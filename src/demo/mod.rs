@@ -60,23 +60,93 @@ struct Company {
 }
 
 const COMPANIES: &[Company] = &[
-    Company { name: "Northwind Traders", domain: "northwind.example", russian: false },
-    Company { name: "Contoso Ltd", domain: "contoso.example", russian: false },
-    Company { name: "Fabrikam Inc", domain: "fabrikam.example", russian: false },
-    Company { name: "Tailspin Toys", domain: "tailspin.example", russian: false },
-    Company { name: "Adventure Works", domain: "adventure-works.example", russian: false },
-    Company { name: "ООО Ромашка", domain: "romashka.example", russian: true },
-    Company { name: "АО Северный Ветер", domain: "sevveter.example", russian: true },
-    Company { name: "ИП Кузнецов", domain: "kuznetsov.example", russian: true },
-    Company { name: "Litware Systems", domain: "litware.example", russian: false },
-    Company { name: "ТД Волга", domain: "volga-td.example", russian: true },
+    Company {
+        name: "Northwind Traders",
+        domain: "northwind.example",
+        russian: false,
+    },
+    Company {
+        name: "Contoso Ltd",
+        domain: "contoso.example",
+        russian: false,
+    },
+    Company {
+        name: "Fabrikam Inc",
+        domain: "fabrikam.example",
+        russian: false,
+    },
+    Company {
+        name: "Tailspin Toys",
+        domain: "tailspin.example",
+        russian: false,
+    },
+    Company {
+        name: "Adventure Works",
+        domain: "adventure-works.example",
+        russian: false,
+    },
+    Company {
+        name: "ООО Ромашка",
+        domain: "romashka.example",
+        russian: true,
+    },
+    Company {
+        name: "АО Северный Ветер",
+        domain: "sevveter.example",
+        russian: true,
+    },
+    Company {
+        name: "ИП Кузнецов",
+        domain: "kuznetsov.example",
+        russian: true,
+    },
+    Company {
+        name: "Litware Systems",
+        domain: "litware.example",
+        russian: false,
+    },
+    Company {
+        name: "ТД Волга",
+        domain: "volga-td.example",
+        russian: true,
+    },
 ];
 
-const EN_FIRST: &[&str] = &["Emma", "Liam", "Olivia", "Noah", "Ava", "Lucas", "Mia", "Ethan", "Grace", "Owen"];
-const EN_LAST: &[&str] = &["Johnson", "Carter", "Nguyen", "Patel", "Brooks", "Fischer", "Hughes", "Moreau"];
-const RU_FIRST: &[&str] = &["Анна", "Иван", "Мария", "Дмитрий", "Ольга", "Сергей", "Екатерина", "Павел"];
-const RU_LAST: &[&str] = &["Иванова", "Петров", "Смирнова", "Кузнецов", "Попова", "Соколов", "Волкова"];
-const RU_TRANSLIT: &[&str] = &["anna", "ivan", "maria", "dmitry", "olga", "sergey", "ekaterina", "pavel"];
+const EN_FIRST: &[&str] = &[
+    "Emma", "Liam", "Olivia", "Noah", "Ava", "Lucas", "Mia", "Ethan", "Grace", "Owen",
+];
+const EN_LAST: &[&str] = &[
+    "Johnson", "Carter", "Nguyen", "Patel", "Brooks", "Fischer", "Hughes", "Moreau",
+];
+const RU_FIRST: &[&str] = &[
+    "Анна",
+    "Иван",
+    "Мария",
+    "Дмитрий",
+    "Ольга",
+    "Сергей",
+    "Екатерина",
+    "Павел",
+];
+const RU_LAST: &[&str] = &[
+    "Иванова",
+    "Петров",
+    "Смирнова",
+    "Кузнецов",
+    "Попова",
+    "Соколов",
+    "Волкова",
+];
+const RU_TRANSLIT: &[&str] = &[
+    "anna",
+    "ivan",
+    "maria",
+    "dmitry",
+    "olga",
+    "sergey",
+    "ekaterina",
+    "pavel",
+];
 
 const EN_SUBJECTS: &[&str] = &[
     "Cannot log in to the portal",
@@ -168,13 +238,20 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
             let (name, local) = if c.russian {
                 let f = (ci * 3 + k) % RU_FIRST.len();
                 let l = (ci + k * 5) % RU_LAST.len();
-                (format!("{} {}", RU_FIRST[f], RU_LAST[l]), format!("{}.{}", RU_TRANSLIT[f], l))
+                (
+                    format!("{} {}", RU_FIRST[f], RU_LAST[l]),
+                    format!("{}.{}", RU_TRANSLIT[f], l),
+                )
             } else {
                 let f = (ci * 3 + k) % EN_FIRST.len();
                 let l = (ci + k * 3) % EN_LAST.len();
                 (
                     format!("{} {}", EN_FIRST[f], EN_LAST[l]),
-                    format!("{}.{}", EN_FIRST[f].to_lowercase(), EN_LAST[l].to_lowercase()),
+                    format!(
+                        "{}.{}",
+                        EN_FIRST[f].to_lowercase(),
+                        EN_LAST[l].to_lowercase()
+                    ),
                 )
             };
             let email = format!("{local}@{}", c.domain);
@@ -196,7 +273,14 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
         }
     }
     // Leads write from addresses no contact has yet.
-    let lead_names = ["Harper Lane", "Quinn Ellis", "Рита Орлова", "Jonas Berg", "Sofia Marin", "Глеб Лебедев"];
+    let lead_names = [
+        "Harper Lane",
+        "Quinn Ellis",
+        "Рита Орлова",
+        "Jonas Berg",
+        "Sofia Marin",
+        "Глеб Лебедев",
+    ];
     let mut leads = Vec::new();
     for (i, n) in lead_names.iter().enumerate() {
         let email = format!("lead{i}@prospect{i}.example");
@@ -208,12 +292,21 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
         report.records += 1;
         leads.push((n.to_string(), email));
     }
-    let stages = ["Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won"];
+    let stages = [
+        "Prospecting",
+        "Qualification",
+        "Proposal",
+        "Negotiation",
+        "Closed Won",
+    ];
     for i in 0..6 {
         let ci = i % COMPANIES.len();
-        let mut r = Record::new(RecordKind::Deal, format!("{} renewal 2027", COMPANIES[ci].name))
-            .with_field("stage", stages[i % stages.len()])
-            .with_field("amount", format!("{}", 1200 * (i + 1)));
+        let mut r = Record::new(
+            RecordKind::Deal,
+            format!("{} renewal 2027", COMPANIES[ci].name),
+        )
+        .with_field("stage", stages[i % stages.len()])
+        .with_field("amount", format!("{}", 1200 * (i + 1)));
         r.parent = Some((RecordKind::Account, company_ids[ci]));
         r.related = people
             .iter()
@@ -258,13 +351,17 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
     }
 
     // Mail.
-    let accounts = [("support", "support@desk.example", "Support Desk"), ("alice", "alice@desk.example", "Alice Agent")];
+    let accounts = [
+        ("support", "support@desk.example", "Support Desk"),
+        ("alice", "alice@desk.example", "Alice Agent"),
+    ];
     let mut threads: Vec<Thread> = Vec::new();
     let mut uid_next = std::collections::HashMap::<(usize, &str), u32>::new();
     let mut pending: Vec<NewMail> = Vec::new();
     let mut first_mail_of_person: std::collections::HashMap<usize, String> = Default::default();
     for i in 0..messages {
-        let date = T0 + (i as i64) * 3_600 * 24 * 50 / (messages.max(1) as i64) + rng.below(1800) as i64;
+        let date =
+            T0 + (i as i64) * 3_600 * 24 * 50 / (messages.max(1) as i64) + rng.below(1800) as i64;
         let reply_to_thread = !threads.is_empty() && rng.chance(35);
         let (mail, account, folder) = if reply_to_thread {
             let ti = threads.len() - 1 - rng.below(threads.len().min(40));
@@ -272,7 +369,14 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
             let t = &mut threads[ti];
             let p = &people[t.person];
             let acc = accounts[t.account];
-            let mid = format!("<demo.{i}.{seed}@{}>", if agent_reply { "desk.example" } else { "mail.example" });
+            let mid = format!(
+                "<demo.{i}.{seed}@{}>",
+                if agent_reply {
+                    "desk.example"
+                } else {
+                    "mail.example"
+                }
+            );
             let parent = t.mids.last().cloned().unwrap_or_else(|| t.root_mid.clone());
             let mut refs = t.mids.clone();
             if refs.len() > 8 {
@@ -280,17 +384,38 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
             }
             let subject = format!("Re: {}", t.subject);
             let (from, to, folder) = if agent_reply {
-                ((acc.2.to_string(), acc.1.to_string()), vec![(p.name.clone(), p.email.clone())], "Sent")
+                (
+                    (acc.2.to_string(), acc.1.to_string()),
+                    vec![(p.name.clone(), p.email.clone())],
+                    "Sent",
+                )
             } else {
-                ((p.name.clone(), p.email.clone()), vec![(acc.2.to_string(), acc.1.to_string())], "INBOX")
+                (
+                    (p.name.clone(), p.email.clone()),
+                    vec![(acc.2.to_string(), acc.1.to_string())],
+                    "INBOX",
+                )
             };
             let body = if agent_reply {
-                let r = if p.russian { *rng.pick(RU_REPLIES) } else { *rng.pick(EN_REPLIES) };
-                format!("{r}\n\n-- \n{}\nSupport Desk, desk.example\n\n> {}", acc.2, t.subject)
+                let r = if p.russian {
+                    *rng.pick(RU_REPLIES)
+                } else {
+                    *rng.pick(EN_REPLIES)
+                };
+                format!(
+                    "{r}\n\n-- \n{}\nSupport Desk, desk.example\n\n> {}",
+                    acc.2, t.subject
+                )
             } else if p.russian {
-                format!("{}\n{}\n\n> {}", "Спасибо, но проблема осталась.", p.name, t.subject)
+                format!(
+                    "{}\n{}\n\n> {}",
+                    "Спасибо, но проблема осталась.", p.name, t.subject
+                )
             } else {
-                format!("Thanks, but the problem is still there.\n{}\n\n> On the previous mail you wrote:\n> {}", p.name, t.subject)
+                format!(
+                    "Thanks, but the problem is still there.\n{}\n\n> On the previous mail you wrote:\n> {}",
+                    p.name, t.subject
+                )
             };
             t.mids.push(mid.clone());
             let m = DraftMail {
@@ -303,7 +428,11 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
                 in_reply_to: Some(parent),
                 references: refs,
                 body,
-                charset: if p.russian && !agent_reply && rng.chance(50) { Charset::Koi8R } else { Charset::Utf8 },
+                charset: if p.russian && !agent_reply && rng.chance(50) {
+                    Charset::Koi8R
+                } else {
+                    Charset::Utf8
+                },
                 html: false,
                 attachments: vec![],
             };
@@ -315,17 +444,33 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
             let account = if rng.chance(75) { 0 } else { 1 };
             let acc = accounts[account];
             let (name, email, russian) = if unknown {
-                (format!("Visitor {}", i % 97), format!("visitor{}@freemail.example", i % 97), rng.chance(30))
+                (
+                    format!("Visitor {}", i % 97),
+                    format!("visitor{}@freemail.example", i % 97),
+                    rng.chance(30),
+                )
             } else if lead {
                 let (n, e) = rng.pick(&leads).clone();
                 (n, e, false)
             } else {
-                (people[pi].name.clone(), people[pi].email.clone(), people[pi].russian)
+                (
+                    people[pi].name.clone(),
+                    people[pi].email.clone(),
+                    people[pi].russian,
+                )
             };
-            let subject = if russian { (*rng.pick(RU_SUBJECTS)).to_string() } else { (*rng.pick(EN_SUBJECTS)).to_string() };
+            let subject = if russian {
+                (*rng.pick(RU_SUBJECTS)).to_string()
+            } else {
+                (*rng.pick(EN_SUBJECTS)).to_string()
+            };
             let body = format!(
                 "{}\n{}",
-                if russian { *rng.pick(RU_BODIES) } else { *rng.pick(EN_BODIES) },
+                if russian {
+                    *rng.pick(RU_BODIES)
+                } else {
+                    *rng.pick(EN_BODIES)
+                },
                 name
             );
             let charset = if russian {
@@ -336,9 +481,19 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
             let mut attachments = vec![];
             if rng.chance(12) {
                 let log: String = (0..20)
-                    .map(|l| format!("2026-10-0{} 12:{:02}:00 ERROR export worker {l}: timeout after 30s\n", 1 + l % 9, l))
+                    .map(|l| {
+                        format!(
+                            "2026-10-0{} 12:{:02}:00 ERROR export worker {l}: timeout after 30s\n",
+                            1 + l % 9,
+                            l
+                        )
+                    })
                     .collect();
-                attachments.push(Attachment { name: "export.log".into(), mime: "text/plain".into(), data: log.into_bytes() });
+                attachments.push(Attachment {
+                    name: "export.log".into(),
+                    mime: "text/plain".into(),
+                    data: log.into_bytes(),
+                });
             }
             if rng.chance(5) {
                 attachments.push(Attachment {
@@ -367,7 +522,13 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
                 attachments,
             };
             if !unknown && !lead {
-                threads.push(Thread { root_mid: mid.clone(), mids: vec![mid.clone()], subject, person: pi, account });
+                threads.push(Thread {
+                    root_mid: mid.clone(),
+                    mids: vec![mid.clone()],
+                    subject,
+                    person: pi,
+                    account,
+                });
                 first_mail_of_person.entry(pi).or_insert(mid);
             }
             (m, account, "INBOX")
@@ -400,7 +561,9 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
     report.messages += ingest_and_link(store, &rules, pending)?;
 
     // Cases and tasks on the first mails of some contacts.
-    let statuses = ["New", "Assigned", "Assigned", "Pending", "Closed", "Rejected", "Assigned", "New"];
+    let statuses = [
+        "New", "Assigned", "Assigned", "Pending", "Closed", "Rejected", "Assigned", "New",
+    ];
     let agents = ["Alice Agent", "Boris Agent"];
     let mut case_no = 1000;
     let mut persons: Vec<_> = first_mail_of_person.into_iter().collect();
@@ -445,7 +608,11 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
     Ok(report)
 }
 
-fn ingest_and_link(store: &Store, rules: &LinkRules, mails: Vec<NewMail>) -> Result<usize, StoreError> {
+fn ingest_and_link(
+    store: &Store,
+    rules: &LinkRules,
+    mails: Vec<NewMail>,
+) -> Result<usize, StoreError> {
     let r = store.ingest(mails, None)?;
     for id in &r.created {
         if let Some(s) = store.summary(*id)? {

@@ -11,7 +11,6 @@ use crate::store::{
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-
 /// What the interface asks the desk to do.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -24,14 +23,29 @@ pub enum Command {
         remove: u8,
     },
     /// Parse and render a mail off the interface task.
-    Render { id: u64, options: RenderOptions },
-    Link { id: u64, record: RecordRef },
-    Unlink { id: u64, record: RecordRef },
+    Render {
+        id: u64,
+        options: RenderOptions,
+    },
+    Link {
+        id: u64,
+        record: RecordRef,
+    },
+    Unlink {
+        id: u64,
+        record: RecordRef,
+    },
     /// Link every mail to the records its addresses match.
-    Relink { ids: Vec<u64> },
+    Relink {
+        ids: Vec<u64>,
+    },
     SyncNow,
     /// Move a mail to the account's Trash (never expunged).
-    Trash { id: u64, account: String, folder: String },
+    Trash {
+        id: u64,
+        account: String,
+        folder: String,
+    },
     /// Move a mail to another folder of its account (`None`: the archive).
     MoveTo {
         id: u64,
@@ -40,10 +54,17 @@ pub enum Command {
         to: Option<String>,
     },
     /// Create a record prefilled from a mail and link it.
-    CreateFromMail { id: u64, kind: RecordKind },
+    CreateFromMail {
+        id: u64,
+        kind: RecordKind,
+    },
     /// Outbox: send a waiting entry now / cancel it.
-    RetryNow { entry: u64 },
-    CancelOutgoing { entry: u64 },
+    RetryNow {
+        entry: u64,
+    },
+    CancelOutgoing {
+        entry: u64,
+    },
     /// Queue a mail for sending (demo desk: file it in Sent).
     Send(Box<Outgoing>),
 }
@@ -67,13 +88,28 @@ pub struct Outgoing {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A folder's rows changed: pull the visible ones again.
-    FolderChanged { account: String, folder: String },
-    Rendered { id: u64, mail: Arc<RenderedMail> },
+    FolderChanged {
+        account: String,
+        folder: String,
+    },
+    Rendered {
+        id: u64,
+        mail: Arc<RenderedMail>,
+    },
     /// An outbox entry changed state.
     OutboxChanged,
-    LinksChanged { id: u64 },
-    Sync { account: String, state: SyncState },
-    NewMail { account: String, folder: String, count: usize },
+    LinksChanged {
+        id: u64,
+    },
+    Sync {
+        account: String,
+        state: SyncState,
+    },
+    NewMail {
+        account: String,
+        folder: String,
+        count: usize,
+    },
     /// Something failed: plain words, already sanitised.
     Error(String),
     Notice(String),
@@ -123,7 +159,11 @@ pub struct Desk {
 
 impl Desk {
     /// Start the desk on `store`; the receiver carries its events.
-    pub fn new(store: Arc<Store>, config: Config, demo: bool) -> (Arc<Desk>, mpsc::UnboundedReceiver<Event>) {
+    pub fn new(
+        store: Arc<Store>,
+        config: Config,
+        demo: bool,
+    ) -> (Arc<Desk>, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let rules = LinkRules::from_config(&config);
         let desk = Arc::new(Desk {
@@ -144,11 +184,19 @@ impl Desk {
         if self.demo {
             return;
         }
-        let handle = crate::sync::spawn_all(Arc::clone(&self.config), Arc::clone(&self.store), self.events.clone());
+        let handle = crate::sync::spawn_all(
+            Arc::clone(&self.config),
+            Arc::clone(&self.store),
+            self.events.clone(),
+        );
         if let Ok(mut g) = self.sync.lock() {
             *g = Some(handle);
         }
-        let outbox = crate::outbox::worker::spawn(Arc::clone(&self.config), Arc::clone(&self.store), self.events.clone());
+        let outbox = crate::outbox::worker::spawn(
+            Arc::clone(&self.config),
+            Arc::clone(&self.store),
+            self.events.clone(),
+        );
         if let Ok(mut g) = self.outbox.lock() {
             *g = Some(outbox);
         }
@@ -180,7 +228,12 @@ impl Desk {
             Some(t) => t.clone(),
             None => match self.special_folder(&account, "\\Trash") {
                 Some(t) => t,
-                None => return self.fail("Could not delete", format!("account \"{account}\" has no Trash folder")),
+                None => {
+                    return self.fail(
+                        "Could not delete",
+                        format!("account \"{account}\" has no Trash folder"),
+                    );
+                }
             },
         };
         if target == folder {
@@ -189,8 +242,14 @@ impl Desk {
         if self.demo {
             match self.store.relocate(&account, &folder, id, &target) {
                 Ok(_) => {
-                    self.emit(Event::FolderChanged { account: account.clone(), folder });
-                    self.emit(Event::FolderChanged { account, folder: target.clone() });
+                    self.emit(Event::FolderChanged {
+                        account: account.clone(),
+                        folder,
+                    });
+                    self.emit(Event::FolderChanged {
+                        account,
+                        folder: target.clone(),
+                    });
                     self.emit(Event::Notice(format!("Moved to {target}.")));
                 }
                 Err(e) => self.fail("Could not move the mail", e),
@@ -318,17 +377,34 @@ impl Desk {
                     Err(e) => self.fail("Could not retry", e),
                 }
             }
-            Command::CancelOutgoing { entry } => match crate::outbox::worker::cancel(&self.store, entry) {
-                Ok(true) => {
-                    self.emit(Event::OutboxChanged);
-                    self.emit(Event::Notice("Cancelled; the mail will not be sent.".into()));
+            Command::CancelOutgoing { entry } => {
+                match crate::outbox::worker::cancel(&self.store, entry) {
+                    Ok(true) => {
+                        self.emit(Event::OutboxChanged);
+                        self.emit(Event::Notice(
+                            "Cancelled; the mail will not be sent.".into(),
+                        ));
+                    }
+                    Ok(false) => self.emit(Event::Notice(
+                        "Only a mail that is still waiting can be cancelled.".into(),
+                    )),
+                    Err(e) => self.fail("Could not cancel", e),
                 }
-                Ok(false) => self.emit(Event::Notice("Only a mail that is still waiting can be cancelled.".into())),
-                Err(e) => self.fail("Could not cancel", e),
-            },
-            Command::Trash { id, account, folder } => self.move_mail(id, account, folder, None),
-            Command::MoveTo { id, account, folder, to } => {
-                let to = to.or_else(|| self.special_folder(&account, "\\Archive")).unwrap_or_else(|| "Archive".into());
+            }
+            Command::Trash {
+                id,
+                account,
+                folder,
+            } => self.move_mail(id, account, folder, None),
+            Command::MoveTo {
+                id,
+                account,
+                folder,
+                to,
+            } => {
+                let to = to
+                    .or_else(|| self.special_folder(&account, "\\Archive"))
+                    .unwrap_or_else(|| "Archive".into());
                 self.move_mail(id, account, folder, Some(to))
             }
             Command::SyncNow => {
@@ -357,7 +433,10 @@ impl Desk {
             RecordKind::Case => create::case_from_mail(&self.store, &msg, agent.as_deref()),
             RecordKind::Task => create::task_from_mail(&self.store, &msg, agent.as_deref()),
             other => {
-                return self.emit(Event::Notice(format!("A {} is not created from a mail.", other.label())));
+                return self.emit(Event::Notice(format!(
+                    "A {} is not created from a mail.",
+                    other.label()
+                )));
             }
         };
         let result = record
@@ -372,7 +451,10 @@ impl Desk {
                     crate::mail::sanitize::sanitize_line(&r.title())
                 )));
             }
-            Err(e) => self.fail(&format!("Cannot create the {}", kind.label().to_lowercase()), e),
+            Err(e) => self.fail(
+                &format!("Cannot create the {}", kind.label().to_lowercase()),
+                e,
+            ),
         }
     }
 
@@ -437,7 +519,12 @@ impl Desk {
     }
 
     /// The demo desk has no server: a sent mail goes straight into Sent.
-    fn file_sent(&self, out: &Outgoing, built: &crate::outbox::message::BuiltMail, parent: Option<&MessageSummary>) -> Result<(), crate::store::StoreError> {
+    fn file_sent(
+        &self,
+        out: &Outgoing,
+        built: &crate::outbox::message::BuiltMail,
+        parent: Option<&MessageSummary>,
+    ) -> Result<(), crate::store::StoreError> {
         let own = self.config.own_addresses();
         let summary = crate::sync::ingest::summary_from_raw(&built.raw, &own);
         let folder = "Sent".to_string();
@@ -471,13 +558,25 @@ impl Desk {
         if let Some(p) = parent {
             for loc in self.store.locations(p.id)? {
                 if let Some((_, f)) = self.store.flags_of(&loc.account, &loc.folder, p.id)? {
-                    self.store.set_flags(&loc.account, &loc.folder, loc.uidvalidity, loc.uid, f | flags::ANSWERED)?;
-                    self.emit(Event::FolderChanged { account: loc.account.clone(), folder: loc.folder.clone() });
+                    self.store.set_flags(
+                        &loc.account,
+                        &loc.folder,
+                        loc.uidvalidity,
+                        loc.uid,
+                        f | flags::ANSWERED,
+                    )?;
+                    self.emit(Event::FolderChanged {
+                        account: loc.account.clone(),
+                        folder: loc.folder.clone(),
+                    });
                 }
             }
         }
         self.store.flush()?;
-        self.emit(Event::FolderChanged { account: out.account.clone(), folder });
+        self.emit(Event::FolderChanged {
+            account: out.account.clone(),
+            folder,
+        });
         Ok(())
     }
 
@@ -501,7 +600,13 @@ impl Desk {
         out
     }
 
-    pub fn page(&self, account: &str, folder: &str, after: Option<&[u8]>, n: usize) -> Vec<ListRow> {
+    pub fn page(
+        &self,
+        account: &str,
+        folder: &str,
+        after: Option<&[u8]>,
+        n: usize,
+    ) -> Vec<ListRow> {
         self.store
             .page(account, folder, after, n)
             .unwrap_or_else(|e| {
@@ -510,7 +615,13 @@ impl Desk {
             })
     }
 
-    pub fn page_before(&self, account: &str, folder: &str, before: Option<&[u8]>, n: usize) -> Vec<ListRow> {
+    pub fn page_before(
+        &self,
+        account: &str,
+        folder: &str,
+        before: Option<&[u8]>,
+        n: usize,
+    ) -> Vec<ListRow> {
         self.store
             .page_before(account, folder, before, n)
             .unwrap_or_else(|e| {

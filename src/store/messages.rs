@@ -85,7 +85,10 @@ pub struct MessageSummary {
 
 impl MessageSummary {
     pub fn sender(&self) -> &str {
-        self.from.first().map(|p| p.display()).unwrap_or("(no sender)")
+        self.from
+            .first()
+            .map(|p| p.display())
+            .unwrap_or("(no sender)")
     }
 }
 
@@ -175,7 +178,11 @@ impl Store {
     /// Add mails and (optionally) the folder's new sync cursor in one atomic batch.
     /// Re-ingesting a known (folder, uidvalidity, uid) is a no-op, so a batch
     /// replayed after a crash never duplicates anything.
-    pub fn ingest(&self, mails: Vec<NewMail>, cursor: Option<(&str, FolderState)>) -> Result<IngestReport> {
+    pub fn ingest(
+        &self,
+        mails: Vec<NewMail>,
+        cursor: Option<(&str, FolderState)>,
+    ) -> Result<IngestReport> {
         let _guard = self.lock();
         let mut batch = sled::Batch::default();
         let mut report = IngestReport::default();
@@ -216,7 +223,10 @@ impl Store {
                 Some(id) => {
                     let date = match msgids.get(&mid) {
                         Some(&(_, d, _)) => d as i64,
-                        None => self.summary(id)?.map(|s| s.date).unwrap_or(mail.summary.date),
+                        None => self
+                            .summary(id)?
+                            .map(|s| s.date)
+                            .unwrap_or(mail.summary.date),
                     };
                     if let Some(raw) = &mail.raw
                         && !self.tree.contains_key(keys::with_id(keys::BODY, id))?
@@ -230,7 +240,9 @@ impl Store {
                     let id = self.next_id()?;
                     let mut summary = mail.summary.clone();
                     summary.id = id;
-                    summary.thread_id = self.find_thread(&summary, &msgids, &subjects)?.unwrap_or(id);
+                    summary.thread_id = self
+                        .find_thread(&summary, &msgids, &subjects)?
+                        .unwrap_or(id);
                     if let Some(k) = thread_key(&summary.subject) {
                         subjects.entry(k.clone()).or_insert(summary.thread_id);
                         if summary.thread_id == id {
@@ -247,7 +259,10 @@ impl Store {
                         batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
                     }
                     batch.insert(keys::msgid(&mid), &id.to_be_bytes());
-                    msgids.insert(mid.clone(), (id, summary.date.max(0) as u64, summary.thread_id));
+                    msgids.insert(
+                        mid.clone(),
+                        (id, summary.date.max(0) as u64, summary.thread_id),
+                    );
                     report.created.push(id);
                     (id, summary.date)
                 }
@@ -327,7 +342,8 @@ impl Store {
         }
         // Subject fallback only for replies/forwards ("Re: x"): two customers
         // writing "Refund request" are two conversations, not one.
-        let is_reply = crate::mail::thread::normalize_subject(&s.subject) != s.subject.trim().to_lowercase();
+        let is_reply =
+            crate::mail::thread::normalize_subject(&s.subject) != s.subject.trim().to_lowercase();
         if is_reply && let Some(k) = thread_key(&s.subject) {
             if let Some(t) = batch_subjects.get(&k) {
                 return Ok(Some(*t));
@@ -389,7 +405,13 @@ impl Store {
     }
 
     /// The message id at (folder, uidvalidity, uid), if known.
-    pub fn id_by_uid(&self, account: &str, folder: &str, uidvalidity: u32, uid: u32) -> Result<Option<u64>> {
+    pub fn id_by_uid(
+        &self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<Option<u64>> {
         Ok(self
             .tree
             .get(keys::uid_map(account, folder, uidvalidity, uid))?
@@ -397,7 +419,12 @@ impl Store {
     }
 
     /// Every known UID of a folder under `uidvalidity`, ascending.
-    pub fn known_uids(&self, account: &str, folder: &str, uidvalidity: u32) -> Result<Vec<(u32, u64)>> {
+    pub fn known_uids(
+        &self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+    ) -> Result<Vec<(u32, u64)>> {
         let mut prefix = keys::folder_prefix(keys::UID_MAP, account, folder);
         prefix.extend_from_slice(&uidvalidity.to_be_bytes());
         let mut out = Vec::new();
@@ -410,7 +437,13 @@ impl Store {
     }
 
     /// Up to `n` rows of a folder, newest first, after `after` (exclusive).
-    pub fn page(&self, account: &str, folder: &str, after: Option<&[u8]>, n: usize) -> Result<Vec<ListRow>> {
+    pub fn page(
+        &self,
+        account: &str,
+        folder: &str,
+        after: Option<&[u8]>,
+        n: usize,
+    ) -> Result<Vec<ListRow>> {
         let prefix = keys::folder_prefix(keys::FOLDER_INDEX, account, folder);
         let end = keys::prefix_end(&prefix);
         let iter = match after {
@@ -425,15 +458,31 @@ impl Store {
     }
 
     /// Up to `n` rows starting at `at` (inclusive).
-    pub fn page_at(&self, account: &str, folder: &str, at: &[u8], n: usize) -> Result<Vec<ListRow>> {
+    pub fn page_at(
+        &self,
+        account: &str,
+        folder: &str,
+        at: &[u8],
+        n: usize,
+    ) -> Result<Vec<ListRow>> {
         let prefix = keys::folder_prefix(keys::FOLDER_INDEX, account, folder);
         let end = keys::prefix_end(&prefix);
-        let start = if at.starts_with(&prefix) { at.to_vec() } else { prefix };
+        let start = if at.starts_with(&prefix) {
+            at.to_vec()
+        } else {
+            prefix
+        };
         self.rows(self.tree.range(start..end).take(n))
     }
 
     /// Up to `n` rows before `before` (exclusive; `None` = from the end), in display order.
-    pub fn page_before(&self, account: &str, folder: &str, before: Option<&[u8]>, n: usize) -> Result<Vec<ListRow>> {
+    pub fn page_before(
+        &self,
+        account: &str,
+        folder: &str,
+        before: Option<&[u8]>,
+        n: usize,
+    ) -> Result<Vec<ListRow>> {
         let prefix = keys::folder_prefix(keys::FOLDER_INDEX, account, folder);
         let end = match before {
             Some(k) => k.to_vec(),
@@ -444,12 +493,17 @@ impl Store {
         Ok(rows)
     }
 
-    fn rows(&self, iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>) -> Result<Vec<ListRow>> {
+    fn rows(
+        &self,
+        iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    ) -> Result<Vec<ListRow>> {
         let mut out = Vec::new();
         for item in iter {
             let (k, v) = item?;
             let id = keys::id_of_folder_index(&k);
-            let Some(summary) = self.summary(id)? else { continue };
+            let Some(summary) = self.summary(id)? else {
+                continue;
+            };
             let thread_size = self.thread_size(summary.thread_id)?;
             out.push(ListRow {
                 key: k.to_vec(),
@@ -470,7 +524,8 @@ impl Store {
 
     pub fn put_folder_state(&self, account: &str, st: &FolderState) -> Result<()> {
         let _g = self.lock();
-        self.tree.insert(keys::folder_state(account, &st.name), encode(st))?;
+        self.tree
+            .insert(keys::folder_state(account, &st.name), encode(st))?;
         Ok(())
     }
 
@@ -505,9 +560,19 @@ impl Store {
     }
 
     /// Set the flags of one location; keeps the folder's unread counter right.
-    pub fn set_flags(&self, account: &str, folder: &str, uidvalidity: u32, uid: u32, new_flags: u8) -> Result<bool> {
+    pub fn set_flags(
+        &self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+        uid: u32,
+        new_flags: u8,
+    ) -> Result<bool> {
         let _g = self.lock();
-        let Some(v) = self.tree.get(keys::uid_map(account, folder, uidvalidity, uid))? else {
+        let Some(v) = self
+            .tree
+            .get(keys::uid_map(account, folder, uidvalidity, uid))?
+        else {
             return Ok(false);
         };
         let id = keys::read_u64(&v[..8]);
@@ -561,7 +626,13 @@ impl Store {
 
     /// Forget one location (expunged on the server). The mail record and its
     /// links stay, so a copy found later reattaches to them.
-    pub fn remove_location(&self, account: &str, folder: &str, uidvalidity: u32, uid: u32) -> Result<bool> {
+    pub fn remove_location(
+        &self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<bool> {
         let _g = self.lock();
         let ukey = keys::uid_map(account, folder, uidvalidity, uid);
         let Some(v) = self.tree.get(&ukey)? else {
@@ -621,7 +692,12 @@ impl Store {
     }
 
     /// Ids of a folder's messages whose body is not stored yet, newest first.
-    pub fn missing_bodies(&self, account: &str, folder: &str, limit: usize) -> Result<Vec<(u64, u32)>> {
+    pub fn missing_bodies(
+        &self,
+        account: &str,
+        folder: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32)>> {
         let mut out = Vec::new();
         for item in self
             .tree
@@ -653,7 +729,11 @@ impl Store {
         };
         self.remove_location(account, from, loc.uidvalidity, loc.uid)?;
         let st = self.folder_state(account, to)?.unwrap_or_default();
-        let uidvalidity = if st.uidvalidity == 0 { 1 } else { st.uidvalidity };
+        let uidvalidity = if st.uidvalidity == 0 {
+            1
+        } else {
+            st.uidvalidity
+        };
         let uid = self
             .known_uids(account, to, uidvalidity)?
             .last()

@@ -105,10 +105,7 @@ impl Store {
 
     /// Whether the store holds any desk at all (used by `demo --data-dir`).
     pub fn is_empty(&self) -> bool {
-        self.tree
-            .scan_prefix([keys::MESSAGE])
-            .next()
-            .is_none()
+        self.tree.scan_prefix([keys::MESSAGE]).next().is_none()
     }
 
     /// Make everything written so far durable.
@@ -193,10 +190,11 @@ impl Store {
             };
             for f in folders {
                 let (mut total, mut unread, mut missing) = (0, 0, 0);
-                for item in self
-                    .tree
-                    .scan_prefix(keys::folder_prefix(keys::FOLDER_INDEX, &account, &f.name))
-                {
+                for item in self.tree.scan_prefix(keys::folder_prefix(
+                    keys::FOLDER_INDEX,
+                    &account,
+                    &f.name,
+                )) {
                     let (k, v) = item?;
                     let e: FolderEntry = decode(&v)?;
                     total += 1;
@@ -221,7 +219,10 @@ impl Store {
             let n = self.count_prefix(&[keys::RECORD, kind.code()]);
             s.records.insert(kind.name().to_string(), n);
         }
-        for item in self.tree.scan_prefix([keys::RECORD, RecordKind::Case.code()]) {
+        for item in self
+            .tree
+            .scan_prefix([keys::RECORD, RecordKind::Case.code()])
+        {
             let (_, v) = item?;
             let r: Record = decode(&v)?;
             if r.deleted {

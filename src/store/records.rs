@@ -287,7 +287,10 @@ impl Store {
     /// The records a mail is linked to.
     pub fn links_of(&self, msg: u64) -> Result<Vec<Record>> {
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(keys::with_id(keys::LINK_BY_MESSAGE, msg)) {
+        for item in self
+            .tree
+            .scan_prefix(keys::with_id(keys::LINK_BY_MESSAGE, msg))
+        {
             let (k, _) = item?;
             if let Some(kind) = RecordKind::from_code(k[9])
                 && let Some(r) = self.record(kind, keys::read_u64(&k[10..]))?
@@ -352,7 +355,12 @@ impl Store {
                 }
             }
         }
-        items.sort_by(|a, b| b.message.date.cmp(&a.message.date).then(b.message.id.cmp(&a.message.id)));
+        items.sort_by(|a, b| {
+            b.message
+                .date
+                .cmp(&a.message.date)
+                .then(b.message.id.cmp(&a.message.id))
+        });
         Ok(items)
     }
 }

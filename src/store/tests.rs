@@ -61,12 +61,20 @@ fn same_message_id_in_two_folders_is_one_record_with_two_locations() {
 #[test]
 fn replaying_a_batch_adds_nothing() {
     let (_d, s) = open();
-    let batch = || vec![mail("support", "INBOX", 1, "<a@x>", 100, "A"), mail("support", "INBOX", 2, "<b@x>", 200, "B")];
+    let batch = || {
+        vec![
+            mail("support", "INBOX", 1, "<a@x>", 100, "A"),
+            mail("support", "INBOX", 2, "<b@x>", 200, "B"),
+        ]
+    };
     s.ingest(batch(), None).expect("first");
     let again = s.ingest(batch(), None).expect("again");
     assert!(again.created.is_empty());
     assert_eq!(again.skipped, 2);
-    let st = s.folder_state("support", "INBOX").expect("state").expect("some");
+    let st = s
+        .folder_state("support", "INBOX")
+        .expect("state")
+        .expect("some");
     assert_eq!(st.total, 2);
     assert_eq!(st.unread, 2);
 }
@@ -75,18 +83,41 @@ fn replaying_a_batch_adds_nothing() {
 fn folder_pages_come_newest_first_and_continue_from_a_key() {
     let (_d, s) = open();
     let mails = (1..=50)
-        .map(|i| mail("support", "INBOX", i, &format!("<{i}@x>"), i as i64 * 10, &format!("S{i}")))
+        .map(|i| {
+            mail(
+                "support",
+                "INBOX",
+                i,
+                &format!("<{i}@x>"),
+                i as i64 * 10,
+                &format!("S{i}"),
+            )
+        })
         .collect();
     s.ingest(mails, None).expect("ingest");
     let first = s.page("support", "INBOX", None, 5).expect("page");
     let subjects: Vec<_> = first.iter().map(|r| r.summary.subject.clone()).collect();
     assert_eq!(subjects, ["S50", "S49", "S48", "S47", "S46"]);
-    let next = s.page("support", "INBOX", Some(&first[4].key), 3).expect("next");
+    let next = s
+        .page("support", "INBOX", Some(&first[4].key), 3)
+        .expect("next");
     assert_eq!(next[0].summary.subject, "S45");
-    let back = s.page_before("support", "INBOX", Some(&next[0].key), 2).expect("back");
-    assert_eq!(back.iter().map(|r| r.summary.subject.as_str()).collect::<Vec<_>>(), ["S47", "S46"]);
+    let back = s
+        .page_before("support", "INBOX", Some(&next[0].key), 2)
+        .expect("back");
+    assert_eq!(
+        back.iter()
+            .map(|r| r.summary.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["S47", "S46"]
+    );
     let end = s.page_before("support", "INBOX", None, 2).expect("end");
-    assert_eq!(end.iter().map(|r| r.summary.subject.as_str()).collect::<Vec<_>>(), ["S2", "S1"]);
+    assert_eq!(
+        end.iter()
+            .map(|r| r.summary.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["S2", "S1"]
+    );
     let at = s.page_at("support", "INBOX", &first[2].key, 1).expect("at");
     assert_eq!(at[0].summary.subject, "S48");
 }
@@ -107,9 +138,19 @@ fn replies_join_the_thread_of_their_parent() {
 #[test]
 fn flags_change_keeps_unread_counter_right() {
     let (_d, s) = open();
-    s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None).expect("ingest");
-    assert!(s.set_flags("support", "INBOX", 7, 1, flags::SEEN).expect("set"));
-    assert_eq!(s.folder_state("support", "INBOX").expect("st").expect("some").unread, 0);
+    s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None)
+        .expect("ingest");
+    assert!(
+        s.set_flags("support", "INBOX", 7, 1, flags::SEEN)
+            .expect("set")
+    );
+    assert_eq!(
+        s.folder_state("support", "INBOX")
+            .expect("st")
+            .expect("some")
+            .unread,
+        0
+    );
     let st = s.stats().expect("stats");
     assert_eq!(st.accounts[0].folders[0].unread, 0);
 }
@@ -117,7 +158,9 @@ fn flags_change_keeps_unread_counter_right() {
 #[test]
 fn uidvalidity_reset_keeps_record_links() {
     let (_d, s) = open();
-    let r = s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None).expect("ingest");
+    let r = s
+        .ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None)
+        .expect("ingest");
     let id = r.created[0];
     let mut c = Record::new(RecordKind::Contact, "Emma");
     c.emails = vec!["emma@northwind.example".into()];
@@ -138,11 +181,21 @@ fn deleted_record_goes_to_trash_and_comes_back() {
     let mut c = Record::new(RecordKind::Contact, "Emma");
     c.emails = vec!["Emma@Northwind.example ".into()];
     let c = s.put_record(c).expect("put");
-    assert_eq!(s.records_by_address("emma@northwind.example").expect("by addr").len(), 1);
+    assert_eq!(
+        s.records_by_address("emma@northwind.example")
+            .expect("by addr")
+            .len(),
+        1
+    );
     s.delete_record(RecordKind::Contact, c.id).expect("delete");
     assert!(s.records(RecordKind::Contact).expect("list").is_empty());
-    assert!(s.records_by_address("emma@northwind.example").expect("by addr").is_empty());
-    s.restore_record(RecordKind::Contact, c.id).expect("restore");
+    assert!(
+        s.records_by_address("emma@northwind.example")
+            .expect("by addr")
+            .is_empty()
+    );
+    s.restore_record(RecordKind::Contact, c.id)
+        .expect("restore");
     assert_eq!(s.records(RecordKind::Contact).expect("list").len(), 1);
 }
 
@@ -151,18 +204,28 @@ fn company_history_includes_its_contacts_mail_newest_first() {
     let (_d, s) = open();
     let r = s
         .ingest(
-            vec![mail("support", "INBOX", 1, "<a@x>", 10, "Old"), mail("support", "INBOX", 2, "<b@x>", 20, "New")],
+            vec![
+                mail("support", "INBOX", 1, "<a@x>", 10, "Old"),
+                mail("support", "INBOX", 2, "<b@x>", 20, "New"),
+            ],
             None,
         )
         .expect("ingest");
-    let co = s.put_record(Record::new(RecordKind::Account, "Northwind")).expect("co");
+    let co = s
+        .put_record(Record::new(RecordKind::Account, "Northwind"))
+        .expect("co");
     let mut c = Record::new(RecordKind::Contact, "Emma");
     c.parent = Some(co.reference());
     let c = s.put_record(c).expect("c");
     s.link(r.created[0], c.reference()).expect("l1");
     s.link(r.created[1], co.reference()).expect("l2");
     let h = s.history(&co).expect("history");
-    assert_eq!(h.iter().map(|i| i.message.subject.as_str()).collect::<Vec<_>>(), ["New", "Old"]);
+    assert_eq!(
+        h.iter()
+            .map(|i| i.message.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["New", "Old"]
+    );
 }
 
 #[test]

@@ -34,15 +34,27 @@ impl Focus {
     fn step(self, forward: bool) -> Focus {
         let i = Focus::ORDER.iter().position(|f| *f == self).unwrap_or(0);
         let n = Focus::ORDER.len();
-        Focus::ORDER[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+        Focus::ORDER[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
     }
 }
 
 /// One line of the folder pane: an account heading or a folder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FolderRow {
-    Account { name: String, group: bool },
-    Folder { account: String, name: String, unread: u64, total: u64 },
+    Account {
+        name: String,
+        group: bool,
+    },
+    Folder {
+        account: String,
+        name: String,
+        unread: u64,
+        total: u64,
+    },
 }
 
 /// The message list window: exactly the rows on screen.
@@ -92,12 +104,20 @@ pub struct RecordCard {
 
 #[derive(Debug)]
 pub enum Overlay {
-    Help { scroll: usize },
-    Palette { input: String, cursor: usize },
+    Help {
+        scroll: usize,
+    },
+    Palette {
+        input: String,
+        cursor: usize,
+    },
     Record(Box<RecordCard>),
     Compose(Box<ComposeState>),
     Picker(Box<RecordPicker>),
-    Outbox { cursor: usize, entries: Vec<crate::store::OutboxEntry> },
+    Outbox {
+        cursor: usize,
+        entries: Vec<crate::store::OutboxEntry>,
+    },
 }
 
 /// Fuzzy picker of records for manual linking.
@@ -230,13 +250,20 @@ impl App {
 
     /// Show the folder under the folder cursor from its newest mail.
     fn open_folder(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
-        let Some(FolderRow::Folder { account, name, .. }) = self.folders.get(self.folder_cursor).cloned() else {
+        let Some(FolderRow::Folder { account, name, .. }) =
+            self.folders.get(self.folder_cursor).cloned()
+        else {
             return vec![];
         };
         self.list.account = account;
         self.list.folder = name;
         self.list.total = self.folder_total();
-        self.list.rows = desk.page(&self.list.account, &self.list.folder, None, self.list.height);
+        self.list.rows = desk.page(
+            &self.list.account,
+            &self.list.folder,
+            None,
+            self.list.height,
+        );
         self.list.cursor = 0;
         self.list.first_index = 0;
         self.selection_changed(desk)
@@ -259,15 +286,29 @@ impl App {
         let rows = match &first_key {
             Some(k) => {
                 let mut rows = desk.page_before(&self.list.account, &self.list.folder, Some(k), 0);
-                rows.extend(desk.store().page_at(&self.list.account, &self.list.folder, k, self.list.height).unwrap_or_default());
+                rows.extend(
+                    desk.store()
+                        .page_at(&self.list.account, &self.list.folder, k, self.list.height)
+                        .unwrap_or_default(),
+                );
                 rows
             }
-            None => desk.page(&self.list.account, &self.list.folder, None, self.list.height),
+            None => desk.page(
+                &self.list.account,
+                &self.list.folder,
+                None,
+                self.list.height,
+            ),
         };
         self.list.rows = rows;
         if self.list.rows.len() < self.list.height && self.list.first_index > 0 {
             // The window ran past the end (rows went away): pull from the end.
-            self.list.rows = desk.page_before(&self.list.account, &self.list.folder, None, self.list.height);
+            self.list.rows = desk.page_before(
+                &self.list.account,
+                &self.list.folder,
+                None,
+                self.list.height,
+            );
             self.list.first_index = self.list.total.saturating_sub(self.list.rows.len() as u64);
         }
         self.list.cursor = selected
@@ -336,7 +377,8 @@ impl App {
             } else if self.list.cursor > 0 {
                 self.list.cursor -= 1;
             } else if let Some(first) = self.list.rows.first() {
-                let prev = desk.page_before(&self.list.account, &self.list.folder, Some(&first.key), 1);
+                let prev =
+                    desk.page_before(&self.list.account, &self.list.folder, Some(&first.key), 1);
                 if prev.is_empty() {
                     break;
                 }
@@ -352,14 +394,24 @@ impl App {
     }
 
     fn list_bottom(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
-        self.list.rows = desk.page_before(&self.list.account, &self.list.folder, None, self.list.height);
+        self.list.rows = desk.page_before(
+            &self.list.account,
+            &self.list.folder,
+            None,
+            self.list.height,
+        );
         self.list.first_index = self.list.total.saturating_sub(self.list.rows.len() as u64);
         self.list.cursor = self.list.rows.len().saturating_sub(1);
         self.selection_changed(desk)
     }
 
     fn list_top(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
-        self.list.rows = desk.page(&self.list.account, &self.list.folder, None, self.list.height);
+        self.list.rows = desk.page(
+            &self.list.account,
+            &self.list.folder,
+            None,
+            self.list.height,
+        );
         self.list.first_index = 0;
         self.list.cursor = 0;
         self.selection_changed(desk)
@@ -451,7 +503,19 @@ impl App {
             .iter()
             .map(|a| {
                 let keys = self.keymap.keys_for(ctx, *a).join(", ");
-                (*a, format!("{} — {}{}", a.name(), a.describe(), if keys.is_empty() { String::new() } else { format!("  [{keys}]") }))
+                (
+                    *a,
+                    format!(
+                        "{} — {}{}",
+                        a.name(),
+                        a.describe(),
+                        if keys.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  [{keys}]")
+                        }
+                    ),
+                )
             })
             .collect();
         fuzzy_filter(input, items, |(_, label)| label.as_str())
@@ -627,7 +691,10 @@ impl App {
                 vec![]
             }
             Action::UnlinkRecord => {
-                let (Some(id), Some(r)) = (self.reader.id, self.records.records.get(self.records.cursor)) else {
+                let (Some(id), Some(r)) = (
+                    self.reader.id,
+                    self.records.records.get(self.records.cursor),
+                ) else {
                     self.notice("Select a linked record in the records pane to unlink it.");
                     return vec![];
                 };
@@ -652,7 +719,10 @@ impl App {
                 });
                 vec![]
             }
-            Action::CreateContact | Action::CreateLead | Action::CreateCase | Action::CreateTask => {
+            Action::CreateContact
+            | Action::CreateLead
+            | Action::CreateCase
+            | Action::CreateTask => {
                 let Some(row) = self.list.selected() else {
                     self.notice("Select a mail first.");
                     return vec![];
@@ -663,22 +733,43 @@ impl App {
                     Action::CreateCase => RecordKind::Case,
                     _ => RecordKind::Task,
                 };
-                vec![Command::CreateFromMail { id: row.summary.id, kind }]
+                vec![Command::CreateFromMail {
+                    id: row.summary.id,
+                    kind,
+                }]
             }
             Action::Delete | Action::Archive => {
                 let Some(row) = self.list.selected() else {
                     return vec![];
                 };
-                let (id, account, folder) = (row.summary.id, self.list.account.clone(), self.list.folder.clone());
+                let (id, account, folder) = (
+                    row.summary.id,
+                    self.list.account.clone(),
+                    self.list.folder.clone(),
+                );
                 vec![if action == Action::Delete {
-                    Command::Trash { id, account, folder }
+                    Command::Trash {
+                        id,
+                        account,
+                        folder,
+                    }
                 } else {
-                    Command::MoveTo { id, account, folder, to: None }
+                    Command::MoveTo {
+                        id,
+                        account,
+                        folder,
+                        to: None,
+                    }
                 }]
             }
-            Action::NextInThread | Action::PrevInThread => self.step_thread(desk, action == Action::NextInThread),
+            Action::NextInThread | Action::PrevInThread => {
+                self.step_thread(desk, action == Action::NextInThread)
+            }
             other => {
-                self.notice(format!("{} is not available on this desk yet.", other.describe()));
+                self.notice(format!(
+                    "{} is not available on this desk yet.",
+                    other.describe()
+                ));
                 vec![]
             }
         }
@@ -721,7 +812,9 @@ impl App {
                             Some(Overlay::Picker(p)) => p,
                             _ => return Some(vec![]),
                         };
-                        self.picker_matches(p).get(p.cursor).map(|r| (r.reference(), r.title()))
+                        self.picker_matches(p)
+                            .get(p.cursor)
+                            .map(|r| (r.reference(), r.title()))
                     };
                     self.overlay = None;
                     return Some(match picked {
@@ -736,7 +829,9 @@ impl App {
                 _ => {}
             },
             Overlay::Record(card) => match action {
-                Action::MoveDown => card.cursor = (card.cursor + 1).min(card.history.len().saturating_sub(1)),
+                Action::MoveDown => {
+                    card.cursor = (card.cursor + 1).min(card.history.len().saturating_sub(1))
+                }
                 Action::MoveUp => card.cursor = card.cursor.saturating_sub(1),
                 Action::Quit => self.quit = true,
                 Action::Back | Action::Cancel | Action::Open => self.overlay = None,
@@ -846,7 +941,11 @@ impl App {
             .filter(|i| self.list.rows[*i].summary.thread_id == tid)
             .collect();
         let pos = idx.iter().position(|i| *i == self.list.cursor).unwrap_or(0);
-        let target = if next { idx.get(pos + 1) } else { pos.checked_sub(1).and_then(|p| idx.get(p)) };
+        let target = if next {
+            idx.get(pos + 1)
+        } else {
+            pos.checked_sub(1).and_then(|p| idx.get(p))
+        };
         match target {
             Some(t) => {
                 self.list.cursor = *t;
@@ -878,7 +977,10 @@ impl App {
             Event::LinksChanged { id } => {
                 if self.reader.id == Some(id) {
                     self.records.records = desk.links_of(id);
-                    self.records.cursor = self.records.cursor.min(self.records.records.len().saturating_sub(1));
+                    self.records.cursor = self
+                        .records
+                        .cursor
+                        .min(self.records.records.len().saturating_sub(1));
                 }
                 vec![]
             }
@@ -889,7 +991,11 @@ impl App {
                 self.status.sync.insert(account, state);
                 vec![]
             }
-            Event::NewMail { account, folder, count } => {
+            Event::NewMail {
+                account,
+                folder,
+                count,
+            } => {
                 self.status.new_mail += count;
                 self.bell = true;
                 self.notice(format!("{count} new mail in {account}/{folder}"));
@@ -935,6 +1041,6 @@ pub fn fuzzy_filter<T>(pattern: &str, items: Vec<T>, key: impl Fn(&T) -> &str) -
             Some((s, it))
         })
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     scored.into_iter().map(|(_, t)| t).collect()
 }

@@ -40,7 +40,11 @@ fn re_subject(s: &str) -> String {
 
 impl ComposeState {
     /// Start a new mail, reply, reply-all or forward of `base`.
-    pub fn start(desk: &Arc<Desk>, action: Action, base: Option<&MessageSummary>) -> Result<ComposeState, String> {
+    pub fn start(
+        desk: &Arc<Desk>,
+        action: Action,
+        base: Option<&MessageSummary>,
+    ) -> Result<ComposeState, String> {
         let cfg = desk.config();
         let identities: Vec<(String, String)> = cfg
             .accounts
@@ -97,13 +101,12 @@ impl ComposeState {
             Action::Reply | Action::ReplyAll => {
                 c.to = area(&m.from.first().map(|p| p.email.clone()).unwrap_or_default());
                 if action == Action::ReplyAll {
-                    let cc: Vec<String> = m
-                        .to
-                        .iter()
-                        .chain(m.cc.iter())
-                        .map(|p| p.email.clone())
-                        .filter(|e| !own.contains(e))
-                        .collect();
+                    let cc: Vec<String> =
+                        m.to.iter()
+                            .chain(m.cc.iter())
+                            .map(|p| p.email.clone())
+                            .filter(|e| !own.contains(e))
+                            .collect();
                     c.cc = area(&cc.join(", "));
                 }
                 c.subject = area(&re_subject(&m.subject));
@@ -138,7 +141,10 @@ impl ComposeState {
     pub fn input(&mut self, key: Key) {
         use crossterm::event::{KeyCode, KeyEvent};
         if self.field == 0 {
-            if matches!(key.code, KeyCode::Char(' ') | KeyCode::Right | KeyCode::Down) {
+            if matches!(
+                key.code,
+                KeyCode::Char(' ') | KeyCode::Right | KeyCode::Down
+            ) {
                 self.identity = (self.identity + 1) % self.identities.len().max(1);
             }
             return;
@@ -189,7 +195,11 @@ impl ComposeState {
     }
 
     /// Handle a bound action: `(close overlay, commands, status message)`.
-    pub fn action(&mut self, desk: &Arc<Desk>, action: Action) -> (bool, Vec<Command>, Option<(String, bool)>) {
+    pub fn action(
+        &mut self,
+        desk: &Arc<Desk>,
+        action: Action,
+    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
         match action {
             Action::NextField => self.field = (self.field + 1) % FIELDS.len(),
             Action::PrevField => self.field = (self.field + FIELDS.len() - 1) % FIELDS.len(),
@@ -198,7 +208,11 @@ impl ComposeState {
             }
             Action::Send => {
                 if let Some(reason) = self.blocked_reason() {
-                    return (false, vec![], Some((format!("Cannot send yet: {reason}"), true)));
+                    return (
+                        false,
+                        vec![],
+                        Some((format!("Cannot send yet: {reason}"), true)),
+                    );
                 }
                 let (account, email) = self.identities[self.identity].clone();
                 let name = desk

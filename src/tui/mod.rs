@@ -54,7 +54,11 @@ fn draw(guard: &mut terminal::TerminalGuard, app: &App, theme: &Theme) -> std::i
 }
 
 /// Run the interface until the agent quits or a signal asks us to.
-pub async fn run(desk: Arc<Desk>, mut events: UnboundedReceiver<Event>, opts: RunOptions) -> anyhow::Result<()> {
+pub async fn run(
+    desk: Arc<Desk>,
+    mut events: UnboundedReceiver<Event>,
+    opts: RunOptions,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut guard = terminal::TerminalGuard::new()?;
     let mut app = App::new(opts.keymap);
@@ -96,7 +100,11 @@ pub async fn run(desk: Arc<Desk>, mut events: UnboundedReceiver<Event>, opts: Ru
             last_draw = Instant::now();
             dirty = false;
         }
-        let wait = if dirty { FRAME.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        let wait = if dirty {
+            FRAME.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
         tokio::select! {
             ev = input.next() => match ev {
                 Some(Ok(crossterm::event::Event::Key(k))) => {

@@ -35,10 +35,20 @@ pub fn layout(area: Rect, focus: Focus) -> Areas {
     if area.width >= 140 {
         let cols = Layout::default()
             .direction(Direction::Horizontal)
-            .constraints([Constraint::Length(26), Constraint::Min(40), Constraint::Length(40)])
+            .constraints([
+                Constraint::Length(26),
+                Constraint::Min(40),
+                Constraint::Length(40),
+            ])
             .split(main);
         let (list, reader) = split_v(cols[1], 40, 8);
-        Areas { folders: Some(cols[0]), list, reader: Some(reader), records: Some(cols[2]), status }
+        Areas {
+            folders: Some(cols[0]),
+            list,
+            reader: Some(reader),
+            records: Some(cols[2]),
+            status,
+        }
     } else if area.width >= 60 && area.height >= 16 {
         let cols = Layout::default()
             .direction(Direction::Horizontal)
@@ -46,10 +56,22 @@ pub fn layout(area: Rect, focus: Focus) -> Areas {
             .split(main);
         let (folders, records) = split_v(cols[0], 55, 6);
         let (list, reader) = split_v(cols[1], 40, 8);
-        Areas { folders: Some(folders), list, reader: Some(reader), records: Some(records), status }
+        Areas {
+            folders: Some(folders),
+            list,
+            reader: Some(reader),
+            records: Some(records),
+            status,
+        }
     } else {
         // Too small for side by side: the focused pane takes the screen.
-        let mut a = Areas { folders: None, list: main, reader: None, records: None, status };
+        let mut a = Areas {
+            folders: None,
+            list: main,
+            reader: None,
+            records: None,
+            status,
+        };
         match focus {
             Focus::Folders => a.folders = Some(main),
             Focus::Reader => a.reader = Some(main),
@@ -67,11 +89,22 @@ pub fn list_rows(area: Rect, focus: Focus) -> usize {
 
 /// Width available to the reader's text.
 pub fn reader_width(area: Rect, focus: Focus) -> usize {
-    layout(area, focus).reader.map(|r| r.width.saturating_sub(2) as usize).unwrap_or(80)
+    layout(area, focus)
+        .reader
+        .map(|r| r.width.saturating_sub(2) as usize)
+        .unwrap_or(80)
 }
 
-pub fn pane_block<'a>(title: impl Into<ratatui::text::Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
-    let border = if focused { Role::BorderFocused } else { Role::Border };
+pub fn pane_block<'a>(
+    title: impl Into<ratatui::text::Line<'a>>,
+    focused: bool,
+    theme: &Theme,
+) -> Block<'a> {
+    let border = if focused {
+        Role::BorderFocused
+    } else {
+        Role::Border
+    };
     Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(border))
@@ -100,11 +133,15 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     panes::status::draw(frame, a.status, app, theme);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => panes::help::draw(frame, area, app, *scroll, theme),
-        Some(Overlay::Palette { input, cursor }) => panes::palette::draw(frame, area, app, input, *cursor, theme),
+        Some(Overlay::Palette { input, cursor }) => {
+            panes::palette::draw(frame, area, app, input, *cursor, theme)
+        }
         Some(Overlay::Picker(p)) => panes::palette::draw_picker(frame, area, app, p, theme),
         Some(Overlay::Record(card)) => panes::record_card::draw(frame, area, card, theme),
         Some(Overlay::Compose(c)) => panes::compose::draw(frame, area, c, theme),
-        Some(Overlay::Outbox { cursor, entries }) => panes::outbox::draw(frame, area, entries, *cursor, theme),
+        Some(Overlay::Outbox { cursor, entries }) => {
+            panes::outbox::draw(frame, area, entries, *cursor, theme)
+        }
         None => {}
     }
 }

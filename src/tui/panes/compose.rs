@@ -11,7 +11,11 @@ use ratatui::widgets::{Clear, Paragraph};
 pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
     let r = centered(area, 90, 90);
     frame.render_widget(Clear, r);
-    let block = pane_block("Compose — Tab next field, Ctrl-G send, Esc discard", true, theme);
+    let block = pane_block(
+        "Compose — Tab next field, Ctrl-G send, Esc discard",
+        true,
+        theme,
+    );
     let inner = block.inner(r);
     frame.render_widget(block, r);
     let rows = Layout::default()
@@ -28,14 +32,25 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
     let label = |i: usize| {
         Span::styled(
             format!("{:<8}", FIELDS[i]),
-            theme.style(if c.field == i { Role::Accent } else { Role::Muted }),
+            theme.style(if c.field == i {
+                Role::Accent
+            } else {
+                Role::Muted
+            }),
         )
     };
     let (acct, email) = c.identities.get(c.identity).cloned().unwrap_or_default();
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             label(0),
-            Span::styled(format!("{email} ({acct})"), theme.style(if c.field == 0 { Role::Selected } else { Role::Normal })),
+            Span::styled(
+                format!("{email} ({acct})"),
+                theme.style(if c.field == 0 {
+                    Role::Selected
+                } else {
+                    Role::Normal
+                }),
+            ),
         ])),
         rows[0],
     );
@@ -49,8 +64,14 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
     }
     frame.render_widget(&c.body, rows[4]);
     let status = match c.blocked_reason() {
-        Some(r) => Line::from(Span::styled(format!("Send disabled: {r}"), theme.style(Role::Warning))),
-        None => Line::from(Span::styled("Ready to send (Ctrl-G).", theme.style(Role::Ok))),
+        Some(r) => Line::from(Span::styled(
+            format!("Send disabled: {r}"),
+            theme.style(Role::Warning),
+        )),
+        None => Line::from(Span::styled(
+            "Ready to send (Ctrl-G).",
+            theme.style(Role::Ok),
+        )),
     };
     frame.render_widget(Paragraph::new(status), rows[5]);
 }

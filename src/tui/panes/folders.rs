@@ -22,18 +22,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .map(|(i, row)| match row {
             FolderRow::Account { name, group } => Line::from(vec![
                 safe(name, theme.style(Role::Header)),
-                Span::styled(if *group { " (group)" } else { " (personal)" }, theme.style(Role::Muted)),
+                Span::styled(
+                    if *group { " (group)" } else { " (personal)" },
+                    theme.style(Role::Muted),
+                ),
             ]),
             FolderRow::Folder { name, unread, .. } => {
                 let selected = i == app.folder_cursor;
                 let base = if selected {
-                    theme.style(if focused { Role::Selected } else { Role::SelectedUnfocused })
+                    theme.style(if focused {
+                        Role::Selected
+                    } else {
+                        Role::SelectedUnfocused
+                    })
                 } else if *unread > 0 {
                     theme.style(Role::Unread)
                 } else {
                     theme.style(Role::Normal)
                 };
-                let mut spans = vec![Span::styled(if selected { "> " } else { "  " }, base), safe(name, base)];
+                let mut spans = vec![
+                    Span::styled(if selected { "> " } else { "  " }, base),
+                    safe(name, base),
+                ];
                 if *unread > 0 {
                     spans.push(Span::styled(format!(" {unread}"), base));
                 }
@@ -41,5 +51,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines).block(pane_block("Folders", focused, theme)), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block("Folders", focused, theme)),
+        area,
+    );
 }

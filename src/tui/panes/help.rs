@@ -19,7 +19,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, scroll: usize, theme: &The
         lines.push(Line::from(vec![
             Span::styled(format!("{:>12}  ", e.keys), theme.style(Role::Accent)),
             Span::styled(e.desc, theme.style(Role::Normal)),
-            Span::styled(format!("  ({})", e.context.name()), theme.style(Role::Muted)),
+            Span::styled(
+                format!("  ({})", e.context.name()),
+                theme.style(Role::Muted),
+            ),
         ]));
     }
     let scroll = scroll.min(lines.len().saturating_sub(1));

@@ -45,21 +45,37 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let f = row.entry.flags;
             let unread = f & flags::SEEN == 0;
             let selected = i == l.cursor;
-            let mut style = if unread { theme.style(Role::Unread) } else { theme.style(Role::Normal) };
+            let mut style = if unread {
+                theme.style(Role::Unread)
+            } else {
+                theme.style(Role::Normal)
+            };
             if selected {
-                style = theme.style(if focused { Role::Selected } else { Role::SelectedUnfocused });
+                style = theme.style(if focused {
+                    Role::Selected
+                } else {
+                    Role::SelectedUnfocused
+                });
             }
             let marks: String = [
                 if unread { 'N' } else { ' ' },
                 if f & flags::FLAGGED != 0 { '!' } else { ' ' },
                 if f & flags::ANSWERED != 0 { 'r' } else { ' ' },
-                if row.summary.has_attachments { '@' } else { ' ' },
+                if row.summary.has_attachments {
+                    '@'
+                } else {
+                    ' '
+                },
             ]
             .iter()
             .collect();
             let s = &row.summary;
             let reply = s.thread_id != s.id;
-            let thread = if row.thread_size > 1 { format!("({}) ", row.thread_size) } else { String::new() };
+            let thread = if row.thread_size > 1 {
+                format!("({}) ", row.thread_size)
+            } else {
+                String::new()
+            };
             let subject = format!("{}{}{}", if reply { "↳ " } else { "" }, thread, s.subject);
             let who = if s.status == crate::store::MailStatus::Sent {
                 format!("To {}", s.to.first().map(|p| p.display()).unwrap_or(""))
@@ -69,9 +85,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let used = 4 + 1 + date_w + 1 + sender_w + 1;
             let subj_w = inner_w.saturating_sub(used);
             Line::from(vec![
-                Span::styled(marks, if selected { style } else { theme.style(Role::Flagged) }),
+                Span::styled(
+                    marks,
+                    if selected {
+                        style
+                    } else {
+                        theme.style(Role::Flagged)
+                    },
+                ),
                 Span::styled(" ", style),
-                Span::styled(fit(&short_date(s.date), date_w), if selected { style } else { theme.style(Role::Muted) }),
+                Span::styled(
+                    fit(&short_date(s.date), date_w),
+                    if selected {
+                        style
+                    } else {
+                        theme.style(Role::Muted)
+                    },
+                ),
                 Span::styled(" ", style),
                 Span::styled(fit(&who, sender_w), style),
                 Span::styled(" ", style),
@@ -80,9 +110,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     let body = if lines.is_empty() {
-        vec![Line::from(Span::styled("No mail in this folder.", theme.style(Role::Muted)))]
+        vec![Line::from(Span::styled(
+            "No mail in this folder.",
+            theme.style(Role::Muted),
+        ))]
     } else {
         lines
     };
-    frame.render_widget(Paragraph::new(body).block(pane_block(title, focused, theme)), area);
+    frame.render_widget(
+        Paragraph::new(body).block(pane_block(title, focused, theme)),
+        area,
+    );
 }

@@ -13,14 +13,21 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 fn state_text(e: &OutboxEntry) -> (String, Role) {
     let at = |t: i64| {
         chrono::DateTime::from_timestamp(t, 0)
-            .map(|d| d.with_timezone(&chrono::Local).format("%H:%M:%S").to_string())
+            .map(|d| {
+                d.with_timezone(&chrono::Local)
+                    .format("%H:%M:%S")
+                    .to_string()
+            })
             .unwrap_or_default()
     };
     match &e.state {
         OutboxState::Queued => ("queued".into(), Role::Normal),
         OutboxState::Sending => ("sending".into(), Role::Accent),
         OutboxState::Sent { at: t } => (format!("sent {}", at(*t)), Role::Ok),
-        OutboxState::Retrying { at: t, attempt } => (format!("retrying at {} (attempt {attempt})", at(*t)), Role::Warning),
+        OutboxState::Retrying { at: t, attempt } => (
+            format!("retrying at {} (attempt {attempt})", at(*t)),
+            Role::Warning,
+        ),
         OutboxState::Failed { .. } => ("failed".into(), Role::Error),
         OutboxState::Cancelled => ("cancelled".into(), Role::Muted),
     }
@@ -31,15 +38,25 @@ pub fn draw(frame: &mut Frame, area: Rect, entries: &[OutboxEntry], cursor: usiz
     let width = r.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
     if entries.is_empty() {
-        lines.push(Line::from(Span::styled("The outbox is empty.", theme.style(Role::Muted))));
+        lines.push(Line::from(Span::styled(
+            "The outbox is empty.",
+            theme.style(Role::Muted),
+        )));
     }
     for (i, e) in entries.iter().enumerate() {
         let (state, role) = state_text(e);
         let selected = i == cursor;
-        let style = if selected { theme.style(Role::Selected) } else { theme.style(Role::Normal) };
+        let style = if selected {
+            theme.style(Role::Selected)
+        } else {
+            theme.style(Role::Normal)
+        };
         let to = e.recipients.join(", ");
         lines.push(Line::from(vec![
-            Span::styled(fit(&state, 30), if selected { style } else { theme.style(role) }),
+            Span::styled(
+                fit(&state, 30),
+                if selected { style } else { theme.style(role) },
+            ),
             Span::styled(" ", style),
             Span::styled(fit(&to, 28), style),
             Span::styled(" ", style),
@@ -51,13 +68,20 @@ pub fn draw(frame: &mut Frame, area: Rect, entries: &[OutboxEntry], cursor: usiz
             _ => None,
         };
         if let Some(reason) = reason {
-            lines.push(Line::from(vec![Span::raw("    "), safe(&reason, theme.style(role))]));
+            lines.push(Line::from(vec![
+                Span::raw("    "),
+                safe(&reason, theme.style(role)),
+            ]));
         }
     }
     frame.render_widget(Clear, r);
     frame.render_widget(
         Paragraph::new(lines)
-            .block(pane_block("Outbox — S send now, d cancel, Esc closes", true, theme))
+            .block(pane_block(
+                "Outbox — S send now, d cancel, Esc closes",
+                true,
+                theme,
+            ))
             .wrap(Wrap { trim: false }),
         r,
     );

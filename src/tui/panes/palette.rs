@@ -9,7 +9,15 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
-fn draw_list(frame: &mut Frame, area: Rect, title: &str, input: &str, items: Vec<String>, cursor: usize, theme: &Theme) {
+fn draw_list(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    input: &str,
+    items: Vec<String>,
+    cursor: usize,
+    theme: &Theme,
+) {
     let r = centered(area, 60, 60);
     let height = r.height.saturating_sub(3) as usize;
     let cursor = cursor.min(items.len().saturating_sub(1));
@@ -20,19 +28,41 @@ fn draw_list(frame: &mut Frame, area: Rect, title: &str, input: &str, items: Vec
         Span::styled("_", theme.style(Role::Muted)),
     ])];
     for (i, it) in items.iter().enumerate().skip(start).take(height) {
-        let style = if i == cursor { theme.style(Role::Selected) } else { theme.style(Role::Normal) };
+        let style = if i == cursor {
+            theme.style(Role::Selected)
+        } else {
+            theme.style(Role::Normal)
+        };
         lines.push(Line::from(safe(it, style)));
     }
     if items.is_empty() {
-        lines.push(Line::from(Span::styled("no match", theme.style(Role::Muted))));
+        lines.push(Line::from(Span::styled(
+            "no match",
+            theme.style(Role::Muted),
+        )));
     }
     frame.render_widget(Clear, r);
-    frame.render_widget(Paragraph::new(lines).block(pane_block(title.to_string(), true, theme)), r);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block(title.to_string(), true, theme)),
+        r,
+    );
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, input: &str, cursor: usize, theme: &Theme) {
-    let items = app.palette_matches(input).into_iter().map(|(_, l)| l).collect();
-    draw_list(frame, area, "Command — Enter runs, Esc closes", input, items, cursor, theme);
+    let items = app
+        .palette_matches(input)
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
+    draw_list(
+        frame,
+        area,
+        "Command — Enter runs, Esc closes",
+        input,
+        items,
+        cursor,
+        theme,
+    );
 }
 
 pub fn draw_picker(frame: &mut Frame, area: Rect, app: &App, p: &RecordPicker, theme: &Theme) {
@@ -41,5 +71,13 @@ pub fn draw_picker(frame: &mut Frame, area: Rect, app: &App, p: &RecordPicker, t
         .into_iter()
         .map(|r| format!("{:<8} {}", r.kind.label(), r.title()))
         .collect();
-    draw_list(frame, area, "Link to record — Enter links, Esc closes", &p.input, items, p.cursor, theme);
+    draw_list(
+        frame,
+        area,
+        "Link to record — Enter links, Esc closes",
+        &p.input,
+        items,
+        p.cursor,
+        theme,
+    );
 }

@@ -15,12 +15,22 @@ pub fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
     let r = &app.reader;
     if r.raw {
         return match &r.raw_text {
-            Some(t) => t.lines().map(|l| Line::from(safe(l, theme.style(Role::Normal)))).collect(),
-            None => vec![Line::from(Span::styled("No source stored.", theme.style(Role::Muted)))],
+            Some(t) => t
+                .lines()
+                .map(|l| Line::from(safe(l, theme.style(Role::Normal))))
+                .collect(),
+            None => vec![Line::from(Span::styled(
+                "No source stored.",
+                theme.style(Role::Muted),
+            ))],
         };
     }
     let Some(mail) = &r.mail else {
-        let msg = if r.id.is_some() { "Loading…" } else { "No mail selected." };
+        let msg = if r.id.is_some() {
+            "Loading…"
+        } else {
+            "No mail selected."
+        };
         return vec![Line::from(Span::styled(msg, theme.style(Role::Muted)))];
     };
     let mut out = Vec::new();
@@ -35,7 +45,14 @@ pub fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
             out.push(Line::from(vec![
                 Span::styled(format!("[{}] ", a.index), theme.style(Role::Accent)),
                 safe(&a.name, theme.style(Role::Normal)),
-                Span::styled(format!(" ({}, {})", crate::mail::sanitize::sanitize_line(&a.mime), human_size(a.size as u64)), theme.style(Role::Muted)),
+                Span::styled(
+                    format!(
+                        " ({}, {})",
+                        crate::mail::sanitize::sanitize_line(&a.mime),
+                        human_size(a.size as u64)
+                    ),
+                    theme.style(Role::Muted),
+                ),
             ]));
         }
     }

@@ -18,27 +18,51 @@ pub fn lines<'a>(card: &RecordCard, width: usize, theme: &Theme) -> Vec<Line<'a>
         safe(&r.title(), theme.style(Role::Header)),
     ])];
     if !r.emails.is_empty() {
-        lines.push(Line::from(vec![Span::styled("Email: ", theme.style(Role::Muted)), safe(&r.emails.join(", "), theme.style(Role::Normal))]));
+        lines.push(Line::from(vec![
+            Span::styled("Email: ", theme.style(Role::Muted)),
+            safe(&r.emails.join(", "), theme.style(Role::Normal)),
+        ]));
     }
     if !r.phones.is_empty() {
-        lines.push(Line::from(vec![Span::styled("Phone: ", theme.style(Role::Muted)), safe(&r.phones.join(", "), theme.style(Role::Normal))]));
+        lines.push(Line::from(vec![
+            Span::styled("Phone: ", theme.style(Role::Muted)),
+            safe(&r.phones.join(", "), theme.style(Role::Normal)),
+        ]));
     }
     for (k, v) in &r.fields {
-        lines.push(Line::from(vec![Span::styled(format!("{k}: "), theme.style(Role::Muted)), safe(v, theme.style(Role::Normal))]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("{k}: "), theme.style(Role::Muted)),
+            safe(v, theme.style(Role::Normal)),
+        ]));
     }
     for rel in &card.related {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:<8} ", rel.kind.label()), theme.style(Role::Muted)),
+            Span::styled(
+                format!("{:<8} ", rel.kind.label()),
+                theme.style(Role::Muted),
+            ),
             safe(&rel.title(), theme.style(Role::Linked)),
-            Span::styled(rel.field("status").map(|s| format!(" [{s}]")).unwrap_or_default(), theme.style(Role::Muted)),
+            Span::styled(
+                rel.field("status")
+                    .map(|s| format!(" [{s}]"))
+                    .unwrap_or_default(),
+                theme.style(Role::Muted),
+            ),
         ]));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(format!("History ({} mails)", card.history.len()), theme.style(Role::Header))));
+    lines.push(Line::from(Span::styled(
+        format!("History ({} mails)", card.history.len()),
+        theme.style(Role::Header),
+    )));
     let sender_w = 20;
     for (i, h) in card.history.iter().enumerate() {
         let m = &h.message;
-        let style = if i == card.cursor { theme.style(Role::Selected) } else { theme.style(Role::Normal) };
+        let style = if i == card.cursor {
+            theme.style(Role::Selected)
+        } else {
+            theme.style(Role::Normal)
+        };
         let who = m.sender().to_string();
         let subj_w = width.saturating_sub(12 + 1 + 9 + 1 + sender_w + 1);
         lines.push(Line::from(vec![

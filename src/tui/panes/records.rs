@@ -25,11 +25,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.style(Role::Linked)
         };
         let mut spans = vec![
-            Span::styled(format!("{:<8}", r.kind.label()), if selected { style } else { theme.style(Role::Muted) }),
+            Span::styled(
+                format!("{:<8}", r.kind.label()),
+                if selected {
+                    style
+                } else {
+                    theme.style(Role::Muted)
+                },
+            ),
             safe(&r.title(), style),
         ];
         if let Some(s) = r.field("status").or(r.field("stage")) {
-            spans.push(Span::styled(format!(" [{s}]"), if selected { style } else { theme.style(Role::Muted) }));
+            spans.push(Span::styled(
+                format!(" [{s}]"),
+                if selected {
+                    style
+                } else {
+                    theme.style(Role::Muted)
+                },
+            ));
         }
         lines.push(Line::from(spans));
     }
@@ -43,10 +57,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("Not linked: ", theme.style(Role::Warning)),
             safe(&reason, theme.style(Role::Muted)),
         ]));
-        lines.push(Line::from(Span::styled("L links a record, C creates a case.", theme.style(Role::Muted))));
+        lines.push(Line::from(Span::styled(
+            "L links a record, C creates a case.",
+            theme.style(Role::Muted),
+        )));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(pane_block("Records", focused, theme)).wrap(Wrap { trim: true }),
+        Paragraph::new(lines)
+            .block(pane_block("Records", focused, theme))
+            .wrap(Wrap { trim: true }),
         area,
     );
 }

@@ -16,11 +16,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let pending = crate::tui::keymap::Key::sequence_to_string(&app.pending);
         spans.push(Span::styled(format!("{pending} … "), bar));
         for h in &app.hints {
-            spans.push(Span::styled(format!("{} ", h.key), theme.style(Role::Accent)));
+            spans.push(Span::styled(
+                format!("{} ", h.key),
+                theme.style(Role::Accent),
+            ));
             spans.push(safe(&format!("{}  ", h.desc), bar));
         }
     } else if let Some((msg, is_err)) = &app.status.message {
-        spans.push(safe(msg, theme.style(if *is_err { Role::Error } else { Role::StatusBar })));
+        spans.push(safe(
+            msg,
+            theme.style(if *is_err {
+                Role::Error
+            } else {
+                Role::StatusBar
+            }),
+        ));
     } else {
         spans.push(Span::styled("? help  : commands  q quit", bar));
     }
@@ -29,7 +39,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         right.push(safe(&format!(" {w} "), theme.style(Role::Warning)));
     }
     if app.status.new_mail > 0 {
-        right.push(Span::styled(format!(" {} new ", app.status.new_mail), theme.style(Role::Unread)));
+        right.push(Span::styled(
+            format!(" {} new ", app.status.new_mail),
+            theme.style(Role::Unread),
+        ));
     }
     for (account, state) in &app.status.sync {
         let role = match state {
@@ -37,7 +50,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             SyncState::Retrying { .. } => Role::Warning,
             _ => Role::StatusBar,
         };
-        right.push(safe(&format!(" {account}: {} ", state.label()), theme.style(role)));
+        right.push(safe(
+            &format!(" {account}: {} ", state.label()),
+            theme.style(role),
+        ));
     }
     let right_w: usize = right.iter().map(|s| s.width()).sum();
     let left_w = (area.width as usize).saturating_sub(right_w);
