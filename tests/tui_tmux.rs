@@ -267,3 +267,90 @@ fn demo_tape_replays_to_a_reply_in_the_sent_folder() {
     t.keys(&["q"]);
     t.wait_for("READY$", Duration::from_secs(10));
 }
+
+fn deskmail(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_deskmail"))
+        .args(args)
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("run deskmail")
+}
+
+#[test]
+fn demo_without_tui_then_stats_json_shows_a_populated_desk() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("desk");
+    let d = d.to_str().expect("utf-8 path");
+    let out = deskmail(&["demo", "--data-dir", d, "--no-tui"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = deskmail(&["stats", "--json", "--data-dir", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(v["messages"].as_u64().unwrap_or(0) >= 300, "{v}");
+    let kinds = v["records"]
+        .as_object()
+        .expect("records")
+        .values()
+        .filter(|n| n.as_u64().unwrap_or(0) > 0)
+        .count();
+    assert!(kinds >= 6, "{v}");
+    assert!(v["links"].as_u64().unwrap_or(0) > 0, "{v}");
+    let open: u64 = ["New", "Assigned", "Pending"]
+        .iter()
+        .map(|s| v["cases"][s].as_u64().unwrap_or(0))
+        .sum();
+    assert!(open >= 1, "{v}");
+    // A second run on the same dir opens the desk instead of writing it again.
+    let out = deskmail(&["demo", "--data-dir", d, "--no-tui"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already present"));
+    let again: serde_json::Value =
+        serde_json::from_slice(&deskmail(&["stats", "--json", "--data-dir", d]).stdout)
+            .expect("json");
+    assert_eq!(again["messages"], v["messages"]);
+}
+
+#[test]
+fn render_prints_a_mail_and_fails_only_on_an_unreadable_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("m.eml");
+    std::fs::write(&f, b"From: Eve <eve@example.com>\r\nSubject: hi \x1b]52;c;ZXZpbA==\x07there\r\n\r\nbody \x1b[31mred\r\n").expect("write");
+    let out = deskmail(&["render", f.to_str().expect("path")]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Subject: hi") && text.contains("body"),
+        "{text}"
+    );
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "escape reached stdout: {text:?}"
+    );
+    let out = deskmail(&["render", "/nonexistent/x.eml"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn first_frame_and_exit_draws_once_and_restores_the_terminal() {
+    let t = Tmux::start(80, 24, &[]);
+    let bin = env!("CARGO_BIN_EXE_deskmail");
+    t.literal(&format!(
+        "{bin} --first-frame-and-exit demo --data-dir {}; echo E\"\"XIT=$?",
+        t.data.display()
+    ));
+    t.keys(&["Enter"]);
+    let s = t.wait_for("EXIT=", Duration::from_secs(60));
+    assert!(s.contains("EXIT=0"), "{s}");
+    assert_eq!(
+        t.tmux(&["display", "-p", "-t", "0", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
