@@ -25,9 +25,9 @@ use tokio::sync::Notify;
 /// The first batch of a folder is small so the list fills at once.
 const FIRST_CHUNK: usize = 100;
 /// Mails per FETCH after the first batch.
-const CHUNK: usize = 1000;
+const CHUNK: usize = 500;
 /// Batches fetched but not yet stored; bounds memory.
-const QUEUE: usize = 2;
+const QUEUE: usize = 1;
 /// IMAP servers drop idle clients after 30 minutes.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
 
@@ -214,43 +214,49 @@ struct RawMail {
     raw: Vec<u8>,
 }
 
-/// Parse, store and link one batch; runs on a blocking thread.
-fn store_batch(
+/// Parse one batch into store rows; runs on a blocking thread.
+fn parse_batch(
     ctx: &AccountCtx,
     plan: &FolderPlan,
-    cursor: &FolderState,
+    uidvalidity: u32,
     batch: Vec<RawMail>,
-) -> Result<usize, SyncError> {
-    let mails: Vec<NewMail> = batch
+) -> Vec<NewMail> {
+    batch
         .into_iter()
         .map(|m| {
             let summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
             NewMail {
                 account: ctx.acc.name.clone(),
                 folder: plan.desk.clone(),
-                uidvalidity: cursor.uidvalidity,
+                uidvalidity,
                 uid: m.uid,
                 flags: m.flags,
                 summary,
                 raw: Some(m.raw),
             }
         })
-        .collect();
-    let report = ctx
-        .store
-        .ingest(mails, Some((ctx.acc.name.as_str(), cursor.clone())))?;
-    for id in &report.created {
+        .collect()
+}
+
+/// Link freshly created mails to their records; runs on a blocking thread.
+fn link_batch(ctx: &AccountCtx, created: &[u64]) -> Result<(), SyncError> {
+    for id in created {
         if let Some(s) = ctx.store.summary(*id)?
             && let Err(e) = auto_link(&ctx.store, &ctx.rules, &s)
         {
             tracing::warn!(account = %ctx.acc.name, "linking mail {id} failed: {e}");
         }
     }
-    Ok(report.created.len())
+    Ok(())
 }
 
-/// Fetch `uids` (newest first) with their bodies and store them batch by
-/// batch while the next batch is on the wire.
+fn joined<T>(r: Result<Result<T, SyncError>, tokio::task::JoinError>) -> Result<T, SyncError> {
+    r.map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?
+}
+
+/// Fetch `uids` (newest first) with their bodies. Four stages run at once:
+/// the FETCH of batch k+1, parsing, the atomic store write (mails + cursor)
+/// and linking to records, so both cores stay busy.
 async fn fetch_new(
     ctx: &AccountCtx,
     session: &mut ImapSession,
@@ -260,29 +266,60 @@ async fn fetch_new(
 ) -> Result<usize, SyncError> {
     let c = connect::ctx(&ctx.acc);
     let total = uids.len() as u64;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RawMail>>(QUEUE);
-    let worker = {
-        let ctx = ctx.clone();
-        let plan = plan.clone();
-        let cursor = cursor.clone();
+    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Vec<RawMail>>(QUEUE);
+    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<NewMail>>(QUEUE);
+    let (link_tx, mut link_rx) = tokio::sync::mpsc::channel::<Vec<u64>>(QUEUE * 2);
+    let parser = {
+        let (ctx, plan, uv) = (ctx.clone(), plan.clone(), cursor.uidvalidity);
+        tokio::spawn(async move {
+            while let Some(batch) = raw_rx.recv().await {
+                let (c2, p2) = (ctx.clone(), plan.clone());
+                let rows = tokio::task::spawn_blocking(move || parse_batch(&c2, &p2, uv, batch))
+                    .await
+                    .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?;
+                if rows_tx.send(rows).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<(), SyncError>(())
+        })
+    };
+    let writer = {
+        let (ctx, plan, cursor) = (ctx.clone(), plan.clone(), cursor.clone());
         tokio::spawn(async move {
             let mut created = 0usize;
             let mut done = 0u64;
-            while let Some(batch) = rx.recv().await {
-                let n = batch.len() as u64;
-                let (c2, p2, cur2) = (ctx.clone(), plan.clone(), cursor.clone());
-                let r = tokio::task::spawn_blocking(move || store_batch(&c2, &p2, &cur2, batch))
-                    .await
-                    .map_err(|e| SyncError::Store(format!("the store task failed: {e}")))?;
-                created += r?;
+            while let Some(rows) = rows_rx.recv().await {
+                let n = rows.len() as u64;
+                let (store, acc, cur) =
+                    (Arc::clone(&ctx.store), ctx.acc.name.clone(), cursor.clone());
+                let report = tokio::task::spawn_blocking(move || {
+                    store.ingest(rows, Some((acc.as_str(), cur)))
+                })
+                .await
+                .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))??;
+                created += report.created.len();
                 done += n;
                 ctx.report.progress(&plan.desk, done, total);
                 ctx.report.event(Event::FolderChanged {
                     account: ctx.acc.name.clone(),
                     folder: plan.desk.clone(),
                 });
+                if !report.created.is_empty() && link_tx.send(report.created).await.is_err() {
+                    break;
+                }
             }
             Ok::<usize, SyncError>(created)
+        })
+    };
+    let linker = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            while let Some(ids) = link_rx.recv().await {
+                let c2 = ctx.clone();
+                joined(tokio::task::spawn_blocking(move || link_batch(&c2, &ids)).await)?;
+            }
+            Ok::<(), SyncError>(())
         })
     };
     let mut fetch_err = None;
@@ -294,7 +331,7 @@ async fn fetch_new(
         start = end;
         match fetch_chunk(&c, session, chunk).await {
             Ok(batch) => {
-                if tx.send(batch).await.is_err() {
+                if raw_tx.send(batch).await.is_err() {
                     break;
                 }
             }
@@ -304,12 +341,14 @@ async fn fetch_new(
             }
         }
     }
-    drop(tx);
-    let stored = worker
-        .await
-        .map_err(|e| SyncError::Store(format!("the store task failed: {e}")))?;
-    // Whatever was fetched is stored before the fetch error is reported.
-    let created = stored?;
+    drop(raw_tx);
+    // Whatever was fetched is stored before a fetch error is reported.
+    let parsed = joined(parser.await);
+    let written = joined(writer.await);
+    let linked = joined(linker.await);
+    parsed?;
+    let created = written?;
+    linked?;
     match fetch_err {
         Some(e) => Err(e),
         None => Ok(created),
@@ -347,43 +386,6 @@ async fn fetch_chunk(
         }
     }
     Ok(out)
-}
-
-/// Fetch and store bodies the store lacks (mail stored from headers only).
-async fn fill_bodies(
-    ctx: &AccountCtx,
-    session: &mut ImapSession,
-    plan: &FolderPlan,
-) -> Result<(), SyncError> {
-    let c = connect::ctx(&ctx.acc);
-    loop {
-        let (store, acc, desk) = (
-            Arc::clone(&ctx.store),
-            ctx.acc.name.clone(),
-            plan.desk.clone(),
-        );
-        let missing = tokio::task::spawn_blocking(move || store.missing_bodies(&acc, &desk, CHUNK))
-            .await
-            .map_err(|e| SyncError::Store(e.to_string()))??;
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let by_uid: HashMap<u32, u64> = missing.iter().map(|(id, uid)| (*uid, *id)).collect();
-        let uids: Vec<u32> = missing.iter().map(|(_, uid)| *uid).collect();
-        let batch = fetch_chunk(&c, session, &uids).await?;
-        let bodies: Vec<(u64, Vec<u8>)> = batch
-            .into_iter()
-            .filter_map(|m| by_uid.get(&m.uid).map(|id| (*id, m.raw)))
-            .collect();
-        if bodies.is_empty() {
-            // The server no longer has them; the next expunge pass forgets them.
-            return Ok(());
-        }
-        let store = Arc::clone(&ctx.store);
-        tokio::task::spawn_blocking(move || store.put_bodies(bodies))
-            .await
-            .map_err(|e| SyncError::Store(e.to_string()))??;
-    }
 }
 
 /// Bring one folder up to date with the server.
@@ -543,7 +545,6 @@ pub async fn sync_folder(
         ctx.report.progress(&plan.desk, 0, new.len() as u64);
         outcome.new_messages = fetch_new(ctx, session, plan, &cursor, &new).await?;
     }
-    fill_bodies(ctx, session, plan).await?;
 
     // The folder is complete: advance its cursor.
     let mut done = cursor.clone();
