@@ -201,8 +201,20 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         }) => {
             let store = Store::open(&data_dir(&g))?;
             let summary = crate::crm::import::import_contacts(&store, &file)?;
+            // Mail that arrived before its sender was a contact links now.
+            let rules = match load_config(&g) {
+                Ok(cfg) => crate::crm::linking::LinkRules::from_config(&cfg),
+                Err(_) => crate::crm::linking::LinkRules::default(),
+            };
+            let relinked = crate::crm::linking::relink_unlinked(&store, &rules)?;
             store.flush()?;
             println!("{summary}");
+            if relinked.linked > 0 {
+                println!(
+                    "linked {} earlier mail(s) to the imported contacts",
+                    relinked.linked
+                );
+            }
             Ok(0)
         }
         Some(Cmd::Doctor { account }) => doctor(&g, account).await,

@@ -145,6 +145,13 @@ pub struct Config {
     pub bell: bool,
     #[serde(default)]
     pub strip_plus_tags: bool,
+    /// Also link a mail to the company whose domain the sender's address has.
+    #[serde(default)]
+    pub match_company_domains: bool,
+    /// Mail with attachments over this many MB is not attached to records
+    /// (default 10; 0 turns the limit off).
+    #[serde(default)]
+    pub max_attachment_mb: Option<u64>,
 }
 
 impl Config {

@@ -149,6 +149,12 @@ impl LinkRules {
                 .filter_map(|a| normalize_email(a, false))
                 .collect(),
             strip_plus_tags: cfg.strip_plus_tags,
+            match_domains: cfg.match_company_domains,
+            max_attachment_bytes: match cfg.max_attachment_mb {
+                Some(0) => None,
+                Some(mb) => Some(mb * 1024 * 1024),
+                None => LinkRules::default().max_attachment_bytes,
+            },
             system_address: cfg
                 .system_address
                 .as_deref()

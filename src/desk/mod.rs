@@ -441,7 +441,7 @@ impl Desk {
         };
         let result = record
             .map_err(create::CreateError::from)
-            .and_then(|r| create::create_and_link(&self.store, r, id));
+            .and_then(|r| create::create_and_link_checked(&self.store, &self.rules, r, id));
         match result {
             Ok(r) => {
                 self.emit(Event::LinksChanged { id });
