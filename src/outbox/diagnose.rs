@@ -100,6 +100,15 @@ fn quote(server: &str) -> String {
     }
 }
 
+/// The server's reply as it was on the wire: code first, then its text.
+fn with_code(code: &str, server: &str) -> String {
+    if code.bytes().all(|b| b.is_ascii_digit()) && !code.is_empty() {
+        format!("{code} {server}").trim_end().to_string()
+    } else {
+        server.to_string()
+    }
+}
+
 /// The address the server's reply is about, if it names one of ours.
 fn named_recipient(text: &str, recipients: &[String]) -> Option<String> {
     let lower = text.to_lowercase();
@@ -233,7 +242,7 @@ pub fn permanent(ctx: &SmtpCtx<'_>, code: &str, text: &str) -> Diagnosis {
     Diagnosis {
         kind,
         code: Some(code.to_string()),
-        message: format!("{words}{}", quote(&server)),
+        message: format!("{words}{}", quote(&with_code(code, &server))),
         server_said: server,
     }
 }
@@ -253,8 +262,8 @@ pub fn smtp_error(ctx: &SmtpCtx<'_>, e: &lettre::transport::smtp::Error) -> Diag
         return Diagnosis {
             kind: FailureKind::Temporary,
             message: format!(
-                "Not sent yet: {where_} asked to try again later ({code}); the outbox will retry.{}",
-                quote(&server)
+                "Not sent yet: {where_} asked to try again later; the outbox will retry.{}",
+                quote(&with_code(&code, &server))
             ),
             code: Some(code),
             server_said: server,
@@ -336,7 +345,7 @@ mod tests {
         assert!(d.message.contains("authentication failed"), "{}", d.message);
         assert!(d.message.contains("app password"), "{}", d.message);
         assert!(
-            d.message.contains("The server said: \"5.7.8"),
+            d.message.contains("The server said: \"535 5.7.8"),
             "{}",
             d.message
         );

@@ -208,7 +208,7 @@ mod tests {
         assert!(!text.contains("archive@desk.example"), "{text}");
         assert!(m.recipients.contains(&"archive@desk.example".to_string()));
         assert!(
-            text.contains(&format!("Message-ID: {}", m.message_id)),
+            text.contains(&format!("Message-ID: <{}>", m.message_id)),
             "{text}"
         );
     }

@@ -1,0 +1,595 @@
+//! The outbox against the real Postfix + Dovecot of the test stack.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deskmail::config::Config;
+use deskmail::desk::{Command, Desk, Outgoing};
+use deskmail::outbox::{self, SendError, SendRequest};
+use deskmail::store::{NewMail, OutboxEntry, OutboxState, Record, RecordKind, Store, flags};
+use futures::TryStreamExt;
+use support::{MailStack, poll_until};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn config_for(stack: &MailStack, smtp_password: &str) -> Config {
+    let text = format!(
+        r#"
+[agent]
+name = "Sam Agent"
+email = "agent@desk.example"
+
+[[accounts]]
+name = "support"
+group = true
+email = "support@desk.example"
+host = "{host}"
+port = {imap}
+tls = "starttls"
+ca_file = "{ca}"
+user = "support"
+password = "secret"
+
+[accounts.smtp]
+host = "{host}"
+port = {submission}
+tls = "starttls"
+user = "support"
+password = "{smtp_password}"
+"#,
+        host = stack.host,
+        imap = stack.imap_port,
+        submission = stack.submission_port,
+        ca = stack.cert_pem.display(),
+    );
+    Config::parse(&text, Path::new("test-config.toml")).expect("test config parses")
+}
+
+fn open_store(dir: &tempfile::TempDir) -> Arc<Store> {
+    Arc::new(Store::open(&dir.path().join("data")).expect("store opens"))
+}
+
+fn token(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{tag}-{}-{nanos}", std::process::id())
+}
+
+/// UIDs of the mails in `user`'s `mailbox` whose Message-ID is `mid`.
+async fn uids_with_message_id(stack: &MailStack, user: &str, mailbox: &str, mid: &str) -> Vec<u32> {
+    let mut s = stack.imap_session(user).await;
+    s.select(mailbox).await.expect("SELECT");
+    let mut uids: Vec<u32> = s
+        .uid_search(format!("HEADER Message-ID \"{mid}\""))
+        .await
+        .expect("UID SEARCH")
+        .into_iter()
+        .collect();
+    uids.sort_unstable();
+    let _ = s.logout().await;
+    uids
+}
+
+/// One header of a mail, unfolded.
+async fn header(stack: &MailStack, user: &str, mailbox: &str, uid: u32, field: &str) -> String {
+    let mut s = stack.imap_session(user).await;
+    s.select(mailbox).await.expect("SELECT");
+    let fetches: Vec<_> = s
+        .uid_fetch(
+            uid.to_string(),
+            format!("BODY.PEEK[HEADER.FIELDS ({field})]"),
+        )
+        .await
+        .expect("UID FETCH")
+        .try_collect()
+        .await
+        .expect("FETCH responses");
+    let _ = s.logout().await;
+    let raw = fetches
+        .iter()
+        .find(|f| f.uid == Some(uid))
+        .and_then(|f| f.header())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(raw)
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ");
+    text.split_once(':')
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+async fn server_flags(stack: &MailStack, user: &str, mailbox: &str, uid: u32) -> Vec<String> {
+    let mut s = stack.imap_session(user).await;
+    s.select(mailbox).await.expect("SELECT");
+    let fetches: Vec<_> = s
+        .uid_fetch(uid.to_string(), "FLAGS")
+        .await
+        .expect("UID FETCH FLAGS")
+        .try_collect()
+        .await
+        .expect("FETCH responses");
+    let _ = s.logout().await;
+    fetches
+        .iter()
+        .find(|f| f.uid == Some(uid))
+        .map(|f| f.flags().map(|fl| format!("{fl:?}")).collect())
+        .unwrap_or_default()
+}
+
+/// Put a customer's mail into support's INBOX and into the store, as a sync would.
+async fn customer_mail(
+    stack: &MailStack,
+    store: &Store,
+    config: &Config,
+    tok: &str,
+) -> (u64, String) {
+    let mid = format!("{tok}@customer.example");
+    let raw = format!(
+        "From: Carol Customer <customer@desk.example>\r\nTo: support@desk.example\r\n\
+         Subject: Broken printer {tok}\r\nMessage-ID: <{mid}>\r\nReferences: <root-{tok}@customer.example>\r\n\
+         In-Reply-To: <root-{tok}@customer.example>\r\n\
+         Date: Tue, 14 Nov 2023 22:13:20 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nIt jams again.\r\n"
+    )
+    .into_bytes();
+    stack.deliver("support", &raw);
+    let mut s = stack.imap_session("support").await;
+    let mb = s.select("INBOX").await.expect("SELECT");
+    let uid = s
+        .uid_search(format!("HEADER Message-ID \"{mid}\""))
+        .await
+        .expect("SEARCH")
+        .into_iter()
+        .max()
+        .expect("delivered");
+    let _ = s.logout().await;
+    let summary = deskmail::sync::ingest::summary_from_raw(&raw, &config.own_addresses());
+    let report = store
+        .ingest(
+            vec![NewMail {
+                account: "support".into(),
+                folder: "INBOX".into(),
+                uidvalidity: mb.uid_validity.expect("UIDVALIDITY"),
+                uid,
+                flags: 0,
+                summary,
+                raw: Some(raw),
+            }],
+            None,
+        )
+        .expect("ingest");
+    (report.created[0], mid)
+}
+
+fn entry_state(store: &Store, id: u64) -> OutboxState {
+    store
+        .outbox_entry(id)
+        .expect("read outbox")
+        .expect("entry exists")
+        .state
+}
+
+#[tokio::test]
+async fn reply_goes_out_through_submission_and_is_filed_linked_and_answered() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let config = config_for(&stack, "secret");
+    let tok = token("reply");
+    let (orig, orig_mid) = customer_mail(&stack, &store, &config, &tok).await;
+    let contact = store
+        .put_record(Record::new(RecordKind::Contact, "Carol Customer"))
+        .expect("contact");
+    let case = store
+        .put_record(Record::new(RecordKind::Case, "Printer jams").with_field("number", "77"))
+        .expect("case");
+    store.link(orig, contact.reference()).expect("link");
+    store.link(orig, case.reference()).expect("link");
+
+    // The reply goes through the desk, as the compose pane sends it.
+    let (desk, _events) = Desk::new(Arc::clone(&store), config.clone(), false);
+    desk.send(Command::Send(Box::new(Outgoing {
+        account: "support".into(),
+        from_name: "Support Desk".into(),
+        from: "support@desk.example".into(),
+        to: vec!["customer@desk.example".into()],
+        subject: format!("Re: Broken printer {tok}"),
+        body: "We are sending a technician.\n".into(),
+        in_reply_to: Some(orig),
+        ..Outgoing::default()
+    })));
+    let queued: Vec<OutboxEntry> = store.outbox_entries().expect("outbox");
+    assert_eq!(queued.len(), 1, "one entry queued");
+    let entry = queued[0].clone();
+    assert_eq!(entry.state, OutboxState::Queued);
+
+    let config = Arc::new(config);
+    let report = outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.sent, vec![entry.id], "{report:?}");
+    assert_eq!(report.filed, vec![entry.id], "{report:?}");
+    assert!(matches!(
+        entry_state(&store, entry.id),
+        OutboxState::Sent { .. }
+    ));
+
+    // In the customer's INBOX, with the right headers.
+    let uids = poll_until(LIMIT, || async {
+        let u = uids_with_message_id(&stack, "customer", "INBOX", &entry.message_id).await;
+        (!u.is_empty()).then_some(u)
+    })
+    .await
+    .expect("the reply reaches the customer's INBOX");
+    assert_eq!(uids.len(), 1);
+    let from = header(&stack, "customer", "INBOX", uids[0], "FROM").await;
+    assert!(from.contains("support@desk.example"), "From: {from}");
+    let irt = header(&stack, "customer", "INBOX", uids[0], "IN-REPLY-TO").await;
+    assert_eq!(irt, format!("<{orig_mid}>"));
+    let refs = header(&stack, "customer", "INBOX", uids[0], "REFERENCES").await;
+    assert!(
+        refs.contains(&format!("<root-{tok}@customer.example>"))
+            && refs.ends_with(&format!("<{orig_mid}>")),
+        "References: {refs}"
+    );
+
+    // Filed once in the account's Sent folder on the server.
+    let sent = uids_with_message_id(&stack, "support", "Sent", &entry.message_id).await;
+    assert_eq!(sent.len(), 1, "exactly one copy in Sent");
+
+    // In the store: in Sent, linked to the same records as the original.
+    let sent_id = store
+        .id_by_message_id(&entry.message_id)
+        .expect("lookup")
+        .expect("the sent mail is in the store");
+    let locs = store.locations(sent_id).expect("locations");
+    assert!(
+        locs.iter().any(|l| l.folder == "Sent" && l.uid == sent[0]),
+        "{locs:?}"
+    );
+    let mut linked: Vec<_> = store
+        .links_of(sent_id)
+        .expect("links")
+        .iter()
+        .map(|r| r.reference())
+        .collect();
+    linked.sort_by_key(|r| (r.0.code(), r.1));
+    for want in [contact.reference(), case.reference()] {
+        assert!(linked.contains(&want), "{want:?} not in {linked:?}");
+    }
+
+    // The original is \Answered, locally and on the server.
+    let (loc, f) = store
+        .flags_of("support", "INBOX", orig)
+        .expect("flags")
+        .expect("original located");
+    assert!(f & flags::ANSWERED != 0, "local flags {f:#b}");
+    let on_server = server_flags(&stack, "support", "INBOX", loc.uid).await;
+    assert!(
+        on_server.iter().any(|f| f.contains("Answered")),
+        "{on_server:?}"
+    );
+
+    // A second pass does nothing more.
+    let again = outbox::drain_once(config, Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert!(again.sent.is_empty() && again.filed.is_empty(), "{again:?}");
+    assert_eq!(
+        uids_with_message_id(&stack, "support", "Sent", &entry.message_id)
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn postfix_down_means_retrying_then_exactly_one_delivery() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let config = Arc::new(config_for(&stack, "secret"));
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "Your parcel left the warehouse.\n").expect("write body");
+    let tok = token("down");
+
+    stack.stop_postfix();
+    let out = outbox::send_from_cli(
+        Arc::clone(&config),
+        Arc::clone(&store),
+        SendRequest {
+            account: "support".into(),
+            to: vec!["customer@desk.example".into()],
+            subject: format!("Parcel {tok}"),
+            body_file: Some(body),
+            ..SendRequest::default()
+        },
+    )
+    .await
+    .expect("queued");
+    assert_eq!(out.state, OutboxState::Queued);
+
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let handle = outbox::spawn(Arc::clone(&config), Arc::clone(&store), tx);
+    let waiting = poll_until(LIMIT, || async {
+        match entry_state(&store, out.id) {
+            OutboxState::Retrying { attempt, at } => Some((attempt, at)),
+            _ => None,
+        }
+    })
+    .await
+    .expect("the entry waits as retrying while Postfix is down");
+    assert_eq!(waiting.0, 1);
+    let e = store.outbox_entry(out.id).expect("read").expect("entry");
+    let why = e.last_error.unwrap_or_default();
+    assert!(why.contains("will retry"), "{why}");
+    let mut saw_notice = false;
+    while let Ok(ev) = events.try_recv() {
+        saw_notice |=
+            matches!(ev, deskmail::desk::Event::Notice(ref n) if n.contains("waits in the outbox"));
+    }
+    assert!(saw_notice, "the interface is told the mail waits");
+
+    stack.start_postfix();
+    assert!(
+        handle.retry_now(out.id).expect("retry"),
+        "retrying entry re-queued"
+    );
+    poll_until(LIMIT, || async {
+        matches!(entry_state(&store, out.id), OutboxState::Sent { .. }).then_some(())
+    })
+    .await
+    .expect("sent once Postfix is back");
+    let delivered = poll_until(LIMIT, || async {
+        let u = uids_with_message_id(&stack, "customer", "INBOX", &out.message_id).await;
+        (!u.is_empty()).then_some(u)
+    })
+    .await
+    .expect("delivered");
+    // More passes change nothing: still exactly one copy.
+    handle.wake();
+    outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        uids_with_message_id(&stack, "customer", "INBOX", &out.message_id)
+            .await
+            .len(),
+        1,
+        "delivered exactly once"
+    );
+    assert!(
+        !handle.cancel(out.id).expect("cancel"),
+        "a sent mail cannot be cancelled"
+    );
+    handle.abort();
+}
+
+#[tokio::test]
+async fn interrupted_sending_is_checked_against_sent_before_any_retry() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let config = Arc::new(config_for(&stack, "secret"));
+    let tok = token("crash");
+
+    let make = |n: &str| {
+        let built = outbox::message::build(
+            &outbox::message::Draft {
+                from: "support@desk.example".into(),
+                to: vec!["customer@desk.example".into()],
+                subject: format!("Crash {n} {tok}"),
+                body: "x\n".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .expect("built");
+        OutboxEntry {
+            id: 0,
+            account: "support".into(),
+            message_id: built.message_id,
+            from: "support@desk.example".into(),
+            recipients: built.recipients,
+            subject: format!("Crash {n} {tok}"),
+            raw: built.raw,
+            // As a crash in the middle of a submission leaves it.
+            state: OutboxState::Sending,
+            last_error: None,
+            created: 0,
+            in_reply_to: None,
+        }
+    };
+    // A: the crash came after the server took it and it reached Sent.
+    let a = store.enqueue(make("a")).expect("enqueue a");
+    stack.save_to("support", "Sent", &a.raw);
+    // B: the crash came before the server took it.
+    let b = store.enqueue(make("b")).expect("enqueue b");
+
+    let report = outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.recovered, vec![a.id], "{report:?}");
+    assert_eq!(report.resent, vec![b.id], "{report:?}");
+    assert_eq!(report.sent, vec![b.id], "{report:?}");
+    assert!(matches!(
+        entry_state(&store, a.id),
+        OutboxState::Sent { .. }
+    ));
+    assert!(matches!(
+        entry_state(&store, b.id),
+        OutboxState::Sent { .. }
+    ));
+
+    poll_until(LIMIT, || async {
+        let u = uids_with_message_id(&stack, "customer", "INBOX", &b.message_id).await;
+        (!u.is_empty()).then_some(())
+    })
+    .await
+    .expect("B delivered");
+    assert_eq!(
+        uids_with_message_id(&stack, "customer", "INBOX", &b.message_id)
+            .await
+            .len(),
+        1
+    );
+    // A was not submitted again (in this simulation it never reached the
+    // customer at all, so any copy would come from a resend).
+    assert!(
+        uids_with_message_id(&stack, "customer", "INBOX", &a.message_id)
+            .await
+            .is_empty()
+    );
+    // Neither is filed twice.
+    assert_eq!(
+        uids_with_message_id(&stack, "support", "Sent", &a.message_id)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        uids_with_message_id(&stack, "support", "Sent", &b.message_id)
+            .await
+            .len(),
+        1
+    );
+    // Both are in the store's Sent folder.
+    for e in [&a, &b] {
+        let id = store
+            .id_by_message_id(&e.message_id)
+            .expect("lookup")
+            .expect("in store");
+        assert!(
+            store
+                .locations(id)
+                .expect("locs")
+                .iter()
+                .any(|l| l.folder == "Sent")
+        );
+    }
+}
+
+#[tokio::test]
+async fn permanent_refusals_fail_with_a_diagnosis_and_stay_in_the_outbox() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "Hello.\n").expect("write body");
+
+    // Wrong SMTP password (the password was changed on the server).
+    let config = Arc::new(config_for(&stack, "not-the-password"));
+    let err = outbox::send_from_cli(
+        Arc::clone(&config),
+        Arc::clone(&store),
+        SendRequest {
+            account: "support".into(),
+            to: vec!["customer@desk.example".into()],
+            subject: "Auth".into(),
+            body_file: Some(body.clone()),
+            wait: true,
+            ..SendRequest::default()
+        },
+    )
+    .await
+    .expect_err("wrong password fails");
+    let SendError::Failed { id, reason } = &err else {
+        panic!("expected Failed, got {err:?}");
+    };
+    assert_eq!(err.exit_code(), 1);
+    assert!(reason.contains("authentication failed"), "{reason}");
+    assert!(reason.contains("password"), "{reason}");
+    assert!(
+        reason.contains("The server said: \"535 5.7.8 Error: authentication failed"),
+        "quotes the server: {reason}"
+    );
+    let kept = store
+        .outbox_entry(*id)
+        .expect("read")
+        .expect("still in the outbox");
+    assert!(matches!(kept.state, OutboxState::Failed { .. }));
+    assert!(!kept.raw.is_empty());
+
+    // A recipient Postfix refuses (no relaying to the outside world).
+    let config = Arc::new(config_for(&stack, "secret"));
+    let err = outbox::send_from_cli(
+        Arc::clone(&config),
+        Arc::clone(&store),
+        SendRequest {
+            account: "support".into(),
+            to: vec!["someone@example.org".into()],
+            subject: "Relay".into(),
+            body_file: Some(body),
+            wait: true,
+            ..SendRequest::default()
+        },
+    )
+    .await
+    .expect_err("relay refused");
+    let SendError::Failed { id, reason } = &err else {
+        panic!("expected Failed, got {err:?}");
+    };
+    assert!(
+        reason.contains("refused the recipient \"someone@example.org\""),
+        "{reason}"
+    );
+    assert!(reason.contains("The server said:"), "{reason}");
+    assert!(store.outbox_entry(*id).expect("read").is_some());
+    // Retry and cancel still work on a failed entry.
+    assert!(outbox::cancel(&store, *id).expect("cancel"));
+    assert_eq!(entry_state(&store, *id), OutboxState::Cancelled);
+}
+
+#[tokio::test]
+async fn look_alike_recipient_is_refused_before_any_network_io() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    // Nothing listens there: any attempt to connect would fail differently.
+    let text = r#"
+[[accounts]]
+name = "support"
+email = "support@desk.example"
+host = "127.0.0.1"
+port = 9
+user = "support"
+password = "secret"
+
+[accounts.smtp]
+host = "127.0.0.1"
+port = 9
+tls = "none"
+"#;
+    let config = Arc::new(Config::parse(text, Path::new("c.toml")).expect("config"));
+    let err = outbox::send_from_cli(
+        config,
+        Arc::clone(&store),
+        SendRequest {
+            account: "support".into(),
+            // A Cyrillic "а" (U+0430) in place of the Latin "a".
+            to: vec!["\u{430}lice@desk.example".into()],
+            subject: "Hi".into(),
+            body_file: Some(dir.path().join("does-not-matter.txt")),
+            wait: true,
+            ..SendRequest::default()
+        },
+    )
+    .await
+    .expect_err("refused");
+    assert!(matches!(err, SendError::InvalidAddress { .. }), "{err:?}");
+    assert_eq!(err.exit_code(), 2);
+    let msg = err.to_string();
+    assert!(
+        msg.contains('\u{430}') || msg.contains("U+0430"),
+        "names the character: {msg}"
+    );
+    assert!(
+        store.outbox_entries().expect("outbox").is_empty(),
+        "nothing queued"
+    );
+}
