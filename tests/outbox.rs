@@ -593,3 +593,184 @@ tls = "none"
         "nothing queued"
     );
 }
+
+/// Environment of the child process of the SIGKILL test.
+const CHILD_DIR: &str = "DESKMAIL_OUTBOX_CHILD_DIR";
+
+/// Not a test of its own: the body of the process the SIGKILL test kills.
+/// It drains the outbox of the store and config in `$DESKMAIL_OUTBOX_CHILD_DIR`.
+#[tokio::test]
+#[ignore = "run by sigkill_during_sending_then_restart_delivers_exactly_once"]
+async fn child_drains_until_killed() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let text = std::fs::read_to_string(dir.join("config.toml")).expect("child config");
+    let config = Arc::new(Config::parse(&text, &dir.join("config.toml")).expect("parses"));
+    let store = Arc::new(Store::open(&dir.join("data")).expect("child store"));
+    let _ = outbox::drain_once(config, store, None).await;
+}
+
+#[tokio::test]
+async fn sigkill_during_sending_then_restart_delivers_exactly_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let tok = token("sigkill");
+
+    // A plain-text relay between the child and Postfix's port 25 that holds
+    // the client's MAIL FROM: the child is then inside its submission.
+    let proxy = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let proxy_port = proxy.local_addr().expect("addr").port();
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
+    let upstream_port = stack.smtp_port;
+    let relay = tokio::spawn(async move {
+        let (mut client, _) = proxy.accept().await.expect("accept");
+        let mut server = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port))
+            .await
+            .expect("connect Postfix");
+        let mut held_tx = Some(held_tx);
+        let mut cbuf = [0u8; 4096];
+        let mut sbuf = [0u8; 4096];
+        loop {
+            tokio::select! {
+                n = client.read(&mut cbuf) => {
+                    let Ok(n) = n else { break };
+                    if n == 0 { break; }
+                    let chunk = String::from_utf8_lossy(&cbuf[..n]).to_ascii_uppercase();
+                    if chunk.contains("MAIL FROM") {
+                        if let Some(tx) = held_tx.take() {
+                            let _ = tx.send(());
+                        }
+                        // Hold everything from here on.
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    if server.write_all(&cbuf[..n]).await.is_err() { break; }
+                }
+                n = server.read(&mut sbuf) => {
+                    let Ok(n) = n else { break };
+                    if n == 0 { break; }
+                    if client.write_all(&sbuf[..n]).await.is_err() { break; }
+                }
+            }
+        }
+    });
+
+    let config_text = |smtp_port: u16| {
+        format!(
+            r#"
+[[accounts]]
+name = "support"
+email = "support@desk.example"
+host = "{host}"
+port = {imap}
+tls = "starttls"
+ca_file = "{ca}"
+user = "support"
+password_command = "printf secret"
+
+[accounts.smtp]
+host = "{host}"
+port = {smtp_port}
+tls = "none"
+"#,
+            host = stack.host,
+            imap = stack.imap_port,
+            ca = stack.cert_pem.display(),
+        )
+    };
+    std::fs::write(dir.path().join("config.toml"), config_text(proxy_port)).expect("write config");
+    let entry = {
+        let store = open_store(&dir);
+        let built = outbox::message::build(
+            &outbox::message::Draft {
+                from: "support@desk.example".into(),
+                to: vec!["customer@desk.example".into()],
+                subject: format!("Killed {tok}"),
+                body: "x\n".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .expect("built");
+        store
+            .enqueue(OutboxEntry {
+                id: 0,
+                account: "support".into(),
+                message_id: built.message_id,
+                from: "support@desk.example".into(),
+                recipients: built.recipients,
+                subject: format!("Killed {tok}"),
+                raw: built.raw,
+                state: OutboxState::Queued,
+                last_error: None,
+                created: 0,
+                in_reply_to: None,
+            })
+            .expect("enqueue")
+        // The store is closed here, so the child can open it.
+    };
+
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "--ignored",
+            "--exact",
+            "child_drains_until_killed",
+            "--nocapture",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the child");
+    let held = tokio::time::timeout(LIMIT, held_rx).await;
+    // SIGKILL: no destructor, no flush, nothing.
+    child.kill().expect("SIGKILL the child");
+    let _ = child.wait();
+    relay.abort();
+    assert!(
+        matches!(held, Ok(Ok(()))),
+        "the child never reached MAIL FROM"
+    );
+
+    let store = open_store(&dir);
+    assert_eq!(
+        entry_state(&store, entry.id),
+        OutboxState::Sending,
+        "the killed process left the entry in Sending"
+    );
+    // Restart, this time straight to Postfix.
+    let config = Arc::new(
+        Config::parse(&config_text(stack.smtp_port), Path::new("c.toml")).expect("config"),
+    );
+    let report = outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.resent, vec![entry.id], "{report:?}");
+    assert_eq!(report.sent, vec![entry.id], "{report:?}");
+    poll_until(LIMIT, || async {
+        let u = uids_with_message_id(&stack, "customer", "INBOX", &entry.message_id).await;
+        (!u.is_empty()).then_some(())
+    })
+    .await
+    .expect("delivered after the restart");
+    // Another restart: the mail is in Sent now and is not sent again.
+    store
+        .set_outbox_state(entry.id, OutboxState::Sending, None)
+        .expect("simulate a second crash");
+    let report = outbox::drain_once(config, Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.recovered, vec![entry.id], "{report:?}");
+    assert!(report.sent.is_empty(), "{report:?}");
+    assert_eq!(
+        uids_with_message_id(&stack, "customer", "INBOX", &entry.message_id)
+            .await
+            .len(),
+        1,
+        "the recipient has the mail exactly once"
+    );
+}

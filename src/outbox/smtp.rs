@@ -34,19 +34,26 @@ pub fn smtp_user(acc: &AccountConfig) -> String {
         .unwrap_or_else(|| acc.user.clone())
 }
 
-/// The SMTP password: the table's own if it sets one, else the account's.
-/// `Ok(None)` when neither is configured (submission without AUTH).
+/// The SMTP password. AUTH is used when `[accounts.smtp]` names a `user`
+/// or a password: its own `password_command` / `password` first, else the
+/// account's. A table with neither is a relay without AUTH (`Ok(None)`).
 pub async fn smtp_secret(acc: &AccountConfig) -> Result<Option<secret::Secret>, Diagnosis> {
     let Some(s) = acc.smtp.as_ref() else {
         return Ok(None);
     };
     let (cmd, plain) = if s.password_command.is_some() || s.password.is_some() {
         (s.password_command.clone(), s.password.clone())
-    } else {
+    } else if s.user.is_some() {
         (acc.password_command.clone(), acc.password.clone())
+    } else {
+        return Ok(None);
     };
     if cmd.is_none() && plain.is_none() {
-        return Ok(None);
+        return Err(Diagnosis::config(format!(
+            "Not sent: [accounts.smtp] of account \"{}\" names a user but no password; \
+             add password_command there or to the account",
+            acc.name
+        )));
     }
     let name = acc.name.clone();
     let res = tokio::task::spawn_blocking(move || {
