@@ -319,11 +319,6 @@ async fn fill_inbox_bulk_keeps_order_and_pop3_sees_it() {
     let t = Instant::now();
     let msgs = gen_mailbox(N, 7);
     let gen_time = t.elapsed();
-    assert_eq!(
-        msgs,
-        gen_mailbox(N, 7).into_iter().collect::<Vec<_>>(),
-        "generator is not deterministic"
-    );
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let t = Instant::now();
     let count = stack.fill_inbox("support", msgs);
@@ -392,4 +387,86 @@ async fn fill_inbox_bulk_keeps_order_and_pop3_sees_it() {
         .unwrap_or_else(|| panic!("STAT: {stat}"));
     assert_eq!(n, N);
     cmd("QUIT", &mut r);
+}
+
+#[test]
+fn generated_mail_is_well_formed_and_deterministic() {
+    const N: usize = 600;
+    let msgs = gen_mailbox(N, 11);
+    assert_eq!(msgs, gen_mailbox(N, 11), "same seed, same mail");
+    assert_ne!(msgs, gen_mailbox(N, 12), "another seed, other mail");
+    let parser = mail_parser::MessageParser::default();
+    let (mut replies, mut html, mut attachments, mut cyrillic_subjects) = (0, 0, 0, 0);
+    let mut encodings = HashSet::new();
+    for (i, raw) in msgs.iter().enumerate() {
+        let text = String::from_utf8_lossy(raw);
+        for line in text.split("\r\n") {
+            assert!(line.len() <= 998, "message {i}: line too long");
+            if let Some(cte) = line.strip_prefix("Content-Transfer-Encoding: ") {
+                encodings.insert(cte.to_string());
+            }
+        }
+        assert!(
+            !text.replace("\r\n", "").contains('\n'),
+            "message {i}: bare LF"
+        );
+        let msg = parser
+            .parse(raw.as_slice())
+            .unwrap_or_else(|| panic!("message {i} does not parse"));
+        assert_eq!(
+            format!("<{}>", msg.message_id().unwrap_or_default()),
+            gen_message_id(i, 11)
+        );
+        let subject = msg.subject().unwrap_or_default();
+        assert!(subject.contains(" #"), "message {i}: subject {subject:?}");
+        if subject.starts_with("Re: ") {
+            replies += 1;
+            assert!(
+                msg.in_reply_to().as_text().is_some(),
+                "message {i}: reply without In-Reply-To"
+            );
+        }
+        if !subject.is_ascii() {
+            cyrillic_subjects += 1;
+        }
+        let body = msg.body_text(0).unwrap_or_default();
+        assert!(
+            body.starts_with("Здравствуйте! ") || body.starts_with("Hello, "),
+            "message {i}: body decodes to {:?}",
+            body.chars().take(40).collect::<String>()
+        );
+        assert!(
+            body.split_whitespace().skip(1).all(|w| [
+                "order",
+                "заказ",
+                "login",
+                "payment",
+                "оплата",
+                "please",
+                "help",
+                "urgent"
+            ]
+            .contains(&w)),
+            "message {i}: garbled body {body:?}"
+        );
+        if text.contains("Content-Type: text/html") {
+            html += 1;
+        }
+        if msg.attachment_count() > 0 {
+            attachments += 1;
+            let att = msg.attachment(0).expect("attachment");
+            assert!(
+                (1000..=20000).contains(&att.contents().len()),
+                "message {i}: attachment size"
+            );
+        }
+    }
+    eprintln!(
+        "{N} messages: {replies} replies, {html} with HTML, {attachments} with attachments, \
+         {cyrillic_subjects} Cyrillic subjects, encodings {encodings:?}"
+    );
+    assert!(replies > N / 5 && html > N / 10 && attachments > N / 30 && cyrillic_subjects > N / 5);
+    for e in ["8bit", "quoted-printable", "base64"] {
+        assert!(encodings.contains(e), "no {e} part generated");
+    }
 }

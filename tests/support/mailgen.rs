@@ -250,7 +250,7 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 
 /// Standard base64 without line breaks.
 pub fn base64(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    let mut out = Vec::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
             chunk[0],
@@ -258,15 +258,16 @@ pub fn base64(data: &[u8]) -> String {
             chunk.get(2).copied().unwrap_or(0),
         ];
         let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(B64[((v >> (18 - 6 * k)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+        let sym = |k: u32| B64[((v >> (18 - 6 * k)) & 63) as usize];
+        out.extend_from_slice(&[
+            sym(0),
+            sym(1),
+            if chunk.len() > 1 { sym(2) } else { b'=' },
+            if chunk.len() > 2 { sym(3) } else { b'=' },
+        ]);
     }
-    out
+    // Only ASCII from the alphabet above.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Base64 in CRLF-terminated lines of 76 characters.
@@ -297,7 +298,8 @@ fn quoted_printable(data: &[u8]) -> Vec<u8> {
             if literal {
                 out.push(b);
             } else {
-                out.extend_from_slice(format!("={b:02X}").as_bytes());
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.extend_from_slice(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
             }
             col += piece_len;
         }

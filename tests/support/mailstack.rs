@@ -20,6 +20,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,6 +132,7 @@ struct Tools {
     vmail_gid: u32,
     postfix_uid: u32,
     postfix_gid: u32,
+    queue_layout: Option<Vec<(String, u32, u32, u32)>>,
 }
 
 /// One running mail stack.  Dropping it stops the daemons and removes the directory.
@@ -231,14 +233,23 @@ impl MailStack {
             stack.write_postfix(opts)?;
         }
 
+        let t0 = Instant::now();
         // Dovecot.
         let dovecot_ports: Vec<u16> = reserved.drain(..5).map(|(p, _)| p).collect();
         stack.spawn_dovecot(tools, &dovecot_ports)?;
+        let dovecot_time = t0.elapsed();
         // Postfix.
+        let mut postfix_time = Duration::ZERO;
         if opts.postfix {
+            let t1 = Instant::now();
             let ports: Vec<u16> = reserved.drain(..).map(|(p, _)| p).collect();
             stack.postfix_start(tools, &ports)?;
+            postfix_time = t1.elapsed();
         }
+        eprintln!(
+            "mailstack: up in {}: dovecot {dovecot_time:.2?}, postfix {postfix_time:.2?}",
+            stack.dir.path().display()
+        );
         Ok(stack)
     }
 
@@ -737,6 +748,13 @@ service lmtp {{
     port = {lmtp}
   }}
 }}
+# No auth penalty: Dovecot otherwise delays every login from an address after
+# a failed one (2 s, doubling up to 15 s); tests log in wrongly on purpose.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service auth {{
   unix_listener auth-postfix {{
     mode = 0660
@@ -921,6 +939,17 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             subm = self.submission_port,
         );
         fs::write(pc.join("master.cf"), master_cf).map_err(|e| format!("write master.cf: {e}"))?;
+        // Postfix waits (in 300 ms steps) until files it reads are more than a
+        // second old, so that it never reads a half-written file; these are complete.
+        let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for f in ["main.cf", "master.cf", "vmailbox", "virtual"] {
+            let p = pc.join(f);
+            fs::File::options()
+                .write(true)
+                .open(&p)
+                .and_then(|file| file.set_modified(past))
+                .map_err(|e| format!("set mtime of {}: {e}", p.display()))?;
+        }
         Ok(())
     }
 
@@ -933,6 +962,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             .try_clone()
             .map_err(|e| format!("dup {}: {e}", stderr_path.display()))?;
         let mut child = Command::new(&tools.dovecot)
+            .process_group(0)
             .arg("-F")
             .arg("-c")
             .arg(&conf)
@@ -951,7 +981,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 );
                 return Err(msg);
             }
-            pending.retain(|p| !accepts(*p));
+            let listening = listening_ports();
+            pending.retain(|p| !listening.contains(p));
             if pending.is_empty() {
                 break;
             }
@@ -978,21 +1009,40 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             .map_err(|e| format!("chown {}: {e}", data.display()))?;
         set_mode(data, 0o700)?;
         let out_path = self.paths.log.join("postfix-start.out");
-        let out = Command::new(&tools.postfix)
-            .arg("-c")
-            .arg(&self.paths.postfix_conf)
-            .arg("start")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", tools.postfix.display()))?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = fs::write(&out_path, &text);
-        // The master writes its pid file before `postfix start` returns.
+        // A pid file of an earlier run must not be mistaken for the new master.
         let pid_file = q.join("pid/master.pid");
+        let _ = fs::remove_file(&pid_file);
+        let run = || -> Result<(Output, String), String> {
+            let out = Command::new(&tools.postfix)
+                .arg("-c")
+                .arg(&self.paths.postfix_conf)
+                .arg("start")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", tools.postfix.display()))?;
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = fs::write(&out_path, &text);
+            Ok((out, text))
+        };
+        let t0 = Instant::now();
+        let quick = prepare_quick_start(q, tools);
+        trace(
+            &format!("postfix queue prepared (quick start: {quick})"),
+            t0,
+        );
+        let (mut out, mut text) = run()?;
+        trace("`postfix start` returned", t0);
+        if quick && !out.status.success() {
+            // Fall back to the full start with postfix's own checks.
+            let _ = fs::remove_file(q.join("quick-start"));
+            let _ = fs::remove_file(&pid_file);
+            (out, text) = run()?;
+        }
+        // The master writes its pid file before `postfix start` returns.
         let daemon = read_pid_file(&pid_file).filter(|d| {
             fs::read_link(format!("/proc/{}/exe", d.pid))
                 .map(|exe| exe.ends_with("master"))
@@ -1009,10 +1059,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             ));
         };
         *lock(&self.postfix) = Some(daemon);
+        trace("postfix master found", t0);
         let deadline = Instant::now() + START_TIMEOUT;
         let mut pending = ports.to_vec();
         loop {
-            pending.retain(|p| !accepts(*p));
+            let listening = listening_ports();
+            pending.retain(|p| !listening.contains(p));
             if pending.is_empty() {
                 return Ok(());
             }
@@ -1039,12 +1091,15 @@ impl Drop for MailStack {
                 self.log_tail(30)
             );
         }
+        let t0 = Instant::now();
         if let Some(d) = lock(&self.postfix).take() {
             stop_daemon("postfix", d);
         }
+        trace("postfix stopped", t0);
         if let Some(mut child) = lock(&self.dovecot).take() {
             stop_child("dovecot", &mut child);
         }
+        trace("dovecot stopped", t0);
         if std::env::var_os("DESKMAIL_KEEP_MAILSTACK").is_some() {
             let dir = std::mem::replace(
                 &mut self.dir,
@@ -1059,6 +1114,14 @@ impl Drop for MailStack {
 }
 
 // ------------------------------------------------------------------ helpers --
+
+/// Start-up phases on stderr when DESKMAIL_MAILSTACK_TRACE is set.
+fn trace(what: &str, since: Instant) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("DESKMAIL_MAILSTACK_TRACE").is_some()) {
+        eprintln!("mailstack: {what} after {:.1?}", since.elapsed());
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -1148,12 +1211,29 @@ fn reserve_ports(n: usize) -> Result<Vec<(u16, TcpListener)>, String> {
     Ok(out)
 }
 
-fn accepts(port: u16) -> bool {
-    TcpStream::connect_timeout(
-        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        Duration::from_millis(200),
-    )
-    .is_ok()
+/// Loopback TCP ports in LISTEN state (from /proc/net/tcp, so probing
+/// does not open connections the daemons would have to serve).
+fn listening_ports() -> std::collections::HashSet<u16> {
+    let mut out = std::collections::HashSet::new();
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return out;
+    };
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(state)) = (f.get(1), f.get(3)) else {
+            continue;
+        };
+        if *state != "0A" {
+            continue;
+        }
+        if let Some((addr, port)) = local.split_once(':')
+            && (addr == "0100007F" || addr == "00000000")
+            && let Ok(port) = u16::from_str_radix(port, 16)
+        {
+            out.insert(port);
+        }
+    }
+    out
 }
 
 fn run_with_input(cmd: &mut Command, input: &[u8]) -> std::io::Result<Output> {
@@ -1183,11 +1263,80 @@ fn sibling(exe: &Path, name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
+// ------------------------------------------------------------ postfix queue --
+
+/// The queue directory layout (name, mode, uid, gid) from postfix's own
+/// `postfix-files` (what `postfix start` would create on its first run).
+/// With it, instances are started with postfix's `quick-start` marker, which
+/// skips the slow installation checks of `postfix start`.
+fn queue_layout(postfix: &Path) -> Option<Vec<(String, u32, u32, u32)>> {
+    let meta = Command::new(sibling(postfix, "postconf"))
+        .args(["-h", "meta_directory"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "/etc/postfix".to_string());
+    let files = fs::read_to_string(Path::new(&meta).join("postfix-files")).ok()?;
+    let (owner_uid, _) = lookup_user("postfix").ok()??;
+    let postdrop_gid = lookup_group("postdrop")?;
+    let mut dirs = Vec::new();
+    for line in files.lines() {
+        let Some(rest) = line.strip_prefix("$queue_directory/") else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split(':').collect();
+        if f.get(1) != Some(&"d") {
+            continue;
+        }
+        let name = (*f.first()?).to_string();
+        let uid = match *f.get(2)? {
+            "root" | "-" => 0,
+            "$mail_owner" => owner_uid,
+            _ => return None,
+        };
+        let gid = match *f.get(3)? {
+            "root" | "-" => 0,
+            "$setgid_group" => postdrop_gid,
+            _ => return None,
+        };
+        let mode = u32::from_str_radix(f.get(4)?, 8).ok()?;
+        if name.is_empty() || name.contains('/') || name.contains('$') {
+            return None;
+        }
+        dirs.push((name, mode, uid, gid));
+    }
+    (dirs.iter().any(|d| d.0 == "pid") && dirs.len() >= 10).then_some(dirs)
+}
+
+/// Prepares `q` for `postfix start` without the integrity checks; false when
+/// no checked layout is known yet (then postfix does the full start).
+fn prepare_quick_start(q: &Path, tools: &Tools) -> bool {
+    if !q.join("pid").is_dir() {
+        let Some(layout) = &tools.queue_layout else {
+            return false;
+        };
+        for (name, mode, uid, gid) in layout {
+            let d = q.join(name);
+            if mkdir(&d).is_err()
+                || chown(&d, Some(*uid), Some(*gid)).is_err()
+                || set_mode(&d, *mode).is_err()
+            {
+                return false;
+            }
+        }
+    }
+    fs::write(q.join("quick-start"), b"").is_ok()
+}
+
 // --------------------------------------------------------------- processes --
 
 struct ProcStat {
     state: char,
     ppid: i32,
+    pgrp: i32,
     start_time: u64,
 }
 
@@ -1199,6 +1348,7 @@ fn proc_stat(pid: i32) -> Option<ProcStat> {
     Some(ProcStat {
         state: f.first()?.chars().next()?,
         ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
         start_time: f.get(19)?.parse().ok()?,
     })
 }
@@ -1212,9 +1362,8 @@ fn read_pid_file(p: &Path) -> Option<Daemon> {
     })
 }
 
-/// All live descendants of `pid` (with their start times).
-fn descendants(pid: i32) -> Vec<Daemon> {
-    let mut all: Vec<(i32, ProcStat)> = Vec::new();
+fn all_processes() -> Vec<(i32, ProcStat)> {
+    let mut all = Vec::new();
     if let Ok(rd) = fs::read_dir("/proc") {
         for e in rd.flatten() {
             if let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok())
@@ -1224,17 +1373,33 @@ fn descendants(pid: i32) -> Vec<Daemon> {
             }
         }
     }
-    let mut out = Vec::new();
+    all
+}
+
+/// The live descendants of `pid` plus all members of process group `pid`
+/// (both masters lead their own process group; children forked while the
+/// master shuts down are found through the group after it has exited).
+fn family(pid: i32) -> Vec<Daemon> {
+    let all = all_processes();
+    let mut out: Vec<Daemon> = Vec::new();
     let mut frontier = vec![pid];
     while let Some(parent) = frontier.pop() {
         for (p, st) in &all {
-            if st.ppid == parent {
+            if st.ppid == parent && out.iter().all(|d| d.pid != *p) {
                 out.push(Daemon {
                     pid: *p,
                     start_time: st.start_time,
                 });
                 frontier.push(*p);
             }
+        }
+    }
+    for (p, st) in &all {
+        if st.pgrp == pid && *p != pid && st.state != 'Z' && out.iter().all(|d| d.pid != *p) {
+            out.push(Daemon {
+                pid: *p,
+                start_time: st.start_time,
+            });
         }
     }
     out
@@ -1263,8 +1428,17 @@ fn wait_gone(ds: &[Daemon], timeout: Duration) -> bool {
 }
 
 /// Makes sure the (former) children of a stopped master are gone too.
-fn reap_leftovers(name: &str, kids: &[Daemon]) {
+fn reap_leftovers(name: &str, pid: i32, before: Vec<Daemon>) {
+    let t0 = Instant::now();
+    let mut kids = before;
+    for d in family(pid) {
+        if kids.iter().all(|k| k.pid != d.pid) {
+            kids.push(d);
+        }
+    }
+    let kids = &kids;
     if wait_gone(kids, Duration::from_secs(5)) {
+        trace(&format!("{name}: {} children gone", kids.len()), t0);
         return;
     }
     for sig in [libc::SIGTERM, libc::SIGKILL] {
@@ -1286,7 +1460,7 @@ fn reap_leftovers(name: &str, kids: &[Daemon]) {
 }
 
 fn stop_daemon(name: &str, d: Daemon) {
-    let kids = descendants(d.pid);
+    let kids = family(d.pid);
     signal(&d, libc::SIGTERM);
     if !wait_gone(&[d], STOP_TIMEOUT) {
         eprintln!(
@@ -1296,7 +1470,7 @@ fn stop_daemon(name: &str, d: Daemon) {
         signal(&d, libc::SIGKILL);
         wait_gone(&[d], Duration::from_secs(5));
     }
-    reap_leftovers(name, &kids);
+    reap_leftovers(name, d.pid, kids);
 }
 
 fn stop_child(name: &str, child: &mut Child) {
@@ -1306,10 +1480,12 @@ fn stop_child(name: &str, child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    let kids = descendants(pid);
-    // SAFETY: kill(2) on our own, not yet reaped child.
+    let kids = family(pid);
+    // The whole process group (the child leads it) at once: the master then
+    // does not have to wait for its children to notice.
+    // SAFETY: kill(2) on the process group of our own, not yet reaped child.
     unsafe {
-        libc::kill(pid, libc::SIGTERM);
+        libc::kill(-pid, libc::SIGTERM);
     }
     let deadline = Instant::now() + STOP_TIMEOUT;
     loop {
@@ -1324,7 +1500,7 @@ fn stop_child(name: &str, child: &mut Child) {
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
-    reap_leftovers(name, &kids);
+    reap_leftovers(name, pid, kids);
 }
 
 // ------------------------------------------------------------------ set-up --
@@ -1386,6 +1562,7 @@ fn find_tools() -> Result<Tools, String> {
     lookup_user("dovecot")?
         .ok_or("user `dovecot` is missing (is the dovecot-core package installed correctly?)")?;
     let (vmail_uid, vmail_gid) = ensure_vmail()?;
+    let queue_layout = queue_layout(&postfix);
     Ok(Tools {
         dovecot,
         doveadm,
@@ -1395,6 +1572,7 @@ fn find_tools() -> Result<Tools, String> {
         vmail_gid,
         postfix_uid,
         postfix_gid,
+        queue_layout,
     })
 }
 
@@ -1416,6 +1594,23 @@ fn lookup_user(name: &str) -> Result<Option<(u32, u32)>, String> {
         (Some(u), Some(g)) => Ok(Some((u, g))),
         _ => Err(format!("cannot parse passwd entry {line:?}")),
     }
+}
+
+fn lookup_group(name: &str) -> Option<u32> {
+    let out = Command::new("getent")
+        .args(["group", name])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(':')
+        .nth(2)?
+        .parse()
+        .ok()
 }
 
 /// Mail is owned by a system user `vmail` (Dovecot never accesses mail as root).
