@@ -280,6 +280,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, false);
+    desk.set_data_dir(&data_dir(g));
     desk.start_background();
     crate::tui::run(desk, events, opts).await?;
     Ok(0)
@@ -326,6 +327,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     let cfg = crate::demo::demo_config();
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, true);
+    desk.set_data_dir(&dir);
     crate::tui::run(desk, events, opts).await?;
     Ok(0)
 }

@@ -67,6 +67,7 @@ impl Harness {
         let store = Arc::new(Store::open(dir.path()).expect("open copy"));
         let _guard = rt.enter();
         let (desk, events) = Desk::new(store, deskmail::demo::demo_config(), true);
+        desk.set_data_dir(dir.path());
         let mut app = App::new(Keymap::builtin("default").expect("keymap"));
         let area = Rect::new(0, 0, width, height);
         app.list.height = deskmail::tui::ui::list_rows(area, app.focus);
@@ -346,4 +347,107 @@ fn send_is_refused_until_the_mail_is_valid() {
     );
     let (msg, is_err) = h.app.status.message.clone().expect("a reason");
     assert!(is_err && msg.contains("recipient"), "{msg}");
+}
+
+impl Harness {
+    /// Move down the list until `pred` holds for the selected mail.
+    fn select_where(&mut self, pred: impl Fn(&deskmail::store::MessageSummary) -> bool) {
+        for _ in 0..300 {
+            if self.app.list.selected().is_some_and(|r| pred(&r.summary)) {
+                return;
+            }
+            self.key("j");
+        }
+        panic!("no such mail in the folder");
+    }
+}
+
+#[test]
+fn w_in_the_reader_saves_the_attachment_inside_the_download_dir() {
+    let mut h = Harness::new(100, 30);
+    h.select_where(|s| s.has_attachments);
+    h.key("<Enter>");
+    h.key("W");
+    let dir = h.desk.download_dir();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("download dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(!files.is_empty(), "nothing saved in {}", dir.display());
+    assert!(files.iter().all(|f| f.starts_with(&dir)));
+    let (msg, is_err) = h.app.status.message.clone().expect("a notice");
+    assert!(!is_err && msg.starts_with("Saved"), "{msg}");
+}
+
+#[test]
+fn pipe_sends_the_attachment_to_a_shell_command() {
+    let mut h = Harness::new(100, 30);
+    h.select_where(|s| s.has_attachments);
+    h.key("<Enter>");
+    h.key("|");
+    for c in "1 wc -l".chars() {
+        h.key(&if c == ' ' {
+            "<Space>".to_string()
+        } else {
+            c.to_string()
+        });
+    }
+    h.key("<Enter>");
+    let (msg, is_err) = h.app.status.message.clone().expect("a notice");
+    assert!(
+        !is_err && msg.contains("wc -l") && msg.contains("exited"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn delete_moves_the_mail_to_trash_and_archive_to_archive() {
+    let mut h = Harness::new(100, 30);
+    let id = h.app.list.selected().map(|r| r.summary.id).expect("row");
+    h.key("d");
+    assert!(
+        h.desk
+            .page("support", "INBOX", None, 50)
+            .iter()
+            .all(|r| r.summary.id != id)
+    );
+    assert!(
+        h.desk
+            .page("support", "Trash", None, 50)
+            .iter()
+            .any(|r| r.summary.id == id)
+    );
+    let id2 = h.app.list.selected().map(|r| r.summary.id).expect("row");
+    assert_ne!(id, id2, "the selection did not move on");
+    h.key("a");
+    assert!(
+        h.desk
+            .page("support", "Archive", None, 50)
+            .iter()
+            .any(|r| r.summary.id == id2)
+    );
+}
+
+#[test]
+fn c_plus_k_creates_a_case_linked_to_the_mail() {
+    let mut h = Harness::new(100, 30);
+    let id = h.app.list.selected().map(|r| r.summary.id).expect("row");
+    let before = h.desk.records(RecordKind::Case).len();
+    h.key("+ k");
+    let cases = h.desk.records(RecordKind::Case);
+    assert_eq!(cases.len(), before + 1, "{:?}", h.app.status.message);
+    assert!(
+        h.desk
+            .links_of(id)
+            .iter()
+            .any(|r| r.kind == RecordKind::Case)
+    );
+    assert!(
+        h.app
+            .records
+            .records
+            .iter()
+            .any(|r| r.kind == RecordKind::Case)
+    );
 }

@@ -53,6 +53,17 @@ pub enum Command {
         folder: String,
         to: Option<String>,
     },
+    /// Save attachment `index` (1-based; `None`: all) into the download dir.
+    SaveAttachments {
+        id: u64,
+        index: Option<usize>,
+    },
+    /// Pipe attachment `index` (`None`: the whole raw mail) to a shell command.
+    PipePart {
+        id: u64,
+        index: Option<usize>,
+        command: String,
+    },
     /// Create a record prefilled from a mail and link it.
     CreateFromMail {
         id: u64,
@@ -155,6 +166,43 @@ pub struct Desk {
     demo: bool,
     sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
     outbox: std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>,
+    download_dir: std::sync::Mutex<std::path::PathBuf>,
+    /// Rendered mails by (id, options), so going back to a mail is instant.
+    render_cache: std::sync::Mutex<RenderCache>,
+}
+
+/// A small most-recently-used cache of rendered mails.
+#[derive(Default)]
+struct RenderCache {
+    entries: std::collections::VecDeque<(u64, String, Arc<RenderedMail>)>,
+}
+
+impl RenderCache {
+    const CAPACITY: usize = 32;
+
+    fn key(o: &RenderOptions) -> String {
+        format!(
+            "{}:{}:{}:{:?}",
+            o.all_headers, o.show_quotes, o.width, o.tz_offset_secs
+        )
+    }
+
+    fn get(&mut self, id: u64, o: &RenderOptions) -> Option<Arc<RenderedMail>> {
+        let k = Self::key(o);
+        let pos = self
+            .entries
+            .iter()
+            .position(|(i, ko, _)| *i == id && *ko == k)?;
+        let e = self.entries.remove(pos)?;
+        let mail = Arc::clone(&e.2);
+        self.entries.push_front(e);
+        Some(mail)
+    }
+
+    fn put(&mut self, id: u64, o: &RenderOptions, mail: Arc<RenderedMail>) {
+        self.entries.push_front((id, Self::key(o), mail));
+        self.entries.truncate(Self::CAPACITY);
+    }
 }
 
 impl Desk {
@@ -166,6 +214,7 @@ impl Desk {
     ) -> (Arc<Desk>, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let rules = LinkRules::from_config(&config);
+        let download = config.download_dir.clone();
         let desk = Arc::new(Desk {
             store,
             config: Arc::new(config),
@@ -174,8 +223,120 @@ impl Desk {
             demo,
             sync: std::sync::Mutex::new(None),
             outbox: std::sync::Mutex::new(None),
+            download_dir: std::sync::Mutex::new(
+                download.unwrap_or_else(|| crate::config::paths::data_dir().join("downloads")),
+            ),
+            render_cache: std::sync::Mutex::new(RenderCache::default()),
         });
         (desk, rx)
+    }
+
+    /// Attachments go to `<data dir>/downloads` unless the config names a dir.
+    pub fn set_data_dir(&self, dir: &std::path::Path) {
+        if self.config.download_dir.is_none()
+            && let Ok(mut d) = self.download_dir.lock()
+        {
+            *d = dir.join("downloads");
+        }
+    }
+
+    pub fn download_dir(&self) -> std::path::PathBuf {
+        self.download_dir
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_else(|_| crate::config::paths::data_dir().join("downloads"))
+    }
+
+    fn save_attachments(&self, id: u64, index: Option<usize>) {
+        let dir = self.download_dir();
+        let raw = match self.store.body(id) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                return self.emit(Event::Notice(
+                    "This mail's body is still being fetched.".into(),
+                ));
+            }
+            Err(e) => return self.fail("Could not read the mail", e),
+        };
+        if let Err(e) = crate::config::paths::ensure_private_dir(&dir) {
+            return self.fail(&format!("Could not create {}", dir.display()), e);
+        }
+        let saved = match index {
+            Some(i) => crate::mail::attachments::save_attachment(&raw, i, &dir).map(|p| vec![p]),
+            None => crate::mail::attachments::save_all(&raw, &dir),
+        };
+        match saved {
+            Ok(paths) if paths.is_empty() => {
+                self.emit(Event::Notice("This mail has no attachments.".into()))
+            }
+            Ok(paths) => {
+                let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                tracing::info!("saved attachments: {}", names.join(", "));
+                self.emit(Event::Notice(crate::mail::sanitize::sanitize_line(
+                    &format!("Saved {}", names.join(", ")),
+                )));
+            }
+            Err(e) => self.fail("Could not save the attachment", e),
+        }
+    }
+
+    fn pipe_part(&self, id: u64, index: Option<usize>, command: &str) {
+        use std::io::Write;
+        let raw = match self.store.body(id) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                return self.emit(Event::Notice(
+                    "This mail's body is still being fetched.".into(),
+                ));
+            }
+            Err(e) => return self.fail("Could not read the mail", e),
+        };
+        let bytes = match index {
+            Some(i) => match crate::mail::attachments::part_bytes(&raw, i) {
+                Some(b) => b,
+                None => {
+                    return self.emit(Event::Error(format!("This mail has no attachment [{i}].")));
+                }
+            },
+            None => raw,
+        };
+        let child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => return self.fail("Could not start the command", e),
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            // A command that stops reading early is not an error.
+            let _ = stdin.write_all(&bytes);
+        }
+        match child.wait_with_output() {
+            Ok(out) => {
+                let text = String::from_utf8_lossy(if out.stdout.is_empty() {
+                    &out.stderr
+                } else {
+                    &out.stdout
+                });
+                let first = crate::mail::sanitize::sanitize_line(text.lines().next().unwrap_or(""));
+                let msg = format!(
+                    "`{}` exited with {}: {first}",
+                    crate::mail::sanitize::sanitize_line(command),
+                    out.status
+                );
+                tracing::info!("{msg}");
+                if out.status.success() {
+                    self.emit(Event::Notice(msg));
+                } else {
+                    self.emit(Event::Error(msg));
+                }
+            }
+            Err(e) => self.fail("The command failed", e),
+        }
     }
 
     /// Start the background sync tasks (not on the demo desk). Call from
@@ -292,14 +453,28 @@ impl Desk {
     pub fn send(self: &Arc<Self>, cmd: Command) {
         let desk = Arc::clone(self);
         match cmd {
+            Command::SaveAttachments { id, index } => {
+                tokio::task::spawn_blocking(move || desk.save_attachments(id, index));
+            }
+            Command::PipePart { id, index, command } => {
+                tokio::task::spawn_blocking(move || desk.pipe_part(id, index, &command));
+            }
             Command::Render { id, options } => {
+                let cached = self
+                    .render_cache
+                    .lock()
+                    .ok()
+                    .and_then(|mut c| c.get(id, &options));
+                if let Some(mail) = cached {
+                    return self.emit(Event::Rendered { id, mail });
+                }
                 tokio::task::spawn_blocking(move || match desk.store.body(id) {
                     Ok(Some(raw)) => {
-                        let mail = crate::mail::render::render(&raw, &options);
-                        desk.emit(Event::Rendered {
-                            id,
-                            mail: Arc::new(mail),
-                        });
+                        let mail = Arc::new(crate::mail::render::render(&raw, &options));
+                        if let Ok(mut c) = desk.render_cache.lock() {
+                            c.put(id, &options, Arc::clone(&mail));
+                        }
+                        desk.emit(Event::Rendered { id, mail });
                     }
                     Ok(None) => desk.emit(Event::Notice(
                         "This mail's body is still being fetched.".into(),

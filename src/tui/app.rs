@@ -118,6 +118,30 @@ pub enum Overlay {
         cursor: usize,
         entries: Vec<crate::store::OutboxEntry>,
     },
+    /// A one-line question (attachment number, command, folder).
+    Prompt(Box<Prompt>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptPurpose {
+    SaveAttachment {
+        id: u64,
+    },
+    PipePart {
+        id: u64,
+    },
+    MoveTo {
+        id: u64,
+        account: String,
+        folder: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub label: String,
+    pub input: String,
+    pub purpose: PromptPurpose,
 }
 
 /// Fuzzy picker of records for manual linking.
@@ -183,7 +207,9 @@ impl App {
     pub fn context(&self) -> Context {
         match &self.overlay {
             Some(Overlay::Help { .. }) => Context::Help,
-            Some(Overlay::Palette { .. }) | Some(Overlay::Picker(_)) => Context::Palette,
+            Some(Overlay::Palette { .. }) | Some(Overlay::Picker(_)) | Some(Overlay::Prompt(_)) => {
+                Context::Palette
+            }
             Some(Overlay::Compose(_)) => Context::Compose,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox { .. }) => Context::Outbox,
@@ -489,6 +515,13 @@ impl App {
                 p.cursor = 0;
             }
             Some(Overlay::Compose(c)) => c.input(key),
+            Some(Overlay::Prompt(p)) => match key.code {
+                KeyCode::Char(c) => p.input.push(c),
+                KeyCode::Backspace => {
+                    p.input.pop();
+                }
+                _ => {}
+            },
             _ => {
                 let _ = desk;
             }
@@ -712,6 +745,61 @@ impl App {
                 vec![]
             }
             Action::SyncNow => vec![Command::SyncNow],
+            Action::SaveAttachment | Action::SaveAllAttachments | Action::PipePart => {
+                let Some(id) = self.reader.id else {
+                    self.notice("Select a mail first.");
+                    return vec![];
+                };
+                let n = self
+                    .reader
+                    .mail
+                    .as_ref()
+                    .map(|m| m.attachments.len())
+                    .unwrap_or(0);
+                match action {
+                    Action::SaveAllAttachments => {
+                        vec![Command::SaveAttachments { id, index: None }]
+                    }
+                    Action::SaveAttachment if n == 0 => {
+                        self.notice("This mail has no attachments.");
+                        vec![]
+                    }
+                    Action::SaveAttachment if n == 1 => {
+                        vec![Command::SaveAttachments { id, index: Some(1) }]
+                    }
+                    Action::SaveAttachment => {
+                        self.overlay = Some(Overlay::Prompt(Box::new(Prompt {
+                            label: format!("Save attachment number (1–{n}):"),
+                            input: String::new(),
+                            purpose: PromptPurpose::SaveAttachment { id },
+                        })));
+                        vec![]
+                    }
+                    _ => {
+                        self.overlay = Some(Overlay::Prompt(Box::new(Prompt {
+                            label: "Pipe to command (start with an attachment number to pipe that part):".into(),
+                            input: String::new(),
+                            purpose: PromptPurpose::PipePart { id },
+                        })));
+                        vec![]
+                    }
+                }
+            }
+            Action::MoveToFolder => {
+                let Some(row) = self.list.selected() else {
+                    return vec![];
+                };
+                self.overlay = Some(Overlay::Prompt(Box::new(Prompt {
+                    label: format!("Move to folder of {}:", self.list.account),
+                    input: String::new(),
+                    purpose: PromptPurpose::MoveTo {
+                        id: row.summary.id,
+                        account: self.list.account.clone(),
+                        folder: self.list.folder.clone(),
+                    },
+                })));
+                vec![]
+            }
             Action::Outbox => {
                 self.overlay = Some(Overlay::Outbox {
                     cursor: 0,
@@ -837,6 +925,15 @@ impl App {
                 Action::Back | Action::Cancel | Action::Open => self.overlay = None,
                 _ => {}
             },
+            Overlay::Prompt(p) => match action {
+                Action::Open => {
+                    let p = (**p).clone();
+                    self.overlay = None;
+                    return Some(self.answer_prompt(p));
+                }
+                Action::Back | Action::Cancel => self.overlay = None,
+                _ => {}
+            },
             Overlay::Outbox { cursor, entries } => match action {
                 Action::MoveDown => *cursor = (*cursor + 1).min(entries.len().saturating_sub(1)),
                 Action::MoveUp => *cursor = cursor.saturating_sub(1),
@@ -868,6 +965,50 @@ impl App {
             }
         }
         Some(vec![])
+    }
+
+    fn answer_prompt(&mut self, p: Prompt) -> Vec<Command> {
+        let input = p.input.trim().to_string();
+        if input.is_empty() {
+            return vec![];
+        }
+        match p.purpose {
+            PromptPurpose::SaveAttachment { id } => match input.parse::<usize>() {
+                Ok(i) if i >= 1 => vec![Command::SaveAttachments { id, index: Some(i) }],
+                _ => {
+                    self.error(format!("\"{input}\" is not an attachment number."));
+                    vec![]
+                }
+            },
+            PromptPurpose::PipePart { id } => {
+                let (index, command) = match input.split_once(' ') {
+                    Some((n, rest)) if n.parse::<usize>().is_ok() => {
+                        (n.parse::<usize>().ok(), rest.trim().to_string())
+                    }
+                    _ => (None, input),
+                };
+                vec![Command::PipePart { id, index, command }]
+            }
+            PromptPurpose::MoveTo {
+                id,
+                account,
+                folder,
+            } => {
+                let known = self.folders.iter().any(|f| {
+                    matches!(f, FolderRow::Folder { account: a, name, .. } if *a == account && *name == input)
+                });
+                if !known {
+                    self.error(format!("{account} has no folder \"{input}\"."));
+                    return vec![];
+                }
+                vec![Command::MoveTo {
+                    id,
+                    account,
+                    folder,
+                    to: Some(input),
+                }]
+            }
+        }
     }
 
     fn open_record(&mut self, desk: &Arc<Desk>) {

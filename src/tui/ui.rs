@@ -139,6 +139,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(Overlay::Picker(p)) => panes::palette::draw_picker(frame, area, app, p, theme),
         Some(Overlay::Record(card)) => panes::record_card::draw(frame, area, card, theme),
         Some(Overlay::Compose(c)) => panes::compose::draw(frame, area, c, theme),
+        Some(Overlay::Prompt(p)) => {
+            panes::palette::draw_prompt(frame, area, &p.label, &p.input, theme)
+        }
         Some(Overlay::Outbox { cursor, entries }) => {
             panes::outbox::draw(frame, area, entries, *cursor, theme)
         }

@@ -81,3 +81,27 @@ pub fn draw_picker(frame: &mut Frame, area: Rect, app: &App, p: &RecordPicker, t
         theme,
     );
 }
+
+/// A one-line question with its answer being typed.
+pub fn draw_prompt(frame: &mut Frame, area: Rect, label: &str, input: &str, theme: &Theme) {
+    let w = area.width.saturating_sub(4).min(90).max(20.min(area.width));
+    let r = Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + area.height.saturating_sub(4) / 2,
+        width: w,
+        height: 4.min(area.height),
+    };
+    let lines = vec![
+        Line::from(Span::styled(label.to_string(), theme.style(Role::Header))),
+        Line::from(vec![
+            Span::styled("> ", theme.style(Role::Accent)),
+            safe(input, theme.style(Role::Normal)),
+            Span::styled("_", theme.style(Role::Muted)),
+        ]),
+    ];
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block("Enter answers, Esc cancels", true, theme)),
+        r,
+    );
+}
