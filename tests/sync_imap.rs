@@ -559,6 +559,20 @@ async fn wrong_password_port_certificate_and_missing_sent_are_diagnosed() {
         .await
         .expect("accept_invalid_certs connects");
 
+    // A server whose STARTTLS fails: no fallback to plain text.
+    let (port, _) = proxy(
+        stack.imap_port,
+        0,
+        0,
+        Some((b"OK Begin TLS", b"NO Begin TLS")),
+    )
+    .await;
+    let no_starttls = with_line(&base, "port", &format!("port = {port}"));
+    let e = sync::run(parse(&no_starttls), Arc::clone(&store), once(), None)
+        .await
+        .expect_err("STARTTLS must fail");
+    assert_eq!(e.kind(), ErrorKind::StarttlsFailed, "{e}");
+
     // Default folders with no Sent folder on the server: this Dovecot always
     // has one, so a plain-text proxy hides it.
     let (port, _) = proxy(stack.imap_port, 0, 0, Some((b"Sent", b"Sant"))).await;
@@ -673,6 +687,26 @@ async fn bench_sync_vs_raw_fetch() {
             String::from_utf8_lossy(&out.stderr)
         );
         binary = Some((t.elapsed().as_secs_f64(), children_max_rss_kb()));
+        // What `deskmail stats --json` says about the binary's store.
+        let stats = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+            .args(["stats", "--json", "--config"])
+            .arg(&cfg_file)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("deskmail stats");
+        let json: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats json");
+        let inbox = json["accounts"][0]["folders"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == "INBOX"))
+            .cloned()
+            .unwrap_or_default();
+        eprintln!(
+            "BENCH stats INBOX total={} bodies_missing={}",
+            inbox["total"], inbox["bodies_missing"]
+        );
+        assert_eq!(inbox["total"].as_u64(), Some(filled as u64));
+        assert_eq!(inbox["bodies_missing"].as_u64(), Some(0));
     }
 
     eprintln!("BENCH messages={filled}");
