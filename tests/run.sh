@@ -115,7 +115,7 @@ read -r passed failed ignored suites < <(awk '
     s++
   }
   END { printf "%d %d %d %d\n", p, f, g, s }' "$log")
-failures=$(awk '/^failures:$/ {on=1; next} on && /^    [A-Za-z0-9_:]+$/ {print "  " $1} /^test result:/ {on=0}' "$log" | sort -u)
+failures=$(awk '/^failures:$/ {on=1; next} on && /^    [A-Za-z0-9_:]+$/ {print "  " $1; next} {on=0}' "$log" | sort -u)
 rm -f "$log"
 
 echo
