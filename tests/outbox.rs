@@ -774,3 +774,148 @@ tls = "none"
         "the recipient has the mail exactly once"
     );
 }
+
+#[tokio::test]
+async fn interrupted_sending_that_cannot_be_checked_waits_for_the_agent() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    // IMAP points at a closed port: the Sent folder cannot be checked.
+    let mut config = config_for(&stack, "secret");
+    config.accounts[0].port = 9;
+    let config = Arc::new(config);
+    let built = outbox::message::build(
+        &outbox::message::Draft {
+            from: "support@desk.example".into(),
+            to: vec!["customer@desk.example".into()],
+            subject: "Unverified".into(),
+            body: "x\n".into(),
+            ..Default::default()
+        },
+        None,
+    )
+    .expect("built");
+    let e = store
+        .enqueue(OutboxEntry {
+            id: 0,
+            account: "support".into(),
+            message_id: built.message_id,
+            from: "support@desk.example".into(),
+            recipients: built.recipients,
+            subject: "Unverified".into(),
+            raw: built.raw,
+            state: OutboxState::Sending,
+            last_error: None,
+            created: 0,
+            in_reply_to: None,
+        })
+        .expect("enqueue");
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let report = outbox::drain_once(Arc::clone(&config), Arc::clone(&store), Some(tx.clone()))
+        .await
+        .expect("drain");
+    assert_eq!(report.unverified, vec![e.id], "{report:?}");
+    assert!(report.sent.is_empty());
+    assert_eq!(entry_state(&store, e.id), OutboxState::Sending);
+    let why = store
+        .outbox_entry(e.id)
+        .expect("read")
+        .and_then(|e| e.last_error)
+        .unwrap_or_default();
+    assert!(why.contains("retry now"), "{why}");
+    assert!(matches!(
+        events.try_recv(),
+        Ok(deskmail::desk::Event::Error(_))
+    ));
+    // A second pass does not nag again.
+    outbox::drain_once(Arc::clone(&config), Arc::clone(&store), Some(tx))
+        .await
+        .expect("drain");
+    assert!(events.try_recv().is_err(), "told once");
+    assert!(
+        uids_with_message_id(&stack, "customer", "INBOX", &e.message_id)
+            .await
+            .is_empty()
+    );
+
+    // The agent decides to send it anyway.
+    assert!(outbox::retry_now(&store, e.id).expect("retry"));
+    let report = outbox::drain_once(config, Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.sent, vec![e.id], "{report:?}");
+    // Filing needs IMAP: it is owed, not lost.
+    assert_eq!(report.followup_errors.len(), 1, "{report:?}");
+    assert_eq!(
+        store.outbox_followups().expect("followups"),
+        vec![(e.id, 1)]
+    );
+}
+
+/// Reply queued → visible in the recipient's INBOX over IMAP, 20 times;
+/// prints the median. `cargo test --test outbox bench -- --ignored --nocapture`
+#[tokio::test]
+#[ignore = "benchmark"]
+async fn bench_reply_queued_to_visible_in_inbox() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let config = Arc::new(config_for(&stack, "secret"));
+    let (tx, _events) = tokio::sync::mpsc::unbounded_channel();
+    let handle = outbox::spawn(Arc::clone(&config), Arc::clone(&store), tx);
+    let mut watcher = stack.imap_session("customer").await;
+    let mut times = Vec::new();
+    for n in 0..20 {
+        let built = outbox::message::build(
+            &outbox::message::Draft {
+                from: "support@desk.example".into(),
+                to: vec!["customer@desk.example".into()],
+                subject: format!("Bench {n}"),
+                body: "x\n".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .expect("built");
+        let mid = built.message_id.clone();
+        let t = std::time::Instant::now();
+        store
+            .enqueue(OutboxEntry {
+                id: 0,
+                account: "support".into(),
+                message_id: built.message_id,
+                from: "support@desk.example".into(),
+                recipients: built.recipients,
+                subject: format!("Bench {n}"),
+                raw: built.raw,
+                state: OutboxState::Queued,
+                last_error: None,
+                created: 0,
+                in_reply_to: None,
+            })
+            .expect("enqueue");
+        handle.wake();
+        loop {
+            watcher.select("INBOX").await.expect("SELECT");
+            let hit = watcher
+                .uid_search(format!("HEADER Message-ID \"{mid}\""))
+                .await
+                .expect("SEARCH");
+            if !hit.is_empty() {
+                break;
+            }
+            assert!(t.elapsed() < LIMIT, "send {n} not visible");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        times.push(t.elapsed());
+    }
+    times.sort();
+    eprintln!(
+        "reply queued -> visible in INBOX: median {:?}, min {:?}, max {:?} over {} sends",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        times.len()
+    );
+    handle.abort();
+}

@@ -139,7 +139,16 @@ pub async fn drain_once(
         send_one(&config, &store, &sh, &events, e, &mut report).await?;
     }
 
+    let tried: HashSet<u64> = report
+        .filed
+        .iter()
+        .copied()
+        .chain(report.followup_errors.iter().map(|(id, _)| *id))
+        .collect();
     for (id, tries) in store.outbox_followups()? {
+        if tried.contains(&id) {
+            continue;
+        }
         let Some(entry) = store.outbox_entry(id)? else {
             store.set_outbox_followup(id, None)?;
             continue;
@@ -251,13 +260,16 @@ async fn recover(
                          to send it anyway or cancel it.",
                         subject_of(&e)
                     );
-                    store.transition_outbox(
-                        e.id,
-                        |s| *s == OutboxState::Sending,
-                        OutboxState::Sending,
-                        Some(msg.clone()),
-                    )?;
-                    emit(events, Event::Error(msg));
+                    // Tell the agent once, not on every pass.
+                    if e.last_error.as_deref() != Some(msg.as_str()) {
+                        store.transition_outbox(
+                            e.id,
+                            |s| *s == OutboxState::Sending,
+                            OutboxState::Sending,
+                            Some(msg.clone()),
+                        )?;
+                        emit(events, Event::Error(msg));
+                    }
                     report.unverified.push(e.id);
                 }
             }
