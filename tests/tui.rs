@@ -451,3 +451,65 @@ fn c_plus_k_creates_a_case_linked_to_the_mail() {
             .any(|r| r.kind == RecordKind::Case)
     );
 }
+
+#[test]
+fn space_collapses_threads_to_one_line_each_and_back() {
+    let mut h = Harness::new(100, 40);
+    let expanded: Vec<u64> = h
+        .app
+        .list
+        .rows
+        .iter()
+        .map(|r| r.summary.thread_id)
+        .collect();
+    assert!(
+        expanded
+            .iter()
+            .enumerate()
+            .any(|(i, t)| expanded[..i].contains(t)),
+        "the first screen should show a thread twice for this test to mean anything"
+    );
+    h.key("<Space>");
+    assert!(h.app.list.collapsed);
+    let threads: Vec<u64> = h
+        .app
+        .list
+        .rows
+        .iter()
+        .map(|r| r.summary.thread_id)
+        .collect();
+    let mut dedup = threads.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(
+        dedup.len(),
+        threads.len(),
+        "a thread shows twice when collapsed"
+    );
+    assert_eq!(threads.len(), h.app.list.height.min(threads.len()));
+    for _ in 0..h.app.list.height + 3 {
+        h.key("j");
+    }
+    let threads: Vec<u64> = h
+        .app
+        .list
+        .rows
+        .iter()
+        .map(|r| r.summary.thread_id)
+        .collect();
+    let mut dedup = threads.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), threads.len(), "paging showed a thread twice");
+    h.key("<Space>");
+    assert!(!h.app.list.collapsed);
+    assert_eq!(
+        h.app
+            .list
+            .rows
+            .iter()
+            .map(|r| r.summary.thread_id)
+            .collect::<Vec<_>>(),
+        expanded
+    );
+}

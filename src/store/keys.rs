@@ -12,6 +12,9 @@ pub const LOCATION: u8 = b'l';
 pub const FOLDER_STATE: u8 = b's';
 pub const THREAD_SUBJECT: u8 = b'T';
 pub const THREAD_SIZE: u8 = b't';
+/// (account, folder, thread, inverted date, id): a thread's mail per folder,
+/// newest first, so "is this the newest of its thread here" is one seek.
+pub const THREAD_MEMBER: u8 = b'H';
 pub const RECORD: u8 = b'r';
 pub const RECORD_BY_ADDRESS: u8 = b'a';
 pub const LINK_BY_MESSAGE: u8 = b'L';
@@ -130,4 +133,12 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         }
     }
     vec![u8::MAX; prefix.len() + 1]
+}
+
+pub fn thread_member(account: &str, folder: &str, thread: u64, date: i64, id: u64) -> Vec<u8> {
+    let mut k = folder_prefix(THREAD_MEMBER, account, folder);
+    k.extend_from_slice(&thread.to_be_bytes());
+    k.extend_from_slice(&inv_date(date).to_be_bytes());
+    k.extend_from_slice(&id.to_be_bytes());
+    k
 }

@@ -219,14 +219,14 @@ impl Store {
                     .get(keys::msgid(&mid))?
                     .map(|v| keys::read_u64(&v)),
             };
-            let (id, date) = match existing {
+            let (id, date, tid) = match existing {
                 Some(id) => {
-                    let date = match msgids.get(&mid) {
-                        Some(&(_, d, _)) => d as i64,
+                    let (date, tid) = match msgids.get(&mid) {
+                        Some(&(_, d, t)) => (d as i64, t),
                         None => self
                             .summary(id)?
-                            .map(|s| s.date)
-                            .unwrap_or(mail.summary.date),
+                            .map(|s| (s.date, s.thread_id))
+                            .unwrap_or((mail.summary.date, id)),
                     };
                     if let Some(raw) = &mail.raw
                         && !self.tree.contains_key(keys::with_id(keys::BODY, id))?
@@ -234,7 +234,7 @@ impl Store {
                         batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
                     }
                     report.located.push(id);
-                    (id, date)
+                    (id, date, tid)
                 }
                 None => {
                     let id = self.next_id()?;
@@ -264,9 +264,13 @@ impl Store {
                         (id, summary.date.max(0) as u64, summary.thread_id),
                     );
                     report.created.push(id);
-                    (id, summary.date)
+                    (id, summary.date, summary.thread_id)
                 }
             };
+            batch.insert(
+                keys::thread_member(&mail.account, &mail.folder, tid, date, id),
+                &[],
+            );
             let entry = FolderEntry {
                 uid: mail.uid,
                 flags: mail.flags,
@@ -493,6 +497,61 @@ impl Store {
         Ok(rows)
     }
 
+    /// Whether a folder row is the newest mail of its thread in that folder.
+    pub fn is_thread_head(&self, account: &str, folder: &str, row: &ListRow) -> Result<bool> {
+        let mut prefix = keys::folder_prefix(keys::THREAD_MEMBER, account, folder);
+        prefix.extend_from_slice(&row.summary.thread_id.to_be_bytes());
+        match self.tree.scan_prefix(&prefix).keys().next() {
+            Some(k) => Ok(keys::id_of_folder_index(&k?) == row.summary.id),
+            None => Ok(true),
+        }
+    }
+
+    /// Like `page`/`page_before`, but one row per thread (its newest mail).
+    pub fn thread_page(
+        &self,
+        account: &str,
+        folder: &str,
+        from: Option<&[u8]>,
+        forward: bool,
+        n: usize,
+    ) -> Result<Vec<ListRow>> {
+        let mut out = Vec::new();
+        let mut cursor = from.map(<[u8]>::to_vec);
+        while out.len() < n {
+            let batch = if forward {
+                self.page(account, folder, cursor.as_deref(), 64)?
+            } else {
+                self.page_before(account, folder, cursor.as_deref(), 64)?
+            };
+            if batch.is_empty() {
+                break;
+            }
+            cursor = if forward {
+                batch.last().map(|r| r.key.clone())
+            } else {
+                batch.first().map(|r| r.key.clone())
+            };
+            let iter: Box<dyn Iterator<Item = ListRow>> = if forward {
+                Box::new(batch.into_iter())
+            } else {
+                Box::new(batch.into_iter().rev())
+            };
+            for row in iter {
+                if self.is_thread_head(account, folder, &row)? {
+                    out.push(row);
+                    if out.len() == n {
+                        break;
+                    }
+                }
+            }
+        }
+        if !forward {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
     fn rows(
         &self,
         iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
@@ -642,6 +701,9 @@ impl Store {
         let date = keys::read_u64(&v[8..]) as i64;
         let fkey = keys::folder_index(account, folder, date, id);
         let mut batch = sled::Batch::default();
+        if let Some(s) = self.summary(id)? {
+            batch.remove(keys::thread_member(account, folder, s.thread_id, date, id));
+        }
         if let Some(old) = self.tree.get(&fkey)?
             && let Some(mut st) = self.folder_state(account, folder)?
         {
@@ -672,12 +734,14 @@ impl Store {
             batch.remove(keys::location(id, account, folder));
             batch.remove(k);
         }
-        for item in self
-            .tree
-            .scan_prefix(keys::folder_prefix(keys::UID_MAP, account, folder))
-        {
-            let (k, _) = item?;
-            batch.remove(k);
+        for tag in [keys::UID_MAP, keys::THREAD_MEMBER] {
+            for item in self
+                .tree
+                .scan_prefix(keys::folder_prefix(tag, account, folder))
+            {
+                let (k, _) = item?;
+                batch.remove(k);
+            }
         }
         if let Some(mut st) = self.folder_state(account, folder)? {
             st.uidvalidity = 0;

@@ -60,6 +60,8 @@ pub enum FolderRow {
 /// The message list window: exactly the rows on screen.
 #[derive(Debug, Default)]
 pub struct ListView {
+    /// One row per thread (its newest mail) instead of every mail.
+    pub collapsed: bool,
     pub account: String,
     pub folder: String,
     pub rows: Vec<ListRow>,
@@ -284,12 +286,7 @@ impl App {
         self.list.account = account;
         self.list.folder = name;
         self.list.total = self.folder_total();
-        self.list.rows = desk.page(
-            &self.list.account,
-            &self.list.folder,
-            None,
-            self.list.height,
-        );
+        self.list.rows = self.fetch_after(desk, None, self.list.height);
         self.list.cursor = 0;
         self.list.first_index = 0;
         self.selection_changed(desk)
@@ -311,30 +308,16 @@ impl App {
         let first_key = self.list.rows.first().map(|r| r.key.clone());
         let rows = match &first_key {
             Some(k) => {
-                let mut rows = desk.page_before(&self.list.account, &self.list.folder, Some(k), 0);
-                rows.extend(
-                    desk.store()
-                        .page_at(&self.list.account, &self.list.folder, k, self.list.height)
-                        .unwrap_or_default(),
-                );
+                let mut rows = Vec::new();
+                rows.extend(self.fetch_at(desk, k, self.list.height));
                 rows
             }
-            None => desk.page(
-                &self.list.account,
-                &self.list.folder,
-                None,
-                self.list.height,
-            ),
+            None => self.fetch_after(desk, None, self.list.height),
         };
         self.list.rows = rows;
         if self.list.rows.len() < self.list.height && self.list.first_index > 0 {
             // The window ran past the end (rows went away): pull from the end.
-            self.list.rows = desk.page_before(
-                &self.list.account,
-                &self.list.folder,
-                None,
-                self.list.height,
-            );
+            self.list.rows = self.fetch_before(desk, None, self.list.height);
             self.list.first_index = self.list.total.saturating_sub(self.list.rows.len() as u64);
         }
         self.list.cursor = selected
@@ -345,6 +328,49 @@ impl App {
             return self.selection_changed(desk);
         }
         vec![]
+    }
+
+    /// Rows after `after` (exclusive), one per thread when threads are collapsed.
+    fn fetch_after(&self, desk: &Arc<Desk>, after: Option<&[u8]>, n: usize) -> Vec<ListRow> {
+        let l = &self.list;
+        if l.collapsed {
+            desk.store()
+                .thread_page(&l.account, &l.folder, after, true, n)
+                .unwrap_or_default()
+        } else {
+            desk.page(&l.account, &l.folder, after, n)
+        }
+    }
+
+    fn fetch_before(&self, desk: &Arc<Desk>, before: Option<&[u8]>, n: usize) -> Vec<ListRow> {
+        let l = &self.list;
+        if l.collapsed {
+            desk.store()
+                .thread_page(&l.account, &l.folder, before, false, n)
+                .unwrap_or_default()
+        } else {
+            desk.page_before(&l.account, &l.folder, before, n)
+        }
+    }
+
+    /// Rows from `at` (inclusive).
+    fn fetch_at(&self, desk: &Arc<Desk>, at: &[u8], n: usize) -> Vec<ListRow> {
+        let l = &self.list;
+        let mut rows: Vec<ListRow> = desk
+            .store()
+            .page_at(&l.account, &l.folder, at, 1)
+            .unwrap_or_default();
+        if l.collapsed {
+            rows.retain(|r| {
+                desk.store()
+                    .is_thread_head(&l.account, &l.folder, r)
+                    .unwrap_or(true)
+            });
+        }
+        let more = n.saturating_sub(rows.len());
+        rows.extend(self.fetch_after(desk, Some(at), more));
+        rows.truncate(n);
+        rows
     }
 
     fn selection_changed(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
@@ -389,7 +415,7 @@ impl App {
                 if self.list.cursor + 1 < self.list.rows.len() {
                     self.list.cursor += 1;
                 } else if let Some(last) = self.list.rows.last() {
-                    let next = desk.page(&self.list.account, &self.list.folder, Some(&last.key), 1);
+                    let next = self.fetch_after(desk, Some(&last.key), 1);
                     if next.is_empty() {
                         break;
                     }
@@ -403,8 +429,7 @@ impl App {
             } else if self.list.cursor > 0 {
                 self.list.cursor -= 1;
             } else if let Some(first) = self.list.rows.first() {
-                let prev =
-                    desk.page_before(&self.list.account, &self.list.folder, Some(&first.key), 1);
+                let prev = self.fetch_before(desk, Some(&first.key), 1);
                 if prev.is_empty() {
                     break;
                 }
@@ -420,24 +445,14 @@ impl App {
     }
 
     fn list_bottom(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
-        self.list.rows = desk.page_before(
-            &self.list.account,
-            &self.list.folder,
-            None,
-            self.list.height,
-        );
+        self.list.rows = self.fetch_before(desk, None, self.list.height);
         self.list.first_index = self.list.total.saturating_sub(self.list.rows.len() as u64);
         self.list.cursor = self.list.rows.len().saturating_sub(1);
         self.selection_changed(desk)
     }
 
     fn list_top(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
-        self.list.rows = desk.page(
-            &self.list.account,
-            &self.list.folder,
-            None,
-            self.list.height,
-        );
+        self.list.rows = self.fetch_after(desk, None, self.list.height);
         self.list.first_index = 0;
         self.list.cursor = 0;
         self.selection_changed(desk)
@@ -849,6 +864,15 @@ impl App {
                         to: None,
                     }
                 }]
+            }
+            Action::ToggleThread => {
+                self.list.collapsed = !self.list.collapsed;
+                self.notice(if self.list.collapsed {
+                    "Threads collapsed: one line per conversation."
+                } else {
+                    "Threads expanded."
+                });
+                self.list_top(desk)
             }
             Action::NextInThread | Action::PrevInThread => {
                 self.step_thread(desk, action == Action::NextInThread)

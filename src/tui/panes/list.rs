@@ -24,6 +24,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let l = &app.list;
     let title = if l.rows.is_empty() {
         format!("{}/{} — empty", l.account, l.folder)
+    } else if l.collapsed {
+        format!("{}/{} — threads", l.account, l.folder)
     } else {
         format!(
             "{}/{} {}–{} of {}",
