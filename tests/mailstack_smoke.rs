@@ -163,6 +163,15 @@ async fn imap_starttls_and_imaps_list_special_folders() {
     assert!(text.contains("\r\n.leading dot survives"), "body: {text:?}");
     session.logout().await.expect("LOGOUT");
 
+    // POP3S greets over TLS.
+    let mut pop3s = stack.tls_wrap(stack.tcp(stack.pop3s_port).await).await;
+    let mut greeting = [0u8; 64];
+    let n = tokio::io::AsyncReadExt::read(&mut pop3s, &mut greeting)
+        .await
+        .expect("POP3S greeting");
+    let greeting = String::from_utf8_lossy(&greeting[..n]);
+    assert!(greeting.starts_with("+OK"), "POP3S greeting: {greeting}");
+
     // Special-use folders take direct saves too.
     stack.save_to(
         "agent",
@@ -224,6 +233,24 @@ async fn submission_starttls_auth_delivers_to_customer() {
             .await
             .is_some(),
         "catch-all mail did not reach customer"
+    );
+
+    // Plain SMTP (port 25 style, no AUTH) takes mail for local users.
+    let token3 = unique_token("smtp25");
+    let msg = Message::builder()
+        .from("Client 7 <client7@example7.com>".parse().expect("from"))
+        .to("bob@desk.example".parse().expect("to"))
+        .subject(format!("Inbound {token3}"))
+        .body(String::from("hello bob"))
+        .expect("message");
+    stack
+        .smtp_transport()
+        .send(msg)
+        .await
+        .expect("SMTP accepted the message");
+    assert!(
+        wait_for_subject(&stack, "bob", &token3).await.is_some(),
+        "SMTP mail did not reach bob"
     );
 
     // Nothing is relayed anywhere else.

@@ -190,7 +190,9 @@ impl MailStack {
 
     fn try_start(opts: &StackOptions, tools: &'static Tools) -> Result<MailStack, String> {
         for u in &opts.users {
-            if u.is_empty() || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            // Dovecot looks users up lower-cased (auth_username_format = %Ln).
+            let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b);
+            if u.is_empty() || !u.bytes().all(ok) {
                 return Err(format!("invalid user name {u:?}"));
             }
         }

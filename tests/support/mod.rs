@@ -132,6 +132,17 @@ impl MailStack {
             .unwrap_or_else(|(e, _)| panic!("IMAP login as {user}: {e}"))
     }
 
+    /// lettre transport for Postfix's plain SMTP port (no TLS, no AUTH; it
+    /// accepts mail for the local and customer domains only).
+    pub fn smtp_transport(&self) -> AsyncSmtpTransport<Tokio1Executor> {
+        assert!(self.has_postfix(), "this stack was started without Postfix");
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.as_str())
+            .port(self.smtp_port)
+            .tls(Tls::None)
+            .timeout(Some(Duration::from_secs(30)))
+            .build()
+    }
+
     /// lettre transport for the submission port: STARTTLS required (trusting
     /// [`MailStack::cert_pem`]), AUTH PLAIN as `user` with `password`.
     pub fn submission_transport(
