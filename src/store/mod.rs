@@ -4,6 +4,7 @@
 //! scan more than the rows they show.
 
 pub mod changes;
+pub mod drafts;
 pub mod keys;
 pub mod messages;
 pub mod notifications;
