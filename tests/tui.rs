@@ -454,7 +454,7 @@ fn c_plus_k_creates_a_case_linked_to_the_mail() {
 
 #[test]
 fn space_collapses_threads_to_one_line_each_and_back() {
-    let mut h = Harness::new(100, 40);
+    let mut h = Harness::new(100, 150);
     let expanded: Vec<u64> = h
         .app
         .list
