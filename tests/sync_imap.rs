@@ -791,3 +791,64 @@ async fn desk_changes_reach_the_server_and_a_refusal_is_rolled_back() {
     }
     assert!(refused, "the refusal was not shown");
 }
+
+#[tokio::test]
+async fn sync_without_once_follows_the_server_until_sigterm() {
+    if !binary_has_sync() {
+        eprintln!("SKIPPED: this deskmail binary has no `sync` subcommand yet");
+        return;
+    }
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(10, 4));
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg_file = dir.path().join("config.toml");
+    std::fs::write(&cfg_file, config_text(&stack, stack.imap_port, "")).expect("config");
+    let data = dir.path().join("data");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+        .arg("sync")
+        .arg("--config")
+        .arg(&cfg_file)
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn deskmail");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    let synced = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(l)) = lines.next_line().await {
+            if l.contains("10 of 10") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(synced.ok(), Some(true), "no progress line for the 10 mails");
+    // Mail delivered while it runs is picked up through IDLE.
+    stack.deliver(USER, &gen_mailbox(11, 4)[10]);
+    let followed = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(l)) = lines.next_line().await {
+            if l.contains("1 of 1") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(followed.ok(), Some(true), "new mail not followed");
+    let pid = child.id().expect("pid") as i32;
+    // SAFETY: signalling our own child process by its pid.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "exit status {status}");
+    let store = Store::open(&data).expect("store");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+}
