@@ -541,9 +541,90 @@ async fn permanent_refusals_fail_with_a_diagnosis_and_stay_in_the_outbox() {
     );
     assert!(reason.contains("The server said:"), "{reason}");
     assert!(store.outbox_entry(*id).expect("read").is_some());
-    // Retry and cancel still work on a failed entry.
+    // Cancel works on a failed entry; edit and resend brings it back.
     assert!(outbox::cancel(&store, *id).expect("cancel"));
     assert_eq!(entry_state(&store, *id), OutboxState::Cancelled);
+    let fixed = outbox::message::build(
+        &outbox::message::Draft {
+            from: "support@desk.example".into(),
+            to: vec!["customer@desk.example".into()],
+            subject: "Relay, fixed".into(),
+            body: "Hello.\n".into(),
+            ..Default::default()
+        },
+        None,
+    )
+    .expect("built");
+    let fixed_mid = fixed.message_id.clone();
+    assert!(outbox::edit_and_resend(&store, *id, fixed, "Relay, fixed").expect("edit"));
+    let report = outbox::drain_once(config, Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.sent, vec![*id], "{report:?}");
+    poll_until(LIMIT, || async {
+        let u = uids_with_message_id(&stack, "customer", "INBOX", &fixed_mid).await;
+        (!u.is_empty()).then_some(())
+    })
+    .await
+    .expect("the edited mail is delivered");
+}
+
+#[tokio::test]
+async fn server_saves_sent_means_no_append_and_filing_waits_for_the_servers_copy() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let mut config = config_for(&stack, "secret");
+    config.accounts[0].server_saves_sent = true;
+    let config = Arc::new(config);
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "Hello.\n").expect("write body");
+    let out = outbox::send_from_cli(
+        Arc::clone(&config),
+        Arc::clone(&store),
+        SendRequest {
+            account: "support".into(),
+            to: vec!["customer@desk.example".into()],
+            subject: "Saved by the server".into(),
+            body_file: Some(body),
+            wait: true,
+            ..SendRequest::default()
+        },
+    )
+    .await
+    .expect("sent");
+    assert!(matches!(out.state, OutboxState::Sent { .. }));
+    // deskmail did not APPEND; this server does not file sent mail itself.
+    assert!(
+        uids_with_message_id(&stack, "support", "Sent", &out.message_id)
+            .await
+            .is_empty()
+    );
+    assert_eq!(store.outbox_followups().expect("followups").len(), 1);
+    // The server's copy shows up: the next pass files it in the store.
+    let raw = store
+        .outbox_entry(out.id)
+        .expect("read")
+        .expect("entry")
+        .raw;
+    stack.save_to("support", "Sent", &raw);
+    let report = outbox::drain_once(config, Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.filed, vec![out.id], "{report:?}");
+    assert!(store.outbox_followups().expect("followups").is_empty());
+    assert_eq!(
+        uids_with_message_id(&stack, "support", "Sent", &out.message_id)
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .id_by_message_id(&out.message_id)
+            .expect("lookup")
+            .is_some()
+    );
 }
 
 #[tokio::test]

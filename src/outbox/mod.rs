@@ -11,4 +11,6 @@ pub mod template;
 pub mod worker;
 
 pub use send::{SendError, SendOutcome, SendRequest, send_from_cli};
-pub use worker::{DrainReport, OutboxError, OutboxHandle, cancel, drain_once, retry_now, spawn};
+pub use worker::{
+    DrainReport, OutboxError, OutboxHandle, cancel, drain_once, edit_and_resend, retry_now, spawn,
+};

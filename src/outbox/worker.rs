@@ -589,6 +589,35 @@ pub fn retry_now(store: &Arc<Store>, id: u64) -> Result<bool, OutboxError> {
     }
 }
 
+/// Replace a mail that has not gone out (queued, retrying, failed or
+/// cancelled) with an edited version and queue it; the old bytes are gone,
+/// the entry keeps its id. `built` comes from [`super::message::build`].
+pub fn edit_and_resend(
+    store: &Arc<Store>,
+    id: u64,
+    built: super::message::BuiltMail,
+    subject: &str,
+) -> Result<bool, OutboxError> {
+    let editable = |s: &OutboxState| {
+        matches!(
+            s,
+            OutboxState::Queued
+                | OutboxState::Retrying { .. }
+                | OutboxState::Failed { .. }
+                | OutboxState::Cancelled
+        )
+    };
+    let changed = store.edit_outbox(id, editable, |e| {
+        e.message_id = built.message_id;
+        e.raw = built.raw;
+        e.recipients = built.recipients;
+        e.subject = subject.to_string();
+        e.state = OutboxState::Queued;
+        e.last_error = None;
+    })?;
+    changed.ok_or(OutboxError::NotFound(id))
+}
+
 /// Cancel an entry that is not being sent and was not sent. The entry (and
 /// its bytes) stays in the outbox, marked cancelled.
 pub fn cancel(store: &Arc<Store>, id: u64) -> Result<bool, OutboxError> {

@@ -118,6 +118,30 @@ impl Store {
         Ok(Some((e, true)))
     }
 
+    /// Change an entry with `edit` if `allowed` accepts its state, durably.
+    /// `None`: no such entry; `Some(false)`: its state forbids the edit.
+    pub fn edit_outbox(
+        &self,
+        id: u64,
+        allowed: impl Fn(&OutboxState) -> bool,
+        edit: impl FnOnce(&mut OutboxEntry),
+    ) -> Result<Option<bool>> {
+        let _g = self.lock();
+        let key = keys::with_id(keys::OUTBOX, id);
+        let Some(v) = self.tree.get(&key)? else {
+            return Ok(None);
+        };
+        let mut e: OutboxEntry = decode(&v)?;
+        if !allowed(&e.state) {
+            return Ok(Some(false));
+        }
+        edit(&mut e);
+        e.id = id;
+        self.tree.insert(key, encode(&e))?;
+        self.flush()?;
+        Ok(Some(true))
+    }
+
     /// Mark a sent entry as still owing its after-send steps (filing in
     /// Sent, linking, \Answered); `attempts` counts the tries so far.
     pub fn set_outbox_followup(&self, id: u64, attempts: Option<u32>) -> Result<()> {
