@@ -497,3 +497,38 @@ fn generated_mail_is_well_formed_and_deterministic() {
         assert!(encodings.contains(e), "no {e} part generated");
     }
 }
+
+#[test]
+fn servers_are_stopped_when_a_test_panics() {
+    let mut seen = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let stack = MailStack::start();
+        seen = Some((
+            stack.dir.path().to_path_buf(),
+            stack.dovecot_pid().expect("dovecot runs"),
+            stack.postfix_pid().expect("postfix runs"),
+            [stack.imap_port, stack.lmtp_port, stack.submission_port],
+        ));
+        panic!("deliberate panic with a running mail stack");
+    }));
+    assert!(result.is_err());
+    let (dir, dovecot, postfix, ports) = seen.expect("stack started");
+    let gone = |pid: u32| {
+        // Gone, or a zombie waiting for init to reap it.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            })
+            .unwrap_or(true)
+    };
+    assert!(gone(dovecot), "dovecot master {dovecot} still running");
+    assert!(gone(postfix), "postfix master {postfix} still running");
+    for port in ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "port {port} still accepts connections"
+        );
+    }
+    assert!(!dir.exists(), "{} was not removed", dir.display());
+}

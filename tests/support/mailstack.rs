@@ -506,6 +506,20 @@ impl MailStack {
         }
     }
 
+    /// Pid of the Dovecot master (a child of this process), if running.
+    pub fn dovecot_pid(&self) -> Option<u32> {
+        let mut guard = lock(&self.dovecot);
+        let child = guard.as_mut()?;
+        matches!(child.try_wait(), Ok(None)).then(|| child.id())
+    }
+
+    /// Pid of the Postfix master, if running.
+    pub fn postfix_pid(&self) -> Option<u32> {
+        lock(&self.postfix)
+            .filter(Daemon::alive)
+            .and_then(|d| u32::try_from(d.pid).ok())
+    }
+
     /// Runs `postqueue -p` for this instance (the queue listing).
     pub fn postqueue(&self) -> String {
         let out = Command::new(sibling(&tools().postfix, "postqueue"))
