@@ -1,6 +1,7 @@
 //! Mail templates with placeholders such as `{Person.name}`. A known
 //! placeholder without a value becomes empty and is flagged; an unknown one
 //! stays literally in the text and is flagged, so neither goes out unseen.
+//! Also the signature block (`-- ` separator) and where it goes in a reply.
 
 use std::collections::BTreeMap;
 
@@ -140,6 +141,58 @@ pub fn render(template: &str, ctx: &TemplateContext) -> Rendered {
     out
 }
 
+/// Where a signature goes in a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignaturePlacement {
+    /// Right under the new text, above the quoted mail (the default).
+    #[default]
+    AboveQuote,
+    /// At the very end, under the quote.
+    BelowQuote,
+}
+
+/// The signature block: the standard `-- ` separator line, then the
+/// signature without any separator it already had, trailing blanks trimmed.
+pub fn signature_block(signature: &str) -> String {
+    let sig = signature.replace("\r\n", "\n");
+    let sig = sig.trim_end();
+    let sig = sig
+        .strip_prefix("-- \n")
+        .or_else(|| sig.strip_prefix("--\n"))
+        .unwrap_or(sig)
+        .trim_start_matches('\n');
+    format!("-- \n{sig}\n")
+}
+
+/// Put together the text the agent wrote, the identity's signature and the
+/// quoted mail (already quoted, attribution line included).
+pub fn compose_body(
+    text: &str,
+    signature: Option<&str>,
+    quote: Option<&str>,
+    placement: SignaturePlacement,
+) -> String {
+    let mut out = text.trim_end().to_string();
+    out.push('\n');
+    let sig = signature
+        .filter(|s| !s.trim().is_empty())
+        .map(signature_block);
+    let quote = quote.filter(|q| !q.trim().is_empty()).map(|q| {
+        let mut q = q.trim_end().to_string();
+        q.push('\n');
+        q
+    });
+    let parts: Vec<String> = match placement {
+        SignaturePlacement::AboveQuote => sig.into_iter().chain(quote).collect(),
+        SignaturePlacement::BelowQuote => quote.into_iter().chain(sig).collect(),
+    };
+    for p in parts {
+        out.push('\n');
+        out.push_str(&p);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +240,35 @@ mod tests {
         assert!(r.is_clean(), "{r:?}");
         assert!(r.text.ends_with("Unsubscribe: <https://desk.example/o/1>"));
         assert_eq!(r.text.split('|').next().map(str::len), Some(10));
+    }
+
+    #[test]
+    fn signature_goes_above_the_quote_with_the_standard_separator() {
+        let body = compose_body(
+            "Thanks, fixed.\n\n",
+            Some("--\nSam\nSupport desk\n\n"),
+            Some("On Monday Ann wrote:\n> it broke\n"),
+            SignaturePlacement::default(),
+        );
+        assert_eq!(
+            body,
+            "Thanks, fixed.\n\n-- \nSam\nSupport desk\n\nOn Monday Ann wrote:\n> it broke\n"
+        );
+    }
+
+    #[test]
+    fn signature_below_the_quote_and_without_one() {
+        let body = compose_body(
+            "Hi",
+            Some("Sam"),
+            Some("> q"),
+            SignaturePlacement::BelowQuote,
+        );
+        assert_eq!(body, "Hi\n\n> q\n\n-- \nSam\n");
+        assert_eq!(
+            compose_body("Hi", None, None, SignaturePlacement::AboveQuote),
+            "Hi\n"
+        );
+        assert_eq!(signature_block("-- \nSam"), "-- \nSam\n");
     }
 }
