@@ -40,6 +40,12 @@ impl Reporter {
     }
 
     pub fn event(&self, e: Event) {
+        // Without an interface the agent reads problems on stderr.
+        if let Event::Error(text) | Event::Notice(text) = &e
+            && !matches!(self.0.output, Output::Quiet)
+        {
+            eprintln!("deskmail: {}", crate::mail::sanitize::sanitize_line(text));
+        }
         if let Some(tx) = &self.0.events {
             // The receiver may be gone at shutdown; nothing to do then.
             let _ = tx.send(e);
