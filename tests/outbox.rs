@@ -1000,3 +1000,72 @@ async fn bench_reply_queued_to_visible_in_inbox() {
     );
     handle.abort();
 }
+
+#[tokio::test]
+async fn cli_templates_are_checked_and_attachments_typed_before_queueing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let text = r#"
+[agent]
+name = "Sam Agent"
+email = "agent@desk.example"
+
+[[accounts]]
+name = "support"
+email = "support@desk.example"
+host = "127.0.0.1"
+port = 9
+user = "support"
+password = "secret"
+"#;
+    let config = Arc::new(Config::parse(text, Path::new("c.toml")).expect("config"));
+    let contact = Record {
+        emails: vec!["ann@example.com".into()],
+        ..Record::new(RecordKind::Contact, "Ann Smith")
+    };
+    store.put_record(contact).expect("contact");
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "Dear {Person.nmae},\n").expect("write");
+    let good = dir.path().join("good.txt");
+    std::fs::write(
+        &good,
+        "Dear {Person.name}, case {Case.number}.\n-- \n{User.name}\n",
+    )
+    .expect("write");
+    let pdf = dir.path().join("invoice.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4 fake").expect("write");
+    let req = |template: &Path| SendRequest {
+        account: "support".into(),
+        to: vec!["ann@example.com".into()],
+        subject: "Your invoice".into(),
+        template: Some(template.display().to_string()),
+        attach: vec![pdf.clone()],
+        ..SendRequest::default()
+    };
+
+    let err = outbox::send_from_cli(Arc::clone(&config), Arc::clone(&store), req(&bad))
+        .await
+        .expect_err("unknown placeholder refused");
+    assert!(matches!(err, SendError::Template(_)), "{err:?}");
+    assert!(err.to_string().contains("{Person.nmae}"), "{err}");
+    assert_eq!(err.exit_code(), 2);
+    assert!(store.outbox_entries().expect("outbox").is_empty());
+
+    let out = outbox::send_from_cli(Arc::clone(&config), Arc::clone(&store), req(&good))
+        .await
+        .expect("queued");
+    assert_eq!(out.state, OutboxState::Queued);
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(
+        out.warnings[0].contains("{Case.number}"),
+        "{:?}",
+        out.warnings
+    );
+    let e = store.outbox_entry(out.id).expect("read").expect("entry");
+    let raw = String::from_utf8_lossy(&e.raw);
+    assert!(raw.contains("Dear Ann Smith, case ."), "{raw}");
+    assert!(raw.contains("Sam Agent"), "{raw}");
+    assert!(raw.contains("application/pdf"), "{raw}");
+    assert!(raw.contains("invoice.pdf"), "{raw}");
+    assert_eq!(e.recipients, vec!["ann@example.com".to_string()]);
+}
