@@ -150,7 +150,45 @@ pub fn permanent(ctx: &SmtpCtx<'_>, code: &str, text: &str) -> Diagnosis {
                 account = ctx.account,
             ),
         )
-    } else if code == "552" || has(&["5.3.4", "too big", "too large", "size limit", "exceeds"]) {
+    } else if has(&[
+        "sending quota",
+        "sending limit",
+        "5.4.5",
+        "too many messages",
+    ]) {
+        (
+            FailureKind::Rejected,
+            format!(
+                "Not sent: account \"{}\" reached its sending limit at the provider. Wait \
+                 (often until the next day) and retry, or ask the provider to raise the limit.",
+                ctx.account
+            ),
+        )
+    } else if has(&[
+        "mailbox full",
+        "mailbox is full",
+        "over quota",
+        "quota exceeded",
+        "5.2.2",
+    ]) {
+        let who = named_recipient(&server, ctx.recipients)
+            .map(|a| format!("\"{}\"", sanitize_line(&a)))
+            .unwrap_or_else(|| "a recipient".to_string());
+        (
+            FailureKind::Rejected,
+            format!(
+                "Not sent: the mailbox of {who} is full. Retry later, or reach them another way."
+            ),
+        )
+    } else if code == "552"
+        || has(&[
+            "5.3.4",
+            "too big",
+            "too large",
+            "size limit",
+            "size exceeds",
+        ])
+    {
         (
             FailureKind::TooBig,
             "Not sent: the message is too big for the server. Remove or shrink attachments \
@@ -381,6 +419,11 @@ mod tests {
             FailureKind::TooBig
         );
         assert_eq!(permanent(&c, "554", "go away").kind, FailureKind::Rejected);
+        let full = permanent(&c, "552", "5.2.2 <bob@example.org>: mailbox full");
+        assert_eq!(full.kind, FailureKind::Rejected);
+        assert!(full.message.contains("is full"), "{}", full.message);
+        let quota = permanent(&c, "550", "5.4.5 Daily user sending quota exceeded.");
+        assert!(quota.message.contains("sending limit"), "{}", quota.message);
     }
 
     #[test]

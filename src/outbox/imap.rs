@@ -98,7 +98,7 @@ pub async fn find_by_message_id(
     folder: &str,
     message_id: &str,
 ) -> Result<(u32, Vec<u32>), ImapError> {
-    let mb = bounded(&format!("SELECT {folder}"), session.select(folder)).await?;
+    let mb = bounded(&format!("EXAMINE {folder}"), session.examine(folder)).await?;
     let uidvalidity = mb.uid_validity.unwrap_or(0);
     let bare = message_id
         .trim()
