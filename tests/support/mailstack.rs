@@ -317,8 +317,8 @@ impl MailStack {
         self.doveadm_stdin(&["save", "-u", user, "-m", mailbox], raw);
     }
 
-    /// Bulk-fills `user`'s INBOX by writing Maildir files directly (fast: ~20,000
-    /// messages per second or better), then lets Dovecot index them.  The
+    /// Bulk-fills `user`'s INBOX by writing Maildir files directly (fast: 20,000
+    /// messages take about a second), then lets Dovecot index them.  The
     /// messages get UIDs in iteration order and no flags (unseen).  Returns the
     /// number of messages in the INBOX afterwards.
     pub fn fill_inbox(&self, user: &str, messages: impl IntoIterator<Item = Vec<u8>>) -> usize {
