@@ -14,17 +14,17 @@
 //! POP3 account) the entry stays in `Sending` and is checked again on the
 //! next pass — it is only sent again when the agent says "retry now".
 //!
-//! The one window that remains: the server has accepted DATA (its `250`
-//! reply is on the wire, or even read) but the process dies — or the
-//! connection drops before the reply arrives — before `Sent` is flushed.
-//! With `server_saves_sent = false` nothing is in the Sent folder yet (the
-//! APPEND happens after `Sent` is recorded), so the check finds nothing and
-//! the mail is submitted again: the recipient gets it twice, identical
-//! (same Message-ID, which most clients collapse). The window is the time
-//! between the server's final reply and one local flush, i.e. milliseconds,
-//! plus a connection lost exactly after the final dot. With
-//! `server_saves_sent = true` the server's own copy closes the window as far
-//! as the server files the copy before the check runs.
+//! The one window that remains: the server has accepted DATA (its final
+//! `250` is sent) but `Sent` is not flushed yet, because the process dies in
+//! between (milliseconds: one local flush), or because the connection drops
+//! after the final dot before the reply is read (a network error, so the
+//! entry is retried like any other temporary failure). With
+//! `server_saves_sent = false` nothing is in the Sent folder at that point
+//! (the APPEND comes after `Sent` is recorded), so the check finds nothing
+//! and the mail is submitted again: the recipient gets a second, identical
+//! copy with the same Message-ID. With `server_saves_sent = true` the
+//! server's own copy closes the window as far as the server has filed it
+//! before the check runs.
 
 use super::diagnose::{self, Diagnosis, FailureKind};
 use super::imap;
