@@ -457,8 +457,35 @@ pub fn template_context(desk: &Desk, parent: Option<u64>, to: Option<&str>) -> T
     if let Some(to) = to {
         ctx.set("Person.emailAddress", to.trim());
     }
-    let alive = |k: RecordKind| linked.iter().find(|r| r.kind == k && !r.deleted);
-    if let Some(p) = alive(RecordKind::Contact).or(alive(RecordKind::Lead)) {
+    let alive = |k: RecordKind| linked.iter().find(|r| r.kind == k && !r.deleted).cloned();
+    let case = alive(RecordKind::Case);
+    // The person: linked, or the contact the linked case belongs to.
+    let person = alive(RecordKind::Contact)
+        .or_else(|| alive(RecordKind::Lead))
+        .or_else(|| {
+            case.as_ref()
+                .and_then(|c| c.parent)
+                .filter(|r| matches!(r.0, RecordKind::Contact | RecordKind::Lead))
+                .and_then(|r| desk.record(r))
+        });
+    // The case: linked, or the person's newest open one.
+    let case = case.or_else(|| {
+        let p = person.as_ref()?;
+        let mut cases: Vec<_> = desk
+            .store()
+            .children_of(p.reference())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.kind == RecordKind::Case && !r.deleted)
+            .filter(|c| {
+                c.field("status")
+                    .is_none_or(crate::store::CaseStatus::is_open_name)
+            })
+            .collect();
+        cases.sort_by_key(|c| c.created);
+        cases.pop()
+    });
+    if let Some(p) = &person {
         ctx.set("Person.name", p.name.clone());
         if let Some(e) = p.emails.first() {
             ctx.set("Person.emailAddress", e.clone());
@@ -473,10 +500,17 @@ pub fn template_context(desk: &Desk, parent: Option<u64>, to: Option<&str>) -> T
             ctx.set("Account.name", a.name);
         }
     }
-    if let Some(a) = alive(RecordKind::Account) {
+    let account = alive(RecordKind::Account).or_else(|| {
+        case.as_ref()?
+            .related
+            .iter()
+            .find(|r| r.0 == RecordKind::Account)
+            .and_then(|r| desk.record(*r))
+    });
+    if let Some(a) = account {
         ctx.set("Account.name", a.name.clone());
     }
-    if let Some(c) = alive(RecordKind::Case) {
+    if let Some(c) = &case {
         ctx.set("Case.name", c.name.clone());
         if let Some(n) = c.field("number") {
             ctx.set("Case.number", n.to_string());
