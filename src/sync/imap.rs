@@ -26,6 +26,8 @@ use tokio::sync::Notify;
 const FIRST_CHUNK: usize = 100;
 /// Mails per FETCH after the first batch.
 const CHUNK: usize = 500;
+/// Bytes of mail per FETCH at most (one bigger mail still goes alone).
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 /// Batches fetched but not yet stored; bounds memory.
 const QUEUE: usize = 1;
 /// IMAP servers drop idle clients after 30 minutes.
@@ -323,12 +325,19 @@ async fn fetch_new(
         })
     };
     let mut fetch_err = None;
-    let mut start = 0;
-    while start < uids.len() {
-        let size = if start == 0 { FIRST_CHUNK } else { CHUNK };
-        let end = (start + size).min(uids.len());
-        let chunk = &uids[start..end];
-        start = end;
+    let sizes = match fetch_sizes(&c, session, uids).await {
+        Ok(s) => s,
+        Err(e) => {
+            fetch_err = Some(e);
+            HashMap::new()
+        }
+    };
+    let batches = if fetch_err.is_some() {
+        Vec::new()
+    } else {
+        plan_batches(uids, &sizes)
+    };
+    for chunk in &batches {
         match fetch_chunk(&c, session, chunk).await {
             Ok(batch) => {
                 if raw_tx.send(batch).await.is_err() {
@@ -353,6 +362,49 @@ async fn fetch_new(
         Some(e) => Err(e),
         None => Ok(created),
     }
+}
+
+/// RFC822.SIZE of each UID, to keep batches within [`BATCH_BYTES`].
+async fn fetch_sizes(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    uids: &[u32],
+) -> Result<HashMap<u32, u32>, SyncError> {
+    let set = uid_set(uids);
+    let fetched: Vec<Fetch> = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
+        session
+            .uid_fetch(&set, "(UID RFC822.SIZE)")
+            .await?
+            .try_collect()
+            .await
+    })
+    .await?;
+    Ok(fetched
+        .iter()
+        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
+        .collect())
+}
+
+/// Split UIDs (already newest first) into FETCH batches: a small first one so
+/// the list fills at once, then up to [`CHUNK`] mails or [`BATCH_BYTES`].
+pub fn plan_batches(uids: &[u32], sizes: &HashMap<u32, u32>) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut cur: Vec<u32> = Vec::new();
+    let mut bytes = 0u64;
+    for &uid in uids {
+        let size = u64::from(sizes.get(&uid).copied().unwrap_or(0));
+        let limit = if out.is_empty() { FIRST_CHUNK } else { CHUNK };
+        if !cur.is_empty() && (cur.len() >= limit || bytes + size > BATCH_BYTES) {
+            out.push(std::mem::take(&mut cur));
+            bytes = 0;
+        }
+        cur.push(uid);
+        bytes += size;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 async fn fetch_chunk(
@@ -940,6 +992,19 @@ mod tests {
         ];
         assert_eq!(find_sent(&l).as_deref(), Some("Sent Items"));
         assert_eq!(find_sent(&[("INBOX".to_string(), None)]), None);
+    }
+
+    #[test]
+    fn batches_are_small_first_then_bounded_by_count_and_bytes() {
+        let uids: Vec<u32> = (1..=2000).rev().collect();
+        let mut sizes: HashMap<u32, u32> = uids.iter().map(|u| (*u, 1000)).collect();
+        sizes.insert(1500, 20 * 1024 * 1024);
+        let b = plan_batches(&uids, &sizes);
+        assert_eq!(b[0].len(), FIRST_CHUNK);
+        assert!(b.iter().all(|c| c.len() <= CHUNK));
+        assert!(b.iter().any(|c| c == &vec![1500]), "a huge mail goes alone");
+        let flat: Vec<u32> = b.concat();
+        assert_eq!(flat, uids, "every UID once, newest first");
     }
 
     #[test]
