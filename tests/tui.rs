@@ -513,3 +513,114 @@ fn space_collapses_threads_to_one_line_each_and_back() {
         expanded
     );
 }
+
+#[test]
+fn record_form_refuses_an_empty_name_in_place_then_saves() {
+    let mut h = Harness::new(100, 30);
+    h.select_where(|_| true);
+    for _ in 0..30 {
+        if !h.app.records.records.is_empty() {
+            break;
+        }
+        h.key("j");
+    }
+    let r = h
+        .app
+        .records
+        .records
+        .first()
+        .cloned()
+        .expect("a linked record");
+    h.key("4");
+    h.key("e");
+    assert!(matches!(h.app.overlay, Some(Overlay::Form(_))));
+    for _ in 0..r.name.chars().count() {
+        h.key("<Backspace>");
+    }
+    h.key("<C-g>");
+    match &h.app.overlay {
+        Some(Overlay::Form(f)) => assert!(f.errors.contains_key("name"), "{:?}", f.errors),
+        other => panic!("form closed with an empty name: {other:?}"),
+    }
+    for c in "Renamed".chars() {
+        h.key(&c.to_string());
+    }
+    h.key("<C-g>");
+    assert!(h.app.overlay.is_none(), "{:?}", h.app.status.message);
+    assert_eq!(
+        h.desk.record(r.reference()).map(|x| x.name),
+        Some("Renamed".to_string())
+    );
+}
+
+#[test]
+fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
+    let mut h = Harness::new(100, 30);
+    for _ in 0..30 {
+        if !h.app.records.records.is_empty() {
+            break;
+        }
+        h.key("j");
+    }
+    let r = h
+        .app
+        .records
+        .records
+        .first()
+        .cloned()
+        .expect("a linked record");
+    h.key("4");
+    h.key("d");
+    assert!(h.desk.record(r.reference()).is_some_and(|x| x.deleted));
+    h.key("T");
+    match &h.app.overlay {
+        Some(Overlay::Trash { items, .. }) => {
+            assert!(items.iter().any(|x| x.reference() == r.reference()))
+        }
+        other => panic!("no trash overlay: {other:?}"),
+    }
+    let pos = match &h.app.overlay {
+        Some(Overlay::Trash { items, .. }) => items
+            .iter()
+            .position(|x| x.reference() == r.reference())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    for _ in 0..pos {
+        h.key("j");
+    }
+    h.key("<Enter>");
+    assert!(h.desk.record(r.reference()).is_some_and(|x| !x.deleted));
+}
+
+#[test]
+fn following_a_record_is_a_toggle() {
+    let mut h = Harness::new(100, 30);
+    for _ in 0..30 {
+        if !h.app.records.records.is_empty() {
+            break;
+        }
+        h.key("j");
+    }
+    let r = h
+        .app
+        .records
+        .records
+        .first()
+        .cloned()
+        .expect("a linked record");
+    let agent = h.desk.agent_name();
+    let was = r.followers.iter().any(|f| f == &agent);
+    h.key("4");
+    h.key("F");
+    let now = h
+        .desk
+        .record(r.reference())
+        .expect("record")
+        .followers
+        .iter()
+        .any(|f| f == &agent);
+    assert_ne!(was, now);
+    h.key("!");
+    assert!(matches!(h.app.overlay, Some(Overlay::Notifications { .. })));
+}

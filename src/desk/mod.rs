@@ -64,6 +64,24 @@ pub enum Command {
         index: Option<usize>,
         command: String,
     },
+    /// Save a record edited in a form.
+    SaveRecord {
+        record: Box<Record>,
+    },
+    /// Move a record to the trash / bring it back.
+    DeleteRecord {
+        record: RecordRef,
+    },
+    RestoreRecord {
+        record: RecordRef,
+    },
+    /// The agent follows the record, or stops following it.
+    ToggleFollow {
+        record: RecordRef,
+    },
+    NotificationRead {
+        id: u64,
+    },
     /// Create a record prefilled from a mail and link it.
     CreateFromMail {
         id: u64,
@@ -109,6 +127,8 @@ pub enum Event {
     },
     /// An outbox entry changed state.
     OutboxChanged,
+    /// Records, follows or notifications changed.
+    RecordsChanged,
     LinksChanged {
         id: u64,
     },
@@ -539,6 +559,71 @@ impl Desk {
             }
             Command::Send(out) => self.send_mail(*out),
             Command::CreateFromMail { id, kind } => self.create_from_mail(id, kind),
+            Command::SaveRecord { record } => {
+                let new = record.id == 0;
+                match self.store.put_record(*record) {
+                    Ok(r) => {
+                        self.emit(Event::RecordsChanged);
+                        self.emit(Event::Notice(format!(
+                            "{} {} {}.",
+                            if new { "Created" } else { "Saved" },
+                            r.kind.label().to_lowercase(),
+                            crate::mail::sanitize::sanitize_line(&r.title())
+                        )));
+                    }
+                    Err(e) => self.fail("Could not save the record", e),
+                }
+            }
+            Command::DeleteRecord { record } => {
+                match self.store.delete_record(record.0, record.1) {
+                    Ok(()) => {
+                        self.emit(Event::RecordsChanged);
+                        self.emit(Event::Notice(format!(
+                            "{} moved to the trash; T in the records pane restores it.",
+                            record.0.label()
+                        )));
+                    }
+                    Err(e) => self.fail("Could not delete the record", e),
+                }
+            }
+            Command::RestoreRecord { record } => {
+                match self.store.restore_record(record.0, record.1) {
+                    Ok(()) => {
+                        self.emit(Event::RecordsChanged);
+                        self.emit(Event::Notice(format!("{} restored.", record.0.label())));
+                    }
+                    Err(e) => self.fail("Could not restore the record", e),
+                }
+            }
+            Command::ToggleFollow { record } => {
+                let agent = self.agent_name();
+                let r = self.store.record(record.0, record.1).ok().flatten();
+                let following = r
+                    .as_ref()
+                    .is_some_and(|r| crate::crm::followers::is_following(r, &agent));
+                let result = if following {
+                    crate::crm::followers::unfollow(&self.store, record, &agent)
+                } else {
+                    crate::crm::followers::follow(&self.store, record, &agent)
+                };
+                match result {
+                    Ok(_) => {
+                        self.emit(Event::RecordsChanged);
+                        self.emit(Event::Notice(if following {
+                            "You no longer follow this record.".into()
+                        } else {
+                            "You follow this record: its new mail will notify you.".into()
+                        }));
+                    }
+                    Err(e) => self.fail("Could not change following", e),
+                }
+            }
+            Command::NotificationRead { id } => {
+                match self.store.mark_notification_read(&self.agent_name(), id) {
+                    Ok(_) => self.emit(Event::RecordsChanged),
+                    Err(e) => self.fail("Could not mark the notification", e),
+                }
+            }
             Command::RetryNow { entry } => {
                 match crate::outbox::worker::retry_now(&self.store, entry) {
                     Ok(_) => {
@@ -631,6 +716,31 @@ impl Desk {
                 e,
             ),
         }
+    }
+
+    /// The agent's name as followers and notifications know it.
+    pub fn agent_name(&self) -> String {
+        let a = &self.config.agent;
+        if a.name.is_empty() {
+            a.email.clone()
+        } else {
+            a.name.clone()
+        }
+    }
+
+    /// The agent's notifications, newest first.
+    pub fn notifications(&self) -> Vec<crate::store::notifications::Notification> {
+        let mut v = self
+            .store
+            .notifications(&self.agent_name())
+            .unwrap_or_default();
+        v.reverse();
+        v
+    }
+
+    /// Records in the trash.
+    pub fn deleted_records(&self) -> Vec<Record> {
+        self.store.deleted_records().unwrap_or_default()
     }
 
     /// Outbox entries, newest first.

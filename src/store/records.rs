@@ -235,6 +235,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Records in the trash, of every kind.
+    pub fn deleted_records(&self) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([keys::RECORD]) {
+            let (_, v) = item?;
+            let r: Record = decode(&v)?;
+            if r.deleted {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
     /// Live records whose addresses include `email` (already normalised).
     pub fn records_by_address(&self, email: &str) -> Result<Vec<Record>> {
         let mut prefix = vec![keys::RECORD_BY_ADDRESS];

@@ -110,6 +110,14 @@ actions! {
     ScrollDown => "scroll_down", "Scroll down";
     ScrollUp => "scroll_up", "Scroll up";
     Search => "search", "Search";
+    /// Edit the selected record in a form.
+    EditRecord => "edit_record", "Edit record";
+    /// Follow / stop following the selected record (notified of its new mail).
+    FollowRecord => "follow_record", "Follow / unfollow record";
+    /// Show notifications about followed records.
+    Notifications => "notifications", "Notifications";
+    /// Show deleted records; Enter restores one.
+    RecordTrash => "record_trash", "Deleted records (restore)";
 }
 
 impl fmt::Display for Action {

@@ -122,6 +122,15 @@ pub enum Overlay {
     },
     /// A one-line question (attachment number, command, folder).
     Prompt(Box<Prompt>),
+    Form(Box<crate::tui::form::RecordForm>),
+    Notifications {
+        cursor: usize,
+        items: Vec<crate::store::notifications::Notification>,
+    },
+    Trash {
+        cursor: usize,
+        items: Vec<Record>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -212,7 +221,8 @@ impl App {
             Some(Overlay::Palette { .. }) | Some(Overlay::Picker(_)) | Some(Overlay::Prompt(_)) => {
                 Context::Palette
             }
-            Some(Overlay::Compose(_)) => Context::Compose,
+            Some(Overlay::Compose(_)) | Some(Overlay::Form(_)) => Context::Compose,
+            Some(Overlay::Notifications { .. }) | Some(Overlay::Trash { .. }) => Context::Outbox,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox { .. }) => Context::Outbox,
             None => self.focus.context(),
@@ -530,6 +540,7 @@ impl App {
                 p.cursor = 0;
             }
             Some(Overlay::Compose(c)) => c.input(key),
+            Some(Overlay::Form(f)) => f.input(key),
             Some(Overlay::Prompt(p)) => match key.code {
                 KeyCode::Char(c) => p.input.push(c),
                 KeyCode::Backspace => {
@@ -841,7 +852,7 @@ impl App {
                     kind,
                 }]
             }
-            Action::Delete | Action::Archive => {
+            Action::Delete | Action::Archive if self.focus != Focus::Records => {
                 let Some(row) = self.list.selected() else {
                     return vec![];
                 };
@@ -864,6 +875,29 @@ impl App {
                         to: None,
                     }
                 }]
+            }
+            Action::Notifications => {
+                self.overlay = Some(Overlay::Notifications {
+                    cursor: 0,
+                    items: desk.notifications(),
+                });
+                vec![]
+            }
+            Action::RecordTrash => {
+                self.overlay = Some(Overlay::Trash {
+                    cursor: 0,
+                    items: desk.deleted_records(),
+                });
+                vec![]
+            }
+            Action::EditRecord | Action::FollowRecord | Action::Delete
+                if self.focus == Focus::Records =>
+            {
+                let Some(r) = self.records.records.get(self.records.cursor).cloned() else {
+                    self.notice("No record selected.");
+                    return vec![];
+                };
+                self.record_action(action, r)
             }
             Action::ToggleThread => {
                 self.list.collapsed = !self.list.collapsed;
@@ -940,6 +974,65 @@ impl App {
                 Action::Back | Action::Cancel | Action::Quit => self.overlay = None,
                 _ => {}
             },
+            Overlay::Record(card)
+                if matches!(
+                    action,
+                    Action::EditRecord | Action::FollowRecord | Action::Delete
+                ) =>
+            {
+                let r = card.record.clone();
+                self.overlay = None;
+                return Some(self.record_action(action, r));
+            }
+            Overlay::Form(f) => match action {
+                Action::NextField => f.next(true),
+                Action::PrevField => f.next(false),
+                Action::Send | Action::Open => {
+                    return Some(match f.validated() {
+                        Some(record) => {
+                            self.overlay = None;
+                            vec![Command::SaveRecord {
+                                record: Box::new(record),
+                            }]
+                        }
+                        None => {
+                            self.error("Fix the fields marked in the form.");
+                            vec![]
+                        }
+                    });
+                }
+                Action::Cancel | Action::Back => {
+                    self.overlay = None;
+                    self.notice("Not saved.");
+                }
+                _ => {}
+            },
+            Overlay::Notifications { cursor, items } => match action {
+                Action::MoveDown => *cursor = (*cursor + 1).min(items.len().saturating_sub(1)),
+                Action::MoveUp => *cursor = cursor.saturating_sub(1),
+                Action::Open => {
+                    if let Some(n) = items.get(*cursor) {
+                        return Some(vec![Command::NotificationRead { id: n.id }]);
+                    }
+                }
+                Action::Quit => self.quit = true,
+                Action::Back | Action::Notifications => self.overlay = None,
+                _ => {}
+            },
+            Overlay::Trash { cursor, items } => match action {
+                Action::MoveDown => *cursor = (*cursor + 1).min(items.len().saturating_sub(1)),
+                Action::MoveUp => *cursor = cursor.saturating_sub(1),
+                Action::Open => {
+                    if let Some(r) = items.get(*cursor) {
+                        let r = r.reference();
+                        self.overlay = None;
+                        return Some(vec![Command::RestoreRecord { record: r }]);
+                    }
+                }
+                Action::Quit => self.quit = true,
+                Action::Back | Action::RecordTrash => self.overlay = None,
+                _ => {}
+            },
             Overlay::Record(card) => match action {
                 Action::MoveDown => {
                     card.cursor = (card.cursor + 1).min(card.history.len().saturating_sub(1))
@@ -989,6 +1082,23 @@ impl App {
             }
         }
         Some(vec![])
+    }
+
+    fn record_action(&mut self, action: Action, r: Record) -> Vec<Command> {
+        match action {
+            Action::EditRecord => {
+                self.overlay = Some(Overlay::Form(Box::new(crate::tui::form::RecordForm::edit(
+                    r,
+                ))));
+                vec![]
+            }
+            Action::FollowRecord => vec![Command::ToggleFollow {
+                record: r.reference(),
+            }],
+            _ => vec![Command::DeleteRecord {
+                record: r.reference(),
+            }],
+        }
     }
 
     fn answer_prompt(&mut self, p: Prompt) -> Vec<Command> {
@@ -1167,6 +1277,27 @@ impl App {
                 self.reload_folders(desk);
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
+                }
+                vec![]
+            }
+            Event::RecordsChanged => {
+                if let Some(id) = self.reader.id {
+                    self.records.records = desk.links_of(id);
+                    self.records.cursor = self
+                        .records
+                        .cursor
+                        .min(self.records.records.len().saturating_sub(1));
+                }
+                match &mut self.overlay {
+                    Some(Overlay::Notifications { items, cursor }) => {
+                        *items = desk.notifications();
+                        *cursor = (*cursor).min(items.len().saturating_sub(1));
+                    }
+                    Some(Overlay::Trash { items, cursor }) => {
+                        *items = desk.deleted_records();
+                        *cursor = (*cursor).min(items.len().saturating_sub(1));
+                    }
+                    _ => {}
                 }
                 vec![]
             }

@@ -139,6 +139,13 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(Overlay::Picker(p)) => panes::palette::draw_picker(frame, area, app, p, theme),
         Some(Overlay::Record(card)) => panes::record_card::draw(frame, area, card, theme),
         Some(Overlay::Compose(c)) => panes::compose::draw(frame, area, c, theme),
+        Some(Overlay::Form(f)) => panes::form::draw(frame, area, f, theme),
+        Some(Overlay::Notifications { cursor, items }) => {
+            panes::form::draw_notifications(frame, area, items, *cursor, theme)
+        }
+        Some(Overlay::Trash { cursor, items }) => {
+            panes::form::draw_trash(frame, area, items, *cursor, theme)
+        }
         Some(Overlay::Prompt(p)) => {
             panes::palette::draw_prompt(frame, area, &p.label, &p.input, theme)
         }

@@ -2,6 +2,7 @@
 
 pub mod compose;
 pub mod folders;
+pub mod form;
 pub mod help;
 pub mod list;
 pub mod outbox;
