@@ -365,10 +365,10 @@ fn human_size(n: u64) -> String {
 }
 
 fn expand_home(p: &str) -> PathBuf {
-    if p == "~" || p.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(p.trim_start_matches('~').trim_start_matches('/'));
-        }
+    if (p == "~" || p.starts_with("~/"))
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(p.trim_start_matches('~').trim_start_matches('/'));
     }
     PathBuf::from(p)
 }
