@@ -415,3 +415,81 @@ fn forward_inline_or_as_attachment() {
     assert!(!c.forwards_as_attachment());
     assert!(c.body.lines().join("\n").contains("Forwarded message"));
 }
+
+#[test]
+fn a_reply_with_only_the_quote_is_refused() {
+    let (env, _dir) = Env::fresh();
+    let m = env.inbox().into_iter().next().expect("a mail");
+    let mut c = start(&env, Action::Reply, Some(&m));
+    assert!(
+        c.blocked_reason().is_some_and(|r| r.contains("body")),
+        "{:?}",
+        c.blocked_reason()
+    );
+    typ(&mut c, "Done.");
+    assert_eq!(c.blocked_reason(), None);
+}
+
+fn screen(c: &ComposeState, w: u16, h: u16) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let theme = deskmail::tui::theme::Theme::load(
+        "mono",
+        None,
+        deskmail::tui::theme::ColorEnv {
+            no_color: true,
+            truecolor: false,
+        },
+    )
+    .expect("mono");
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("term");
+    term.draw(|f| deskmail::tui::panes::compose::draw(f, f.area(), c, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_pane_shows_identity_suggestions_attachments_and_the_reason() {
+    let (env, _dir) = Env::fresh();
+    let mut c = start(&env, Action::Compose, None);
+    let s = screen(&c, 110, 30);
+    assert!(s.contains("choose an identity"), "{s}");
+    assert!(s.contains("Send disabled: Add a recipient"), "{s}");
+    keys(&mut c, "<Right>");
+    c.field = TO;
+    // A demo contact's first letters bring up a suggestion line.
+    let contact = env.desk.records(RecordKind::Contact).remove(0);
+    let email = contact.emails[0].clone();
+    typ(&mut c, &email[..4]);
+    assert!(!c.suggestions().is_empty());
+    let s = screen(&c, 110, 30);
+    assert!(s.contains("support@desk.example (support)"), "{s}");
+    assert!(s.contains("Tab"), "{s}");
+    let first = c.suggestions()[0].1.clone();
+    env.action(&mut c, Action::NextField);
+    assert_eq!(c.field, TO, "Tab completed instead of moving on");
+    assert_eq!(c.recipients(TO), vec![first]);
+    let files = tempfile::tempdir().expect("tmp");
+    let f = files.path().join("notes.txt");
+    std::fs::write(&f, "hello").expect("w");
+    c.add_attachment(&f).expect("attach");
+    let s = screen(&c, 110, 30);
+    assert!(s.contains("notes.txt (5 B)"), "{s}");
+    if std::env::var_os("SHOW_COMPOSE").is_some() {
+        println!("{s}");
+    }
+    // Nothing left to complete: Tab moves on.
+    env.action(&mut c, Action::NextField);
+    assert_eq!(c.field, CC);
+    env.action(&mut c, Action::Cancel);
+    let s = screen(&c, 110, 30);
+    assert!(s.contains("keep the draft"), "{s}");
+}

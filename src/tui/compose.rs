@@ -250,7 +250,10 @@ pub struct ComposeState {
     forward_of: Option<u64>,
     forward_block: Option<String>,
     forward_attachment: Option<ComposeAttachment>,
+    /// The draft's id in the store, fixed for the life of the pane.
     draft_id: u64,
+    /// Whether the draft is in the store.
+    saved: bool,
     dirty: bool,
     last_edit: Option<Instant>,
     last_save: Option<Instant>,
@@ -599,6 +602,7 @@ impl ComposeState {
             forward_block: None,
             forward_attachment: None,
             draft_id: 0,
+            saved: false,
             dirty: false,
             last_edit: None,
             last_save: None,
@@ -620,6 +624,7 @@ impl ComposeState {
         if let Some(p) = problem {
             c.notice = Some((format!("Identities file ignored: {p}"), true));
         }
+        c.sync_cursors();
         Ok(c)
     }
 
@@ -635,6 +640,7 @@ impl ComposeState {
             return Err("No account is configured to send from; add an [[accounts]] entry.".into());
         }
         c.known = known_addresses(desk, &c.own);
+        c.draft_id = desk.store().next_id().unwrap_or(0);
         let needs_base = matches!(action, Action::Reply | Action::ReplyAll | Action::Forward);
         let Some(m) = base.filter(|_| needs_base) else {
             if needs_base {
@@ -699,6 +705,7 @@ impl ComposeState {
             }
             _ => {}
         }
+        c.sync_cursors();
         Ok(c)
     }
 
@@ -831,7 +838,12 @@ impl ComposeState {
             c.attachments.push(file_attachment(p));
         }
         c.draft_id = d.id;
+        c.saved = d.id != 0;
+        if d.id == 0 {
+            c.draft_id = desk.store().next_id().unwrap_or(0);
+        }
         c.field = if c.identity.is_none() { FROM } else { BODY };
+        c.sync_cursors();
         c
     }
 
@@ -871,7 +883,8 @@ impl ComposeState {
         }
     }
 
-    /// The saved draft's id (0 while never saved).
+    /// The draft's id in the store (0 only before a first save of a pane
+    /// made without a desk).
     pub fn draft_id(&self) -> u64 {
         self.draft_id
     }
@@ -897,10 +910,16 @@ impl ComposeState {
         idle || overdue
     }
 
+    /// Save the draft if [`ComposeState::autosave_due`]; `None` when not due.
+    pub fn autosave(&mut self, store: &Store, now: Instant) -> Option<Result<u64, StoreError>> {
+        self.autosave_due(now).then(|| self.save_draft(store))
+    }
+
     /// Save the draft durably (also when nothing changed); returns its id.
     pub fn save_draft(&mut self, store: &Store) -> Result<u64, StoreError> {
         let saved = store.save_draft(&self.draft())?;
         self.draft_id = saved.id;
+        self.saved = true;
         self.dirty = false;
         self.last_save = Some(Instant::now());
         Ok(saved.id)
@@ -1453,6 +1472,11 @@ impl ComposeState {
 
     /// Typed text goes to the current field; Enter only breaks lines in the body.
     pub fn input(&mut self, key: Key) {
+        self.handle_input(key);
+        self.sync_cursors();
+    }
+
+    fn handle_input(&mut self, key: Key) {
         let alt = key.mods.contains(KeyModifiers::ALT);
         match &mut self.mode {
             Mode::AttachPrompt { input, matches } => {
@@ -1678,6 +1702,13 @@ impl ComposeState {
         if self.current_identity().is_none() {
             return Some("Choose who the mail is from (From row: Space or ←/→).".into());
         }
+        if let Some(id) = self.current_identity()
+            && (id.name.contains(['\r', '\n']) || id.email.contains(['\r', '\n']))
+        {
+            return Some(
+                "The identity's name or address contains a line break; fix identities.toml.".into(),
+            );
+        }
         for (name, t) in self.header_fields() {
             let lines = t.lines();
             let multi_line = name == "Subject" && lines.len() > 1;
@@ -1701,11 +1732,7 @@ impl ComposeState {
             return Some("Write a subject.".into());
         }
         let body = text(&self.body);
-        let without_sig = match &self.signature_block {
-            Some(s) => body.replacen(s.as_str(), "", 1),
-            None => body.clone(),
-        };
-        if without_sig.trim().is_empty() {
+        if !self.has_own_text(&body) {
             return Some("Write the message body.".into());
         }
         let unknown: Vec<String> = self
@@ -1740,6 +1767,28 @@ impl ComposeState {
         None
     }
 
+    /// Whether `body` holds more than the signature and the quote (a
+    /// forward's original counts as content).
+    fn has_own_text(&self, body: &str) -> bool {
+        if self.forwards_as_attachment()
+            || self
+                .forward_block
+                .as_deref()
+                .is_some_and(|b| body.contains(b))
+        {
+            return !body.trim().is_empty();
+        }
+        let mut rest = body.to_string();
+        if let Some(s) = &self.signature_block {
+            rest = rest.replacen(s.as_str(), "", 1);
+        }
+        if let Some(m) = &self.quote_marker {
+            rest = rest.replacen(m.as_str(), "", 1);
+        }
+        rest.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('>'))
+    }
+
     /// The mail to queue, once [`ComposeState::blocked_reason`] is `None`.
     pub fn outgoing(&self) -> Result<Outgoing, String> {
         if let Some(r) = self.blocked_reason() {
@@ -1766,8 +1815,39 @@ impl ComposeState {
         })
     }
 
+    /// Show the cursor only in the field being edited.
+    pub fn sync_cursors(&mut self) {
+        use ratatui::style::{Modifier, Style};
+        let field = self.field;
+        let editing = self.mode == Mode::Edit;
+        for (i, t) in [
+            (TO, &mut self.to),
+            (CC, &mut self.cc),
+            (BCC, &mut self.bcc),
+            (SUBJECT, &mut self.subject),
+            (BODY, &mut self.body),
+        ] {
+            t.set_cursor_line_style(Style::default());
+            t.set_cursor_style(if editing && i == field {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            });
+        }
+    }
+
     /// Handle a bound action: `(close overlay, commands, status message)`.
     pub fn action(
+        &mut self,
+        desk: &Arc<Desk>,
+        action: Action,
+    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
+        let r = self.handle_action(desk, action);
+        self.sync_cursors();
+        r
+    }
+
+    fn handle_action(
         &mut self,
         desk: &Arc<Desk>,
         action: Action,
@@ -1821,7 +1901,7 @@ impl ComposeState {
             }
             Action::PrevField => self.field = (self.field + FIELDS.len() - 1) % FIELDS.len(),
             Action::Cancel | Action::Back => {
-                if !self.dirty && self.draft_id == 0 {
+                if !self.dirty && !self.saved {
                     return (true, vec![], None);
                 }
                 let saved = self.save_draft(desk.store());
@@ -1868,7 +1948,7 @@ impl ComposeState {
                     if let Err(e) = desk.store().delete_draft(self.draft_id) {
                         tracing::warn!("could not delete draft {}: {e}", self.draft_id);
                     }
-                    self.draft_id = 0;
+                    self.saved = false;
                 }
                 self.dirty = false;
                 return (true, vec![Command::Send(Box::new(out))], None);
@@ -1894,7 +1974,7 @@ impl ComposeState {
                     Some((format!("Could not discard the draft: {e}"), true)),
                 );
             }
-            self.draft_id = 0;
+            self.saved = false;
             self.dirty = false;
             return (true, vec![], Some(("Draft discarded.".into(), false)));
         }

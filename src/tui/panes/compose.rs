@@ -1,7 +1,7 @@
 //! The compose overlay: fields, attachments, body editor, completion and
 //! template hints, and why Send is refused, if it is.
 
-use crate::tui::compose::{ATTACH, BCC, CC, ComposeState, FIELDS, FROM, Mode, SUBJECT, TO};
+use crate::tui::compose::{ATTACH, BCC, BODY, CC, ComposeState, FIELDS, FROM, Mode, SUBJECT, TO};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::{centered, pane_block};
 use ratatui::Frame;
@@ -23,11 +23,6 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
     frame.render_widget(block, r);
     let warnings = c.template_warnings();
     let suggestions = c.suggestions();
-    let hint_rows: u16 = match &c.mode {
-        Mode::Edit if !suggestions.is_empty() => 1,
-        Mode::AttachPrompt { matches, .. } if !matches.is_empty() => 1,
-        _ => 0,
-    };
     let prompt_rows: u16 = match c.mode {
         Mode::AttachPrompt { .. } | Mode::ConfirmClose { .. } => 1,
         _ => 0,
@@ -41,7 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
             Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Length(1),
-            Constraint::Length(hint_rows),
+            Constraint::Length(1),
             Constraint::Min(3),
             Constraint::Length(warnings.len().min(3) as u16),
             Constraint::Length(prompt_rows),
@@ -172,7 +167,21 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
                 rows[6],
             );
         }
-        _ => {}
+        _ => {
+            let (role, label) = if c.field == BODY {
+                (Role::Accent, "── Body ")
+            } else {
+                (Role::Muted, "── Body ")
+            };
+            let fill = (rows[6].width as usize).saturating_sub(label.chars().count());
+            frame.render_widget(
+                Paragraph::new(Span::styled(
+                    format!("{label}{}", "─".repeat(fill)),
+                    theme.style(role),
+                )),
+                rows[6],
+            );
+        }
     }
     // Body, with the template picker over it.
     frame.render_widget(&c.body, rows[7]);
