@@ -924,7 +924,7 @@ impl Desk {
     }
 
     pub fn history(&self, r: &Record) -> Vec<HistoryItem> {
-        self.store.history(r).unwrap_or_default()
+        crate::crm::history::history(&self.store, r).unwrap_or_default()
     }
 
     pub fn records(&self, kind: RecordKind) -> Vec<Record> {
