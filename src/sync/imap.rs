@@ -28,6 +28,8 @@ const FIRST_CHUNK: usize = 100;
 const CHUNK: usize = 500;
 /// Bytes of mail per FETCH at most (one bigger mail still goes alone).
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
+/// UIDs whose sizes are asked for at once.
+const SIZE_WINDOW: usize = 4000;
 /// Batches fetched but not yet stored; bounds memory.
 const QUEUE: usize = 1;
 /// IMAP servers drop idle clients after 30 minutes.
@@ -325,28 +327,31 @@ async fn fetch_new(
         })
     };
     let mut fetch_err = None;
-    let sizes = match fetch_sizes(&c, session, uids).await {
-        Ok(s) => s,
-        Err(e) => {
-            fetch_err = Some(e);
-            HashMap::new()
-        }
-    };
-    let batches = if fetch_err.is_some() {
-        Vec::new()
-    } else {
-        plan_batches(uids, &sizes)
-    };
-    for chunk in &batches {
-        match fetch_chunk(&c, session, chunk).await {
-            Ok(batch) => {
-                if raw_tx.send(batch).await.is_err() {
-                    break;
-                }
-            }
+    // Sizes are asked for window by window, so the first batch leaves at once.
+    let mut windows = vec![&uids[..uids.len().min(FIRST_CHUNK)]];
+    if uids.len() > FIRST_CHUNK {
+        windows.extend(uids[FIRST_CHUNK..].chunks(SIZE_WINDOW));
+    }
+    'windows: for (i, window) in windows.into_iter().enumerate() {
+        let sizes = match fetch_sizes(&c, session, window).await {
+            Ok(s) => s,
             Err(e) => {
                 fetch_err = Some(e);
                 break;
+            }
+        };
+        let first = if i == 0 { FIRST_CHUNK } else { CHUNK };
+        for chunk in plan_batches(window, &sizes, first) {
+            match fetch_chunk(&c, session, &chunk).await {
+                Ok(batch) => {
+                    if raw_tx.send(batch).await.is_err() {
+                        break 'windows;
+                    }
+                }
+                Err(e) => {
+                    fetch_err = Some(e);
+                    break 'windows;
+                }
             }
         }
     }
@@ -385,15 +390,16 @@ async fn fetch_sizes(
         .collect())
 }
 
-/// Split UIDs (already newest first) into FETCH batches: a small first one so
-/// the list fills at once, then up to [`CHUNK`] mails or [`BATCH_BYTES`].
-pub fn plan_batches(uids: &[u32], sizes: &HashMap<u32, u32>) -> Vec<Vec<u32>> {
+/// Split UIDs (already newest first) into FETCH batches: `first` mails at most
+/// in the first (small, so the list fills at once), then up to [`CHUNK`]
+/// mails; never more than [`BATCH_BYTES`] unless one mail alone is bigger.
+pub fn plan_batches(uids: &[u32], sizes: &HashMap<u32, u32>, first: usize) -> Vec<Vec<u32>> {
     let mut out: Vec<Vec<u32>> = Vec::new();
     let mut cur: Vec<u32> = Vec::new();
     let mut bytes = 0u64;
     for &uid in uids {
         let size = u64::from(sizes.get(&uid).copied().unwrap_or(0));
-        let limit = if out.is_empty() { FIRST_CHUNK } else { CHUNK };
+        let limit = if out.is_empty() { first } else { CHUNK };
         if !cur.is_empty() && (cur.len() >= limit || bytes + size > BATCH_BYTES) {
             out.push(std::mem::take(&mut cur));
             bytes = 0;
@@ -999,7 +1005,7 @@ mod tests {
         let uids: Vec<u32> = (1..=2000).rev().collect();
         let mut sizes: HashMap<u32, u32> = uids.iter().map(|u| (*u, 1000)).collect();
         sizes.insert(1500, 20 * 1024 * 1024);
-        let b = plan_batches(&uids, &sizes);
+        let b = plan_batches(&uids, &sizes, FIRST_CHUNK);
         assert_eq!(b[0].len(), FIRST_CHUNK);
         assert!(b.iter().all(|c| c.len() <= CHUNK));
         assert!(b.iter().any(|c| c == &vec![1500]), "a huge mail goes alone");
