@@ -1942,6 +1942,21 @@ impl ComposeState {
                         );
                     }
                 };
+                // Build the bytes once here so a mail the outbox would refuse
+                // keeps its draft and the pane stays open with the reason.
+                let probe = crate::outbox::message::Draft {
+                    from_name: out.from_name.clone(),
+                    from: out.from.clone(),
+                    to: out.to.clone(),
+                    cc: out.cc.clone(),
+                    bcc: out.bcc.clone(),
+                    subject: out.subject.clone(),
+                    body: out.body.clone(),
+                    attachments: vec![],
+                };
+                if let Err(e) = crate::outbox::message::build(&probe, None) {
+                    return (false, vec![], Some((format!("Cannot send: {e}"), true)));
+                }
                 if self.draft_id != 0 {
                     // The outbox has the mail from here on; a draft left
                     // behind would be offered again after a restart.
