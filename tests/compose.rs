@@ -243,8 +243,22 @@ fn template_placeholders_are_filled_from_linked_records_and_unknown_ones_flagged
         Mode::Templates { names, .. } => assert_eq!(names, &["case-update", "plain"]),
         other => panic!("no picker: {other:?}"),
     }
+    let shown = screen(&c, 100, 30);
+    assert!(shown.contains("Template — Enter insert"), "{shown}");
+    assert!(
+        shown.contains("case-update") && shown.contains("plain"),
+        "{shown}"
+    );
     keys(&mut c, "<Enter>");
     assert_eq!(c.mode, Mode::Edit);
+    let shown = screen(&c, 100, 30);
+    assert!(
+        shown.contains("{Signoff.text} is not a known placeholder"),
+        "{shown}"
+    );
+    if std::env::var_os("SHOW_COMPOSE").is_some() {
+        println!("{shown}");
+    }
     let body = c.body.lines().join("\n");
     assert!(
         body.starts_with(&format!("Dear {},", contact.name)),

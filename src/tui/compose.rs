@@ -1517,11 +1517,16 @@ impl ComposeState {
                             let ctx = self.template_ctx.clone().unwrap_or_default();
                             match self.insert_template(&name, &ctx) {
                                 Ok(()) => {
-                                    let w = self.template_warnings();
-                                    self.notice = Some(if w.is_empty() {
-                                        (format!("Inserted template {name}."), false)
+                                    let flagged = !self.template_warnings().is_empty();
+                                    self.notice = Some(if flagged {
+                                        (
+                                            format!(
+                                                "Inserted template {name}; look at the flagged placeholders."
+                                            ),
+                                            true,
+                                        )
                                     } else {
-                                        (w.join("; "), true)
+                                        (format!("Inserted template {name}."), false)
                                     });
                                 }
                                 Err(e) => self.notice = Some((e, true)),

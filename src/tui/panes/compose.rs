@@ -15,7 +15,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
     let r = centered(area, 90, 90);
     frame.render_widget(Clear, r);
     let block = pane_block(
-        "Compose — Tab next · Ctrl-G send · Ctrl-T template · Ctrl-E editor · Alt-A attach · Esc close",
+        "Compose — Tab next · C-g send · C-t template · C-e editor · A-a attach · Esc close",
         true,
         theme,
     );
@@ -192,7 +192,8 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
             .map(|n| n.chars().count() as u16 + 4)
             .max()
             .unwrap_or(20)
-            .clamp(30, rows[7].width);
+            .max(30)
+            .min(rows[7].width);
         let pick = Rect {
             x: rows[7].x,
             y: rows[7].y,
