@@ -1392,6 +1392,11 @@ impl ComposeState {
         self.bcc = area(&bcc);
         self.subject = area(&subject);
         self.body = area(body);
+        self.signature_block = self
+            .current_identity()
+            .and_then(|i| i.signature.as_deref())
+            .map(signature_block)
+            .filter(|b| body.contains(b.as_str()));
         self.attachments.retain(|a| match &a.source {
             AttachmentSource::File(p) => files.contains(p),
             AttachmentSource::Message(_) => true,
