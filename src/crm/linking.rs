@@ -159,7 +159,6 @@ impl LinkRules {
                 .system_address
                 .as_deref()
                 .and_then(|a| normalize_email(a, false)),
-            ..LinkRules::default()
         }
     }
 

@@ -161,6 +161,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 53);
+        assert_eq!(Action::ALL.len(), 57);
     }
 }
