@@ -354,3 +354,80 @@ fn first_frame_and_exit_draws_once_and_restores_the_terminal() {
         "0"
     );
 }
+
+#[test]
+fn ctrl_e_hands_the_mail_to_the_editor_and_reads_it_back() {
+    let t = Tmux::start(100, 30, &[]);
+    let script = t.data.with_file_name("edit.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nsed -i 's/^Subject:.*/Subject: Written in the editor/' \"$1\"\n",
+    )
+    .expect("script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let bin = env!("CARGO_BIN_EXE_deskmail");
+    t.literal(&format!(
+        "EDITOR={} {bin} demo --data-dir {}",
+        script.display(),
+        t.data.display()
+    ));
+    t.keys(&["Enter"]);
+    t.wait_for("Records", Duration::from_secs(60));
+    t.keys(&["r"]);
+    t.wait_for("Compose", Duration::from_secs(10));
+    t.keys(&["C-e"]);
+    let s = t.wait_for("Written in the editor", Duration::from_secs(10));
+    assert!(
+        s.contains("Compose"),
+        "compose closed after the editor:\n{s}"
+    );
+    t.keys(&["Escape"]);
+    settle(&t);
+    t.keys(&["Escape"]);
+    settle(&t);
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
+}
+
+#[test]
+fn a_mail_being_written_at_kill_is_offered_again_at_the_next_start() {
+    let t = Tmux::start(100, 30, &[]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    t.keys(&["c"]);
+    t.wait_for("Compose", Duration::from_secs(10));
+    // A new mail starts on From: choose the identity, then go to To.
+    t.keys(&["Space"]);
+    t.keys(&["Tab"]);
+    t.literal("bob@example.com");
+    // Autosave runs after two idle seconds; wait for it, then kill -9.
+    std::thread::sleep(Duration::from_secs(4));
+    let pid = t.tmux(&["display", "-p", "-t", "0", "#{pane_pid}"]);
+    let pid = pid.trim();
+    let child = Command::new("pgrep")
+        .args(["-P", pid])
+        .output()
+        .expect("pgrep");
+    let child = String::from_utf8_lossy(&child.stdout).trim().to_string();
+    assert!(!child.is_empty(), "no deskmail process under the shell");
+    Command::new("kill")
+        .args(["-9", &child])
+        .status()
+        .expect("kill");
+    t.wait_for("READY$", Duration::from_secs(10));
+    t.keys(&["Enter"]);
+    t.tmux(&["send-keys", "-t", "0", "reset", "Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    t.run_demo("");
+    let s = t.wait_for("were being written", Duration::from_secs(60));
+    assert!(
+        s.contains("bob@example.com"),
+        "the draft is not offered:\n{s}"
+    );
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Compose", Duration::from_secs(10));
+    assert!(s.contains("bob@example.com"), "{s}");
+}

@@ -111,6 +111,7 @@ pub struct Outgoing {
     pub body: String,
     /// The stored mail this answers.
     pub in_reply_to: Option<u64>,
+    pub attachments: Vec<crate::outbox::message::FileAttachment>,
 }
 
 /// What the desk tells the interface.
@@ -760,7 +761,7 @@ impl Desk {
             bcc: out.bcc.clone(),
             subject: out.subject.clone(),
             body: out.body.clone(),
-            attachments: vec![],
+            attachments: out.attachments.clone(),
         };
         let built = match crate::outbox::message::build(&draft, parent.as_ref()) {
             Ok(b) => b,

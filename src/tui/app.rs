@@ -131,6 +131,11 @@ pub enum Overlay {
         cursor: usize,
         items: Vec<Record>,
     },
+    /// Drafts found at start (after a crash or a quit mid-mail).
+    Drafts {
+        cursor: usize,
+        items: Vec<crate::store::drafts::StoredDraft>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,7 +227,9 @@ impl App {
                 Context::Palette
             }
             Some(Overlay::Compose(_)) | Some(Overlay::Form(_)) => Context::Compose,
-            Some(Overlay::Notifications { .. }) | Some(Overlay::Trash { .. }) => Context::Outbox,
+            Some(Overlay::Notifications { .. })
+            | Some(Overlay::Trash { .. })
+            | Some(Overlay::Drafts { .. }) => Context::Outbox,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox { .. }) => Context::Outbox,
             None => self.focus.context(),
@@ -1017,6 +1024,32 @@ impl App {
                 }
                 Action::Quit => self.quit = true,
                 Action::Back | Action::Notifications => self.overlay = None,
+                _ => {}
+            },
+            Overlay::Drafts { cursor, items } => match action {
+                Action::MoveDown => *cursor = (*cursor + 1).min(items.len().saturating_sub(1)),
+                Action::MoveUp => *cursor = cursor.saturating_sub(1),
+                Action::Open => {
+                    let Some(d) = items.get(*cursor).cloned() else {
+                        return Some(vec![]);
+                    };
+                    let settings = ComposeState::settings();
+                    self.overlay = Some(Overlay::Compose(Box::new(ComposeState::from_draft(
+                        desk, &d, &settings,
+                    ))));
+                }
+                Action::Delete => {
+                    if let Some(d) = items.get(*cursor) {
+                        let _ = desk.store().delete_draft(d.id);
+                        items.remove(*cursor);
+                        *cursor = (*cursor).min(items.len().saturating_sub(1));
+                        if items.is_empty() {
+                            self.overlay = None;
+                        }
+                    }
+                }
+                Action::Quit => self.quit = true,
+                Action::Back => self.overlay = None,
                 _ => {}
             },
             Overlay::Trash { cursor, items } => match action {

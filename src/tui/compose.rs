@@ -609,6 +609,11 @@ impl ComposeState {
         }
     }
 
+    /// The identities file's settings (defaults when it is absent or bad).
+    pub fn settings() -> ComposeSettings {
+        ComposeSettings::load(&crate::config::paths::config_dir()).unwrap_or_default()
+    }
+
     /// Start a new mail, reply, reply-all or forward of `base`, with the
     /// identities of `<config dir>/identities.toml`.
     pub fn start(
@@ -1768,12 +1773,6 @@ impl ComposeState {
                 ));
             }
         }
-        if !self.attachments.is_empty() && !OUTGOING_HAS_ATTACHMENTS {
-            return Some(
-                "Attachments cannot be sent from here; remove them (Attach row, d) or use `deskmail send --attach`."
-                    .into(),
-            );
-        }
         None
     }
 
@@ -1800,7 +1799,7 @@ impl ComposeState {
     }
 
     /// The mail to queue, once [`ComposeState::blocked_reason`] is `None`.
-    pub fn outgoing(&self) -> Result<Outgoing, String> {
+    pub fn outgoing(&self, desk: &Desk) -> Result<Outgoing, String> {
         if let Some(r) = self.blocked_reason() {
             return Err(r);
         }
@@ -1822,6 +1821,7 @@ impl ComposeState {
             subject: text(&self.subject).trim().to_string(),
             body: text(&self.body),
             in_reply_to: self.in_reply_to,
+            attachments: self.file_attachments(desk)?,
         })
     }
 
@@ -1942,7 +1942,7 @@ impl ComposeState {
             }
             Action::ExternalEditor => self.wants_editor = true,
             Action::Send => {
-                let out = match self.outgoing() {
+                let out = match self.outgoing(desk) {
                     Ok(o) => o,
                     Err(reason) => {
                         return (
@@ -2030,9 +2030,6 @@ impl ComposeState {
             .collect()
     }
 }
-
-/// Whether `Outgoing` carries attachments to the outbox.
-const OUTGOING_HAS_ATTACHMENTS: bool = false;
 
 #[cfg(test)]
 mod tests {

@@ -54,6 +54,36 @@ fn draw(guard: &mut terminal::TerminalGuard, app: &App, theme: &Theme) -> std::i
     r.map(|_| ())
 }
 
+/// Hand `text` to `$VISUAL`/`$EDITOR` (else `vi`) in a temp file with the
+/// terminal given back, and return what was saved.
+fn edit_externally(guard: &mut terminal::TerminalGuard, text: &str) -> std::io::Result<String> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix("deskmail-")
+        .suffix(".eml")
+        .tempfile()?;
+    file.write_all(text.as_bytes())?;
+    file.flush()?;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    guard.pause();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(file.path())
+        .status();
+    guard.resume()?;
+    let status = status?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "{editor} exited with {status}"
+        )));
+    }
+    std::fs::read_to_string(file.path())
+}
+
 /// Run the interface until the agent quits or a signal asks us to.
 pub async fn run(
     desk: Arc<Desk>,
@@ -71,6 +101,13 @@ pub async fn run(
     app.reader_width = ui::reader_width(area, app.focus);
     let cmds = app.load(&desk);
     run_commands(&desk, cmds);
+    let drafts = compose::ComposeState::recover(&desk);
+    if !drafts.is_empty() && !opts.first_frame_and_exit {
+        app.overlay = Some(app::Overlay::Drafts {
+            cursor: 0,
+            items: drafts,
+        });
+    }
 
     if opts.first_frame_and_exit {
         // The first complete frame includes the selected mail's rendering.
@@ -89,7 +126,8 @@ pub async fn run(
         return Ok(());
     }
 
-    let mut input = crossterm::event::EventStream::new();
+    // `None` while an external editor owns the terminal, so no key is stolen.
+    let mut input = Some(crossterm::event::EventStream::new());
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut dirty = true;
@@ -101,13 +139,22 @@ pub async fn run(
             last_draw = Instant::now();
             dirty = false;
         }
+        let composing = matches!(app.overlay, Some(app::Overlay::Compose(_)));
         let wait = if dirty {
             FRAME.saturating_sub(last_draw.elapsed())
+        } else if composing {
+            // Wake up now and then so an idle draft still gets autosaved.
+            Duration::from_millis(500)
         } else {
             Duration::from_secs(3600)
         };
         tokio::select! {
-            ev = input.next() => match ev {
+            ev = async {
+                match input.as_mut() {
+                    Some(i) => i.next().await,
+                    None => std::future::pending().await,
+                }
+            } => match ev {
                 Some(Ok(crossterm::event::Event::Key(k))) => {
                     if let Some(key) = Key::from_event(&k) {
                         let cmds = app.handle_key(&desk, key);
@@ -137,6 +184,38 @@ pub async fn run(
             _ = sigterm.recv() => { tracing::info!("SIGTERM: flushing and leaving"); break; }
             _ = sighup.recv() => { tracing::info!("SIGHUP: flushing and leaving"); break; }
             _ = tokio::time::sleep(wait) => {}
+        }
+        if let Some(app::Overlay::Compose(c)) = &mut app.overlay {
+            if c.wants_editor {
+                c.wants_editor = false;
+                tracing::debug!("handing the mail to the editor");
+                drop(input.take());
+                let edited = edit_externally(&mut guard, &c.editor_text());
+                input = Some(crossterm::event::EventStream::new());
+                if let Err(e) = &edited {
+                    tracing::warn!("the editor failed: {e}");
+                }
+                match edited {
+                    Ok(text) => {
+                        if let Err(e) = c.apply_editor_text(&text) {
+                            app.status.message =
+                                Some((format!("The edited mail was not taken: {e}"), true));
+                        }
+                    }
+                    Err(e) => app.status.message = Some((format!("The editor failed: {e}"), true)),
+                }
+                dirty = true;
+            } else if let Some(Err(e)) = c.autosave(desk.store(), Instant::now()) {
+                app.status.message = Some((format!("The draft could not be saved: {e}"), true));
+            }
+        }
+        if app.suspend || app.quit {
+            // Whatever is being written survives a suspend that never comes back.
+            if let Some(app::Overlay::Compose(c)) = &mut app.overlay
+                && let Err(e) = c.save_draft(desk.store())
+            {
+                tracing::error!("saving the draft failed: {e}");
+            }
         }
         if app.suspend {
             app.suspend = false;

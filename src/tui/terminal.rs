@@ -44,8 +44,17 @@ impl TerminalGuard {
         unsafe {
             libc::raise(libc::SIGTSTP);
         }
+        self.retake()
+    }
+
+    /// Take the screen back and make the next frame redraw every cell.
+    /// (`Terminal::clear` would ask the terminal for the cursor position,
+    /// and the input reader may swallow that answer.)
+    fn retake(&mut self) -> io::Result<()> {
         enter()?;
-        self.terminal.clear()
+        execute!(io::stdout(), terminal::Clear(terminal::ClearType::All))?;
+        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(())
     }
 
     /// Leave the screen to an external program (e.g. `$EDITOR`).
@@ -54,8 +63,7 @@ impl TerminalGuard {
     }
 
     pub fn resume(&mut self) -> io::Result<()> {
-        enter()?;
-        self.terminal.clear()
+        self.retake()
     }
 }
 

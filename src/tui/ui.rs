@@ -143,6 +143,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(Overlay::Notifications { cursor, items }) => {
             panes::form::draw_notifications(frame, area, items, *cursor, theme)
         }
+        Some(Overlay::Drafts { cursor, items }) => {
+            panes::form::draw_drafts(frame, area, items, *cursor, theme)
+        }
         Some(Overlay::Trash { cursor, items }) => {
             panes::form::draw_trash(frame, area, items, *cursor, theme)
         }

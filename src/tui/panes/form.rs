@@ -117,3 +117,35 @@ pub fn draw_trash(frame: &mut Frame, area: Rect, items: &[Record], cursor: usize
         r,
     );
 }
+
+pub fn draw_drafts(
+    frame: &mut Frame,
+    area: Rect,
+    items: &[crate::store::drafts::StoredDraft],
+    cursor: usize,
+    theme: &Theme,
+) {
+    let r = centered(area, 70, 50);
+    let width = r.width.saturating_sub(2) as usize;
+    let mut lines = vec![Line::from(Span::styled(
+        "These mails were being written when deskmail last stopped:",
+        theme.style(Role::Header),
+    ))];
+    for (i, d) in items.iter().enumerate() {
+        let style = if i == cursor {
+            theme.style(Role::Selected)
+        } else {
+            theme.style(Role::Normal)
+        };
+        lines.push(Line::from(Span::styled(fit(&d.title(), width), style)));
+    }
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block(
+            "Drafts — Enter continues, d discards, Esc later",
+            true,
+            theme,
+        )),
+        r,
+    );
+}
