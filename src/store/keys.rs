@@ -142,3 +142,24 @@ pub fn thread_member(account: &str, folder: &str, thread: u64, date: i64, id: u6
     k.extend_from_slice(&id.to_be_bytes());
     k
 }
+
+/// The Message-ID index value: id, date and thread, so threading and dedup
+/// never have to decode a summary.
+pub fn msgid_value(id: u64, date: i64, thread: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(24);
+    v.extend_from_slice(&id.to_be_bytes());
+    v.extend_from_slice(&date.to_be_bytes());
+    v.extend_from_slice(&thread.to_be_bytes());
+    v
+}
+
+/// `(id, Some((date, thread)))`, or `(id, None)` for a row written before
+/// the index carried them.
+pub fn read_msgid(v: &[u8]) -> (u64, Option<(i64, u64)>) {
+    let id = read_u64(v);
+    if v.len() >= 24 {
+        (id, Some((read_u64(&v[8..16]) as i64, read_u64(&v[16..24]))))
+    } else {
+        (id, None)
+    }
+}

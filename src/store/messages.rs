@@ -213,16 +213,16 @@ impl Store {
 
             let mid = mail.summary.message_id.clone();
             let existing = match msgids.get(&mid) {
-                Some(&(id, _, _)) => Some(id),
+                Some(&(id, d, t)) => Some((id, Some((d as i64, t)))),
                 None => self
                     .tree
                     .get(keys::msgid(&mid))?
-                    .map(|v| keys::read_u64(&v)),
+                    .map(|v| keys::read_msgid(&v)),
             };
             let (id, date, tid) = match existing {
-                Some(id) => {
-                    let (date, tid) = match msgids.get(&mid) {
-                        Some(&(_, d, t)) => (d as i64, t),
+                Some((id, known)) => {
+                    let (date, tid) = match known {
+                        Some(dt) => dt,
                         None => self
                             .summary(id)?
                             .map(|s| (s.date, s.thread_id))
@@ -258,7 +258,7 @@ impl Store {
                     if let Some(raw) = &mail.raw {
                         batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
                     }
-                    batch.insert(keys::msgid(&mid), &id.to_be_bytes());
+                    batch.insert(keys::msgid(&mid), keys::msgid_value(id, summary.date, summary.thread_id));
                     msgids.insert(
                         mid.clone(),
                         (id, summary.date.max(0) as u64, summary.thread_id),
@@ -338,10 +338,15 @@ impl Store {
             if let Some(&(_, _, tid)) = batch_ids.get(parent) {
                 return Ok(Some(tid));
             }
-            if let Some(v) = self.tree.get(keys::msgid(parent))?
-                && let Some(p) = self.summary(keys::read_u64(&v))?
-            {
-                return Ok(Some(p.thread_id));
+            if let Some(v) = self.tree.get(keys::msgid(parent))? {
+                match keys::read_msgid(&v) {
+                    (_, Some((_, tid))) => return Ok(Some(tid)),
+                    (pid, None) => {
+                        if let Some(p) = self.summary(pid)? {
+                            return Ok(Some(p.thread_id));
+                        }
+                    }
+                }
             }
         }
         // Subject fallback only for replies/forwards ("Re: x"): two customers
