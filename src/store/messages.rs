@@ -258,7 +258,10 @@ impl Store {
                     if let Some(raw) = &mail.raw {
                         batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
                     }
-                    batch.insert(keys::msgid(&mid), keys::msgid_value(id, summary.date, summary.thread_id));
+                    batch.insert(
+                        keys::msgid(&mid),
+                        keys::msgid_value(id, summary.date, summary.thread_id),
+                    );
                     msgids.insert(
                         mid.clone(),
                         (id, summary.date.max(0) as u64, summary.thread_id),

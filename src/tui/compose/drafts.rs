@@ -1,0 +1,81 @@
+//! Drafts: autosave while writing, and recovery after a crash.
+
+use super::*;
+
+impl ComposeState {
+    /// The mail as it is now, to save.
+    pub fn draft(&self) -> StoredDraft {
+        let id = self.identity.and_then(|i| self.identities.get(i));
+        StoredDraft {
+            id: self.draft_id,
+            saved: 0,
+            account: id.map(|i| i.account.clone()),
+            from: id.map(|i| i.email.clone()),
+            to: text(&self.to),
+            cc: text(&self.cc),
+            bcc: text(&self.bcc),
+            subject: text(&self.subject),
+            body: text(&self.body),
+            in_reply_to: self.in_reply_to,
+            forward_of: self.attachments.iter().find_map(|a| match a.source {
+                AttachmentSource::Message(id) => Some(id),
+                _ => None,
+            }),
+            attachments: self
+                .attachments
+                .iter()
+                .filter_map(|a| match &a.source {
+                    AttachmentSource::File(p) => Some(p.clone()),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The draft's id in the store (0 only before a first save of a pane
+    /// made without a desk).
+    pub fn draft_id(&self) -> u64 {
+        self.draft_id
+    }
+
+    /// Whether there are changes not saved yet.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Whether the draft should be saved now: there are unsaved changes and
+    /// typing paused for a moment or has gone on for a while.
+    pub fn autosave_due(&self, now: Instant) -> bool {
+        if !self.dirty {
+            return false;
+        }
+        let idle = self
+            .last_edit
+            .is_none_or(|t| now.saturating_duration_since(t) >= AUTOSAVE_IDLE);
+        let overdue = self
+            .last_save
+            .or(self.last_edit)
+            .is_none_or(|t| now.saturating_duration_since(t) >= AUTOSAVE_MAX);
+        idle || overdue
+    }
+
+    /// Save the draft if [`ComposeState::autosave_due`]; `None` when not due.
+    pub fn autosave(&mut self, store: &Store, now: Instant) -> Option<Result<u64, StoreError>> {
+        self.autosave_due(now).then(|| self.save_draft(store))
+    }
+
+    /// Save the draft durably (also when nothing changed); returns its id.
+    pub fn save_draft(&mut self, store: &Store) -> Result<u64, StoreError> {
+        let saved = store.save_draft(&self.draft())?;
+        self.draft_id = saved.id;
+        self.saved = true;
+        self.dirty = false;
+        self.last_save = Some(Instant::now());
+        Ok(saved.id)
+    }
+
+    pub(super) fn touch(&mut self) {
+        self.dirty = true;
+        self.last_edit = Some(Instant::now());
+    }
+}
