@@ -185,6 +185,7 @@ impl Store {
     ) -> Result<IngestReport> {
         let _guard = self.lock();
         let mut batch = sled::Batch::default();
+        let mut body_batch = sled::Batch::default();
         let mut report = IngestReport::default();
         // Overlays so mails later in the batch see earlier ones.
         let mut msgids: HashMap<String, (u64, u64, u64)> = HashMap::new();
@@ -229,9 +230,9 @@ impl Store {
                             .unwrap_or((mail.summary.date, id)),
                     };
                     if let Some(raw) = &mail.raw
-                        && !self.tree.contains_key(keys::with_id(keys::BODY, id))?
+                        && !self.bodies.contains_key(Self::body_key(id))?
                     {
-                        batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
+                        body_batch.insert(&Self::body_key(id), raw.as_slice());
                     }
                     report.located.push(id);
                     (id, date, tid)
@@ -256,7 +257,7 @@ impl Store {
                     thread_sizes.insert(summary.thread_id, size + 1);
                     batch.insert(keys::with_id(keys::MESSAGE, id), encode(&summary));
                     if let Some(raw) = &mail.raw {
-                        batch.insert(keys::with_id(keys::BODY, id), raw.as_slice());
+                        body_batch.insert(&Self::body_key(id), raw.as_slice());
                     }
                     batch.insert(
                         keys::msgid(&mid),
@@ -327,7 +328,7 @@ impl Store {
         for ((account, folder), st) in states {
             batch.insert(keys::folder_state(&account, &folder), encode(&st));
         }
-        self.tree.apply_batch(batch)?;
+        self.apply_with_bodies(batch, body_batch)?;
         Ok(report)
     }
 
@@ -379,9 +380,9 @@ impl Store {
     pub fn put_bodies(&self, bodies: Vec<(u64, Vec<u8>)>) -> Result<()> {
         let mut batch = sled::Batch::default();
         for (id, raw) in bodies {
-            batch.insert(keys::with_id(keys::BODY, id), raw);
+            batch.insert(&Self::body_key(id), raw);
         }
-        self.tree.apply_batch(batch)?;
+        self.bodies.apply_batch(batch)?;
         Ok(())
     }
 
@@ -399,14 +400,11 @@ impl Store {
     }
 
     pub fn body(&self, id: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .tree
-            .get(keys::with_id(keys::BODY, id))?
-            .map(|v| v.to_vec()))
+        Ok(self.bodies.get(Self::body_key(id))?.map(|v| v.to_vec()))
     }
 
     pub fn has_body(&self, id: u64) -> Result<bool> {
-        Ok(self.tree.contains_key(keys::with_id(keys::BODY, id))?)
+        Ok(self.bodies.contains_key(Self::body_key(id))?)
     }
 
     pub fn id_by_message_id(&self, message_id: &str) -> Result<Option<u64>> {

@@ -19,7 +19,8 @@ pub use messages::*;
 pub use outbox::*;
 pub use records::*;
 
-pub const SCHEMA: u32 = 1;
+/// 2: raw bodies moved out of the index tree into their own `bodies` tree.
+pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,6 +45,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
+    /// Raw RFC 822 bodies by message id. Kept apart so the index tree's
+    /// nodes stay small (sled copies a node on every write to it).
+    bodies: sled::Tree,
     /// Serialises read-modify-write sequences (dedup, counters) across tasks.
     write: Mutex<()>,
 }
@@ -73,9 +77,11 @@ impl Store {
                 reason: e.to_string(),
             })?;
         let tree = db.open_tree("desk")?;
+        let bodies = db.open_tree("bodies")?;
         let store = Store {
             db,
             tree,
+            bodies,
             write: Mutex::new(()),
         };
         store.migrate()?;
@@ -98,10 +104,52 @@ impl Store {
                     known: SCHEMA,
                 });
             }
-            // Migrations from older schemas go here, one step per version.
-            Some(_) => {}
+            Some(v) => {
+                if v < 2 {
+                    self.move_bodies_out()?;
+                }
+                if v < SCHEMA {
+                    self.tree
+                        .insert(keys::SCHEMA_VERSION, &(SCHEMA as u64).to_be_bytes())?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Schema 1 → 2: bodies leave the index tree.
+    fn move_bodies_out(&self) -> Result<()> {
+        let mut moved = 0usize;
+        for item in self.tree.scan_prefix([keys::BODY]) {
+            let (k, v) = item?;
+            self.bodies.insert(&k[1..], v)?;
+            self.tree.remove(k)?;
+            moved += 1;
+        }
+        self.db.flush()?;
+        tracing::info!("store migrated to schema 2: {moved} bodies moved");
+        Ok(())
+    }
+
+    pub(crate) fn body_key(id: u64) -> [u8; 8] {
+        id.to_be_bytes()
+    }
+
+    /// Apply an index batch and a body batch atomically (one transaction).
+    pub(crate) fn apply_with_bodies(&self, index: sled::Batch, bodies: sled::Batch) -> Result<()> {
+        use sled::Transactional;
+        (&self.tree, &self.bodies)
+            .transaction(|(t, b)| {
+                t.apply_batch(&index)?;
+                b.apply_batch(&bodies)?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    StoreError::Decode("a store transaction was aborted".into())
+                }
+            })
     }
 
     /// Whether the store holds any desk at all (used by `demo --data-dir`).
@@ -180,7 +228,7 @@ impl Store {
     pub fn stats(&self) -> Result<Stats> {
         let mut s = Stats {
             messages: self.count_prefix(&[keys::MESSAGE]),
-            bodies: self.count_prefix(&[keys::BODY]),
+            bodies: self.bodies.len() as u64,
             links: self.count_prefix(&[keys::LINK_BY_MESSAGE]),
             ..Stats::default()
         };
@@ -203,7 +251,7 @@ impl Store {
                         unread += 1;
                     }
                     let id = keys::id_of_folder_index(&k);
-                    if !self.tree.contains_key(keys::with_id(keys::BODY, id))? {
+                    if !self.bodies.contains_key(Self::body_key(id))? {
                         missing += 1;
                     }
                 }

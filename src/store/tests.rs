@@ -253,3 +253,33 @@ fn outbox_entry_survives_reopen() {
     assert_eq!(e.len(), 1);
     assert_eq!(s.stats().expect("stats").outbox.get("queued"), Some(&1));
 }
+
+#[test]
+fn schema_1_bodies_move_to_their_own_tree_on_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let s = Store::open(dir.path()).expect("open");
+        s.tree
+            .insert(
+                keys::with_id(keys::BODY, 42),
+                b"Subject: old\r\n\r\nx".to_vec(),
+            )
+            .expect("insert");
+        s.tree
+            .insert(keys::SCHEMA_VERSION, &1u64.to_be_bytes())
+            .expect("version");
+        s.flush().expect("flush");
+    }
+    let s = Store::open(dir.path()).expect("reopen");
+    assert_eq!(
+        s.body(42).expect("body").as_deref(),
+        Some(&b"Subject: old\r\n\r\nx"[..])
+    );
+    assert!(s.tree.scan_prefix([keys::BODY]).next().is_none());
+    let v = s
+        .tree
+        .get(keys::SCHEMA_VERSION)
+        .expect("get")
+        .expect("some");
+    assert_eq!(keys::read_u64(&v), SCHEMA as u64);
+}
