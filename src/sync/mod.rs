@@ -7,6 +7,7 @@ pub mod connect;
 pub mod diagnose;
 pub mod imap;
 pub mod ingest;
+pub mod pop3;
 pub mod progress;
 
 pub use diagnose::{ErrorKind, SyncError};
@@ -24,7 +25,7 @@ use tokio::sync::{Notify, mpsc::UnboundedSender, watch};
 /// How `deskmail sync` runs.
 #[derive(Debug, Clone, Default)]
 pub struct SyncOptions {
-    /// Only this account (all IMAP accounts when `None`).
+    /// Only this account (all accounts when `None`).
     pub account: Option<String>,
     /// Sync once and return instead of following the server with IDLE.
     pub once: bool,
@@ -50,24 +51,9 @@ fn accounts<'a>(
             account: name.to_string(),
             message: "no account with this name in the config".into(),
         })?;
-        if acc.kind != AccountKind::Imap {
-            return Err(SyncError::Config {
-                account: name.to_string(),
-                message: "only IMAP accounts can be synced".into(),
-            });
-        }
         return Ok(vec![acc]);
     }
-    Ok(config
-        .accounts
-        .iter()
-        .filter(|a| {
-            if a.kind != AccountKind::Imap {
-                tracing::info!(account = %a.name, "not an IMAP account: not synced");
-            }
-            a.kind == AccountKind::Imap
-        })
-        .collect())
+    Ok(config.accounts.iter().collect())
 }
 
 fn account_ctx(
@@ -106,7 +92,13 @@ async fn account_loop(
             return Ok(new_total);
         }
         let mut healthy = false;
-        let result = if once {
+        let result = if ctx.acc.kind == AccountKind::Pop3 {
+            if once {
+                pop3::sync_once(&ctx).await.map(|n| new_total += n)
+            } else {
+                pop3::run_polling(&ctx, &wake, &mut shutdown, &mut new_total, &mut healthy).await
+            }
+        } else if once {
             match imap::sync_account_once(&ctx).await {
                 Ok(mut live) => {
                     new_total += live.new;
@@ -284,6 +276,15 @@ pub fn spawn_all(
 /// Connect, log in and look at the folders: a diagnosis of an account's
 /// settings (the missing Sent folder included) without syncing anything.
 pub async fn check_account(acc: &AccountConfig) -> Result<Vec<imap::FolderPlan>, SyncError> {
+    if acc.kind == AccountKind::Pop3 {
+        pop3::check(acc).await?;
+        return Ok(vec![imap::FolderPlan {
+            server: "INBOX".into(),
+            desk: pop3::desk_folder(acc),
+            special_use: None,
+            skip_notification: false,
+        }]);
+    }
     let c = connect::ctx(acc);
     let connect::Connected { mut session, .. } = connect::connect(acc).await?;
     let list = imap::list_folders(&c, &mut session).await?;

@@ -1,0 +1,592 @@
+//! Fetching a POP3 account into one desk folder (INBOX or `target_folder`).
+//!
+//! POP3 has no folders, flags or stable numbers, only `UIDL` strings. Each
+//! mail gets a synthetic UID from a counter that only grows (the folder
+//! cursor's `uidnext`), and the UIDL strings already fetched are kept in a
+//! store setting, one JSON blob per account, together with the counter value
+//! they cover.
+//!
+//! Crash safety: a batch of mails is ingested in one atomic write with the
+//! cursor (the counter advanced past the batch); the UIDL map is written
+//! right after. A crash between the two writes leaves UIDs at or above the
+//! map's counter that no UIDL points to. The next sync drops those locations
+//! (the records stay) and downloads the mails again under fresh UIDs; ingest
+//! deduplicates by Message-ID, so they find their old records and nothing is
+//! duplicated. UIDs are never reused, so a UID can never name two mails.
+//!
+//! Mail is never deleted on the server.
+
+use super::connect::{self, AsyncReadWrite, CONNECT_TIMEOUT, READ_TIMEOUT};
+use super::diagnose::{Ctx, Stage, SyncError};
+use super::imap::AccountCtx;
+use crate::config::{AccountConfig, TlsMode};
+use crate::crm::linking::auto_link;
+use crate::desk::Event;
+use crate::mail::sanitize::sanitize_line;
+use crate::store::{FolderState, NewMail};
+use rustls::pki_types::ServerName;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+
+/// Mails per RETR batch (and per store write).
+const BATCH: usize = 200;
+/// POP3 has one mailbox; its desk copy has a fixed UIDVALIDITY.
+const UIDVALIDITY: u32 = 1;
+/// The longest response line accepted (RFC 1939 allows 512 bytes; mail lines may be longer).
+const MAX_LINE: usize = 1 << 20;
+
+/// The desk folder POP3 mail goes to.
+pub fn desk_folder(acc: &AccountConfig) -> String {
+    acc.target_folder
+        .clone()
+        .unwrap_or_else(|| "INBOX".to_string())
+}
+
+fn setting_name(account: &str) -> String {
+    format!("pop3.uidl.{account}")
+}
+
+/// What was fetched from a POP3 account: UIDL string -> synthetic UID, and
+/// the counter value this map is complete up to.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+struct UidlMap {
+    next: u32,
+    uids: HashMap<String, u32>,
+}
+
+/// A POP3 connection: line-oriented commands and dot-terminated answers.
+pub struct Pop3 {
+    stream: BufReader<Box<dyn AsyncReadWrite>>,
+}
+
+/// A `-ERR` answer or a transport failure.
+#[derive(Debug)]
+enum Fail {
+    Err(String),
+    Io(std::io::Error),
+    Closed,
+    Timeout,
+}
+
+impl Fail {
+    fn diagnose(self, c: &Ctx<'_>, stage: Stage) -> SyncError {
+        match self {
+            Fail::Err(text) => c.server_said(stage, &text),
+            Fail::Io(e) => c.io(stage, &e),
+            Fail::Closed => SyncError::ConnectionLost {
+                account: c.account.into(),
+                doing: "talking to the POP3 server".into(),
+                reason: "the server closed the connection".into(),
+            },
+            Fail::Timeout => c.timeout(stage),
+        }
+    }
+}
+
+async fn read_line<S: AsyncBufReadExt + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Result<(), Fail> {
+    buf.clear();
+    let read = tokio::time::timeout(READ_TIMEOUT, async {
+        let mut limited = (&mut *s).take(MAX_LINE as u64);
+        limited.read_until(b'\n', buf).await
+    })
+    .await;
+    match read {
+        Err(_) => Err(Fail::Timeout),
+        Ok(Err(e)) => Err(Fail::Io(e)),
+        Ok(Ok(0)) => Err(Fail::Closed),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
+/// `+OK text` gives `Ok(text)`, `-ERR text` gives `Fail::Err(text)`.
+fn status(line: &[u8]) -> Result<String, Fail> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches(['\r', '\n']);
+    if let Some(rest) = text.strip_prefix("+OK") {
+        Ok(rest.trim().to_string())
+    } else if let Some(rest) = text.strip_prefix("-ERR") {
+        Err(Fail::Err(format!("-ERR{rest}")))
+    } else {
+        Err(Fail::Err(text.to_string()))
+    }
+}
+
+async fn read_status<S: AsyncBufReadExt + Unpin>(s: &mut S) -> Result<String, Fail> {
+    let mut line = Vec::new();
+    read_line(s, &mut line).await?;
+    status(&line)
+}
+
+impl Pop3 {
+    async fn command(&mut self, cmd: &str) -> Result<String, Fail> {
+        let line = format!("{cmd}\r\n");
+        match tokio::time::timeout(READ_TIMEOUT, async {
+            self.stream.get_mut().write_all(line.as_bytes()).await?;
+            self.stream.get_mut().flush().await
+        })
+        .await
+        {
+            Err(_) => return Err(Fail::Timeout),
+            Ok(Err(e)) => return Err(Fail::Io(e)),
+            Ok(Ok(())) => {}
+        }
+        read_status(&mut self.stream).await
+    }
+
+    /// The body of a multi-line answer, dot-unstuffed, CRLF kept.
+    async fn multiline(&mut self) -> Result<Vec<u8>, Fail> {
+        let mut out = Vec::new();
+        let mut line = Vec::new();
+        loop {
+            read_line(&mut self.stream, &mut line).await?;
+            if line == b".\r\n" || line == b".\n" {
+                return Ok(out);
+            }
+            let body = if line.starts_with(b"..") {
+                &line[1..]
+            } else {
+                &line[..]
+            };
+            out.extend_from_slice(body);
+        }
+    }
+
+    /// `UIDL`: (message number, unique id) of every mail on the server.
+    async fn uidl(&mut self) -> Result<Vec<(u32, String)>, Fail> {
+        self.command("UIDL").await?;
+        let text = self.multiline().await?;
+        Ok(parse_uidl(&text))
+    }
+
+    async fn retr(&mut self, n: u32) -> Result<Vec<u8>, Fail> {
+        self.command(&format!("RETR {n}")).await?;
+        self.multiline().await
+    }
+
+    /// Say goodbye; the answer does not matter.
+    pub async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.command("QUIT")).await;
+    }
+}
+
+fn parse_uidl(text: &[u8]) -> Vec<(u32, String)> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let n = parts.next()?.parse().ok()?;
+            let id = parts.next()?.to_string();
+            Some((n, id))
+        })
+        .collect()
+}
+
+async fn tls_wrap(
+    acc: &AccountConfig,
+    tcp: TcpStream,
+) -> Result<Box<dyn AsyncReadWrite>, SyncError> {
+    let c = connect::ctx(acc);
+    let config = connect::tls_config(acc)?;
+    let name = ServerName::try_from(acc.host.clone()).map_err(|e| SyncError::Config {
+        account: acc.name.clone(),
+        message: format!("host \"{}\" is not a valid server name: {e}", acc.host),
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
+        Ok(Ok(s)) => Ok(Box::new(s)),
+        Ok(Err(e)) => Err(c.io(Stage::Tls, &e)),
+        Err(_) => Err(c.timeout(Stage::Tls)),
+    }
+}
+
+fn greeting_failed(c: &Ctx<'_>, f: Fail) -> SyncError {
+    match f {
+        Fail::Timeout => c.timeout(Stage::Greeting),
+        Fail::Closed => SyncError::ConnectionLost {
+            account: c.account.into(),
+            doing: "waiting for the server's greeting".into(),
+            reason: "the server closed the connection before greeting".into(),
+        },
+        other => other.diagnose(c, Stage::Greeting),
+    }
+}
+
+/// Open the transport as the account says (TLS, STLS or plain) and read the greeting.
+pub async fn open(acc: &AccountConfig) -> Result<Pop3, SyncError> {
+    let c = connect::ctx(acc);
+    let tcp = match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((acc.host.as_str(), acc.port)),
+    )
+    .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(c.io(Stage::Connect, &e)),
+        Err(_) => return Err(c.timeout(Stage::Connect)),
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn AsyncReadWrite> = match acc.tls {
+        TlsMode::Tls => tls_wrap(acc, tcp).await?,
+        TlsMode::None => Box::new(tcp),
+        TlsMode::Starttls => {
+            let mut plain = BufReader::new(tcp);
+            read_status(&mut plain)
+                .await
+                .map_err(|f| greeting_failed(&c, f))?;
+            let sent = tokio::time::timeout(CONNECT_TIMEOUT, async {
+                plain.get_mut().write_all(b"STLS\r\n").await?;
+                plain.get_mut().flush().await
+            })
+            .await;
+            let answer = match sent {
+                Ok(Ok(())) => read_status(&mut plain).await,
+                Ok(Err(e)) => Err(Fail::Io(e)),
+                Err(_) => Err(Fail::Timeout),
+            };
+            // Never fall back to plain text.
+            if let Err(f) = answer {
+                let server = match f {
+                    Fail::Err(t) => sanitize_line(t.trim()),
+                    Fail::Io(e) => sanitize_line(&e.to_string()),
+                    Fail::Closed => "the server closed the connection".into(),
+                    Fail::Timeout => "no answer to STLS".into(),
+                };
+                return Err(SyncError::StarttlsFailed {
+                    account: acc.name.clone(),
+                    server,
+                });
+            }
+            if !plain.buffer().is_empty() {
+                return Err(SyncError::StarttlsFailed {
+                    account: acc.name.clone(),
+                    server: "the server sent data before the TLS handshake".into(),
+                });
+            }
+            let stream = tls_wrap(acc, plain.into_inner()).await?;
+            return Ok(Pop3 {
+                stream: BufReader::new(stream),
+            });
+        }
+    };
+    let mut pop = Pop3 {
+        stream: BufReader::new(stream),
+    };
+    read_status(&mut pop.stream)
+        .await
+        .map_err(|f| greeting_failed(&c, f))?;
+    Ok(pop)
+}
+
+/// Resolve the secret, open the connection and log in with USER/PASS.
+pub async fn connect(acc: &AccountConfig) -> Result<Pop3, SyncError> {
+    let c = connect::ctx(acc);
+    let (name, cmd, plain) = (
+        acc.name.clone(),
+        acc.password_command.clone(),
+        acc.password.clone(),
+    );
+    let secret = tokio::task::spawn_blocking(move || {
+        crate::config::secret::resolve(&name, cmd.as_deref(), plain.as_deref())
+    })
+    .await
+    .map_err(|e| SyncError::Config {
+        account: acc.name.clone(),
+        message: format!("resolving the password failed: {e}"),
+    })?
+    .map_err(|e| SyncError::Config {
+        account: acc.name.clone(),
+        message: sanitize_line(&e.to_string()),
+    })?;
+    let mut pop = open(acc).await?;
+    if acc.user.contains(['\r', '\n']) || secret.expose().contains(['\r', '\n']) {
+        return Err(SyncError::Config {
+            account: acc.name.clone(),
+            message: "the user name or password contains a line break".into(),
+        });
+    }
+    pop.command(&format!("USER {}", acc.user))
+        .await
+        .map_err(|f| f.diagnose(&c, Stage::Login))?;
+    pop.command(&format!("PASS {}", secret.expose()))
+        .await
+        .map_err(|f| f.diagnose(&c, Stage::Login))?;
+    Ok(pop)
+}
+
+fn load_map(ctx: &AccountCtx) -> Result<UidlMap, SyncError> {
+    match ctx.store.setting(&setting_name(&ctx.acc.name))? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            SyncError::Store(format!(
+                "the POP3 state of account \"{}\" is unreadable: {e}",
+                ctx.acc.name
+            ))
+        }),
+        None => Ok(UidlMap::default()),
+    }
+}
+
+fn joined<T>(r: Result<Result<T, SyncError>, tokio::task::JoinError>) -> Result<T, SyncError> {
+    r.map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?
+}
+
+/// Drop locations written by a batch whose UIDL map update was lost (see
+/// the module comment); their mails are fetched again.
+fn forget_unmapped(ctx: &AccountCtx, desk: &str, map: &UidlMap) -> Result<usize, SyncError> {
+    let mapped: HashSet<u32> = map.uids.values().copied().collect();
+    let mut dropped = 0;
+    for (uid, _) in ctx.store.known_uids(&ctx.acc.name, desk, UIDVALIDITY)? {
+        if uid >= map.next
+            && !mapped.contains(&uid)
+            && ctx
+                .store
+                .remove_location(&ctx.acc.name, desk, UIDVALIDITY, uid)?
+        {
+            dropped += 1;
+        }
+    }
+    Ok(dropped)
+}
+
+/// Connect, download what is new, QUIT. Returns the number of new mails.
+pub async fn sync_once(ctx: &AccountCtx) -> Result<usize, SyncError> {
+    ctx.report.state(crate::desk::SyncState::Connecting);
+    let mut pop = connect(&ctx.acc).await?;
+    let result = fetch_new(ctx, &mut pop).await;
+    pop.quit().await;
+    let new = result?;
+    ctx.report.idle();
+    Ok(new)
+}
+
+async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError> {
+    let c = connect::ctx(&ctx.acc);
+    let acc = ctx.acc.name.clone();
+    let desk = desk_folder(&ctx.acc);
+    let skip_notification = ctx
+        .acc
+        .skip_notification
+        .iter()
+        .any(|s| s == &desk || s.eq_ignore_ascii_case("INBOX"));
+
+    let mut map = {
+        let c2 = ctx.clone();
+        joined(tokio::task::spawn_blocking(move || load_map(&c2)).await)?
+    };
+    let stored = ctx.store.folder_state(&acc, &desk)?;
+    let first_sync = map.uids.is_empty() && stored.as_ref().is_none_or(|s| s.total == 0);
+    let cursor_next = stored
+        .as_ref()
+        .filter(|s| s.uidvalidity == UIDVALIDITY)
+        .map(|s| s.uidnext)
+        .unwrap_or(0);
+    if cursor_next > map.next {
+        let (c2, d2) = (ctx.clone(), desk.clone());
+        let covered = UidlMap {
+            next: map.next,
+            uids: map.uids.clone(),
+        };
+        let dropped =
+            joined(tokio::task::spawn_blocking(move || forget_unmapped(&c2, &d2, &covered)).await)?;
+        if dropped > 0 {
+            tracing::info!(account = %acc, "{dropped} POP3 mails were stored without their UIDL: fetching them again");
+        }
+    }
+    // Never hand out a UID twice.
+    let mut next = map.next.max(cursor_next).max(1);
+
+    let listing = pop.uidl().await.map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+    let mut seen = HashSet::new();
+    let new: Vec<(u32, String)> = listing
+        .into_iter()
+        .filter(|(_, id)| !map.uids.contains_key(id) && seen.insert(id.clone()))
+        .collect();
+    let total = new.len() as u64;
+    if new.is_empty() {
+        return Ok(0);
+    }
+    ctx.report.progress(&desk, 0, total);
+    let mut created = 0usize;
+    let mut done = 0u64;
+    for chunk in new.chunks(BATCH) {
+        let mut raws = Vec::with_capacity(chunk.len());
+        for (n, id) in chunk {
+            let raw = pop
+                .retr(*n)
+                .await
+                .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+            raws.push((id.clone(), next, raw));
+            next = next.checked_add(1).ok_or_else(|| SyncError::Protocol {
+                account: acc.clone(),
+                doing: "fetching mail".into(),
+                server: "more mails than deskmail can number".into(),
+            })?;
+        }
+        let cursor = FolderState {
+            name: desk.clone(),
+            uidvalidity: UIDVALIDITY,
+            uidnext: next,
+            monitored: true,
+            skip_notification,
+            ..FolderState::default()
+        };
+        let (c2, d2) = (ctx.clone(), desk.clone());
+        let (report, ids) = joined(
+            tokio::task::spawn_blocking(move || {
+                let mut ids = Vec::with_capacity(raws.len());
+                let rows: Vec<NewMail> = raws
+                    .into_iter()
+                    .map(|(id, uid, raw)| {
+                        ids.push((id, uid));
+                        NewMail {
+                            account: c2.acc.name.clone(),
+                            folder: d2.clone(),
+                            uidvalidity: UIDVALIDITY,
+                            uid,
+                            flags: 0,
+                            summary: super::ingest::summary_from_raw(&raw, &c2.own),
+                            raw: Some(raw),
+                        }
+                    })
+                    .collect();
+                let report = c2
+                    .store
+                    .ingest(rows, Some((c2.acc.name.as_str(), cursor)))?;
+                Ok((report, ids))
+            })
+            .await,
+        )?;
+        for (id, uid) in ids {
+            map.uids.insert(id, uid);
+        }
+        map.next = next;
+        let c2 = ctx.clone();
+        let snapshot = serde_json::to_string(&map)
+            .map_err(|e| SyncError::Store(format!("encoding the POP3 state failed: {e}")))?;
+        joined(
+            tokio::task::spawn_blocking(move || {
+                c2.store
+                    .set_setting(&setting_name(&c2.acc.name), &snapshot)
+                    .map_err(SyncError::from)
+            })
+            .await,
+        )?;
+        created += report.created.len();
+        done += chunk.len() as u64;
+        ctx.report.progress(&desk, done, total);
+        ctx.report.event(Event::FolderChanged {
+            account: acc.clone(),
+            folder: desk.clone(),
+        });
+        if !report.created.is_empty() {
+            let c2 = ctx.clone();
+            let ids = report.created;
+            joined(
+                tokio::task::spawn_blocking(move || {
+                    for id in ids {
+                        if let Some(s) = c2.store.summary(id)?
+                            && let Err(e) = auto_link(&c2.store, &c2.rules, &s)
+                        {
+                            tracing::warn!(account = %c2.acc.name, "linking mail {id} failed: {e}");
+                        }
+                    }
+                    Ok(())
+                })
+                .await,
+            )?;
+        }
+    }
+    if created > 0 && !first_sync && !skip_notification {
+        ctx.report.event(Event::NewMail {
+            account: acc,
+            folder: desk,
+            count: created,
+        });
+    }
+    Ok(created)
+}
+
+/// Poll the account every `check_interval_secs` (or when woken) until shutdown.
+pub async fn run_polling(
+    ctx: &AccountCtx,
+    wake: &Arc<Notify>,
+    shutdown: &mut watch::Receiver<bool>,
+    new_total: &mut usize,
+    healthy: &mut bool,
+) -> Result<(), SyncError> {
+    loop {
+        *new_total += sync_once(ctx).await?;
+        *healthy = true;
+        let every = Duration::from_secs(ctx.acc.check_interval_secs.max(1));
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = wake.notified() => {}
+            _ = shutdown.wait_for(|v| *v) => return Ok(()),
+        }
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+    }
+}
+
+/// Log in and out: a check of the account's settings.
+pub async fn check(acc: &AccountConfig) -> Result<(), SyncError> {
+    let pop = connect(acc).await?;
+    pop.quit().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(
+            status(b"+OK Dovecot ready.\r\n").ok(),
+            Some("Dovecot ready.".into())
+        );
+        match status(b"-ERR [AUTH] Authentication failed.\r\n") {
+            Err(Fail::Err(t)) => assert_eq!(t, "-ERR [AUTH] Authentication failed."),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn uidl_listing() {
+        let l = parse_uidl(b"1 000000010000abcd\r\n2 x y\r\nbad\r\n");
+        assert_eq!(
+            l,
+            vec![(1, "000000010000abcd".to_string()), (2, "x".to_string())]
+        );
+    }
+
+    #[tokio::test]
+    async fn multiline_is_dot_unstuffed() {
+        let (client, mut server) = tokio::io::duplex(1024);
+        let mut pop = Pop3 {
+            stream: BufReader::new(Box::new(client)),
+        };
+        server
+            .write_all(b"Subject: a\r\n\r\n..dot\r\nline\r\n.\r\n")
+            .await
+            .expect("write");
+        let body = pop.multiline().await.expect("body");
+        assert_eq!(body, b"Subject: a\r\n\r\n.dot\r\nline\r\n");
+    }
+
+    #[test]
+    fn map_roundtrip() {
+        let m = UidlMap {
+            next: 3,
+            uids: HashMap::from([("a".to_string(), 1)]),
+        };
+        let t = serde_json::to_string(&m).expect("json");
+        let back: UidlMap = serde_json::from_str(&t).expect("json");
+        assert_eq!(back, m);
+    }
+}

@@ -1,0 +1,266 @@
+//! POP3 sync against a real Dovecot on loopback: STLS, POP3S and plain,
+//! incremental runs, polling, a lost UIDL map, a refused login, and one
+//! record for a mail seen through POP3 and IMAP.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deskmail::config::Config;
+use deskmail::desk::Event;
+use deskmail::store::Store;
+use deskmail::sync::{self, ErrorKind, SyncOptions};
+use support::{MailStack, StackOptions, gen_mailbox, poll_until};
+
+const USER: &str = "support";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn pop3_account(stack: &MailStack, name: &str, port: u16, tls: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[accounts]]
+name = "{name}"
+kind = "pop3"
+email = "support@desk.example"
+host = "127.0.0.1"
+port = {port}
+tls = "{tls}"
+ca_file = "{ca}"
+user = "support"
+password_command = "printf secret"
+{extra}
+"#,
+        ca = stack.cert_pem.display()
+    )
+}
+
+fn parse(text: &str) -> Arc<Config> {
+    Arc::new(Config::parse(text, Path::new("config.toml")).expect("config parses"))
+}
+
+fn once() -> SyncOptions {
+    SyncOptions {
+        account: None,
+        once: true,
+        progress: false,
+    }
+}
+
+fn folder_stats(store: &Store, account: &str, folder: &str) -> (u64, u64) {
+    let stats = store.stats().expect("stats");
+    stats
+        .accounts
+        .iter()
+        .find(|a| a.name == account)
+        .and_then(|a| a.folders.iter().find(|f| f.name == folder))
+        .map(|f| (f.total, f.bodies_missing))
+        .unwrap_or((0, 0))
+}
+
+fn one_mail(tag: &str) -> Vec<u8> {
+    format!(
+        "From: Late Customer <late@example.com>\r\n\
+         To: support@desk.example\r\n\
+         Subject: {tag}\r\n\
+         Message-ID: <{tag}@example.com>\r\n\
+         Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\
+         \r\n\
+         .a line that starts with a dot\r\n\
+         Body of {tag}.\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn stls_sync_is_incremental_and_picks_up_new_mail() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(300, 21)), 300);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3_port, "starttls", ""));
+
+    let first = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(first.accounts, 1);
+    assert_eq!(first.new_messages, 300);
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (300, 0));
+    let stats = store.stats().expect("stats");
+    assert_eq!(stats.messages, 300);
+    assert_eq!(stats.bodies, 300);
+
+    // Nothing new on a second run.
+    let again = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_eq!(again.new_messages, 0);
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (300, 0));
+
+    // A delivered mail comes with the next run, body dot-unstuffed, and rings.
+    stack.deliver(USER, &one_mail("late-1"));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let third = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), Some(tx))
+        .await
+        .expect("third sync");
+    assert_eq!(third.new_messages, 1);
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (301, 0));
+    let id = store
+        .id_by_message_id("late-1@example.com")
+        .expect("lookup")
+        .or_else(|| {
+            store
+                .id_by_message_id("<late-1@example.com>")
+                .expect("lookup")
+        })
+        .expect("the new mail is stored");
+    let body = store.body(id).expect("body").expect("body stored");
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("\r\n.a line that starts"), "{text}");
+    let mut rang = false;
+    while let Ok(e) = rx.try_recv() {
+        if let Event::NewMail { count, folder, .. } = e {
+            assert_eq!((count, folder.as_str()), (1, "INBOX"));
+            rang = true;
+        }
+    }
+    assert!(rang, "no NewMail event");
+}
+
+#[tokio::test]
+async fn pop3s_plain_and_target_folder() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(12, 5));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let text = pop3_account(&stack, USER, stack.pop3s_port, "tls", "");
+    let n = sync::run(parse(&text), Arc::clone(&store), once(), None)
+        .await
+        .expect("POP3S sync");
+    assert_eq!(n.new_messages, 12);
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (12, 0));
+
+    // Plain text (tls = "none") into a folder of its own, same mails: one
+    // record each.
+    let plain = pop3_account(
+        &stack,
+        "plain",
+        stack.pop3_port,
+        "none",
+        "target_folder = \"Support\"",
+    );
+    let n = sync::run(parse(&plain), Arc::clone(&store), once(), None)
+        .await
+        .expect("plain sync");
+    assert_eq!(n.new_messages, 0, "known Message-IDs create no records");
+    assert_eq!(folder_stats(&store, "plain", "Support"), (12, 0));
+    assert_eq!(store.stats().expect("stats").messages, 12);
+}
+
+#[tokio::test]
+async fn wrong_password_is_auth_failed_quoting_the_server() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let text = pop3_account(&stack, USER, stack.pop3_port, "starttls", "")
+        .replace("printf secret", "printf wrong");
+    let e = sync::run(parse(&text), Arc::clone(&store), once(), None)
+        .await
+        .expect_err("login must fail");
+    assert_eq!(e.kind(), ErrorKind::AuthFailed, "{e}");
+    let s = e.to_string();
+    assert!(
+        s.contains("-ERR") && s.contains("Authentication failed"),
+        "{s}"
+    );
+
+    // An IMAP port is no POP3 server: the greeting says so, and nothing
+    // is sent in plain text.
+    let text = pop3_account(&stack, USER, stack.imap_port, "starttls", "");
+    let e = sync::run(parse(&text), Arc::clone(&store), once(), None)
+        .await
+        .expect_err("POP3 against IMAP must fail");
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(e.to_string().contains("greeting"), "{e}");
+}
+
+#[tokio::test]
+async fn lost_uidl_map_refetches_without_duplicates() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(20, 9));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3_port, "starttls", ""));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (20, 0));
+    // As if the process died after ingesting but before the map was written.
+    store
+        .set_setting("pop3.uidl.support", r#"{"next":0,"uids":{}}"#)
+        .expect("setting");
+    let n = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_eq!(n.new_messages, 0);
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (20, 0));
+    assert_eq!(store.stats().expect("stats").messages, 20);
+    let again = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("third sync");
+    assert_eq!(again.new_messages, 0);
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (20, 0));
+}
+
+#[tokio::test]
+async fn same_mail_via_imap_and_pop3_is_one_record() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(25, 13));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let text = format!(
+        "{}\n[[accounts]]\nname = \"imap\"\nkind = \"imap\"\nemail = \"support@desk.example\"\n\
+         host = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"{}\"\nuser = \"support\"\n\
+         password_command = \"printf secret\"\nfolders = [\"INBOX\"]\n",
+        pop3_account(&stack, USER, stack.pop3_port, "starttls", ""),
+        stack.imap_port,
+        stack.cert_pem.display()
+    );
+    let s = sync::run(parse(&text), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(s.accounts, 2);
+    assert_eq!(folder_stats(&store, USER, "INBOX"), (25, 0));
+    assert_eq!(folder_stats(&store, "imap", "INBOX"), (25, 0));
+    assert_eq!(store.stats().expect("stats").messages, 25);
+}
+
+#[tokio::test]
+async fn background_task_polls_for_new_mail() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(5, 2));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(
+        &stack,
+        USER,
+        stack.pop3_port,
+        "starttls",
+        "check_interval_secs = 1",
+    ));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = sync::spawn_all(cfg, Arc::clone(&store), tx);
+    assert_eq!(handle.accounts(), 1);
+    let wait_for = |n: u64| {
+        let s = Arc::clone(&store);
+        poll_until(WAIT, move || {
+            let s = Arc::clone(&s);
+            async move { (folder_stats(&s, USER, "INBOX").0 == n).then_some(()) }
+        })
+    };
+    wait_for(5).await.expect("initial sync in time");
+    stack.deliver(USER, &one_mail("polled-1"));
+    wait_for(6).await.expect("polled mail in time");
+    handle.shutdown();
+}
