@@ -400,6 +400,10 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     let mut next = map.next.max(cursor_next).max(1);
 
     let listing = pop.uidl().await.map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+    // Mail removed on the server stays in the desk; its UIDL is forgotten
+    // (it is not listed again), which keeps the map as small as the mailbox.
+    let listed: HashSet<&str> = listing.iter().map(|(_, id)| id.as_str()).collect();
+    map.uids.retain(|id, _| listed.contains(id.as_str()));
     let mut seen = HashSet::new();
     let new: Vec<(u32, String)> = listing
         .into_iter()
@@ -577,6 +581,54 @@ mod tests {
             .expect("write");
         let body = pop.multiline().await.expect("body");
         assert_eq!(body, b"Subject: a\r\n\r\n.dot\r\nline\r\n");
+    }
+
+    fn account(port: u16) -> AccountConfig {
+        let text = format!(
+            "[[accounts]]\nname = \"p\"\nkind = \"pop3\"\nemail = \"p@desk.example\"\n\
+             host = \"127.0.0.1\"\nport = {port}\ntls = \"starttls\"\nuser = \"p\"\n\
+             password = \"pw\"\n"
+        );
+        let config = crate::config::Config::parse(&text, std::path::Path::new("c.toml"))
+            .expect("config parses");
+        config.accounts[0].clone()
+    }
+
+    #[tokio::test]
+    async fn refused_stls_stops_before_the_password() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.expect("accept");
+            let mut sock = BufReader::new(sock);
+            sock.get_mut()
+                .write_all(b"+OK ready\r\n")
+                .await
+                .expect("greet");
+            let mut seen = Vec::new();
+            let mut line = String::new();
+            while sock.read_line(&mut line).await.expect("read") > 0 {
+                seen.push(line.trim_end().to_string());
+                if line.starts_with("STLS") {
+                    sock.get_mut()
+                        .write_all(b"-ERR TLS support isn't enabled\r\n")
+                        .await
+                        .expect("answer");
+                }
+                line.clear();
+            }
+            seen
+        });
+        let e = match connect(&account(port)).await {
+            Ok(_) => panic!("STLS was refused, the session must not go on"),
+            Err(e) => e,
+        };
+        assert_eq!(e.kind(), crate::sync::ErrorKind::StarttlsFailed, "{e}");
+        assert!(e.to_string().contains("TLS support isn't enabled"), "{e}");
+        let seen = server.await.expect("server");
+        assert_eq!(seen, vec!["STLS".to_string()]);
     }
 
     #[test]
