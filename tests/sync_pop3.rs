@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use deskmail::config::Config;
 use deskmail::desk::Event;
-use deskmail::store::Store;
+use deskmail::store::{Store, flags};
 use deskmail::sync::{self, ErrorKind, SyncOptions};
 use support::{MailStack, StackOptions, gen_mailbox, poll_until};
 
@@ -140,6 +140,33 @@ async fn pop3s_plain_and_target_folder() {
         .expect("POP3S sync");
     assert_eq!(n.new_messages, 12);
     assert_eq!(folder_stats(&store, USER, "INBOX"), (12, 0));
+
+    // Desk changes: a flag stays as set, a move is declined; the queue drains.
+    let id = store.page(USER, "INBOX", None, 1).expect("page")[0]
+        .summary
+        .id;
+    store
+        .change_flags(USER, "INBOX", id, flags::SEEN, 0)
+        .expect("flag");
+    store.queue_move(USER, "INBOX", id, None).expect("move");
+    assert_eq!(store.pending_changes(USER).expect("pending").len(), 2);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    sync::run(parse(&text), Arc::clone(&store), once(), Some(tx))
+        .await
+        .expect("resync");
+    assert!(store.pending_changes(USER).expect("pending").is_empty());
+    let row = store
+        .page(USER, "INBOX", None, usize::MAX)
+        .expect("page")
+        .into_iter()
+        .find(|r| r.summary.id == id)
+        .expect("mail still in INBOX");
+    assert_ne!(row.entry.flags & flags::SEEN, 0);
+    let mut told = false;
+    while let Ok(e) = rx.try_recv() {
+        told |= matches!(e, Event::Notice(t) if t.contains("no folders"));
+    }
+    assert!(told, "the declined move is not explained");
 
     // Plain text (tls = "none") into a folder of its own, same mails: one
     // record each.

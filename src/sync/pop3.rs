@@ -352,8 +352,34 @@ fn forget_unmapped(ctx: &AccountCtx, desk: &str, map: &UidlMap) -> Result<usize,
     Ok(dropped)
 }
 
+/// Settle the desk's queued changes of a POP3 account: the server keeps no
+/// flags, so flag changes are final as stored; it has no folders either, so a
+/// move cannot happen there and the agent is told.
+fn settle_changes(ctx: &AccountCtx) -> Result<(), SyncError> {
+    use crate::store::changes::ChangeOp;
+    let acc = ctx.acc.name.as_str();
+    for change in ctx.store.pending_changes(acc)? {
+        match &change.op {
+            ChangeOp::Flags { .. } => {}
+            ChangeOp::Trash | ChangeOp::Move { .. } => {
+                ctx.report.event(Event::Notice(format!(
+                    "account \"{}\": a POP3 server has no folders, so the mail stays in \"{}\"",
+                    sanitize_line(acc),
+                    sanitize_line(&change.folder)
+                )));
+            }
+        }
+        ctx.store.finish_change(acc, change.seq)?;
+    }
+    Ok(())
+}
+
 /// Connect, download what is new, QUIT. Returns the number of new mails.
 pub async fn sync_once(ctx: &AccountCtx) -> Result<usize, SyncError> {
+    {
+        let c2 = ctx.clone();
+        joined(tokio::task::spawn_blocking(move || settle_changes(&c2)).await)?;
+    }
     ctx.report.state(crate::desk::SyncState::Connecting);
     let mut pop = connect(&ctx.acc).await?;
     let result = fetch_new(ctx, &mut pop).await;
