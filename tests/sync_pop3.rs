@@ -208,8 +208,9 @@ async fn wrong_password_is_auth_failed_quoting_the_server() {
     let e = sync::run(parse(&text), Arc::clone(&store), once(), None)
         .await
         .expect_err("POP3 against IMAP must fail");
-    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
-    assert!(e.to_string().contains("greeting"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    let s = e.to_string();
+    assert!(s.contains("POP3 server") && s.contains("Dovecot"), "{s}");
 }
 
 #[tokio::test]

@@ -212,6 +212,18 @@ fn greeting_failed(c: &Ctx<'_>, f: Fail) -> SyncError {
             doing: "waiting for the server's greeting".into(),
             reason: "the server closed the connection before greeting".into(),
         },
+        // Not a POP3 answer at all: a wrong port, which no retry fixes.
+        Fail::Err(text) if !text.starts_with("-ERR") => SyncError::Config {
+            account: c.account.into(),
+            message: format!(
+                "{}:{} does not answer like a POP3 server (it said \"{}\"). \
+                 Check host and port: POP3 is usually port 995 with tls = \"tls\" \
+                 or 110 with tls = \"starttls\"",
+                c.host,
+                c.port,
+                sanitize_line(text.trim())
+            ),
+        },
         other => other.diagnose(c, Stage::Greeting),
     }
 }
