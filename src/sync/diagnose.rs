@@ -63,7 +63,7 @@ pub enum SyncError {
     },
     #[error(
         "account \"{account}\": could not connect to {host}:{port} ({reason}). \
-         Check host and port in the config: IMAP is usually port 993 with tls = \"tls\" or 143 with tls = \"starttls\""
+         Check host and port in the config: IMAP is usually port 993 with tls = \"tls\" or 143 with tls = \"starttls\", POP3 995 or 110"
     )]
     Refused {
         account: String,
@@ -101,7 +101,7 @@ pub enum SyncError {
     OverQuota { account: String, server: String },
     #[error(
         "account \"{account}\": STARTTLS was configured but failed: \"{server}\". \
-         deskmail refuses to continue in plain text; use tls = \"tls\" (usually port 993) if the server offers it"
+         deskmail refuses to continue in plain text; use tls = \"tls\" (usually port 993 for IMAP, 995 for POP3) if the server offers it"
     )]
     StarttlsFailed { account: String, server: String },
     #[error("account \"{account}\": the server answered unexpectedly while {doing}: \"{server}\"")]
