@@ -267,15 +267,17 @@ pub async fn open(acc: &AccountConfig) -> Result<async_imap::Client<ImapStream>,
     }
 }
 
-/// Connect, log in and read the capabilities.
-pub async fn connect(acc: &AccountConfig) -> Result<Connected, SyncError> {
-    let c = ctx(acc);
+/// The account's password, from `password_command` (run off the async
+/// threads) or the plain `password`.
+pub async fn resolve_secret(
+    acc: &AccountConfig,
+) -> Result<crate::config::secret::Secret, SyncError> {
     let (name, cmd, plain) = (
         acc.name.clone(),
         acc.password_command.clone(),
         acc.password.clone(),
     );
-    let secret = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         crate::config::secret::resolve(&name, cmd.as_deref(), plain.as_deref())
     })
     .await
@@ -286,7 +288,13 @@ pub async fn connect(acc: &AccountConfig) -> Result<Connected, SyncError> {
     .map_err(|e| SyncError::Config {
         account: acc.name.clone(),
         message: crate::mail::sanitize::sanitize_line(&e.to_string()),
-    })?;
+    })
+}
+
+/// Connect, log in and read the capabilities.
+pub async fn connect(acc: &AccountConfig) -> Result<Connected, SyncError> {
+    let c = ctx(acc);
+    let secret = resolve_secret(acc).await?;
     let client = open(acc).await?;
     let login = tokio::time::timeout(READ_TIMEOUT, client.login(&acc.user, secret.expose())).await;
     let mut session = match login {

@@ -297,23 +297,7 @@ pub async fn open(acc: &AccountConfig) -> Result<Pop3, SyncError> {
 /// Resolve the secret, open the connection and log in with USER/PASS.
 pub async fn connect(acc: &AccountConfig) -> Result<Pop3, SyncError> {
     let c = connect::ctx(acc);
-    let (name, cmd, plain) = (
-        acc.name.clone(),
-        acc.password_command.clone(),
-        acc.password.clone(),
-    );
-    let secret = tokio::task::spawn_blocking(move || {
-        crate::config::secret::resolve(&name, cmd.as_deref(), plain.as_deref())
-    })
-    .await
-    .map_err(|e| SyncError::Config {
-        account: acc.name.clone(),
-        message: format!("resolving the password failed: {e}"),
-    })?
-    .map_err(|e| SyncError::Config {
-        account: acc.name.clone(),
-        message: sanitize_line(&e.to_string()),
-    })?;
+    let secret = connect::resolve_secret(acc).await?;
     let mut pop = open(acc).await?;
     if acc.user.contains(['\r', '\n']) || secret.expose().contains(['\r', '\n']) {
         return Err(SyncError::Config {
