@@ -71,8 +71,6 @@ impl Store {
             .path(dir.join("store"))
             .cache_capacity(32 * 1024 * 1024)
             .flush_every_ms(Some(500))
-            // A shorter log since the last snapshot makes opening a big desk quicker.
-            .snapshot_after_ops(100_000)
             .open()
             .map_err(|e| StoreError::Open {
                 path: dir.display().to_string(),
