@@ -466,6 +466,20 @@ async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
                 );
             }
         }
+        if acc.smtp.is_some() {
+            match crate::outbox::smtp::check(acc).await {
+                Ok(()) => println!("  ok: SMTP connected and logged in"),
+                Err(d) => {
+                    failed = true;
+                    println!(
+                        "  SMTP FAILED: {}",
+                        crate::mail::sanitize::sanitize_text(&d.message)
+                    );
+                }
+            }
+        } else {
+            println!("  note: no [accounts.smtp] table, so this account cannot send");
+        }
         if acc.accept_invalid_certs {
             println!(
                 "  warning: the server certificate is NOT verified (accept_invalid_certs = true)"

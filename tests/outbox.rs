@@ -15,8 +15,8 @@ use support::{MailStack, poll_until};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn config_for(stack: &MailStack, smtp_password: &str) -> Config {
-    let text = format!(
+fn config_text(stack: &MailStack, smtp_password: &str) -> String {
+    format!(
         r#"
 [agent]
 name = "Sam Agent"
@@ -44,7 +44,11 @@ password = "{smtp_password}"
         imap = stack.imap_port,
         submission = stack.submission_port,
         ca = stack.cert_pem.display(),
-    );
+    )
+}
+
+fn config_for(stack: &MailStack, smtp_password: &str) -> Config {
+    let text = config_text(stack, smtp_password);
     Config::parse(&text, Path::new("test-config.toml")).expect("test config parses")
 }
 
@@ -1068,4 +1072,46 @@ password = "secret"
     assert!(raw.contains("application/pdf"), "{raw}");
     assert!(raw.contains("invoice.pdf"), "{raw}");
     assert_eq!(e.recipients, vec!["ann@example.com".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_imap_and_smtp_and_says_what_failed() {
+    use std::os::unix::fs::PermissionsExt;
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |pw: &str| {
+        let file = dir.path().join(format!("config-{pw}.toml"));
+        std::fs::write(&file, config_text(&stack, pw)).expect("write config");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+            .arg("doctor")
+            .arg("--config")
+            .arg(&file)
+            .env("HOME", dir.path())
+            .output()
+            .expect("run doctor")
+    };
+    let good = run("secret");
+    let out = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{out}");
+    assert!(
+        out.contains("ok: logged in") && out.contains("SMTP connected and logged in"),
+        "{out}"
+    );
+    assert!(out.contains("Sent"), "the Sent folder is not named: {out}");
+    let bad = run("wrong");
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("SMTP FAILED") && out.to_lowercase().contains("authentication"),
+        "{out}"
+    );
+    assert!(
+        out.contains("535"),
+        "the server's own words are not quoted: {out}"
+    );
+    assert!(
+        !out.contains("wrong"),
+        "the password leaked into the output: {out}"
+    );
 }

@@ -164,3 +164,27 @@ pub async fn submit(acc: &AccountConfig, entry: &OutboxEntry) -> Result<(), Diag
         ))),
     }
 }
+
+/// `deskmail doctor`: connect to the account's SMTP server, say EHLO, start
+/// TLS and log in as configured, without sending anything.
+pub async fn check(acc: &AccountConfig) -> Result<(), Diagnosis> {
+    let s = smtp_config(acc)?;
+    let transport = transport(acc).await?;
+    let user = s.user.clone().unwrap_or_default();
+    let ctx = SmtpCtx {
+        account: &acc.name,
+        host: &s.host,
+        port: s.port,
+        user: &user,
+        from: &acc.email,
+        recipients: &[],
+    };
+    match transport.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Diagnosis::temporary(format!(
+            "account \"{}\": the SMTP server {}:{} did not answer as expected",
+            acc.name, s.host, s.port
+        ))),
+        Err(e) => Err(super::diagnose::smtp_error(&ctx, &e)),
+    }
+}
