@@ -852,3 +852,52 @@ async fn sync_without_once_follows_the_server_until_sigterm() {
     let store = Store::open(&data).expect("store");
     assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
 }
+
+#[tokio::test]
+async fn fetch_since_leaves_older_mail_on_the_server_and_target_folder_renames_it() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let mut session = stack.imap_session("support").await;
+    // INTERNALDATE decides what SEARCH SINCE finds; APPEND sets it (the
+    // date-time goes on the wire quoted).
+    let mails = gen_mailbox(6, 41);
+    let dates = [
+        "01-Mar-2025 10:00:00 +0000",
+        "15-Dec-2025 10:00:00 +0000",
+        "31-Dec-2025 23:00:00 +0000",
+        "02-Jan-2026 09:00:00 +0000",
+        "20-Feb-2026 09:00:00 +0000",
+        "05-Nov-2026 09:00:00 +0000",
+    ];
+    for (raw, date) in mails.iter().zip(dates) {
+        session
+            .append("INBOX", None, Some(&format!("\"{date}\"")), raw)
+            .await
+            .expect("APPEND with a date");
+    }
+    let _ = session.logout().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = config(
+        &stack,
+        stack.imap_port,
+        "fetch_since = \"2026-01-01\"\ntarget_folder = \"Support inbox\"",
+    );
+    sync::run(cfg, Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    let stats = store.stats().expect("stats");
+    let folders: Vec<(String, u64)> = stats
+        .accounts
+        .iter()
+        .flat_map(|a| a.folders.iter().map(|f| (f.name.clone(), f.total)))
+        .collect();
+    assert!(
+        folders.iter().any(|(n, t)| n == "Support inbox" && *t == 3),
+        "expected the 3 mails since 2026-01-01 in the target folder: {folders:?}"
+    );
+    assert!(
+        !folders.iter().any(|(n, t)| n == "INBOX" && *t > 0),
+        "{folders:?}"
+    );
+    assert_eq!(stats.messages, 3);
+}
