@@ -116,12 +116,11 @@ impl ComposeState {
                 KeyCode::Char(' ') | KeyCode::Right | KeyCode::Down => self.cycle_identity(true),
                 KeyCode::Left | KeyCode::Up => self.cycle_identity(false),
                 KeyCode::Enter => self.field = TO,
-                _ => {
-                    self.notice = Some((
-                        "This row is who the mail is from: Space or ←/→ chooses, Tab goes on to To.".into(),
-                        false,
-                    ))
-                }
+                _ => self.notice = Some((
+                    "This row is who the mail is from: Space or ←/→ chooses, Tab goes on to To."
+                        .into(),
+                    false,
+                )),
             },
             ATTACH => match key.code {
                 KeyCode::Enter | KeyCode::Char('a') => self.open_attach_prompt(),
