@@ -407,16 +407,21 @@ fn a_mail_being_written_at_kill_is_offered_again_at_the_next_start() {
     std::thread::sleep(Duration::from_secs(4));
     let pid = t.tmux(&["display", "-p", "-t", "0", "#{pane_pid}"]);
     let pid = pid.trim();
-    let child = Command::new("pgrep")
-        .args(["-P", pid])
-        .output()
-        .expect("pgrep");
-    let child = String::from_utf8_lossy(&child.stdout).trim().to_string();
+    // The shell's child is deskmail (read from /proc: no procps needed).
+    let child = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .expect("children of the pane's shell")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
     assert!(!child.is_empty(), "no deskmail process under the shell");
-    Command::new("kill")
-        .args(["-9", &child])
-        .status()
-        .expect("kill");
+    let child: i32 = child.parse().expect("a pid");
+    // SAFETY: sending SIGKILL to the pid of our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child, libc::SIGKILL) },
+        0,
+        "kill -9 {child}"
+    );
     t.wait_for("READY$", Duration::from_secs(10));
     t.keys(&["Enter"]);
     t.tmux(&["send-keys", "-t", "0", "reset", "Enter"]);
