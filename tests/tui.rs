@@ -290,12 +290,7 @@ fn linking_from_the_picker_shows_the_record_in_the_records_pane() {
 fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
     let mut h = Harness::new(100, 30);
     // Find a mail with links: walk down until the records pane is not empty.
-    for _ in 0..30 {
-        if !h.app.records.records.is_empty() {
-            break;
-        }
-        h.key("j");
-    }
+    h.select_linked();
     let parent = h.app.list.selected().cloned().expect("row");
     let parent_links = h.desk.links_of(parent.summary.id);
     assert!(!parent_links.is_empty(), "no linked mail in the first 30");
@@ -350,6 +345,16 @@ fn send_is_refused_until_the_mail_is_valid() {
 }
 
 impl Harness {
+    /// Move down the list until the selected mail has linked records.
+    fn select_linked(&mut self) {
+        for _ in 0..30 {
+            if !self.app.records.records.is_empty() {
+                return;
+            }
+            self.key("j");
+        }
+    }
+
     /// Move down the list until `pred` holds for the selected mail.
     fn select_where(&mut self, pred: impl Fn(&deskmail::store::MessageSummary) -> bool) {
         for _ in 0..300 {
@@ -518,12 +523,7 @@ fn space_collapses_threads_to_one_line_each_and_back() {
 fn record_form_refuses_an_empty_name_in_place_then_saves() {
     let mut h = Harness::new(100, 30);
     h.select_where(|_| true);
-    for _ in 0..30 {
-        if !h.app.records.records.is_empty() {
-            break;
-        }
-        h.key("j");
-    }
+    h.select_linked();
     let r = h
         .app
         .records
@@ -556,12 +556,7 @@ fn record_form_refuses_an_empty_name_in_place_then_saves() {
 #[test]
 fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
     let mut h = Harness::new(100, 30);
-    for _ in 0..30 {
-        if !h.app.records.records.is_empty() {
-            break;
-        }
-        h.key("j");
-    }
+    h.select_linked();
     let r = h
         .app
         .records
@@ -596,12 +591,7 @@ fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
 #[test]
 fn following_a_record_is_a_toggle() {
     let mut h = Harness::new(100, 30);
-    for _ in 0..30 {
-        if !h.app.records.records.is_empty() {
-            break;
-        }
-        h.key("j");
-    }
+    h.select_linked();
     let r = h
         .app
         .records
