@@ -893,12 +893,7 @@ impl Desk {
         after: Option<&[u8]>,
         n: usize,
     ) -> Vec<ListRow> {
-        self.store
-            .page(account, folder, after, n)
-            .unwrap_or_else(|e| {
-                self.fail("Could not read the folder", e);
-                vec![]
-            })
+        self.rows_or_report(self.store.page(account, folder, after, n))
     }
 
     pub fn page_before(
@@ -908,12 +903,15 @@ impl Desk {
         before: Option<&[u8]>,
         n: usize,
     ) -> Vec<ListRow> {
-        self.store
-            .page_before(account, folder, before, n)
-            .unwrap_or_else(|e| {
-                self.fail("Could not read the folder", e);
-                vec![]
-            })
+        self.rows_or_report(self.store.page_before(account, folder, before, n))
+    }
+
+    /// A folder read that failed shows an error and an empty page.
+    fn rows_or_report(&self, rows: crate::store::Result<Vec<ListRow>>) -> Vec<ListRow> {
+        rows.unwrap_or_else(|e| {
+            self.fail("Could not read the folder", e);
+            vec![]
+        })
     }
 
     pub fn summary(&self, id: u64) -> Option<MessageSummary> {
