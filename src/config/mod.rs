@@ -74,6 +74,10 @@ pub struct SmtpConfig {
     /// Unset: inherit the account's `accept_invalid_certs`.
     #[serde(default)]
     pub accept_invalid_certs: Option<bool>,
+    /// How long to wait for the server's verdict after the mail's data;
+    /// unset: the 10 minutes RFC 5321 asks for.
+    #[serde(default)]
+    pub final_reply_timeout_secs: Option<u64>,
 }
 
 fn default_check_interval() -> u64 {

@@ -790,6 +790,7 @@ impl Desk {
             last_error: None,
             created: chrono::Utc::now().timestamp(),
             in_reply_to: out.in_reply_to,
+            unconfirmed: false,
         };
         match self.store.enqueue(entry) {
             Ok(_) => {

@@ -50,6 +50,19 @@ pub struct Store {
     bodies: sled::Tree,
     /// Serialises read-modify-write sequences (dedup, counters) across tasks.
     write: Mutex<()>,
+    /// Writes that fail on purpose, set only by tests through
+    /// [`Store::inject_fault_for_tests`].
+    faults: Mutex<Vec<FaultPoint>>,
+}
+
+/// A store write that a test can make fail once.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// Recording that the server accepted an outbox entry.
+    OutboxSent,
+    /// Recording that a sent entry still owes its after-send steps.
+    OutboxFollowup,
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -83,6 +96,7 @@ impl Store {
             tree,
             bodies,
             write: Mutex::new(()),
+            faults: Mutex::new(Vec::new()),
         };
         store.migrate()?;
         Ok(store)
@@ -167,6 +181,32 @@ impl Store {
         match self.write.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Test knob: the next write at `at` fails with an I/O error.
+    #[doc(hidden)]
+    pub fn inject_fault_for_tests(&self, at: FaultPoint) {
+        match self.faults.lock() {
+            Ok(mut f) => f.push(at),
+            Err(p) => p.into_inner().push(at),
+        }
+    }
+
+    /// Fails (once) if a test injected a fault at `at`.
+    pub(crate) fn take_fault(&self, at: FaultPoint) -> Result<()> {
+        let mut f = match self.faults.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match f.iter().position(|p| *p == at) {
+            Some(i) => {
+                f.remove(i);
+                Err(StoreError::Sled(sled::Error::Io(std::io::Error::other(
+                    format!("injected fault at {at:?}"),
+                ))))
+            }
+            None => Ok(()),
         }
     }
 
