@@ -8,6 +8,7 @@ use crate::tui::keymap::Keymap;
 use crate::tui::theme::{ColorEnv, Theme};
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -155,15 +156,18 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    match rt.block_on(dispatch(cli)) {
+    let code = match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             let msg = crate::mail::sanitize::sanitize_text(&format!("{e:#}"));
             tracing::error!("{msg}");
-            eprintln!("deskmail: {msg}");
+            // Not eprintln!: a dead terminal must not turn an error into a panic.
+            let _ = writeln!(std::io::stderr(), "deskmail: {msg}");
             1
         }
-    }
+    };
+    tracing::info!("leaving with exit code {code}");
+    code
 }
 
 async fn dispatch(cli: Cli) -> Result<i32> {
@@ -282,8 +286,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let (desk, events) = Desk::new(store, cfg, false);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
-    crate::tui::run(desk, events, opts).await?;
-    Ok(0)
+    Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 
 async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
@@ -328,8 +331,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, true);
     desk.set_data_dir(&dir);
-    crate::tui::run(desk, events, opts).await?;
-    Ok(0)
+    Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 
 fn stats(g: &Global, json: bool) -> Result<i32> {

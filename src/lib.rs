@@ -7,6 +7,7 @@ pub mod config;
 pub mod crm;
 pub mod demo;
 pub mod desk;
+pub mod hangup;
 pub mod mail;
 pub mod outbox;
 pub mod store;
