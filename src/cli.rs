@@ -267,8 +267,11 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
     let warnings = cfg
         .accounts
         .iter()
-        .filter(|a| a.accept_invalid_certs)
-        .map(|a| format!("{}: certificate NOT verified", a.name))
+        .flat_map(|a| {
+            a.security_warnings()
+                .into_iter()
+                .map(move |w| format!("{}: {w}", a.name))
+        })
         .collect();
     Ok(crate::tui::RunOptions {
         keymap,
@@ -482,10 +485,8 @@ async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
         } else {
             println!("  note: no [accounts.smtp] table, so this account cannot send");
         }
-        if acc.accept_invalid_certs {
-            println!(
-                "  warning: the server certificate is NOT verified (accept_invalid_certs = true)"
-            );
+        for w in acc.security_warnings() {
+            println!("  warning: {w}");
         }
     }
     Ok(if failed { 1 } else { 0 })

@@ -1474,3 +1474,44 @@ async fn store_error_recording_sent_after_acceptance_neither_resends_nor_sticks(
 async fn store_error_recording_the_followup_after_acceptance_still_files_the_mail() {
     store_error_after_acceptance(deskmail::store::FaultPoint::OutboxFollowup).await;
 }
+
+#[tokio::test]
+async fn smtp_on_another_host_checks_its_certificate_though_imap_accepts_invalid_ones() {
+    let stack = MailStack::start();
+    let text = |smtp_host: &str| {
+        format!(
+            r#"
+[[accounts]]
+name = "support"
+email = "support@desk.example"
+host = "127.0.0.1"
+port = {imap}
+tls = "starttls"
+accept_invalid_certs = true
+user = "support"
+password = "secret"
+
+[accounts.smtp]
+host = "{smtp_host}"
+port = {submission}
+tls = "starttls"
+user = "support"
+password = "secret"
+"#,
+            imap = stack.imap_port,
+            submission = stack.submission_port,
+        )
+    };
+    // The same machine by the same name: the account's choice carries over.
+    let same = Config::parse(&text("127.0.0.1"), Path::new("c.toml")).expect("parses");
+    outbox::smtp::check(&same.accounts[0])
+        .await
+        .expect("the account's accept_invalid_certs applies to its own host");
+    // Another name is another machine as far as trust goes: checked, and the
+    // test CA is unknown without ca_file.
+    let other = Config::parse(&text("localhost"), Path::new("c.toml")).expect("parses");
+    let d = outbox::smtp::check(&other.accounts[0])
+        .await
+        .expect_err("an unknown certificate authority is refused");
+    assert_eq!(d.kind, outbox::diagnose::FailureKind::Tls, "{}", d.message);
+}
