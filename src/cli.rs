@@ -378,6 +378,10 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
             config_path(g).display()
         );
     }
+    let floor = cfg
+        .min_free_mb
+        .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
+    crate::store::disk::check_floor(&data_dir(g), floor).map_err(anyhow::Error::msg)?;
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = crate::sync::SyncOptions {
         account,

@@ -213,6 +213,10 @@ pub struct Config {
     /// (default 10; 0 turns the limit off).
     #[serde(default)]
     pub max_attachment_mb: Option<u64>,
+    /// A sync does not start with less free space than this under the data
+    /// dir (default 50 MB; 0 turns the check off).
+    #[serde(default)]
+    pub min_free_mb: Option<u64>,
 }
 
 impl Config {

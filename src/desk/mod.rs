@@ -366,13 +366,25 @@ impl Desk {
         if self.demo {
             return;
         }
-        let handle = crate::sync::spawn_all(
-            Arc::clone(&self.config),
-            Arc::clone(&self.store),
-            self.events.clone(),
-        );
-        if let Ok(mut g) = self.sync.lock() {
-            *g = Some(handle);
+        let floor = self
+            .config
+            .min_free_mb
+            .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
+        match crate::store::disk::check_floor(self.store.dir(), floor) {
+            Ok(()) => {
+                let handle = crate::sync::spawn_all(
+                    Arc::clone(&self.config),
+                    Arc::clone(&self.store),
+                    self.events.clone(),
+                );
+                if let Ok(mut g) = self.sync.lock() {
+                    *g = Some(handle);
+                }
+            }
+            Err(msg) => {
+                tracing::error!("{msg}");
+                let _ = self.events.send(Event::Error(msg));
+            }
         }
         let outbox = crate::outbox::worker::spawn(
             Arc::clone(&self.config),

@@ -151,14 +151,14 @@ impl Store {
         }
         let followups = self.db.open_tree(FOLLOWUP_TREE)?;
         let value = encode(&e);
-        (&self.tree, &followups)
+        (&*self.tree, &followups)
             .transaction(|(t, f)| {
                 t.insert(key.as_slice(), value.as_slice())?;
                 f.insert(&id.to_be_bytes(), &0u32.to_be_bytes())?;
                 Ok(())
             })
             .map_err(|err: sled::transaction::TransactionError<()>| match err {
-                sled::transaction::TransactionError::Storage(err) => err.into(),
+                sled::transaction::TransactionError::Storage(err) => self.explain(err.into()),
                 sled::transaction::TransactionError::Abort(()) => {
                     super::StoreError::Decode("a store transaction was aborted".into())
                 }
