@@ -1345,6 +1345,9 @@ async fn unanswered_final_dot_without_a_server_copy_waits_for_the_agent() {
         1,
         "delivered exactly once"
     );
+    // The agent saw the customer's copy: cancelling ends it.
+    assert!(outbox::cancel(&store, e.id).expect("cancel"));
+    assert_eq!(entry_state(&store, e.id), OutboxState::Cancelled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
