@@ -50,9 +50,17 @@ fn server() -> &'static Server {
             .expect("runtime");
         let stack = MailStack::start_with(StackOptions::dovecot_only());
         for (folder, _) in HOSTILE_FOLDERS {
-            stack.save_to("support", folder, b"From: a@x.example\r\nSubject: hi\r\n\r\nbody\r\n");
+            stack.save_to(
+                "support",
+                folder,
+                b"From: a@x.example\r\nSubject: hi\r\n\r\nbody\r\n",
+            );
         }
-        stack.save_to("support", "INBOX", b"From: a@x.example\r\nSubject: hi\r\n\r\nbody\r\n");
+        stack.save_to(
+            "support",
+            "INBOX",
+            b"From: a@x.example\r\nSubject: hi\r\n\r\nbody\r\n",
+        );
         let port = rt.block_on(renaming_proxy(stack.imap_port));
         Server {
             stack,
@@ -212,7 +220,14 @@ fn on_terminal(dir: &Path, args: &[&str]) -> String {
 /// Progress bars draw with their own escape sequences; drop exactly those.
 fn without_progress_drawing(out: &str) -> String {
     let mut s = out.to_string();
-    for seq in ["\u{1b}[2K", "\u{1b}[1A", "\u{1b}[?25l", "\u{1b}[?25h", "\u{1b}[J", "\u{1b}[0J"] {
+    for seq in [
+        "\u{1b}[2K",
+        "\u{1b}[1A",
+        "\u{1b}[?25l",
+        "\u{1b}[?25h",
+        "\u{1b}[J",
+        "\u{1b}[0J",
+    ] {
         s = s.replace(seq, "");
     }
     s
@@ -249,6 +264,23 @@ fn sync_stats_and_doctor_print_no_control_sequences_from_folder_names() {
     assert!(doctor.contains("monitors"), "{doctor}");
     check("doctor", &doctor, &mut problems);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // Stored under their sanitised names, the server's kept for commands.
+    let store = deskmail::store::Store::open(&dir.path().join("data")).expect("store");
+    let folders: Vec<_> = store
+        .folders_by_account()
+        .expect("folders")
+        .into_iter()
+        .flat_map(|(_, f)| f)
+        .collect();
+    for f in &folders {
+        assert!(forbidden_in(&f.name).is_empty(), "stored raw: {:?}", f.name);
+    }
+    let sent = folders
+        .iter()
+        .find(|f| f.name == "Sent")
+        .expect("Sent stored");
+    assert_eq!(sent.server.as_deref(), Some(HOSTILE_FOLDERS[0].1));
 }
 
 #[test]
@@ -261,7 +293,10 @@ fn importing_a_hostile_vcard_and_csv_prints_no_control_sequences() {
          BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Mallory\u{9b}2J\u{202e}\r\nEMAIL:bad\u{1b}[2J@\r\nEND:VCARD\r\n",
     )
     .expect("vcf");
-    let out = on_terminal(dir.path(), &["import", "contacts", &vcf.display().to_string()]);
+    let out = on_terminal(
+        dir.path(),
+        &["import", "contacts", &vcf.display().to_string()],
+    );
     assert!(out.contains("skipped"), "{out}");
     let bad = forbidden_in(&out);
     assert!(bad.is_empty(), "vCard import printed {bad:?}\n{out:?}");
@@ -274,7 +309,10 @@ fn importing_a_hostile_vcard_and_csv_prints_no_control_sequences() {
          \"Bob\u{9b}31m\",bob@x.example,\"\u{1b}[2J\",Acme\n",
     )
     .expect("csv");
-    let out = on_terminal(dir.path(), &["import", "contacts", &csv.display().to_string()]);
+    let out = on_terminal(
+        dir.path(),
+        &["import", "contacts", &csv.display().to_string()],
+    );
     assert!(out.contains("created"), "{out}");
     let bad = forbidden_in(&out);
     assert!(bad.is_empty(), "CSV import printed {bad:?}\n{out:?}");

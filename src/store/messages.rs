@@ -102,7 +102,11 @@ pub struct FolderEntry {
 /// Sync cursor and counters of one folder.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct FolderState {
+    /// The name shown and used as the key: sanitised when it came from a server.
     pub name: String,
+    /// The server's own name when it differs from `name` (it held controls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     #[serde(default)]
     pub uidvalidity: u32,
     #[serde(default)]
@@ -317,6 +321,7 @@ impl Store {
                     .unwrap_or_default()
             });
             st.name = cursor.name.clone();
+            st.server = cursor.server.clone();
             st.uidvalidity = cursor.uidvalidity;
             st.uidnext = st.uidnext.max(cursor.uidnext);
             st.highestmodseq = cursor.highestmodseq.max(st.highestmodseq);
