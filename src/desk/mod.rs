@@ -427,6 +427,23 @@ impl Desk {
         &self.store
     }
 
+    /// Says in the reader that another mail has this one's Message-ID.
+    fn mark_clash(&self, id: u64, mut mail: RenderedMail) -> RenderedMail {
+        if let Ok(Some(s)) = self.store.summary(id)
+            && s.msgid_clash
+        {
+            let note = crate::mail::render::RenderedLine {
+                kind: crate::mail::render::LineKind::Notice,
+                text: crate::mail::sanitize::sanitize_line(&format!(
+                    "[Another, different mail has the same Message-ID <{}>; both are kept.]",
+                    s.message_id.trim_matches(['<', '>'])
+                )),
+            };
+            mail.lines.insert(0, note);
+        }
+        mail
+    }
+
     fn emit(&self, e: Event) {
         // The interface may have gone away at shutdown; nothing to do then.
         let _ = self.events.send(e);
@@ -467,6 +484,7 @@ impl Desk {
                     let rendered = raw.as_deref().and_then(|raw| {
                         crate::mail::render::render_cancellable(raw, &options, &cancel)
                     });
+                    let rendered = rendered.map(|mail| desk.mark_clash(id, mail));
                     let shown = desk.renders.finish(id, &options, &cancel, rendered);
                     match (raw, shown) {
                         (None, _) => desk.emit(Event::Notice(
