@@ -130,6 +130,9 @@ pub struct FolderState {
     pub skip_notification: bool,
 }
 
+/// A mail found by Message-ID: its id and, when indexed, (date, thread).
+type KnownMail = (u64, Option<(i64, u64)>);
+
 /// What makes two mails with one Message-ID the same mail: sender, date
 /// and subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -384,7 +387,7 @@ impl Store {
         &self,
         mid: &str,
         batch: &HashMap<String, (u64, u64, u64)>,
-    ) -> Result<Option<(u64, Option<(i64, u64)>)>> {
+    ) -> Result<Option<KnownMail>> {
         Ok(match batch.get(mid) {
             Some(&(id, d, t)) => Some((id, Some((d as i64, t)))),
             None => self
