@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crm;
 pub mod demo;
 pub mod desk;
