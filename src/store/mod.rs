@@ -296,7 +296,11 @@ impl Store {
         let spawned = std::thread::Builder::new()
             .name("store-flush".into())
             .spawn(move || {
-                let _ = tx.send(db.flush());
+                let r = db.flush();
+                // Let go of the db before answering: a store dropped right
+                // after the flush must release sled's file lock with it.
+                drop(db);
+                let _ = tx.send(r);
             });
         let result = match spawned {
             Ok(_) => match rx.recv_timeout(FLUSH_LIMIT) {
