@@ -13,4 +13,5 @@ pub mod mail;
 pub mod outbox;
 pub mod store;
 pub mod sync;
+pub mod trust;
 pub mod tui;

@@ -72,6 +72,9 @@ pub struct SmtpConfig {
     /// Unset: inherit the account's `ca_file`.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// `sha256:…` of the SMTP server's own certificate; unset: the account's.
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
     /// Unset: inherit the account's `accept_invalid_certs`.
     #[serde(default)]
     pub accept_invalid_certs: Option<bool>,
@@ -96,6 +99,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("password_command", &redacted(&self.password_command))
             .field("password", &redacted(&self.password))
             .field("ca_file", &self.ca_file)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("final_reply_timeout_secs", &self.final_reply_timeout_secs)
             .finish()
@@ -113,6 +117,7 @@ impl std::fmt::Debug for AccountConfig {
             .field("port", &self.port)
             .field("tls", &self.tls)
             .field("ca_file", &self.ca_file)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("user", &self.user)
             .field("password_command", &redacted(&self.password_command))
@@ -156,6 +161,10 @@ pub struct AccountConfig {
     pub tls: TlsMode,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// `sha256:…` of the server's own certificate: trusted exactly, like a
+    /// `ca_file` holding that certificate.
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
     #[serde(default)]
     pub accept_invalid_certs: bool,
     pub user: String,
@@ -284,6 +293,17 @@ impl Config {
                     "accounts.fetch_since",
                     format!("\"{since}\" is not a date like 2026-01-31"),
                 ));
+            }
+            for fp in [
+                a.tls_fingerprint.as_deref(),
+                a.smtp.as_ref().and_then(|s| s.tls_fingerprint.as_deref()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Err(e) = crate::trust::parse_fingerprint(fp) {
+                    return Err(invalid("tls_fingerprint", "accounts.tls_fingerprint", e));
+                }
             }
             if !a.email.contains('@') {
                 return Err(invalid(
@@ -418,6 +438,25 @@ impl AccountConfig {
                 s.accept_invalid_certs.unwrap_or(inherited),
             )
         })
+    }
+}
+
+impl AccountConfig {
+    /// The certificates IMAP and POP3 trust for this account.
+    pub fn trust(&self) -> Result<std::sync::Arc<crate::trust::Trust>, String> {
+        crate::trust::Trust::new(self.ca_file.as_deref(), self.tls_fingerprint.as_deref())
+    }
+
+    /// The certificates SMTP trusts: its own `ca_file`/`tls_fingerprint`,
+    /// else the account's.
+    pub fn smtp_cert_trust(&self) -> Result<std::sync::Arc<crate::trust::Trust>, String> {
+        let (ca_file, _) = self.smtp_trust().unwrap_or((None, false));
+        let fingerprint = self
+            .smtp
+            .as_ref()
+            .and_then(|s| s.tls_fingerprint.clone())
+            .or_else(|| self.tls_fingerprint.clone());
+        crate::trust::Trust::new(ca_file.as_deref(), fingerprint.as_deref())
     }
 }
 

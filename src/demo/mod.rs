@@ -23,6 +23,7 @@ pub fn demo_config() -> Config {
         port: 0,
         tls: TlsMode::None,
         ca_file: None,
+        tls_fingerprint: None,
         accept_invalid_certs: false,
         user: name.into(),
         password_command: None,

@@ -1,10 +1,11 @@
 //! Opening an IMAP session as an account's configuration says: implicit TLS,
 //! STARTTLS (never falling back to plain text) or plain; certificates checked
-//! against the webpki roots plus `ca_file`, or not at all when the agent chose
+//! by the account's trust (pins, webpki roots plus `ca_file`), or not at all when the agent chose
 //! `accept_invalid_certs`; login with the resolved secret; bounded waits.
 
 use super::diagnose::{Ctx, Stage, SyncError};
 use crate::config::{AccountConfig, TlsMode};
+use crate::trust::Trust;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,62 +112,57 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
     }
 }
 
-/// The rustls client configuration of an account.
-pub fn tls_config(acc: &AccountConfig) -> Result<Arc<rustls::ClientConfig>, SyncError> {
+/// The rustls client configuration of an account, and the trust behind it
+/// (`None` with `accept_invalid_certs`), which remembers a refused certificate.
+pub fn tls_config(
+    acc: &AccountConfig,
+) -> Result<(Arc<rustls::ClientConfig>, Option<Arc<Trust>>), SyncError> {
     let c = ctx(acc);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| c.tls(&e))?;
     if acc.accept_invalid_certs {
         tracing::warn!(
             account = %acc.name,
             "accept_invalid_certs = true: the server's certificate is not checked"
         );
-        return Ok(Arc::new(
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-                .with_no_client_auth(),
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| c.tls(&e))?;
+        return Ok((
+            Arc::new(
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+                    .with_no_client_auth(),
+            ),
+            None,
         ));
     }
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(file) = &acc.ca_file {
-        let config_err = |message: String| SyncError::Config {
-            account: acc.name.clone(),
-            message,
-        };
-        let pem = std::fs::read(file)
-            .map_err(|e| config_err(format!("cannot read ca_file {}: {e}", file.display())))?;
-        let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| {
-                config_err(format!("ca_file {} is not valid PEM: {e}", file.display()))
-            })?;
-            roots.add(cert).map_err(|e| {
-                config_err(format!(
-                    "ca_file {} holds a certificate rustls cannot use: {e}",
-                    file.display()
-                ))
-            })?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(config_err(format!(
-                "ca_file {} holds no PEM certificate",
-                file.display()
-            )));
-        }
-    }
-    Ok(Arc::new(
-        builder.with_root_certificates(roots).with_no_client_auth(),
-    ))
+    let trust = acc.trust().map_err(|message| SyncError::Config {
+        account: acc.name.clone(),
+        message,
+    })?;
+    let config = trust.client_config().map_err(|e| c.tls(&e))?;
+    Ok((config, Some(trust)))
 }
 
-async fn tls_wrap(acc: &AccountConfig, tcp: TcpStream) -> Result<ImapStream, SyncError> {
+/// A TLS failure, with the refused certificate described when there is one.
+pub fn tls_failure(acc: &AccountConfig, trust: Option<&Trust>, e: &std::io::Error) -> SyncError {
+    let mut err = ctx(acc).io(Stage::Tls, e);
+    if let (SyncError::Tls { certificate, .. }, Some(der)) =
+        (&mut err, trust.and_then(|t| t.refused()))
+    {
+        *certificate = format!(
+            " {}",
+            crate::trust::describe_refused(&der, &format!("account \"{}\"", acc.name))
+        );
+    }
+    err
+}
+
+/// Start TLS on `tcp` as the account's trust says (IMAP and POP3).
+pub async fn tls_wrap(acc: &AccountConfig, tcp: TcpStream) -> Result<ImapStream, SyncError> {
     let c = ctx(acc);
-    let config = tls_config(acc)?;
+    let (config, trust) = tls_config(acc)?;
     let name = ServerName::try_from(acc.host.clone()).map_err(|e| SyncError::Config {
         account: acc.name.clone(),
         message: format!("host \"{}\" is not a valid server name: {e}", acc.host),
@@ -174,7 +170,7 @@ async fn tls_wrap(acc: &AccountConfig, tcp: TcpStream) -> Result<ImapStream, Syn
     let connector = tokio_rustls::TlsConnector::from(config);
     match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(Box::new(s)),
-        Ok(Err(e)) => Err(c.io(Stage::Tls, &e)),
+        Ok(Err(e)) => Err(tls_failure(acc, trust.as_deref(), &e)),
         Err(_) => Err(c.timeout(Stage::Tls)),
     }
 }

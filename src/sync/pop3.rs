@@ -24,7 +24,6 @@ use crate::crm::linking::auto_link;
 use crate::desk::Event;
 use crate::mail::sanitize::sanitize_line;
 use crate::store::{FolderState, NewMail};
-use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -186,24 +185,6 @@ fn parse_uidl(text: &[u8]) -> Vec<(u32, String)> {
         .collect()
 }
 
-async fn tls_wrap(
-    acc: &AccountConfig,
-    tcp: TcpStream,
-) -> Result<Box<dyn AsyncReadWrite>, SyncError> {
-    let c = connect::ctx(acc);
-    let config = connect::tls_config(acc)?;
-    let name = ServerName::try_from(acc.host.clone()).map_err(|e| SyncError::Config {
-        account: acc.name.clone(),
-        message: format!("host \"{}\" is not a valid server name: {e}", acc.host),
-    })?;
-    let connector = tokio_rustls::TlsConnector::from(config);
-    match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
-        Ok(Ok(s)) => Ok(Box::new(s)),
-        Ok(Err(e)) => Err(c.io(Stage::Tls, &e)),
-        Err(_) => Err(c.timeout(Stage::Tls)),
-    }
-}
-
 fn greeting_failed(c: &Ctx<'_>, f: Fail) -> SyncError {
     match f {
         Fail::Timeout => c.timeout(Stage::Greeting),
@@ -243,7 +224,7 @@ pub async fn open(acc: &AccountConfig) -> Result<Pop3, SyncError> {
     };
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn AsyncReadWrite> = match acc.tls {
-        TlsMode::Tls => tls_wrap(acc, tcp).await?,
+        TlsMode::Tls => connect::tls_wrap(acc, tcp).await?,
         TlsMode::None => Box::new(tcp),
         TlsMode::Starttls => {
             let mut plain = BufReader::new(tcp);
@@ -279,7 +260,7 @@ pub async fn open(acc: &AccountConfig) -> Result<Pop3, SyncError> {
                     server: "the server sent data before the TLS handshake".into(),
                 });
             }
-            let stream = tls_wrap(acc, plain.into_inner()).await?;
+            let stream = connect::tls_wrap(acc, plain.into_inner()).await?;
             return Ok(Pop3 {
                 stream: BufReader::new(stream),
             });

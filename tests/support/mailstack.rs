@@ -57,6 +57,9 @@ pub struct StackOptions {
     pub customer_domains: Vec<String>,
     /// Dovecot's `auth_failure_delay` in seconds (Dovecot's default is 2).
     pub auth_failure_delay_secs: u32,
+    /// Servers present one self-signed certificate marked CA:TRUE, the way
+    /// `openssl req -x509` tutorials make it, instead of a CA-issued leaf.
+    pub self_signed_ca_cert: bool,
 }
 
 impl Default for StackOptions {
@@ -68,6 +71,7 @@ impl Default for StackOptions {
             postfix: true,
             customer_domains,
             auth_failure_delay_secs: 0,
+            self_signed_ca_cert: false,
         }
     }
 }
@@ -229,7 +233,7 @@ impl MailStack {
         )
         .map_err(|e| format!("chown {}: {e}", stack.paths.mail.display()))?;
         set_mode(&stack.paths.mail, 0o750)?;
-        stack.write_tls(tools)?;
+        stack.write_tls(tools, opts.self_signed_ca_cert)?;
         stack.write_dovecot(opts, tools)?;
         if opts.postfix {
             stack.write_postfix(opts)?;
@@ -559,7 +563,7 @@ impl MailStack {
 
     // ---------------------------------------------------------------- internals --
 
-    fn write_tls(&self, tools: &Tools) -> Result<(), String> {
+    fn write_tls(&self, tools: &Tools, self_signed: bool) -> Result<(), String> {
         let t = &self.paths.tls;
         let cnf = t.join("openssl.cnf");
         fs::write(
@@ -573,6 +577,10 @@ impl MailStack {
                  [v3_ca]\n\
                  basicConstraints = critical,CA:TRUE\n\
                  keyUsage = critical,keyCertSign,cRLSign\n\
+                 subjectKeyIdentifier = hash\n\
+                 [v3_self]\n\
+                 basicConstraints = critical,CA:TRUE\n\
+                 subjectAltName = DNS:mail.{DOMAIN},DNS:localhost,IP:127.0.0.1\n\
                  subjectKeyIdentifier = hash\n\
                  [v3_leaf]\n\
                  basicConstraints = critical,CA:FALSE\n\
@@ -601,6 +609,21 @@ impl MailStack {
             }
         };
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        if self_signed {
+            let subj = format!("/CN=mail.{DOMAIN}");
+            let mut one = vec!["req", "-config", "openssl.cnf", "-x509", "-nodes"];
+            one.extend(ec);
+            one.extend(["-days", "3650", "-sha256", "-subj", &subj]);
+            one.extend(["-extensions", "v3_self", "-keyout", "key.pem", "-out", "cert.pem"]);
+            ossl(&one)?;
+            // The client's ca_file is the server's own certificate.
+            fs::copy(t.join("cert.pem"), t.join("ca.pem"))
+                .map_err(|e| format!("copy cert.pem: {e}"))?;
+            set_mode(&t.join("key.pem"), 0o600)?;
+            set_mode(&t.join("cert.pem"), 0o644)?;
+            set_mode(&t.join("ca.pem"), 0o644)?;
+            return Ok(());
+        }
         let mut ca = vec!["req", "-config", "openssl.cnf", "-x509", "-nodes"];
         ca.extend(ec);
         ca.extend([
