@@ -165,9 +165,13 @@ impl ServerCertVerifier for Trust {
         if self.is_pinned(end_entity.as_ref()) {
             return Ok(ServerCertVerified::assertion());
         }
-        let res =
-            self.webpki
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        let res = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
         if res.is_err()
             && let Ok(mut slot) = self.refused.lock()
         {
@@ -308,14 +312,22 @@ mod tests {
     fn fingerprints_parse_with_or_without_colons_and_in_any_case() {
         let bytes: Vec<u8> = (0u8..32).collect();
         let colons = format!("sha256:{}", colon_hex(&bytes));
-        let plain = format!("sha256:{}", colon_hex(&bytes).replace(':', "").to_lowercase());
+        let plain = format!(
+            "sha256:{}",
+            colon_hex(&bytes).replace(':', "").to_lowercase()
+        );
         assert_eq!(parse_fingerprint(&colons).expect("colons").to_vec(), bytes);
         assert_eq!(parse_fingerprint(&plain).expect("plain").to_vec(), bytes);
     }
 
     #[test]
     fn malformed_fingerprints_are_refused_with_the_expected_form() {
-        for bad in ["AB:CD", "sha256:ABCD", "md5:00", &format!("sha256:{}", "G".repeat(64))] {
+        for bad in [
+            "AB:CD",
+            "sha256:ABCD",
+            "md5:00",
+            &format!("sha256:{}", "G".repeat(64)),
+        ] {
             let e = parse_fingerprint(bad).expect_err(bad);
             assert!(e.contains("sha256:"), "{e}");
         }

@@ -203,7 +203,10 @@ fn pop3_trusts_a_pinned_self_signed_certificate_and_refuses_another() {
         self_signed_ca_cert: true,
         ..StackOptions::dovecot_only()
     });
-    stack.deliver("support", b"From: a@example.com\r\nSubject: pop\r\n\r\nhi\r\n");
+    stack.deliver(
+        "support",
+        b"From: a@example.com\r\nSubject: pop\r\n\r\nhi\r\n",
+    );
     let desk = Desk::new();
     let account = |trust: &str| {
         format!(

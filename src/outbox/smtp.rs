@@ -6,8 +6,8 @@
 use super::diagnose::{self, Diagnosis, FailureKind, SmtpCtx};
 use crate::config::{AccountConfig, SmtpConfig, TlsMode, secret};
 use crate::mail::sanitize::sanitize_line;
-use crate::trust::Trust;
 use crate::store::OutboxEntry;
+use crate::trust::Trust;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};

@@ -614,7 +614,14 @@ impl MailStack {
             let mut one = vec!["req", "-config", "openssl.cnf", "-x509", "-nodes"];
             one.extend(ec);
             one.extend(["-days", "3650", "-sha256", "-subj", &subj]);
-            one.extend(["-extensions", "v3_self", "-keyout", "key.pem", "-out", "cert.pem"]);
+            one.extend([
+                "-extensions",
+                "v3_self",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.pem",
+            ]);
             ossl(&one)?;
             // The client's ca_file is the server's own certificate.
             fs::copy(t.join("cert.pem"), t.join("ca.pem"))
