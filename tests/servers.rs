@@ -233,3 +233,44 @@ fn pop3_trusts_a_pinned_self_signed_certificate_and_refuses_another() {
     assert!(out.contains("CA:TRUE"), "{out}");
     assert!(out.contains("tls_fingerprint = \"sha256:"), "{out}");
 }
+
+#[test]
+fn cyrillic_folders_display_in_cyrillic_and_an_unmarked_sent_folder_gets_the_copy() {
+    let stack = MailStack::start_with(StackOptions {
+        no_special_folders: true,
+        ..StackOptions::default()
+    });
+    for folder in ["Отправленные", "Черновики", "Корзина", "Архив"]
+    {
+        stack.doveadm(&["mailbox", "create", "-u", "support", folder]);
+    }
+    stack.save_to(
+        "support",
+        "Отправленные",
+        b"From: support@desk.example\r\nTo: a@example.com\r\nSubject: old reply\r\n\
+          Message-ID: <old-reply@desk.example>\r\n\r\nDone.\r\n",
+    );
+    let desk = Desk::new();
+    let ca = format!("ca_file = \"{}\"", stack.cert_pem.display());
+    let config = desk.config("ru.toml", &config_text(&stack, &ca, ""));
+
+    let doctor = desk.run(&config, "data", &["doctor"]);
+    let out = text(&doctor);
+    assert!(doctor.status.success(), "{out}");
+    assert!(out.contains("monitors \"Отправленные\""), "{out}");
+    assert!(
+        !out.contains("&BB4"),
+        "an encoded name reached the agent: {out}"
+    );
+
+    let sync = desk.run(&config, "data", &["sync", "--once"]);
+    assert!(sync.status.success(), "{}", text(&sync));
+    let stats = desk.run(&config, "data", &["stats", "--json"]);
+    let out = text(&stats);
+    assert!(out.contains("\"Отправленные\""), "{out}");
+    assert!(!out.contains("&BB4"), "{out}");
+
+    let send = desk.send(&config, "data", "filed in Отправленные");
+    assert!(send.status.success(), "{}", text(&send));
+    assert_eq!(stack.message_count("support", "Отправленные"), 2);
+}

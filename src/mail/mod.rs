@@ -4,6 +4,7 @@ pub mod address;
 pub mod attachments;
 pub mod folders;
 pub(crate) mod mime;
+pub mod mutf7;
 pub mod parse;
 pub mod render;
 pub mod sanitize;

@@ -14,6 +14,7 @@ use super::progress::Reporter;
 use crate::config::AccountConfig;
 use crate::crm::linking::{LinkRules, auto_link};
 use crate::desk::{Event, SyncState};
+use crate::mail::mutf7;
 use crate::store::{FolderState, NewMail, Store, flags};
 use async_imap::types::{Fetch, Flag, NameAttribute};
 use futures::{StreamExt, TryStreamExt};
@@ -129,7 +130,7 @@ pub async fn list_folders(
         Ok(names
             .iter()
             .filter(|n| !n.attributes().contains(&NameAttribute::NoSelect))
-            .map(|n| (n.name().to_string(), special_use_of(n.attributes())))
+            .map(|n| (mutf7::display(n.name()), special_use_of(n.attributes())))
             .collect())
     };
     bounded(c, Stage::List, READ_TIMEOUT, fut).await
@@ -444,7 +445,7 @@ pub async fn sync_folder(
             &c,
             Stage::Select,
             READ_TIMEOUT,
-            session.select_condstore(&plan.server),
+            session.select_condstore(mutf7::encode(&plan.server)),
         )
         .await?
     } else {
@@ -452,7 +453,7 @@ pub async fn sync_folder(
             &c,
             Stage::Select,
             READ_TIMEOUT,
-            session.select(&plan.server),
+            session.select(mutf7::encode(&plan.server)),
         )
         .await?
     };
@@ -646,7 +647,13 @@ pub async fn push_changes(
     for change in pending {
         let server = server_folder(ctx, &change.folder);
         if selected.as_ref().map(|(n, _)| n) != Some(&server) {
-            let mb = bounded(&c, Stage::Select, READ_TIMEOUT, session.select(&server)).await;
+            let mb = bounded(
+                &c,
+                Stage::Select,
+                READ_TIMEOUT,
+                session.select(mutf7::encode(&server)),
+            )
+            .await;
             match mb {
                 Ok(mb) => selected = Some((server.clone(), mb.uid_validity.unwrap_or(0))),
                 Err(e) if e.is_transient() && !matches!(e, SyncError::Protocol { .. }) => {
@@ -768,10 +775,11 @@ async fn move_uid(
     uid: &str,
     to: &str,
 ) -> Result<(), async_imap::error::Error> {
+    let to = mutf7::encode(to);
     if caps.mv {
-        return session.uid_mv(uid, to).await;
+        return session.uid_mv(uid, &to).await;
     }
-    session.uid_copy(uid, to).await?;
+    session.uid_copy(uid, &to).await?;
     let _: Vec<Fetch> = session
         .uid_store(uid, "+FLAGS.SILENT (\\Deleted)")
         .await?

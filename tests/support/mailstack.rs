@@ -42,6 +42,25 @@ pub const USERS: [&str; 5] = ["agent", "support", "customer", "alice", "bob"];
 pub const APT_PACKAGES: &str =
     "dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix openssl";
 
+/// Dovecot's Drafts, Junk, Sent and Trash, marked with their special use.
+const SPECIAL_MAILBOXES: &str = "  mailbox Drafts {
+    special_use = \\Drafts
+    auto = subscribe
+  }
+  mailbox Junk {
+    special_use = \\Junk
+    auto = subscribe
+  }
+  mailbox Sent {
+    special_use = \\Sent
+    auto = subscribe
+  }
+  mailbox Trash {
+    special_use = \\Trash
+    auto = subscribe
+  }
+";
+
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const START_ATTEMPTS: usize = 3;
@@ -60,6 +79,9 @@ pub struct StackOptions {
     /// Servers present one self-signed certificate marked CA:TRUE, the way
     /// `openssl req -x509` tutorials make it, instead of a CA-issued leaf.
     pub self_signed_ca_cert: bool,
+    /// No Drafts/Junk/Sent/Trash made by Dovecot and no SPECIAL-USE: the
+    /// test creates its folders (e.g. with Cyrillic names) itself.
+    pub no_special_folders: bool,
 }
 
 impl Default for StackOptions {
@@ -72,6 +94,7 @@ impl Default for StackOptions {
             customer_domains,
             auth_failure_delay_secs: 0,
             self_signed_ca_cert: false,
+            no_special_folders: false,
         }
     }
 }
@@ -740,23 +763,7 @@ namespace inbox {{
   mailbox INBOX {{
     auto = subscribe
   }}
-  mailbox Drafts {{
-    special_use = \Drafts
-    auto = subscribe
-  }}
-  mailbox Junk {{
-    special_use = \Junk
-    auto = subscribe
-  }}
-  mailbox Sent {{
-    special_use = \Sent
-    auto = subscribe
-  }}
-  mailbox Trash {{
-    special_use = \Trash
-    auto = subscribe
-  }}
-}}
+{special_mailboxes}}}
 
 protocol imap {{
   mail_max_userip_connections = 200
@@ -815,6 +822,11 @@ service auth {{
             log = d(&self.paths.log),
             tls = d(&self.paths.tls),
             delay = opts.auth_failure_delay_secs,
+            special_mailboxes = if opts.no_special_folders {
+                ""
+            } else {
+                SPECIAL_MAILBOXES
+            },
             passwd = d(&pw),
             uid = tools.vmail_uid,
             gid = tools.vmail_gid,
