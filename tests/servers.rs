@@ -203,8 +203,9 @@ fn pop3_trusts_a_pinned_self_signed_certificate_and_refuses_another() {
         self_signed_ca_cert: true,
         ..StackOptions::dovecot_only()
     });
-    stack.deliver(
+    stack.save_to(
         "support",
+        "INBOX",
         b"From: a@example.com\r\nSubject: pop\r\n\r\nhi\r\n",
     );
     let desk = Desk::new();
