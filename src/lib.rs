@@ -9,6 +9,7 @@ pub mod demo;
 pub mod desk;
 pub mod mail;
 pub mod outbox;
+pub mod protocol;
 pub mod store;
 pub mod sync;
 pub mod tui;

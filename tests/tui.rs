@@ -3,6 +3,7 @@
 //! and screens are drawn on ratatui's TestBackend and compared as snapshots.
 
 use deskmail::desk::{Desk, Event};
+use deskmail::protocol::{DeskClient, ListRow, PageFrom, PageQuery};
 use deskmail::store::{RecordKind, Store, flags};
 use deskmail::tui::app::{App, Focus, Overlay};
 use deskmail::tui::keymap::{Key, Keymap};
@@ -11,7 +12,6 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// One demo desk built once for the whole file, copied per test.
@@ -86,27 +86,34 @@ impl Harness {
         h
     }
 
-    /// Run commands on the desk and feed its events back until quiet.
+    /// Run commands on the desk and feed its events back until it settles.
     fn run(&mut self, cmds: Vec<deskmail::desk::Command>) {
         let _g = self._rt.enter();
-        for c in cmds {
-            self.desk.send(c);
-        }
+        let mut pending = cmds;
         loop {
-            let next = self._rt.block_on(async {
-                tokio::time::timeout(Duration::from_millis(300), self.events.recv()).await
-            });
-            match next {
-                Ok(Some(e)) => {
-                    let more = self.app.handle_event(&self.desk, e);
-                    let _g = self._rt.enter();
-                    for c in more {
-                        self.desk.send(c);
-                    }
-                }
-                _ => break,
+            for c in pending.drain(..) {
+                self.desk.send(c);
+            }
+            // Once settled, every event of the work so far is queued.
+            self._rt.block_on(self.desk.settled());
+            match self.events.try_recv() {
+                Ok(e) => pending = self.app.handle_event(&self.desk, e),
+                Err(_) => break,
             }
         }
+    }
+
+    /// The newest `n` rows of a folder of the support account.
+    fn newest(&self, folder: &str, n: usize) -> Vec<ListRow> {
+        let q = PageQuery {
+            account: "support".into(),
+            folder: folder.into(),
+            from: PageFrom::After,
+            cursor: None,
+            n,
+            collapsed: false,
+        };
+        self.desk.page(&q).expect("page")
     }
 
     fn key(&mut self, k: &str) {
@@ -270,7 +277,7 @@ fn linking_from_the_picker_shows_the_record_in_the_records_pane() {
         h.key(&c.to_string());
     }
     h.key("<Enter>");
-    let links = h.desk.links_of(id);
+    let links = h.desk.links_of(id).expect("links");
     assert!(
         links
             .iter()
@@ -292,7 +299,7 @@ fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
     // Find a mail with links: walk down until the records pane is not empty.
     h.select_linked();
     let parent = h.app.list.selected().cloned().expect("row");
-    let parent_links = h.desk.links_of(parent.summary.id);
+    let parent_links = h.desk.links_of(parent.summary.id).expect("links");
     assert!(!parent_links.is_empty(), "no linked mail in the first 30");
     h.key("r");
     assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))));
@@ -305,7 +312,7 @@ fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
         "compose did not close: {:?}",
         h.app.status.message
     );
-    let rows = h.desk.page("support", "Sent", None, 1);
+    let rows = h.newest("Sent", 1);
     let sent = rows.first().expect("a mail in Sent");
     assert!(
         sent.summary.subject.starts_with("Re: "),
@@ -319,6 +326,7 @@ fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
     let sent_links: Vec<_> = h
         .desk
         .links_of(sent.summary.id)
+        .expect("links")
         .iter()
         .map(|r| r.reference())
         .collect();
@@ -411,40 +419,26 @@ fn delete_moves_the_mail_to_trash_and_archive_to_archive() {
     let mut h = Harness::new(100, 30);
     let id = h.app.list.selected().map(|r| r.summary.id).expect("row");
     h.key("d");
-    assert!(
-        h.desk
-            .page("support", "INBOX", None, 50)
-            .iter()
-            .all(|r| r.summary.id != id)
-    );
-    assert!(
-        h.desk
-            .page("support", "Trash", None, 50)
-            .iter()
-            .any(|r| r.summary.id == id)
-    );
+    assert!(h.newest("INBOX", 50).iter().all(|r| r.summary.id != id));
+    assert!(h.newest("Trash", 50).iter().any(|r| r.summary.id == id));
     let id2 = h.app.list.selected().map(|r| r.summary.id).expect("row");
     assert_ne!(id, id2, "the selection did not move on");
     h.key("a");
-    assert!(
-        h.desk
-            .page("support", "Archive", None, 50)
-            .iter()
-            .any(|r| r.summary.id == id2)
-    );
+    assert!(h.newest("Archive", 50).iter().any(|r| r.summary.id == id2));
 }
 
 #[test]
 fn c_plus_k_creates_a_case_linked_to_the_mail() {
     let mut h = Harness::new(100, 30);
     let id = h.app.list.selected().map(|r| r.summary.id).expect("row");
-    let before = h.desk.records(RecordKind::Case).len();
+    let before = h.desk.records(RecordKind::Case).expect("records").len();
     h.key("+ k");
-    let cases = h.desk.records(RecordKind::Case);
+    let cases = h.desk.records(RecordKind::Case).expect("records");
     assert_eq!(cases.len(), before + 1, "{:?}", h.app.status.message);
     assert!(
         h.desk
             .links_of(id)
+            .expect("links")
             .iter()
             .any(|r| r.kind == RecordKind::Case)
     );
@@ -548,7 +542,10 @@ fn record_form_refuses_an_empty_name_in_place_then_saves() {
     h.key("<C-g>");
     assert!(h.app.overlay.is_none(), "{:?}", h.app.status.message);
     assert_eq!(
-        h.desk.record(r.reference()).map(|x| x.name),
+        h.desk
+            .record(r.reference())
+            .expect("record")
+            .map(|x| x.name),
         Some("Renamed".to_string())
     );
 }
@@ -566,7 +563,12 @@ fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
         .expect("a linked record");
     h.key("4");
     h.key("d");
-    assert!(h.desk.record(r.reference()).is_some_and(|x| x.deleted));
+    assert!(
+        h.desk
+            .record(r.reference())
+            .expect("record")
+            .is_some_and(|x| x.deleted)
+    );
     h.key("T");
     match &h.app.overlay {
         Some(Overlay::Trash { items, .. }) => {
@@ -585,7 +587,12 @@ fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
         h.key("j");
     }
     h.key("<Enter>");
-    assert!(h.desk.record(r.reference()).is_some_and(|x| !x.deleted));
+    assert!(
+        h.desk
+            .record(r.reference())
+            .expect("record")
+            .is_some_and(|x| !x.deleted)
+    );
 }
 
 #[test]
@@ -606,6 +613,7 @@ fn following_a_record_is_a_toggle() {
     let now = h
         .desk
         .record(r.reference())
+        .expect("record")
         .expect("record")
         .followers
         .iter()

@@ -161,7 +161,7 @@ impl Record {
 }
 
 /// One mail in a record's History.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryItem {
     pub message: super::MessageSummary,
     /// The record the mail is linked through (itself or a related one).

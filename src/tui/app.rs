@@ -2,9 +2,11 @@
 //! and return `Command`s for the desk; they never draw and never block.
 //! Rows are pulled from the desk only for the window on screen.
 
-use crate::desk::{Command, Desk, Event, SyncState};
 use crate::mail::render::{RenderOptions, RenderedMail};
-use crate::store::{ListRow, Record, RecordKind, flags};
+use crate::protocol::{
+    Command, DeskClient, DeskResult, Event, ListRow, PageCursor, PageFrom, PageQuery, SyncState,
+};
+use crate::store::{Record, RecordKind, flags};
 use crate::tui::action::Action;
 use crate::tui::compose::ComposeState;
 use crate::tui::keymap::{Context, Hint, Key, KeyResult, Keymap};
@@ -244,8 +246,16 @@ impl App {
         self.status.message = Some((msg.into(), true));
     }
 
+    /// The answer of a desk query; a failed one shows its reason and counts as empty.
+    pub fn ask<T: Default>(&mut self, answer: DeskResult<T>) -> T {
+        answer.unwrap_or_else(|e| {
+            self.error(e.0);
+            T::default()
+        })
+    }
+
     /// Load folders and the first folder's first page.
-    pub fn load(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
+    pub fn load(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         self.reload_folders(desk);
         if let Some(i) = self
             .folders
@@ -257,9 +267,10 @@ impl App {
         self.open_folder(desk)
     }
 
-    pub fn reload_folders(&mut self, desk: &Arc<Desk>) {
+    pub fn reload_folders(&mut self, desk: &dyn DeskClient) {
         let mut rows = Vec::new();
-        for a in desk.folders() {
+        let folders = desk.folders();
+        for a in self.ask(folders) {
             rows.push(FolderRow::Account {
                 name: a.account.clone(),
                 group: a.group,
@@ -294,7 +305,7 @@ impl App {
     }
 
     /// Show the folder under the folder cursor from its newest mail.
-    fn open_folder(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
+    fn open_folder(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         let Some(FolderRow::Folder { account, name, .. }) =
             self.folders.get(self.folder_cursor).cloned()
         else {
@@ -303,14 +314,14 @@ impl App {
         self.list.account = account;
         self.list.folder = name;
         self.list.total = self.folder_total();
-        self.list.rows = self.fetch_after(desk, None, self.list.height);
+        self.list.rows = self.fetch(desk, PageFrom::After, None, self.list.height);
         self.list.cursor = 0;
         self.list.first_index = 0;
         self.selection_changed(desk)
     }
 
     /// The list area changed height: keep the top row, refill the window.
-    pub fn resize_list(&mut self, desk: &Arc<Desk>, height: usize) -> Vec<Command> {
+    pub fn resize_list(&mut self, desk: &dyn DeskClient, height: usize) -> Vec<Command> {
         let height = height.max(1);
         if height == self.list.height && !self.list.rows.is_empty() {
             return vec![];
@@ -320,21 +331,18 @@ impl App {
     }
 
     /// Pull the visible rows again (after a change), keeping position.
-    pub fn refresh_list(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
+    pub fn refresh_list(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         let selected = self.list.selected().map(|r| r.summary.id);
-        let first_key = self.list.rows.first().map(|r| r.key.clone());
-        let rows = match &first_key {
-            Some(k) => {
-                let mut rows = Vec::new();
-                rows.extend(self.fetch_at(desk, k, self.list.height));
-                rows
-            }
-            None => self.fetch_after(desk, None, self.list.height),
+        let first = self.list.rows.first().map(|r| r.cursor.clone());
+        let from = if first.is_some() {
+            PageFrom::At
+        } else {
+            PageFrom::After
         };
-        self.list.rows = rows;
+        self.list.rows = self.fetch(desk, from, first, self.list.height);
         if self.list.rows.len() < self.list.height && self.list.first_index > 0 {
             // The window ran past the end (rows went away): pull from the end.
-            self.list.rows = self.fetch_before(desk, None, self.list.height);
+            self.list.rows = self.fetch(desk, PageFrom::Before, None, self.list.height);
             self.list.first_index = self.list.total.saturating_sub(self.list.rows.len() as u64);
         }
         self.list.cursor = selected
@@ -347,50 +355,27 @@ impl App {
         vec![]
     }
 
-    /// Rows after `after` (exclusive), one per thread when threads are collapsed.
-    fn fetch_after(&self, desk: &Arc<Desk>, after: Option<&[u8]>, n: usize) -> Vec<ListRow> {
-        let l = &self.list;
-        if l.collapsed {
-            desk.store()
-                .thread_page(&l.account, &l.folder, after, true, n)
-                .unwrap_or_default()
-        } else {
-            desk.page(&l.account, &l.folder, after, n)
-        }
+    /// A page of the open folder, one row per thread when threads are collapsed.
+    fn fetch(
+        &mut self,
+        desk: &dyn DeskClient,
+        from: PageFrom,
+        cursor: Option<PageCursor>,
+        n: usize,
+    ) -> Vec<ListRow> {
+        let q = PageQuery {
+            account: self.list.account.clone(),
+            folder: self.list.folder.clone(),
+            from,
+            cursor,
+            n,
+            collapsed: self.list.collapsed,
+        };
+        let rows = desk.page(&q);
+        self.ask(rows)
     }
 
-    fn fetch_before(&self, desk: &Arc<Desk>, before: Option<&[u8]>, n: usize) -> Vec<ListRow> {
-        let l = &self.list;
-        if l.collapsed {
-            desk.store()
-                .thread_page(&l.account, &l.folder, before, false, n)
-                .unwrap_or_default()
-        } else {
-            desk.page_before(&l.account, &l.folder, before, n)
-        }
-    }
-
-    /// Rows from `at` (inclusive).
-    fn fetch_at(&self, desk: &Arc<Desk>, at: &[u8], n: usize) -> Vec<ListRow> {
-        let l = &self.list;
-        let mut rows: Vec<ListRow> = desk
-            .store()
-            .page_at(&l.account, &l.folder, at, 1)
-            .unwrap_or_default();
-        if l.collapsed {
-            rows.retain(|r| {
-                desk.store()
-                    .is_thread_head(&l.account, &l.folder, r)
-                    .unwrap_or(true)
-            });
-        }
-        let more = n.saturating_sub(rows.len());
-        rows.extend(self.fetch_after(desk, Some(at), more));
-        rows.truncate(n);
-        rows
-    }
-
-    fn selection_changed(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
+    fn selection_changed(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         let Some(row) = self.list.selected() else {
             self.reader = ReaderView {
                 all_headers: self.reader.all_headers,
@@ -409,7 +394,8 @@ impl App {
         self.reader.scroll = 0;
         self.reader.raw = false;
         self.reader.raw_text = None;
-        self.records.records = desk.links_of(id);
+        let links = desk.links_of(id);
+        self.records.records = self.ask(links);
         self.records.cursor = 0;
         vec![self.render_command(id)]
     }
@@ -426,13 +412,13 @@ impl App {
         }
     }
 
-    fn move_list(&mut self, desk: &Arc<Desk>, down: bool, by: usize) -> Vec<Command> {
+    fn move_list(&mut self, desk: &dyn DeskClient, down: bool, by: usize) -> Vec<Command> {
         for _ in 0..by {
             if down {
                 if self.list.cursor + 1 < self.list.rows.len() {
                     self.list.cursor += 1;
-                } else if let Some(last) = self.list.rows.last() {
-                    let next = self.fetch_after(desk, Some(&last.key), 1);
+                } else if let Some(last) = self.list.rows.last().map(|r| r.cursor.clone()) {
+                    let next = self.fetch(desk, PageFrom::After, Some(last), 1);
                     if next.is_empty() {
                         break;
                     }
@@ -445,8 +431,8 @@ impl App {
                 }
             } else if self.list.cursor > 0 {
                 self.list.cursor -= 1;
-            } else if let Some(first) = self.list.rows.first() {
-                let prev = self.fetch_before(desk, Some(&first.key), 1);
+            } else if let Some(first) = self.list.rows.first().map(|r| r.cursor.clone()) {
+                let prev = self.fetch(desk, PageFrom::Before, Some(first), 1);
                 if prev.is_empty() {
                     break;
                 }
@@ -461,21 +447,21 @@ impl App {
         self.selection_changed(desk)
     }
 
-    fn list_bottom(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
-        self.list.rows = self.fetch_before(desk, None, self.list.height);
+    fn list_bottom(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
+        self.list.rows = self.fetch(desk, PageFrom::Before, None, self.list.height);
         self.list.first_index = self.list.total.saturating_sub(self.list.rows.len() as u64);
         self.list.cursor = self.list.rows.len().saturating_sub(1);
         self.selection_changed(desk)
     }
 
-    fn list_top(&mut self, desk: &Arc<Desk>) -> Vec<Command> {
-        self.list.rows = self.fetch_after(desk, None, self.list.height);
+    fn list_top(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
+        self.list.rows = self.fetch(desk, PageFrom::After, None, self.list.height);
         self.list.first_index = 0;
         self.list.cursor = 0;
         self.selection_changed(desk)
     }
 
-    fn move_folder(&mut self, desk: &Arc<Desk>, down: bool) -> Vec<Command> {
+    fn move_folder(&mut self, desk: &dyn DeskClient, down: bool) -> Vec<Command> {
         let n = self.folders.len();
         let mut i = self.folder_cursor;
         loop {
@@ -493,7 +479,7 @@ impl App {
     }
 
     /// A key from the terminal.
-    pub fn handle_key(&mut self, desk: &Arc<Desk>, key: Key) -> Vec<Command> {
+    pub fn handle_key(&mut self, desk: &dyn DeskClient, key: Key) -> Vec<Command> {
         let ctx = self.context();
         match self.keymap.lookup(ctx, &self.pending, key) {
             KeyResult::Actions(actions) => {
@@ -523,7 +509,7 @@ impl App {
     }
 
     /// Unbound keys in text-entry overlays are typed text.
-    fn text_input(&mut self, desk: &Arc<Desk>, key: Key) -> Vec<Command> {
+    fn text_input(&mut self, desk: &dyn DeskClient, key: Key) -> Vec<Command> {
         use crossterm::event::KeyCode;
         match &mut self.overlay {
             Some(Overlay::Palette { input, cursor }) => {
@@ -546,7 +532,7 @@ impl App {
                 }
                 p.cursor = 0;
             }
-            Some(Overlay::Compose(c)) => c.input(key),
+            Some(Overlay::Compose(c)) => c.input(desk, key),
             Some(Overlay::Form(f)) => f.input(key),
             Some(Overlay::Prompt(p)) => match key.code {
                 KeyCode::Char(c) => p.input.push(c),
@@ -593,7 +579,7 @@ impl App {
         fuzzy_filter(&p.input, items, |r| r.name.as_str())
     }
 
-    pub fn handle_action(&mut self, desk: &Arc<Desk>, action: Action) -> Vec<Command> {
+    pub fn handle_action(&mut self, desk: &dyn DeskClient, action: Action) -> Vec<Command> {
         // Overlays first: they own the keys while open.
         if let Some(cmds) = self.overlay_action(desk, action) {
             return cmds;
@@ -729,12 +715,8 @@ impl App {
                 if self.reader.raw
                     && let Some(id) = self.reader.id
                 {
-                    self.reader.raw_text = desk
-                        .store()
-                        .body(id)
-                        .ok()
-                        .flatten()
-                        .map(|b| crate::mail::render::raw_source(&b));
+                    let raw = desk.raw_source(id);
+                    self.reader.raw_text = self.ask(raw);
                 }
                 vec![]
             }
@@ -745,14 +727,16 @@ impl App {
                     return vec![];
                 };
                 let mut all = Vec::new();
+                let id = row.summary.id;
                 for kind in RecordKind::ALL {
-                    all.extend(desk.records(kind));
+                    let records = desk.records(kind);
+                    all.extend(self.ask(records));
                 }
                 self.overlay = Some(Overlay::Picker(Box::new(RecordPicker {
                     input: String::new(),
                     all,
                     cursor: 0,
-                    message: row.summary.id,
+                    message: id,
                 })));
                 vec![]
             }
@@ -770,7 +754,13 @@ impl App {
                 }]
             }
             Action::Compose | Action::Reply | Action::ReplyAll | Action::Forward => {
-                let base = self.reader.id.and_then(|id| desk.summary(id));
+                let base = match self.reader.id {
+                    Some(id) => {
+                        let s = desk.summary(id);
+                        self.ask(s)
+                    }
+                    None => None,
+                };
                 match ComposeState::start(desk, action, base.as_ref()) {
                     Ok(c) => self.overlay = Some(Overlay::Compose(Box::new(c))),
                     Err(msg) => self.error(msg),
@@ -834,10 +824,9 @@ impl App {
                 vec![]
             }
             Action::Outbox => {
-                self.overlay = Some(Overlay::Outbox {
-                    cursor: 0,
-                    entries: desk.outbox_entries(),
-                });
+                let entries = desk.outbox_entries();
+                let entries = self.ask(entries);
+                self.overlay = Some(Overlay::Outbox { cursor: 0, entries });
                 vec![]
             }
             Action::CreateContact
@@ -884,17 +873,15 @@ impl App {
                 }]
             }
             Action::Notifications => {
-                self.overlay = Some(Overlay::Notifications {
-                    cursor: 0,
-                    items: desk.notifications(),
-                });
+                let items = desk.notifications();
+                let items = self.ask(items);
+                self.overlay = Some(Overlay::Notifications { cursor: 0, items });
                 vec![]
             }
             Action::RecordTrash => {
-                self.overlay = Some(Overlay::Trash {
-                    cursor: 0,
-                    items: desk.deleted_records(),
-                });
+                let items = desk.deleted_records();
+                let items = self.ask(items);
+                self.overlay = Some(Overlay::Trash { cursor: 0, items });
                 vec![]
             }
             Action::EditRecord | Action::FollowRecord | Action::Delete
@@ -928,7 +915,7 @@ impl App {
         }
     }
 
-    fn overlay_action(&mut self, desk: &Arc<Desk>, action: Action) -> Option<Vec<Command>> {
+    fn overlay_action(&mut self, desk: &dyn DeskClient, action: Action) -> Option<Vec<Command>> {
         let overlay = self.overlay.as_mut()?;
         match overlay {
             Overlay::Help { scroll } => match action {
@@ -1033,19 +1020,19 @@ impl App {
                     let Some(d) = items.get(*cursor).cloned() else {
                         return Some(vec![]);
                     };
-                    let settings = ComposeState::settings();
-                    self.overlay = Some(Overlay::Compose(Box::new(ComposeState::from_draft(
-                        desk, &d, &settings,
-                    ))));
+                    let settings = desk.compose_settings().unwrap_or_default();
+                    let c = ComposeState::from_draft(desk, &d, &settings);
+                    self.overlay = Some(Overlay::Compose(Box::new(c)));
                 }
                 Action::Delete => {
                     if let Some(d) = items.get(*cursor) {
-                        let _ = desk.store().delete_draft(d.id);
+                        let id = d.id;
                         items.remove(*cursor);
                         *cursor = (*cursor).min(items.len().saturating_sub(1));
                         if items.is_empty() {
                             self.overlay = None;
                         }
+                        return Some(vec![Command::DeleteDraft { id }]);
                     }
                 }
                 Action::Quit => self.quit = true,
@@ -1178,18 +1165,19 @@ impl App {
         }
     }
 
-    fn open_record(&mut self, desk: &Arc<Desk>) {
+    fn open_record(&mut self, desk: &dyn DeskClient) {
         let Some(r) = self.records.records.get(self.records.cursor).cloned() else {
             return;
         };
-        let mut related: Vec<Record> = r
-            .parent
-            .iter()
-            .chain(r.related.iter())
-            .filter_map(|x| desk.record(*x))
-            .collect();
-        related.extend(desk.store().children_of(r.reference()).unwrap_or_default());
+        let mut related: Vec<Record> = Vec::new();
+        for x in r.parent.iter().chain(r.related.iter()) {
+            let found = desk.record(*x);
+            related.extend(self.ask(found));
+        }
+        let children = desk.children_of(r.reference());
+        related.extend(self.ask(children));
         let history = desk.history(&r);
+        let history = self.ask(history);
         self.overlay = Some(Overlay::Record(Box::new(RecordCard {
             record: r,
             related,
@@ -1227,7 +1215,7 @@ impl App {
         }]
     }
 
-    fn mark_read(&mut self, _desk: &Arc<Desk>) -> Vec<Command> {
+    fn mark_read(&mut self, _desk: &dyn DeskClient) -> Vec<Command> {
         match self.list.selected() {
             Some(row) if row.entry.flags & flags::SEEN == 0 => vec![Command::SetFlags {
                 id: row.summary.id,
@@ -1241,7 +1229,7 @@ impl App {
     }
 
     /// Move to the next/previous mail of the same thread within the window.
-    fn step_thread(&mut self, desk: &Arc<Desk>, next: bool) -> Vec<Command> {
+    fn step_thread(&mut self, desk: &dyn DeskClient, next: bool) -> Vec<Command> {
         let Some(tid) = self.list.selected().map(|r| r.summary.thread_id) else {
             return vec![];
         };
@@ -1267,7 +1255,7 @@ impl App {
     }
 
     /// An event from the desk.
-    pub fn handle_event(&mut self, desk: &Arc<Desk>, event: Event) -> Vec<Command> {
+    pub fn handle_event(&mut self, desk: &dyn DeskClient, event: Event) -> Vec<Command> {
         match event {
             Event::FolderChanged { account, folder } => {
                 self.reload_folders(desk);
@@ -1284,7 +1272,8 @@ impl App {
             }
             Event::LinksChanged { id } => {
                 if self.reader.id == Some(id) {
-                    self.records.records = desk.links_of(id);
+                    let links = desk.links_of(id);
+                    self.records.records = self.ask(links);
                     self.records.cursor = self
                         .records
                         .cursor
@@ -1315,29 +1304,42 @@ impl App {
             }
             Event::RecordsChanged => {
                 if let Some(id) = self.reader.id {
-                    self.records.records = desk.links_of(id);
+                    let links = desk.links_of(id);
+                    self.records.records = self.ask(links);
                     self.records.cursor = self
                         .records
                         .cursor
                         .min(self.records.records.len().saturating_sub(1));
                 }
-                match &mut self.overlay {
-                    Some(Overlay::Notifications { items, cursor }) => {
-                        *items = desk.notifications();
-                        *cursor = (*cursor).min(items.len().saturating_sub(1));
+                match &self.overlay {
+                    Some(Overlay::Notifications { .. }) => {
+                        let fresh = desk.notifications();
+                        let fresh = self.ask(fresh);
+                        if let Some(Overlay::Notifications { items, cursor }) = &mut self.overlay {
+                            *items = fresh;
+                            *cursor = (*cursor).min(items.len().saturating_sub(1));
+                        }
                     }
-                    Some(Overlay::Trash { items, cursor }) => {
-                        *items = desk.deleted_records();
-                        *cursor = (*cursor).min(items.len().saturating_sub(1));
+                    Some(Overlay::Trash { .. }) => {
+                        let fresh = desk.deleted_records();
+                        let fresh = self.ask(fresh);
+                        if let Some(Overlay::Trash { items, cursor }) = &mut self.overlay {
+                            *items = fresh;
+                            *cursor = (*cursor).min(items.len().saturating_sub(1));
+                        }
                     }
                     _ => {}
                 }
                 vec![]
             }
             Event::OutboxChanged => {
-                if let Some(Overlay::Outbox { entries, cursor }) = &mut self.overlay {
-                    *entries = desk.outbox_entries();
-                    *cursor = (*cursor).min(entries.len().saturating_sub(1));
+                if matches!(self.overlay, Some(Overlay::Outbox { .. })) {
+                    let fresh = desk.outbox_entries();
+                    let fresh = self.ask(fresh);
+                    if let Some(Overlay::Outbox { entries, cursor }) = &mut self.overlay {
+                        *entries = fresh;
+                        *cursor = (*cursor).min(entries.len().saturating_sub(1));
+                    }
                 }
                 vec![]
             }

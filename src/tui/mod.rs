@@ -12,7 +12,7 @@ pub mod terminal;
 pub mod theme;
 pub mod ui;
 
-use crate::desk::{Command, Desk, Event};
+use crate::protocol::{Command, DeskClient, Event};
 use app::App;
 use futures::StreamExt;
 use keymap::{Key, Keymap};
@@ -33,14 +33,14 @@ pub struct RunOptions {
 
 const FRAME: Duration = Duration::from_millis(16);
 
-fn run_commands(desk: &Arc<Desk>, cmds: Vec<Command>) {
+fn run_commands(desk: &dyn DeskClient, cmds: Vec<Command>) {
     for c in cmds {
         desk.send(c);
     }
 }
 
 /// Keep the list window and reader width in step with the terminal size.
-fn fit_to(app: &mut App, desk: &Arc<Desk>, area: Rect) {
+fn fit_to(app: &mut App, desk: &dyn DeskClient, area: Rect) {
     app.reader_width = ui::reader_width(area, app.focus);
     let cmds = app.resize_list(desk, ui::list_rows(area, app.focus));
     run_commands(desk, cmds);
@@ -86,7 +86,7 @@ fn edit_externally(guard: &mut terminal::TerminalGuard, text: &str) -> std::io::
 
 /// Run the interface until the agent quits or a signal asks us to.
 pub async fn run(
-    desk: Arc<Desk>,
+    desk: Arc<dyn DeskClient>,
     mut events: UnboundedReceiver<Event>,
     opts: RunOptions,
 ) -> anyhow::Result<()> {
@@ -99,9 +99,11 @@ pub async fn run(
     let mut area = Rect::new(0, 0, size.width, size.height);
     app.list.height = ui::list_rows(area, app.focus).max(1);
     app.reader_width = ui::reader_width(area, app.focus);
-    let cmds = app.load(&desk);
-    run_commands(&desk, cmds);
-    let drafts = compose::ComposeState::recover(&desk);
+    let desk: &dyn DeskClient = desk.as_ref();
+    let cmds = app.load(desk);
+    run_commands(desk, cmds);
+    let drafts = desk.drafts();
+    let drafts = app.ask(drafts);
     if !drafts.is_empty() && !opts.first_frame_and_exit {
         app.overlay = Some(app::Overlay::Drafts {
             cursor: 0,
@@ -115,8 +117,8 @@ pub async fn run(
         while app.reader.id.is_some() && app.reader.mail.is_none() && Instant::now() < deadline {
             match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
                 Ok(Some(e)) => {
-                    let cmds = app.handle_event(&desk, e);
-                    run_commands(&desk, cmds);
+                    let cmds = app.handle_event(desk, e);
+                    run_commands(desk, cmds);
                 }
                 Ok(None) => break,
                 Err(_) => {}
@@ -134,7 +136,7 @@ pub async fn run(
     let mut last_draw = Instant::now() - FRAME;
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
-            fit_to(&mut app, &desk, area);
+            fit_to(&mut app, desk, area);
             draw(&mut guard, &app, &theme)?;
             last_draw = Instant::now();
             dirty = false;
@@ -157,8 +159,8 @@ pub async fn run(
             } => match ev {
                 Some(Ok(crossterm::event::Event::Key(k))) => {
                     if let Some(key) = Key::from_event(&k) {
-                        let cmds = app.handle_key(&desk, key);
-                        run_commands(&desk, cmds);
+                        let cmds = app.handle_key(desk, key);
+                        run_commands(desk, cmds);
                         dirty = true;
                     }
                 }
@@ -176,8 +178,8 @@ pub async fn run(
             },
             e = events.recv() => {
                 if let Some(e) = e {
-                    let cmds = app.handle_event(&desk, e);
-                    run_commands(&desk, cmds);
+                    let cmds = app.handle_event(desk, e);
+                    run_commands(desk, cmds);
                     dirty = true;
                 }
             }
@@ -197,7 +199,7 @@ pub async fn run(
                 }
                 match edited {
                     Ok(text) => {
-                        if let Err(e) = c.apply_editor_text(&text) {
+                        if let Err(e) = c.apply_editor_text(desk, &text) {
                             app.status.message =
                                 Some((format!("The edited mail was not taken: {e}"), true));
                         }
@@ -205,21 +207,19 @@ pub async fn run(
                     Err(e) => app.status.message = Some((format!("The editor failed: {e}"), true)),
                 }
                 dirty = true;
-            } else if let Some(Err(e)) = c.autosave(desk.store(), Instant::now()) {
-                app.status.message = Some((format!("The draft could not be saved: {e}"), true));
+            } else if let Some(save) = c.autosave(Instant::now()) {
+                desk.send(save);
             }
         }
         if app.suspend || app.quit {
             // Whatever is being written survives a suspend that never comes back.
-            if let Some(app::Overlay::Compose(c)) = &mut app.overlay
-                && let Err(e) = c.save_draft(desk.store())
-            {
-                tracing::error!("saving the draft failed: {e}");
+            if let Some(app::Overlay::Compose(c)) = &mut app.overlay {
+                desk.send(c.save_draft());
             }
         }
         if app.suspend {
             app.suspend = false;
-            desk.store().flush()?;
+            desk.flush()?;
             guard.suspend()?;
             let size = guard.terminal.size()?;
             area = Rect::new(0, 0, size.width, size.height);
@@ -238,7 +238,7 @@ pub async fn run(
             break;
         }
     }
-    desk.store().flush()?;
+    desk.flush()?;
     drop(guard);
     Ok(())
 }

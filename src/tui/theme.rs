@@ -348,9 +348,9 @@ impl Theme {
         let user = match user_dir {
             Some(dir) => {
                 let path = dir.join(format!("{name}.toml"));
-                match std::fs::read_to_string(&path) {
-                    Ok(src) => Some((parse_file(&src, &path)?, src, path)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                match crate::config::read_optional(&path) {
+                    Ok(Some(src)) => Some((parse_file(&src, &path)?, src, path)),
+                    Ok(None) => None,
                     Err(source) => {
                         return Err(ThemeError::Io {
                             file: path.display().to_string(),
@@ -458,9 +458,8 @@ impl Theme {
 /// Theme names usable with [`Theme::load`]: builtins plus `*.toml` in `user_dir`.
 pub fn available(user_dir: Option<&Path>) -> Vec<String> {
     let mut names: Vec<String> = Theme::builtin_names().map(str::to_owned).collect();
-    if let Some(entries) = user_dir.and_then(|d| std::fs::read_dir(d).ok()) {
-        for entry in entries.flatten() {
-            let path = entry.path();
+    if let Some(dir) = user_dir {
+        for path in crate::config::dir_entries(dir) {
             if path.extension().is_some_and(|e| e == "toml")
                 && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
                 && valid_name(stem)

@@ -25,12 +25,12 @@ impl ComposeState {
     }
 
     /// Typed text goes to the current field; Enter only breaks lines in the body.
-    pub fn input(&mut self, key: Key) {
-        self.handle_input(key);
+    pub fn input(&mut self, desk: &dyn DeskClient, key: Key) {
+        self.handle_input(desk, key);
         self.sync_cursors();
     }
 
-    pub(super) fn handle_input(&mut self, key: Key) {
+    pub(super) fn handle_input(&mut self, desk: &dyn DeskClient, key: Key) {
         let alt = key.mods.contains(KeyModifiers::ALT);
         match &mut self.mode {
             Mode::AttachPrompt { input, matches } => {
@@ -45,7 +45,7 @@ impl ComposeState {
                     }
                     KeyCode::Enter => {
                         let path = expand_home(input.trim());
-                        match self.add_attachment(&path) {
+                        match self.add_attachment(desk, &path) {
                             Ok(()) => {
                                 self.mode = Mode::Edit;
                                 self.notice =
@@ -69,7 +69,7 @@ impl ComposeState {
                         self.mode = Mode::Edit;
                         if let Some(name) = name {
                             let ctx = self.template_ctx.clone().unwrap_or_default();
-                            match self.insert_template(&name, &ctx) {
+                            match self.insert_template(desk, &name, &ctx) {
                                 Ok(()) => {
                                     let flagged = !self.template_warnings().is_empty();
                                     self.notice = Some(if flagged {

@@ -30,18 +30,17 @@
 //!   Alt-A adds a file from any row.
 //! - Esc asks how to close: keep the draft (default) or discard it.
 
-use crate::desk::{Command, Desk, Outgoing};
-use crate::outbox::message::{FileAttachment, content_type_for};
+use crate::outbox::message::content_type_for;
 use crate::outbox::template::{self, TemplateContext};
+pub use crate::protocol::AttachmentSource;
+use crate::protocol::{Command, DeskClient, FileAttachment, Outgoing};
 use crate::store::drafts::StoredDraft;
-use crate::store::{MessageSummary, RecordKind, Store, StoreError};
+use crate::store::{MessageSummary, RecordKind};
 use crate::tui::action::Action;
 use crate::tui::keymap::Key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::{CursorMove, TextArea};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod attachments;
@@ -55,12 +54,12 @@ mod templates;
 #[cfg(test)]
 mod tests;
 
-pub use attachments::complete_path;
-pub use identity::{ComposeSettings, Identity, IdentityConfig, identities_for};
+pub use crate::config::identities::{ComposeSettings, IdentityConfig};
+pub use identity::{Identity, identities_for};
 pub use subjects::{forward_subject, reply_subject};
-pub use templates::{template_context, template_names};
 // Helpers shared between the compose submodules.
-use attachments::{expand_home, file_attachment, human_size, join_addr, message_attachment};
+use crate::config::files::expand_home;
+use attachments::{file_attachment, human_size, join_addr, message_attachment};
 use completion::known_addresses;
 use identity::signature_block;
 
@@ -79,14 +78,6 @@ const AUTOSAVE_IDLE: Duration = Duration::from_secs(2);
 const AUTOSAVE_MAX: Duration = Duration::from_secs(10);
 /// How many recent mails per account feed recipient completion.
 const RECENT_MAILS: usize = 200;
-
-/// Where an attachment's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttachmentSource {
-    File(PathBuf),
-    /// A stored mail's raw bytes, attached as message/rfc822.
-    Message(u64),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeAttachment {
@@ -138,8 +129,6 @@ pub struct ComposeState {
     pub attach_cursor: usize,
     /// A message for the pane (text, is an error).
     pub notice: Option<(String, bool)>,
-    /// Where templates are read from.
-    pub templates_dir: PathBuf,
     attachments: Vec<ComposeAttachment>,
     system_address: Option<String>,
     /// Completion candidates: (address, name).
@@ -204,7 +193,6 @@ impl ComposeState {
             mode: Mode::Edit,
             attach_cursor: 0,
             notice: None,
-            templates_dir: crate::config::paths::config_dir().join("templates"),
             attachments: Vec::new(),
             system_address: cfg.system_address.clone().filter(|s| !s.trim().is_empty()),
             known: Vec::new(),
@@ -225,19 +213,14 @@ impl ComposeState {
         }
     }
 
-    /// The identities file's settings (defaults when it is absent or bad).
-    pub fn settings() -> ComposeSettings {
-        ComposeSettings::load(&crate::config::paths::config_dir()).unwrap_or_default()
-    }
-
     /// Start a new mail, reply, reply-all or forward of `base`, with the
     /// identities of `<config dir>/identities.toml`.
     pub fn start(
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         action: Action,
         base: Option<&MessageSummary>,
     ) -> Result<ComposeState, String> {
-        let (settings, problem) = match ComposeSettings::load(&crate::config::paths::config_dir()) {
+        let (settings, problem) = match desk.compose_settings() {
             Ok(s) => (s, None),
             Err(e) => (ComposeSettings::default(), Some(e)),
         };
@@ -251,7 +234,7 @@ impl ComposeState {
 
     /// [`ComposeState::start`] with the given settings.
     pub fn start_with(
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         action: Action,
         base: Option<&MessageSummary>,
         settings: &ComposeSettings,
@@ -261,7 +244,7 @@ impl ComposeState {
             return Err("No account is configured to send from; add an [[accounts]] entry.".into());
         }
         c.known = known_addresses(desk, &c.own);
-        c.draft_id = desk.store().next_id().unwrap_or(0);
+        c.draft_id = desk.new_draft_id().map_err(|e| e.0)?;
         let needs_base = matches!(action, Action::Reply | Action::ReplyAll | Action::Forward);
         let Some(m) = base.filter(|_| needs_base) else {
             if needs_base {
@@ -275,19 +258,16 @@ impl ComposeState {
         };
         c.identity = c.identity_for(desk, m);
         let quote: String = desk
-            .store()
-            .body(m.id)
-            .ok()
-            .flatten()
-            .map(|raw| {
-                let r = crate::mail::render::render(&raw, &Default::default());
-                r.lines
+            .quote_lines(m.id)
+            .map_err(|e| e.0)?
+            .map(|lines| {
+                lines
                     .iter()
                     .map(|l| {
-                        if l.text.is_empty() {
+                        if l.is_empty() {
                             ">".to_string()
                         } else {
-                            format!("> {}", l.text)
+                            format!("> {l}")
                         }
                     })
                     .collect::<Vec<_>>()
@@ -362,7 +342,7 @@ impl ComposeState {
 
     /// The identity to answer `m` with: the one it was addressed to, else one
     /// of the account it is stored in.
-    fn identity_for(&self, desk: &Desk, m: &MessageSummary) -> Option<usize> {
+    fn identity_for(&self, desk: &dyn DeskClient, m: &MessageSummary) -> Option<usize> {
         let addressed =
             m.to.iter()
                 .chain(m.cc.iter())
@@ -370,12 +350,8 @@ impl ComposeState {
                 .chain(m.from.iter())
                 .map(|p| p.email.to_lowercase())
                 .collect::<Vec<_>>();
-        let mut by_account = None;
-        if let Ok(locs) = desk.store().locations(m.id)
-            && let Some(l) = locs.first()
-        {
-            by_account = Some(l.account.clone());
-        }
+        // Not knowing the account only weakens the guess.
+        let by_account = desk.account_of(m.id).ok().flatten();
         // Addressed to an identity of the account it is stored in, first.
         let hit = |same_account: bool| {
             self.identities.iter().position(|i| {
@@ -427,7 +403,7 @@ impl ComposeState {
 
     /// Reopen a saved draft.
     pub fn from_draft(
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         d: &StoredDraft,
         settings: &ComposeSettings,
     ) -> ComposeState {
@@ -456,21 +432,17 @@ impl ComposeState {
             c.attach_message(desk, id);
         }
         for p in &d.attachments {
-            c.attachments.push(file_attachment(p));
+            c.attachments.push(file_attachment(desk, p));
         }
         c.draft_id = d.id;
         c.saved = d.id != 0;
         if d.id == 0 {
-            c.draft_id = desk.store().next_id().unwrap_or(0);
+            // Without a fresh id the draft is still kept, under id 0.
+            c.draft_id = desk.new_draft_id().unwrap_or(0);
         }
         c.field = if c.identity.is_none() { FROM } else { BODY };
         c.sync_cursors();
         c
-    }
-
-    /// Saved drafts, newest first, for the next start to offer.
-    pub fn recover(desk: &Desk) -> Vec<StoredDraft> {
-        desk.store().drafts().unwrap_or_default()
     }
 }
 
@@ -558,16 +530,6 @@ impl ComposeState {
                 if unknown.len() == 1 { "is" } else { "are" }
             ));
         }
-        for a in &self.attachments {
-            if let AttachmentSource::File(p) = &a.source
-                && !p.is_file()
-            {
-                return Some(format!(
-                    "The attachment {} is gone; remove it or put the file back.",
-                    p.display()
-                ));
-            }
-        }
         None
     }
 
@@ -594,7 +556,7 @@ impl ComposeState {
     }
 
     /// The mail to queue, once [`ComposeState::blocked_reason`] is `None`.
-    pub fn outgoing(&self, desk: &Desk) -> Result<Outgoing, String> {
+    pub fn outgoing(&self, desk: &dyn DeskClient) -> Result<Outgoing, String> {
         if let Some(r) = self.blocked_reason() {
             return Err(r);
         }
@@ -644,7 +606,7 @@ impl ComposeState {
     /// Handle a bound action: `(close overlay, commands, status message)`.
     pub fn action(
         &mut self,
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         action: Action,
     ) -> (bool, Vec<Command>, Option<(String, bool)>) {
         let r = self.handle_action(desk, action);
@@ -654,14 +616,14 @@ impl ComposeState {
 
     fn handle_action(
         &mut self,
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         action: Action,
     ) -> (bool, Vec<Command>, Option<(String, bool)>) {
         match &mut self.mode {
             Mode::AttachPrompt { input, matches } => {
                 match action {
                     Action::NextField => {
-                        let (completed, found) = complete_path(input);
+                        let (completed, found) = desk.complete_path(input);
                         *input = completed;
                         *matches = found;
                         if matches.is_empty() {
@@ -692,7 +654,7 @@ impl ComposeState {
                 self.mode = Mode::Edit;
                 self.notice = None;
                 if matches!(action, Action::Cancel | Action::Back) {
-                    return self.close(desk, discard);
+                    return self.close(discard);
                 }
             }
             Mode::Edit => {}
@@ -709,28 +671,24 @@ impl ComposeState {
                 if !self.dirty && !self.saved {
                     return (true, vec![], None);
                 }
-                let saved = self.save_draft(desk.store());
+                // A failed save comes back from the desk as an error event.
+                let save = self.save_draft();
                 self.mode = Mode::ConfirmClose { discard: false };
-                let msg = match saved {
-                    Ok(_) => (
-                        "Draft saved. Esc again closes and keeps it; d then Esc discards it; any other key goes back to writing."
-                            .to_string(),
-                        false,
-                    ),
-                    Err(e) => (
-                        format!(
-                            "The draft could not be saved ({e}). Esc again closes anyway; any other key goes back to writing."
-                        ),
-                        true,
-                    ),
-                };
+                let msg = (
+                    "Draft saved. Esc again closes and keeps it; d then Esc discards it; any other key goes back to writing."
+                        .to_string(),
+                    false,
+                );
                 self.notice = Some(msg.clone());
-                return (false, vec![], Some(msg));
+                return (false, vec![save], Some(msg));
             }
             Action::InsertTemplate => {
                 let to = self.recipients(TO).into_iter().next();
-                self.template_ctx = Some(template_context(desk, self.in_reply_to, to.as_deref()));
-                if let Err(e) = self.open_templates() {
+                match desk.template_context(self.in_reply_to, to.as_deref()) {
+                    Ok(ctx) => self.template_ctx = Some(ctx),
+                    Err(e) => return (false, vec![], Some((e.0, true))),
+                }
+                if let Err(e) = self.open_templates(desk) {
                     self.notice = Some((e.clone(), true));
                     return (false, vec![], Some((e, true)));
                 }
@@ -762,16 +720,15 @@ impl ComposeState {
                 if let Err(e) = crate::outbox::message::build(&probe, None) {
                     return (false, vec![], Some((format!("Cannot send: {e}"), true)));
                 }
+                let mut cmds = vec![Command::Send(Box::new(out))];
                 if self.draft_id != 0 {
                     // The outbox has the mail from here on; a draft left
                     // behind would be offered again after a restart.
-                    if let Err(e) = desk.store().delete_draft(self.draft_id) {
-                        tracing::warn!("could not delete draft {}: {e}", self.draft_id);
-                    }
+                    cmds.push(Command::DeleteDraft { id: self.draft_id });
                     self.saved = false;
                 }
                 self.dirty = false;
-                return (true, vec![Command::Send(Box::new(out))], None);
+                return (true, cmds, None);
             }
             _ => {}
         }
@@ -779,37 +736,24 @@ impl ComposeState {
     }
 
     /// Close the pane, keeping the draft saved or discarding it.
-    fn close(
-        &mut self,
-        desk: &Arc<Desk>,
-        discard: bool,
-    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
+    fn close(&mut self, discard: bool) -> (bool, Vec<Command>, Option<(String, bool)>) {
         if discard {
-            if self.draft_id != 0
-                && let Err(e) = desk.store().delete_draft(self.draft_id)
-            {
-                return (
-                    true,
-                    vec![],
-                    Some((format!("Could not discard the draft: {e}"), true)),
-                );
+            let mut cmds = vec![];
+            if self.draft_id != 0 {
+                cmds.push(Command::DeleteDraft { id: self.draft_id });
             }
             self.saved = false;
             self.dirty = false;
-            return (true, vec![], Some(("Draft discarded.".into(), false)));
+            return (true, cmds, Some(("Draft discarded.".into(), false)));
         }
-        if self.dirty
-            && let Err(e) = self.save_draft(desk.store())
-        {
-            return (
-                true,
-                vec![],
-                Some((format!("Could not save the draft: {e}"), true)),
-            );
-        }
+        let cmds = if self.dirty {
+            vec![self.save_draft()]
+        } else {
+            vec![]
+        };
         (
             true,
-            vec![],
+            cmds,
             Some((
                 "Draft kept; it is offered again on the next start.".into(),
                 false,

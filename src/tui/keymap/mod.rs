@@ -295,9 +295,9 @@ impl Keymap {
     pub fn load(name: &str, user_file: Option<&Path>) -> Result<Keymap, KeymapError> {
         let mut keymap = Keymap::builtin(name)?;
         if let Some(path) = user_file {
-            match std::fs::read_to_string(path) {
-                Ok(src) => keymap.merge(Keymap::parse(&src, path)?),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            match crate::config::read_optional(path) {
+                Ok(Some(src)) => keymap.merge(Keymap::parse(&src, path)?),
+                Ok(None) => {}
                 Err(source) => {
                     return Err(KeymapError::Io {
                         file: path.display().to_string(),
