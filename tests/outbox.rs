@@ -334,8 +334,7 @@ async fn postfix_down_means_retrying_then_exactly_one_delivery() {
     assert!(why.contains("will retry"), "{why}");
     let mut saw_notice = false;
     while let Ok(ev) = events.try_recv() {
-        saw_notice |=
-            matches!(ev, deskmail::desk::Event::Notice(ref n) if n.contains("waits in the outbox"));
+        saw_notice |= matches!(ev, deskmail::outbox::OutboxUpdate::Notice(ref n) if n.contains("waits in the outbox"));
     }
     assert!(saw_notice, "the interface is told the mail waits");
 
@@ -910,7 +909,7 @@ async fn interrupted_sending_that_cannot_be_checked_waits_for_the_agent() {
     assert!(why.contains("retry now"), "{why}");
     assert!(matches!(
         events.try_recv(),
-        Ok(deskmail::desk::Event::Error(_))
+        Ok(deskmail::outbox::OutboxUpdate::Error(_))
     ));
     // A second pass does not nag again.
     outbox::drain_once(Arc::clone(&config), Arc::clone(&store), Some(tx))

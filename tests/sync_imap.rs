@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use deskmail::config::Config;
-use deskmail::desk::Event;
 use deskmail::store::{Record, RecordKind, Store, flags};
+use deskmail::sync::SyncUpdate;
 use deskmail::sync::{self, ErrorKind, SyncOptions};
 use futures::TryStreamExt;
 use support::{MailStack, StackOptions, gen_mailbox, poll_until};
@@ -196,7 +196,7 @@ async fn idle_brings_new_mail_and_flag_changes_from_another_client() {
     let idle = poll_until(WAIT, || {
         let mut seen = false;
         while let Ok(e) = rx.try_recv() {
-            if let Event::Sync {
+            if let SyncUpdate::State {
                 state: deskmail::desk::SyncState::Idle,
                 ..
             } = e
@@ -250,7 +250,7 @@ async fn idle_brings_new_mail_and_flag_changes_from_another_client() {
     let got_notice = poll_until(WAIT, || {
         let mut seen = false;
         while let Ok(e) = rx.try_recv() {
-            if let Event::NewMail { count, .. } = e {
+            if let SyncUpdate::NewMail { count, .. } = e {
                 seen |= count == 1;
             }
         }
@@ -653,7 +653,7 @@ async fn bench_sync_vs_raw_fetch() {
     let start = Instant::now();
     let first = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
-            if matches!(e, Event::FolderChanged { .. }) {
+            if matches!(e, SyncUpdate::FolderChanged { .. }) {
                 return Some(start.elapsed());
             }
         }
@@ -785,7 +785,7 @@ async fn desk_changes_reach_the_server_and_a_refusal_is_rolled_back() {
     assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
     let mut refused = false;
     while let Ok(e) = rx.try_recv() {
-        if let Event::Error(text) = e {
+        if let SyncUpdate::Error(text) = e {
             refused |= text.contains("refused") && text.contains("No Such Folder");
         }
     }

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, mpsc};
 
 pub mod fake;
 mod queries;
+mod relay;
 mod templates;
 
 pub use crate::protocol::{AccountFolders, Command, DeskClient, Event, Outgoing, SyncState};
@@ -212,18 +213,18 @@ impl Desk {
         if self.demo {
             return;
         }
-        let handle = crate::sync::spawn_all(
-            Arc::clone(&self.config),
-            Arc::clone(&self.store),
-            self.events.clone(),
-        );
+        let (sync_tx, sync_rx) = mpsc::unbounded_channel();
+        let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
+        tokio::spawn(relay::relay(sync_rx, outbox_rx, self.events.clone()));
+        let handle =
+            crate::sync::spawn_all(Arc::clone(&self.config), Arc::clone(&self.store), sync_tx);
         if let Ok(mut g) = self.sync.lock() {
             *g = Some(handle);
         }
         let outbox = crate::outbox::worker::spawn(
             Arc::clone(&self.config),
             Arc::clone(&self.store),
-            self.events.clone(),
+            outbox_tx,
         );
         if let Ok(mut g) = self.outbox.lock() {
             *g = Some(outbox);

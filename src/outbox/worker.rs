@@ -26,10 +26,10 @@
 //! server's own copy closes the window as far as the server has filed it
 //! before the check runs.
 
+use super::OutboxUpdate;
 use super::diagnose::{self, Diagnosis, FailureKind};
 use super::imap;
 use crate::config::{AccountKind, Config};
-use crate::desk::Event;
 use crate::store::{NewMail, OutboxEntry, OutboxState, Store, StoreError, flags};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -106,7 +106,7 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn emit(events: &Option<mpsc::UnboundedSender<Event>>, e: Event) {
+fn emit(events: &Option<mpsc::UnboundedSender<OutboxUpdate>>, e: OutboxUpdate) {
     if let Some(tx) = events {
         let _ = tx.send(e);
     }
@@ -121,7 +121,7 @@ fn subject_of(e: &OutboxEntry) -> String {
 pub async fn drain_once(
     config: Arc<Config>,
     store: Arc<Store>,
-    events: Option<mpsc::UnboundedSender<Event>>,
+    events: Option<mpsc::UnboundedSender<OutboxUpdate>>,
 ) -> Result<DrainReport, OutboxError> {
     let sh = shared(&store);
     let _g = sh.drain.lock().await;
@@ -169,7 +169,7 @@ pub async fn drain_once(
                     store.set_outbox_followup(id, None)?;
                     emit(
                         &events,
-                        Event::Error(format!("{msg} (gave up after {tries} tries)")),
+                        OutboxUpdate::Error(format!("{msg} (gave up after {tries} tries)")),
                     );
                 } else {
                     store.set_outbox_followup(id, Some(tries))?;
@@ -204,7 +204,7 @@ async fn recover(
     config: &Config,
     store: &Arc<Store>,
     sh: &Shared,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     report: &mut DrainReport,
 ) -> Result<(), OutboxError> {
     let stuck: Vec<OutboxEntry> = store
@@ -268,7 +268,7 @@ async fn recover(
                             OutboxState::Sending,
                             Some(msg.clone()),
                         )?;
-                        emit(events, Event::Error(msg));
+                        emit(events, OutboxUpdate::Error(msg));
                     }
                     report.unverified.push(e.id);
                 }
@@ -304,7 +304,7 @@ async fn send_one(
     config: &Config,
     store: &Arc<Store>,
     sh: &Shared,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: OutboxEntry,
     report: &mut DrainReport,
 ) -> Result<(), OutboxError> {
@@ -335,7 +335,7 @@ async fn send_one(
             report.sent.push(entry.id);
             emit(
                 events,
-                Event::Notice(format!("Sent \"{}\".", subject_of(&entry))),
+                OutboxUpdate::Notice(format!("Sent \"{}\".", subject_of(&entry))),
             );
             Ok(())
         }
@@ -366,7 +366,7 @@ async fn send_one(
 
 fn record_failure(
     store: &Store,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
     attempt: u32,
     d: &Diagnosis,
@@ -384,7 +384,7 @@ fn record_failure(
         report.retrying.push(entry.id);
         emit(
             events,
-            Event::Notice(format!(
+            OutboxUpdate::Notice(format!(
                 "\"{}\" waits in the outbox (try {attempt}): {}",
                 subject_of(entry),
                 d.message
@@ -407,7 +407,7 @@ fn record_failure(
         report.failed.push((entry.id, reason.clone()));
         emit(
             events,
-            Event::Error(format!("\"{}\": {reason}", subject_of(entry))),
+            OutboxUpdate::Error(format!("\"{}\": {reason}", subject_of(entry))),
         );
     }
     Ok(())
@@ -419,7 +419,7 @@ fn record_failure(
 async fn after_send(
     config: &Config,
     store: &Arc<Store>,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
 ) -> Result<(), String> {
     let Some(acc) = config.account(&entry.account) else {
@@ -484,7 +484,7 @@ async fn after_send(
 fn record_locally(
     config: &Config,
     store: &Arc<Store>,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
     folder: &str,
     uidvalidity: u32,
@@ -523,13 +523,13 @@ fn record_locally(
             let rules = crate::crm::linking::LinkRules::from_config(config);
             crate::crm::linking::auto_link(store, &rules, &s)?;
         }
-        emit(events, Event::LinksChanged { id });
+        emit(events, OutboxUpdate::LinksChanged { id });
     }
     mark_answered_locally(store, events, entry, answered_on_server)?;
     store.flush()?;
     emit(
         events,
-        Event::FolderChanged {
+        OutboxUpdate::FolderChanged {
             account: entry.account.clone(),
             folder: folder.to_string(),
         },
@@ -539,7 +539,7 @@ fn record_locally(
 
 fn mark_answered_locally(
     store: &Store,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
     answered_on_server: &mut Vec<(String, u32, u32)>,
 ) -> Result<(), StoreError> {
@@ -558,7 +558,7 @@ fn mark_answered_locally(
                 )?;
                 emit(
                     events,
-                    Event::FolderChanged {
+                    OutboxUpdate::FolderChanged {
                         account: loc.account.clone(),
                         folder: loc.folder.clone(),
                     },
@@ -671,7 +671,7 @@ const IDLE: Duration = Duration::from_secs(60);
 pub fn spawn(
     config: Arc<Config>,
     store: Arc<Store>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<OutboxUpdate>,
 ) -> OutboxHandle {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let st = Arc::clone(&store);
@@ -689,7 +689,7 @@ pub fn spawn(
                     wait
                 }
                 Err(e) => {
-                    let _ = events.send(Event::Error(format!("The outbox failed: {e}")));
+                    let _ = events.send(OutboxUpdate::Error(format!("The outbox failed: {e}")));
                     IDLE
                 }
             };

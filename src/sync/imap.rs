@@ -13,8 +13,9 @@ use super::diagnose::{Ctx, Stage, SyncError};
 use super::progress::Reporter;
 use crate::config::AccountConfig;
 use crate::crm::linking::{LinkRules, auto_link};
-use crate::desk::{Event, SyncState};
+use crate::protocol::SyncState;
 use crate::store::{FolderState, NewMail, Store, flags};
+use crate::sync::SyncUpdate;
 use async_imap::types::{Fetch, Flag, NameAttribute};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
@@ -305,7 +306,7 @@ async fn fetch_new(
                 created += report.created.len();
                 done += n;
                 ctx.report.progress(&plan.desk, done, total);
-                ctx.report.event(Event::FolderChanged {
+                ctx.report.event(SyncUpdate::FolderChanged {
                     account: ctx.acc.name.clone(),
                     folder: plan.desk.clone(),
                 });
@@ -586,7 +587,7 @@ pub async fn sync_folder(
         }
     }
     if outcome.expunged + outcome.flag_changes > 0 {
-        ctx.report.event(Event::FolderChanged {
+        ctx.report.event(SyncUpdate::FolderChanged {
             account: acc.to_string(),
             folder: plan.desk.clone(),
         });
@@ -610,7 +611,7 @@ pub async fn sync_folder(
     done.highestmodseq = modseq;
     ctx.store.ingest(Vec::new(), Some((acc, done)))?;
     if outcome.new_messages > 0 && !first_sync && !plan.skip_notification {
-        ctx.report.event(Event::NewMail {
+        ctx.report.event(SyncUpdate::NewMail {
             account: acc.to_string(),
             folder: plan.desk.clone(),
             count: outcome.new_messages,
@@ -693,7 +694,7 @@ pub async fn push_changes(
                         change.uidvalidity,
                         change.uid,
                     )?;
-                    ctx.report.event(Event::FolderChanged {
+                    ctx.report.event(SyncUpdate::FolderChanged {
                         account: acc.to_string(),
                         folder: change.folder.clone(),
                     });
@@ -736,8 +737,8 @@ fn refused(
         crate::mail::sanitize::sanitize_line(&change.folder)
     );
     tracing::warn!("{msg}");
-    ctx.report.event(Event::Error(msg));
-    ctx.report.event(Event::FolderChanged {
+    ctx.report.event(SyncUpdate::Error(msg));
+    ctx.report.event(SyncUpdate::FolderChanged {
         account: acc.to_string(),
         folder: change.folder.clone(),
     });
@@ -805,7 +806,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     let (plans, warning) = plan_folders(&ctx.acc, &list);
     if let Some(w) = warning {
         tracing::warn!(account = %ctx.acc.name, "{w}");
-        ctx.report.event(Event::Error(w.to_string()));
+        ctx.report.event(SyncUpdate::Error(w.to_string()));
     }
     // Record the special use of every listed folder for the folder pane.
     for (name, special) in &list {

@@ -1282,9 +1282,7 @@ impl App {
                 vec![]
             }
             Event::Sync { account, state } => {
-                if let SyncState::Error(e) = &state {
-                    self.error(format!("{account}: {e}"));
-                }
+                // A sync error also arrives as an Error event from the desk.
                 self.status.sync.insert(account, state);
                 vec![]
             }
