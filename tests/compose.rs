@@ -99,14 +99,15 @@ impl Env {
         a: Action,
     ) -> (bool, Vec<Command>, Option<(String, bool)>) {
         let _g = self.rt.enter();
-        let (close, cmds, msg) = c.action(&self.desk, a);
+        let out = c.action(&self.desk, a);
         // Draft keeping runs on the desk as it would in the interface.
-        for cmd in &cmds {
+        for cmd in &out.commands {
             if matches!(cmd, Command::SaveDraft(_) | Command::DeleteDraft { .. }) {
                 self.desk.send(cmd.clone());
             }
         }
-        (close, cmds, msg)
+        let msg = out.message.map(|m| (m.text, m.is_error));
+        (out.close, out.commands, msg)
     }
 
     fn drafts(&self) -> Vec<deskmail::store::drafts::StoredDraft> {

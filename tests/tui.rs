@@ -5,7 +5,7 @@
 use deskmail::desk::{Desk, Event};
 use deskmail::protocol::{DeskClient, ListRow, PageFrom, PageQuery};
 use deskmail::store::{RecordKind, Store, flags};
-use deskmail::tui::app::{App, Focus, Overlay};
+use deskmail::tui::app::{App, Focus, Overlay, StatusMessage};
 use deskmail::tui::keymap::{Key, Keymap};
 use deskmail::tui::theme::{ColorEnv, Theme};
 use ratatui::Terminal;
@@ -348,7 +348,10 @@ fn send_is_refused_until_the_mail_is_valid() {
         matches!(h.app.overlay, Some(Overlay::Compose(_))),
         "sent an empty mail"
     );
-    let (msg, is_err) = h.app.status.message.clone().expect("a reason");
+    let StatusMessage {
+        text: msg,
+        is_error: is_err,
+    } = h.app.status.message.clone().expect("a reason");
     assert!(is_err && msg.contains("recipient"), "{msg}");
 }
 
@@ -389,7 +392,10 @@ fn w_in_the_reader_saves_the_attachment_inside_the_download_dir() {
         .collect();
     assert!(!files.is_empty(), "nothing saved in {}", dir.display());
     assert!(files.iter().all(|f| f.starts_with(&dir)));
-    let (msg, is_err) = h.app.status.message.clone().expect("a notice");
+    let StatusMessage {
+        text: msg,
+        is_error: is_err,
+    } = h.app.status.message.clone().expect("a notice");
     assert!(!is_err && msg.starts_with("Saved"), "{msg}");
 }
 
@@ -407,7 +413,10 @@ fn pipe_sends_the_attachment_to_a_shell_command() {
         });
     }
     h.key("<Enter>");
-    let (msg, is_err) = h.app.status.message.clone().expect("a notice");
+    let StatusMessage {
+        text: msg,
+        is_error: is_err,
+    } = h.app.status.message.clone().expect("a notice");
     assert!(
         !is_err && msg.contains("wc -l") && msg.contains("exited"),
         "{msg}"
@@ -571,13 +580,14 @@ fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
     );
     h.key("T");
     match &h.app.overlay {
-        Some(Overlay::Trash { items, .. }) => {
-            assert!(items.iter().any(|x| x.reference() == r.reference()))
+        Some(Overlay::Trash(list)) => {
+            assert!(list.items().iter().any(|x| x.reference() == r.reference()))
         }
         other => panic!("no trash overlay: {other:?}"),
     }
     let pos = match &h.app.overlay {
-        Some(Overlay::Trash { items, .. }) => items
+        Some(Overlay::Trash(list)) => list
+            .items()
             .iter()
             .position(|x| x.reference() == r.reference())
             .unwrap_or(0),

@@ -105,10 +105,7 @@ pub async fn run(
     let drafts = desk.drafts();
     let drafts = app.ask(drafts);
     if !drafts.is_empty() && !opts.first_frame_and_exit {
-        app.overlay = Some(app::Overlay::Drafts {
-            cursor: 0,
-            items: drafts,
-        });
+        app.overlay = Some(app::Overlay::Drafts(app::PickList::new(drafts)));
     }
 
     if opts.first_frame_and_exit {
@@ -200,11 +197,10 @@ pub async fn run(
                 match edited {
                     Ok(text) => {
                         if let Err(e) = c.apply_editor_text(desk, &text) {
-                            app.status.message =
-                                Some((format!("The edited mail was not taken: {e}"), true));
+                            app.error(format!("The edited mail was not taken: {e}"));
                         }
                     }
-                    Err(e) => app.status.message = Some((format!("The editor failed: {e}"), true)),
+                    Err(e) => app.error(format!("The editor failed: {e}")),
                 }
                 dirty = true;
             } else if let Some(save) = c.autosave(Instant::now()) {

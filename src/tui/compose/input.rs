@@ -48,10 +48,12 @@ impl ComposeState {
                         match self.add_attachment(desk, &path) {
                             Ok(()) => {
                                 self.mode = Mode::Edit;
-                                self.notice =
-                                    Some((format!("Attached {}.", path.display()), false));
+                                self.notice = Some(StatusMessage::notice(format!(
+                                    "Attached {}.",
+                                    path.display()
+                                )));
                             }
-                            Err(e) => self.notice = Some((e, true)),
+                            Err(e) => self.notice = Some(StatusMessage::error(e)),
                         }
                     }
                     _ => {}
@@ -73,17 +75,14 @@ impl ComposeState {
                                 Ok(()) => {
                                     let flagged = !self.template_warnings().is_empty();
                                     self.notice = Some(if flagged {
-                                        (
-                                            format!(
-                                                "Inserted template {name}; look at the flagged placeholders."
-                                            ),
-                                            true,
-                                        )
+                                        StatusMessage::error(format!(
+                                            "Inserted template {name}; look at the flagged placeholders."
+                                        ))
                                     } else {
-                                        (format!("Inserted template {name}."), false)
+                                        StatusMessage::notice(format!("Inserted template {name}."))
                                     });
                                 }
-                                Err(e) => self.notice = Some((e, true)),
+                                Err(e) => self.notice = Some(StatusMessage::error(e)),
                             }
                         }
                     }
@@ -116,18 +115,18 @@ impl ComposeState {
                 KeyCode::Char(' ') | KeyCode::Right | KeyCode::Down => self.cycle_identity(true),
                 KeyCode::Left | KeyCode::Up => self.cycle_identity(false),
                 KeyCode::Enter => self.field = TO,
-                _ => self.notice = Some((
-                    "This row is who the mail is from: Space or ←/→ chooses, Tab goes on to To."
-                        .into(),
-                    false,
-                )),
+                _ => {
+                    self.notice = Some(StatusMessage::notice(
+                        "This row is who the mail is from: Space or ←/→ chooses, Tab goes on to To.",
+                    ))
+                }
             },
             ATTACH => match key.code {
                 KeyCode::Enter | KeyCode::Char('a') => self.open_attach_prompt(),
                 KeyCode::Delete | KeyCode::Backspace | KeyCode::Char('d') => {
                     let i = self.attach_cursor;
                     if self.remove_attachment(i) {
-                        self.notice = Some(("Attachment removed.".into(), false));
+                        self.notice = Some(StatusMessage::notice("Attachment removed."));
                     }
                 }
                 KeyCode::Right | KeyCode::Char('l') => {
@@ -141,16 +140,13 @@ impl ComposeState {
                     let on = !self.forwards_as_attachment();
                     match self.set_forward_as_attachment(on) {
                         Ok(()) => {
-                            self.notice = Some((
-                                if on {
-                                    "The original goes as an attachment.".into()
-                                } else {
-                                    "The original goes inline.".into()
-                                },
-                                false,
-                            ))
+                            self.notice = Some(StatusMessage::notice(if on {
+                                "The original goes as an attachment."
+                            } else {
+                                "The original goes inline."
+                            }))
                         }
-                        Err(e) => self.notice = Some((e, true)),
+                        Err(e) => self.notice = Some(StatusMessage::error(e)),
                     }
                 }
                 _ => {}

@@ -37,12 +37,14 @@ use crate::protocol::{Command, DeskClient, FileAttachment, Outgoing};
 use crate::store::drafts::StoredDraft;
 use crate::store::{MessageSummary, RecordKind};
 use crate::tui::action::Action;
+use crate::tui::app::StatusMessage;
 use crate::tui::keymap::Key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::{CursorMove, TextArea};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod actions;
 mod attachments;
 mod completion;
 mod drafts;
@@ -53,8 +55,10 @@ mod subjects;
 mod templates;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use crate::config::identities::{ComposeSettings, IdentityConfig};
+pub use actions::ComposeOutcome;
 pub use identity::{Identity, identities_for};
 pub use subjects::{forward_subject, reply_subject};
 // Helpers shared between the compose submodules.
@@ -128,7 +132,7 @@ pub struct ComposeState {
     /// Selected attachment on the Attach row.
     pub attach_cursor: usize,
     /// A message for the pane (text, is an error).
-    pub notice: Option<(String, bool)>,
+    pub notice: Option<StatusMessage>,
     attachments: Vec<ComposeAttachment>,
     system_address: Option<String>,
     /// Completion candidates: (address, name).
@@ -226,7 +230,9 @@ impl ComposeState {
         };
         let mut c = Self::start_with(desk, action, base, &settings)?;
         if let Some(p) = problem {
-            c.notice = Some((format!("Identities file ignored: {p}"), true));
+            c.notice = Some(StatusMessage::error(format!(
+                "Identities file ignored: {p}"
+            )));
         }
         c.sync_cursors();
         Ok(c)
@@ -447,141 +453,6 @@ impl ComposeState {
 }
 
 impl ComposeState {
-    fn header_fields(&self) -> [(&'static str, &TextArea<'static>); 4] {
-        [
-            ("To", &self.to),
-            ("Cc", &self.cc),
-            ("Bcc", &self.bcc),
-            ("Subject", &self.subject),
-        ]
-    }
-
-    /// Every recipient of one address field.
-    pub fn recipients(&self, field: usize) -> Vec<String> {
-        self.address_area(field)
-            .map(|t| addresses_of(&text(t)))
-            .unwrap_or_default()
-    }
-
-    /// The Bcc the mail gets: the typed ones plus the archive address when
-    /// the identity asks for it.
-    pub fn effective_bcc(&self) -> Vec<String> {
-        let mut bcc = self.recipients(BCC);
-        if let (Some(id), Some(sys)) = (self.current_identity(), &self.system_address)
-            && id.archive_bcc
-            && !bcc.iter().any(|b| b.eq_ignore_ascii_case(sys))
-        {
-            bcc.push(sys.clone());
-        }
-        bcc
-    }
-
-    /// Why Send is refused now, if it is.
-    pub fn blocked_reason(&self) -> Option<String> {
-        if self.recipients(TO).is_empty() {
-            return Some("Add a recipient in To.".into());
-        }
-        if self.current_identity().is_none() {
-            return Some("Choose who the mail is from (From row: Space or ←/→).".into());
-        }
-        if let Some(id) = self.current_identity()
-            && (id.name.contains(['\r', '\n']) || id.email.contains(['\r', '\n']))
-        {
-            return Some(
-                "The identity's name or address contains a line break; fix identities.toml.".into(),
-            );
-        }
-        for (name, t) in self.header_fields() {
-            let lines = t.lines();
-            let multi_line = name == "Subject" && lines.len() > 1;
-            if multi_line || lines.iter().any(|l| l.contains(['\r', '\n'])) {
-                return Some(format!(
-                    "{name} contains a line break; header fields must be one line."
-                ));
-            }
-        }
-        for (name, field) in [("To", TO), ("Cc", CC), ("Bcc", BCC)] {
-            for a in self.recipients(field) {
-                if let Err(e) = crate::mail::address::validate_recipient(&a) {
-                    return Some(format!(
-                        "{name}: {}: {e}",
-                        crate::mail::sanitize::sanitize_line(&a)
-                    ));
-                }
-            }
-        }
-        if text(&self.subject).trim().is_empty() {
-            return Some("Write a subject.".into());
-        }
-        let body = text(&self.body);
-        if !self.has_own_text(&body) {
-            return Some("Write the message body.".into());
-        }
-        let unknown: Vec<String> = self
-            .template_unknown
-            .iter()
-            .filter(|u| body.contains(&format!("{{{u}}}")))
-            .map(|u| format!("{{{u}}}"))
-            .collect();
-        if !unknown.is_empty() {
-            return Some(format!(
-                "{} {} not a known placeholder; fix or remove it.",
-                unknown.join(", "),
-                if unknown.len() == 1 { "is" } else { "are" }
-            ));
-        }
-        None
-    }
-
-    /// Whether `body` holds more than the signature and the quote (a
-    /// forward's original counts as content).
-    fn has_own_text(&self, body: &str) -> bool {
-        if self.forwards_as_attachment()
-            || self
-                .forward_block
-                .as_deref()
-                .is_some_and(|b| body.contains(b))
-        {
-            return !body.trim().is_empty();
-        }
-        let mut rest = body.to_string();
-        if let Some(s) = &self.signature_block {
-            rest = rest.replacen(s.as_str(), "", 1);
-        }
-        if let Some(m) = &self.quote_marker {
-            rest = rest.replacen(m.as_str(), "", 1);
-        }
-        rest.lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('>'))
-    }
-
-    /// The mail to queue, once [`ComposeState::blocked_reason`] is `None`.
-    pub fn outgoing(&self, desk: &dyn DeskClient) -> Result<Outgoing, String> {
-        if let Some(r) = self.blocked_reason() {
-            return Err(r);
-        }
-        let Some(id) = self.current_identity() else {
-            return Err("Choose who the mail is from.".into());
-        };
-        let checked = |v: Vec<String>| -> Result<Vec<String>, String> {
-            v.iter()
-                .map(|a| crate::mail::address::validate_recipient(a).map_err(|e| e.to_string()))
-                .collect()
-        };
-        Ok(Outgoing {
-            account: id.account.clone(),
-            from_name: id.name.clone(),
-            from: id.email.clone(),
-            to: checked(self.recipients(TO))?,
-            cc: checked(self.recipients(CC))?,
-            bcc: checked(self.effective_bcc())?,
-            subject: text(&self.subject).trim().to_string(),
-            body: text(&self.body),
-            in_reply_to: self.in_reply_to,
-            attachments: self.file_attachments(desk)?,
-        })
-    }
-
     /// Show the cursor only in the field being edited.
     pub fn sync_cursors(&mut self) {
         use ratatui::style::{Modifier, Style};
@@ -601,164 +472,6 @@ impl ComposeState {
                 Style::default()
             });
         }
-    }
-
-    /// Handle a bound action: `(close overlay, commands, status message)`.
-    pub fn action(
-        &mut self,
-        desk: &dyn DeskClient,
-        action: Action,
-    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
-        let r = self.handle_action(desk, action);
-        self.sync_cursors();
-        r
-    }
-
-    fn handle_action(
-        &mut self,
-        desk: &dyn DeskClient,
-        action: Action,
-    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
-        match &mut self.mode {
-            Mode::AttachPrompt { input, matches } => {
-                match action {
-                    Action::NextField => {
-                        let (completed, found) = desk.complete_path(input);
-                        *input = completed;
-                        *matches = found;
-                        if matches.is_empty() {
-                            self.notice = Some(("No file matches.".into(), true));
-                        }
-                    }
-                    Action::Cancel | Action::Back => {
-                        self.mode = Mode::Edit;
-                        self.notice = None;
-                    }
-                    _ => {}
-                }
-                return (false, vec![], None);
-            }
-            Mode::Templates { names, cursor } => {
-                match action {
-                    Action::NextField => *cursor = (*cursor + 1).min(names.len().saturating_sub(1)),
-                    Action::PrevField => *cursor = cursor.saturating_sub(1),
-                    Action::Cancel | Action::Back | Action::InsertTemplate => {
-                        self.mode = Mode::Edit
-                    }
-                    _ => {}
-                }
-                return (false, vec![], None);
-            }
-            Mode::ConfirmClose { discard } => {
-                let discard = *discard;
-                self.mode = Mode::Edit;
-                self.notice = None;
-                if matches!(action, Action::Cancel | Action::Back) {
-                    return self.close(discard);
-                }
-            }
-            Mode::Edit => {}
-        }
-        match action {
-            Action::NextField => {
-                let completing = matches!(self.field, TO | CC | BCC) && self.complete_recipient();
-                if !completing {
-                    self.field = (self.field + 1) % FIELDS.len();
-                }
-            }
-            Action::PrevField => self.field = (self.field + FIELDS.len() - 1) % FIELDS.len(),
-            Action::Cancel | Action::Back => {
-                if !self.dirty && !self.saved {
-                    return (true, vec![], None);
-                }
-                // A failed save comes back from the desk as an error event.
-                let save = self.save_draft();
-                self.mode = Mode::ConfirmClose { discard: false };
-                let msg = (
-                    "Draft saved. Esc again closes and keeps it; d then Esc discards it; any other key goes back to writing."
-                        .to_string(),
-                    false,
-                );
-                self.notice = Some(msg.clone());
-                return (false, vec![save], Some(msg));
-            }
-            Action::InsertTemplate => {
-                let to = self.recipients(TO).into_iter().next();
-                match desk.template_context(self.in_reply_to, to.as_deref()) {
-                    Ok(ctx) => self.template_ctx = Some(ctx),
-                    Err(e) => return (false, vec![], Some((e.0, true))),
-                }
-                if let Err(e) = self.open_templates(desk) {
-                    self.notice = Some((e.clone(), true));
-                    return (false, vec![], Some((e, true)));
-                }
-            }
-            Action::ExternalEditor => self.wants_editor = true,
-            Action::Send => {
-                let out = match self.outgoing(desk) {
-                    Ok(o) => o,
-                    Err(reason) => {
-                        return (
-                            false,
-                            vec![],
-                            Some((format!("Cannot send yet: {reason}"), true)),
-                        );
-                    }
-                };
-                // Build the bytes once here so a mail the outbox would refuse
-                // keeps its draft and the pane stays open with the reason.
-                let probe = crate::outbox::message::Draft {
-                    from_name: out.from_name.clone(),
-                    from: out.from.clone(),
-                    to: out.to.clone(),
-                    cc: out.cc.clone(),
-                    bcc: out.bcc.clone(),
-                    subject: out.subject.clone(),
-                    body: out.body.clone(),
-                    attachments: vec![],
-                };
-                if let Err(e) = crate::outbox::message::build(&probe, None) {
-                    return (false, vec![], Some((format!("Cannot send: {e}"), true)));
-                }
-                let mut cmds = vec![Command::Send(Box::new(out))];
-                if self.draft_id != 0 {
-                    // The outbox has the mail from here on; a draft left
-                    // behind would be offered again after a restart.
-                    cmds.push(Command::DeleteDraft { id: self.draft_id });
-                    self.saved = false;
-                }
-                self.dirty = false;
-                return (true, cmds, None);
-            }
-            _ => {}
-        }
-        (false, vec![], None)
-    }
-
-    /// Close the pane, keeping the draft saved or discarding it.
-    fn close(&mut self, discard: bool) -> (bool, Vec<Command>, Option<(String, bool)>) {
-        if discard {
-            let mut cmds = vec![];
-            if self.draft_id != 0 {
-                cmds.push(Command::DeleteDraft { id: self.draft_id });
-            }
-            self.saved = false;
-            self.dirty = false;
-            return (true, cmds, Some(("Draft discarded.".into(), false)));
-        }
-        let cmds = if self.dirty {
-            vec![self.save_draft()]
-        } else {
-            vec![]
-        };
-        (
-            true,
-            cmds,
-            Some((
-                "Draft kept; it is offered again on the next start.".into(),
-                false,
-            )),
-        )
     }
 
     /// A one-line summary of the attachments with sizes.
