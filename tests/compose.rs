@@ -423,7 +423,7 @@ fn attachments_add_with_path_completion_and_remove() {
     }
     keys(&env, &mut c, "<Enter>");
     assert_eq!(c.mode, Mode::Edit);
-    assert_eq!(c.attachment_line(), vec!["invoice-0042.pdf (3 KB)"]);
+    assert_eq!(c.attachment_line(), vec!["invoice-0042.pdf (2.9 KB)"]);
     let data = c.file_attachments(&env.desk).expect("read");
     assert_eq!(data[0].data.len(), 3000);
     assert_eq!(data[0].content_type, "application/pdf");

@@ -3,6 +3,7 @@
 //! and screens are drawn on ratatui's TestBackend and compared as snapshots.
 
 use deskmail::desk::{Desk, Event};
+use deskmail::mail::format::Clock;
 use deskmail::protocol::{DeskClient, ListRow, PageFrom, PageQuery};
 use deskmail::store::{RecordKind, Store, flags};
 use deskmail::tui::app::{App, Focus, Overlay, StatusMessage};
@@ -53,8 +54,6 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 impl Harness {
     fn new(width: u16, height: u16) -> Harness {
-        // Dates are shown in local time: pin it so screens are reproducible.
-        unsafe { std::env::set_var("TZ", "UTC") };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -69,6 +68,8 @@ impl Harness {
         let (desk, events) = Desk::new(store, deskmail::demo::demo_config(), true);
         desk.set_data_dir(dir.path());
         let mut app = App::new(Keymap::builtin("default").expect("keymap"));
+        // Screens are drawn in UTC whatever the machine's zone.
+        app.clock = Clock::utc_at(1_764_000_000);
         let area = Rect::new(0, 0, width, height);
         app.list.height = deskmail::tui::ui::list_rows(area, app.focus);
         app.reader_width = deskmail::tui::ui::reader_width(area, app.focus);

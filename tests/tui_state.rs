@@ -127,7 +127,11 @@ fn enter_in_the_record_picker_past_the_end_links_the_last_record() {
     let d = desk(3);
     let mut a = app(&d, 5);
     press(&mut a, &d, "L");
-    assert!(matches!(a.overlay, Some(Overlay::Picker(_))), "{:?}", a.overlay);
+    assert!(
+        matches!(a.overlay, Some(Overlay::Picker(_))),
+        "{:?}",
+        a.overlay
+    );
     for _ in 0..10 {
         press(&mut a, &d, "<Down>");
     }
@@ -177,7 +181,10 @@ fn an_outbox_override_does_not_reach_the_trash_or_drafts() {
     a.handle_action(&d, Action::RecordTrash);
     assert!(matches!(a.overlay, Some(Overlay::Trash(_))));
     press(&mut a, &d, "x");
-    assert!(matches!(a.overlay, Some(Overlay::Trash(_))), "x is outbox only");
+    assert!(
+        matches!(a.overlay, Some(Overlay::Trash(_))),
+        "x is outbox only"
+    );
     press(&mut a, &d, "z");
     assert!(a.overlay.is_none(), "z closes the trash");
 }
@@ -201,5 +208,8 @@ fn a_reply_quotes_through_the_desk_and_esc_saves_the_draft_by_command() {
         }
         other => panic!("no draft saved: {other:?}"),
     }
-    assert!(d.take_sent().is_empty(), "nothing went to the desk behind the screen");
+    assert!(
+        d.take_sent().is_empty(),
+        "nothing went to the desk behind the screen"
+    );
 }

@@ -133,6 +133,8 @@ pub async fn run(
     let mut last_draw = Instant::now() - FRAME;
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
+            // Drawing reads the time from state only; the loop keeps it current.
+            app.clock.now = chrono::Utc::now().timestamp();
             fit_to(&mut app, desk, area);
             draw(&mut guard, &app, &theme)?;
             last_draw = Instant::now();

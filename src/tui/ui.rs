@@ -137,7 +137,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             panes::palette::draw(frame, area, input.as_str(), matches, theme)
         }
         Some(Overlay::Picker(p)) => panes::palette::draw_picker(frame, area, p, theme),
-        Some(Overlay::Record(card)) => panes::record_card::draw(frame, area, card, theme),
+        Some(Overlay::Record(card)) => {
+            panes::record_card::draw(frame, area, card, &app.clock, theme)
+        }
         Some(Overlay::Compose(c)) => panes::compose::draw(frame, area, c, theme),
         Some(Overlay::Form(f)) => panes::form::draw(frame, area, f, theme),
         Some(Overlay::Notifications(l)) => {
@@ -152,7 +154,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(Overlay::Prompt(p)) => {
             panes::palette::draw_prompt(frame, area, &p.label, p.input.as_str(), theme)
         }
-        Some(Overlay::Outbox(l)) => panes::outbox::draw(frame, area, l.items(), l.cursor(), theme),
+        Some(Overlay::Outbox(l)) => {
+            panes::outbox::draw(frame, area, l.items(), l.cursor(), &app.clock, theme)
+        }
         None => {}
     }
 }

@@ -159,7 +159,7 @@ impl App {
                 all_headers: self.reader.all_headers,
                 show_quotes: self.reader.show_quotes,
                 width: self.reader_width.max(20),
-                ..RenderOptions::default()
+                tz_offset_secs: Some(self.clock.tz_offset_secs),
             },
         }
     }

@@ -13,6 +13,7 @@ pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
 pub use state::*;
 
+use crate::mail::format::Clock;
 use crate::protocol::{Command, DeskClient, DeskResult};
 use crate::store::Record;
 use crate::tui::action::Action;
@@ -20,6 +21,8 @@ use crate::tui::keymap::{Context, Hint, Key, KeyResult, Keymap};
 
 /// The whole screen state; see the sibling modules for what changes it.
 pub struct App {
+    /// The time zone dates are drawn in and what counts as now.
+    pub clock: Clock,
     pub focus: Focus,
     pub folders: Vec<FolderRow>,
     pub folder_cursor: usize,
@@ -40,6 +43,7 @@ pub struct App {
 impl App {
     pub fn new(keymap: Keymap) -> App {
         App {
+            clock: Clock::local(),
             focus: Focus::List,
             folders: vec![],
             folder_cursor: 0,

@@ -2,20 +2,6 @@
 
 use super::*;
 
-pub(super) fn human_size(n: u64) -> String {
-    const K: f64 = 1024.0;
-    let f = n as f64;
-    if f < K {
-        format!("{n} B")
-    } else if f < K * K {
-        format!("{:.0} KB", (f / K).ceil())
-    } else if f < K * K * K {
-        format!("{:.1} MB", f / K / K)
-    } else {
-        format!("{:.1} GB", f / K / K / K)
-    }
-}
-
 impl ComposeState {
     pub fn attachments(&self) -> &[ComposeAttachment] {
         &self.attachments

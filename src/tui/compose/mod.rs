@@ -63,7 +63,8 @@ pub use identity::{Identity, identities_for};
 pub use subjects::{forward_subject, reply_subject};
 // Helpers shared between the compose submodules.
 use crate::config::files::expand_home;
-use attachments::{file_attachment, human_size, join_addr, message_attachment};
+use crate::mail::format::human_size;
+use attachments::{file_attachment, join_addr, message_attachment};
 use completion::known_addresses;
 use identity::signature_block;
 
