@@ -6,7 +6,10 @@ use deskmail::desk::{Desk, Event};
 use deskmail::mail::format::Clock;
 use deskmail::protocol::{DeskClient, ListRow, PageFrom, PageQuery};
 use deskmail::store::{RecordKind, Store, flags};
-use deskmail::tui::app::{App, Focus, Overlay, StatusMessage};
+use deskmail::store::drafts::StoredDraft;
+use deskmail::store::notifications::Notification;
+use deskmail::store::{OutboxEntry, OutboxState};
+use deskmail::tui::app::{App, Focus, Overlay, PickList, StatusMessage};
 use deskmail::tui::keymap::{Key, Keymap};
 use deskmail::tui::theme::{ColorEnv, Theme};
 use ratatui::Terminal;
@@ -632,4 +635,157 @@ fn following_a_record_is_a_toggle() {
     assert_ne!(was, now);
     h.key("!");
     assert!(matches!(h.app.overlay, Some(Overlay::Notifications { .. })));
+}
+
+// ---- one snapshot per overlay, at 80×24 ----
+
+impl Harness {
+    fn overlay_screen(&self) -> String {
+        assert!(self.app.overlay.is_some(), "{:?}", self.app.status.message);
+        self.screen(&mono())
+    }
+}
+
+#[test]
+fn help_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("?");
+    insta::assert_snapshot!("overlay_help", h.overlay_screen());
+}
+
+#[test]
+fn palette_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key(":");
+    for c in "rep".chars() {
+        h.key(&c.to_string());
+    }
+    insta::assert_snapshot!("overlay_palette", h.overlay_screen());
+}
+
+#[test]
+fn record_picker_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("L");
+    for c in "ann".chars() {
+        h.key(&c.to_string());
+    }
+    insta::assert_snapshot!("overlay_picker", h.overlay_screen());
+}
+
+#[test]
+fn outbox_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    let entry = |subject: &str, state: OutboxState, why: Option<&str>| OutboxEntry {
+        id: 0,
+        account: "support".into(),
+        message_id: format!("<{subject}@desk.example>"),
+        from: "support@desk.example".into(),
+        recipients: vec!["carol@example.com".into()],
+        subject: subject.into(),
+        raw: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+        state,
+        last_error: why.map(str::to_string),
+        created: 1_764_000_000,
+        in_reply_to: None,
+    };
+    let store = h.desk.store();
+    store
+        .enqueue(entry(
+            "Re: Refund for order 1042",
+            OutboxState::Retrying {
+                at: 1_764_000_300,
+                attempt: 2,
+            },
+            Some("connection refused; will retry"),
+        ))
+        .expect("enqueue");
+    store
+        .enqueue(entry(
+            "Re: Invoice copy",
+            OutboxState::Failed {
+                reason: "550 5.1.1 no such user".into(),
+            },
+            Some("550 5.1.1 no such user"),
+        ))
+        .expect("enqueue");
+    h.key("O");
+    insta::assert_snapshot!("overlay_outbox", h.overlay_screen());
+}
+
+#[test]
+fn notifications_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    let agent = h.desk.agent_name();
+    for (i, text) in ["New mail on case #12 from Carol", "Ann Archer wrote again"]
+        .iter()
+        .enumerate()
+    {
+        h.desk
+            .store()
+            .add_notification(Notification {
+                id: 0,
+                agent: agent.clone(),
+                message: 1,
+                record: None,
+                text: text.to_string(),
+                created: 1_764_000_000 + i as i64,
+                read: false,
+            })
+            .expect("notify");
+    }
+    h.key("!");
+    insta::assert_snapshot!("overlay_notifications", h.overlay_screen());
+}
+
+#[test]
+fn trash_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.select_linked();
+    h.key("4");
+    h.key("d");
+    h.key("T");
+    assert!(matches!(h.app.overlay, Some(Overlay::Trash(_))));
+    insta::assert_snapshot!("overlay_trash", h.overlay_screen());
+}
+
+#[test]
+fn drafts_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    for (id, subject) in [(9001, "Re: Refund for order 1042"), (9002, "Shipping delay")] {
+        h.desk
+            .store()
+            .save_draft(&StoredDraft {
+                id,
+                saved: 1_764_000_000,
+                account: Some("support".into()),
+                from: Some("support@desk.example".into()),
+                to: "carol@example.com".into(),
+                subject: subject.into(),
+                body: "Half-written answer".into(),
+                ..StoredDraft::default()
+            })
+            .expect("draft");
+    }
+    let drafts = h.desk.drafts().expect("drafts");
+    h.app.overlay = Some(Overlay::Drafts(PickList::new(drafts)));
+    insta::assert_snapshot!("overlay_drafts", h.overlay_screen());
+}
+
+#[test]
+fn record_form_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.select_linked();
+    h.key("4");
+    h.key("e");
+    assert!(matches!(h.app.overlay, Some(Overlay::Form(_))));
+    insta::assert_snapshot!("overlay_record_form", h.overlay_screen());
+}
+
+#[test]
+fn compose_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("r");
+    assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))));
+    insta::assert_snapshot!("overlay_compose", h.overlay_screen());
 }
