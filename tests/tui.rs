@@ -5,10 +5,10 @@
 use deskmail::desk::{Desk, Event};
 use deskmail::mail::format::Clock;
 use deskmail::protocol::{DeskClient, ListRow, PageFrom, PageQuery};
-use deskmail::store::{RecordKind, Store, flags};
 use deskmail::store::drafts::StoredDraft;
 use deskmail::store::notifications::Notification;
 use deskmail::store::{OutboxEntry, OutboxState};
+use deskmail::store::{RecordKind, Store, flags};
 use deskmail::tui::app::{App, Focus, Overlay, PickList, StatusMessage};
 use deskmail::tui::keymap::{Key, Keymap};
 use deskmail::tui::theme::{ColorEnv, Theme};
@@ -752,7 +752,10 @@ fn trash_overlay_at_80x24() {
 #[test]
 fn drafts_overlay_at_80x24() {
     let mut h = Harness::new(80, 24);
-    for (id, subject) in [(9001, "Re: Refund for order 1042"), (9002, "Shipping delay")] {
+    for (id, subject) in [
+        (9001, "Re: Refund for order 1042"),
+        (9002, "Shipping delay"),
+    ] {
         h.desk
             .store()
             .save_draft(&StoredDraft {
