@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod attachments;
+pub mod folders;
 pub mod format;
 pub(crate) mod mime;
 pub mod parse;

@@ -104,7 +104,8 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
-fn special_use_of(attrs: &[NameAttribute<'_>]) -> Option<String> {
+/// The special use of a listed folder, as the store keeps it.
+pub fn special_use_of(attrs: &[NameAttribute<'_>]) -> Option<String> {
     attrs.iter().find_map(|a| match a {
         NameAttribute::Sent => Some("\\Sent".to_string()),
         NameAttribute::Drafts => Some("\\Drafts".to_string()),
@@ -114,16 +115,6 @@ fn special_use_of(attrs: &[NameAttribute<'_>]) -> Option<String> {
         _ => None,
     })
 }
-
-/// Names that mean "Sent" on servers without SPECIAL-USE.
-const SENT_NAMES: [&str; 6] = [
-    "Sent",
-    "Sent Items",
-    "Sent Messages",
-    "INBOX.Sent",
-    "Отправленные",
-    "INBOX/Sent",
-];
 
 /// The folders on the server and their special use.
 pub async fn list_folders(
@@ -147,14 +138,7 @@ pub async fn list_folders(
 
 /// The Sent folder of a listing, by special use first, then by name.
 pub fn find_sent(list: &[(String, Option<String>)]) -> Option<String> {
-    list.iter()
-        .find(|(_, s)| s.as_deref() == Some("\\Sent"))
-        .or_else(|| {
-            SENT_NAMES
-                .iter()
-                .find_map(|want| list.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)))
-        })
-        .map(|(n, _)| n.clone())
+    crate::mail::folders::find(list, crate::mail::folders::SpecialFolder::Sent)
 }
 
 /// Decide which folders to sync. A missing Sent folder is reported (not fatal)
@@ -824,10 +808,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
             }
         }
     }
-    let trash = list
-        .iter()
-        .find(|(_, s)| s.as_deref() == Some("\\Trash"))
-        .map(|(n, _)| n.clone())
+    let trash = crate::mail::folders::find(&list, crate::mail::folders::SpecialFolder::Trash)
         .unwrap_or_else(|| "Trash".to_string());
     push_changes(ctx, &mut session, &caps, &trash).await?;
     // INBOX last, so it stays selected for IDLE.
