@@ -55,7 +55,7 @@ impl Store {
             e.id = self.next_id()?;
         }
         self.tree
-            .insert(keys::with_id(keys::OUTBOX, e.id), encode(&e))?;
+            .insert(keys::with_id(keys::OUTBOX, e.id), encode(&e)?)?;
         self.flush()?;
         Ok(e)
     }
@@ -76,7 +76,7 @@ impl Store {
         if error.is_some() {
             e.last_error = error;
         }
-        self.tree.insert(key, encode(&e))?;
+        self.tree.insert(key, encode(&e)?)?;
         self.flush()?;
         Ok(Some(e))
     }
@@ -113,7 +113,7 @@ impl Store {
         if error.is_some() {
             e.last_error = error;
         }
-        self.tree.insert(key, encode(&e))?;
+        self.tree.insert(key, encode(&e)?)?;
         self.flush()?;
         Ok(Some((e, true)))
     }
@@ -137,7 +137,7 @@ impl Store {
         }
         edit(&mut e);
         e.id = id;
-        self.tree.insert(key, encode(&e))?;
+        self.tree.insert(key, encode(&e)?)?;
         self.flush()?;
         Ok(Some(true))
     }

@@ -187,7 +187,7 @@ impl Store {
                 batch.insert(keys::record_by_address(e, r.kind.code(), r.id), &[]);
             }
         }
-        batch.insert(keys::record(r.kind.code(), r.id), encode(&r));
+        batch.insert(keys::record(r.kind.code(), r.id), encode(&r)?);
         self.tree.apply_batch(batch)?;
         Ok(r)
     }
