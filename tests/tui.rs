@@ -688,6 +688,7 @@ fn outbox_overlay_at_80x24() {
         last_error: why.map(str::to_string),
         created: 1_764_000_000,
         in_reply_to: None,
+        unconfirmed: false,
     };
     let store = h.desk.store();
     store

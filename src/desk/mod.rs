@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::crm::linking::{LinkRules, auto_link};
-use crate::mail::render::{RenderOptions, RenderedMail};
+use crate::mail::render::RenderedMail;
 use crate::store::{FolderState, MessageSummary, RecordKind, Store, flags};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -13,6 +13,7 @@ use tokio::sync::{Notify, mpsc};
 pub mod fake;
 mod queries;
 mod relay;
+pub mod render;
 mod templates;
 
 pub use crate::protocol::{AccountFolders, Command, DeskClient, Event, Outgoing, SyncState};
@@ -27,47 +28,13 @@ pub struct Desk {
     sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
     outbox: std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>,
     download_dir: std::sync::Mutex<std::path::PathBuf>,
-    /// Rendered mails by (id, options), so going back to a mail is instant.
-    render_cache: std::sync::Mutex<RenderCache>,
+    /// Running renders and rendered mails, so going back to a mail is instant.
+    renders: render::RenderQueue,
     /// Itself, so a command can hand work to a task that outlives the call.
     me: Weak<Desk>,
     /// Commands still working off the caller's task; 0 means settled.
     in_flight: AtomicUsize,
     settled: Notify,
-}
-
-/// A small most-recently-used cache of rendered mails.
-#[derive(Default)]
-struct RenderCache {
-    entries: std::collections::VecDeque<(u64, String, Arc<RenderedMail>)>,
-}
-
-impl RenderCache {
-    const CAPACITY: usize = 32;
-
-    fn key(o: &RenderOptions) -> String {
-        format!(
-            "{}:{}:{}:{:?}",
-            o.all_headers, o.show_quotes, o.width, o.tz_offset_secs
-        )
-    }
-
-    fn get(&mut self, id: u64, o: &RenderOptions) -> Option<Arc<RenderedMail>> {
-        let k = Self::key(o);
-        let pos = self
-            .entries
-            .iter()
-            .position(|(i, ko, _)| *i == id && *ko == k)?;
-        let e = self.entries.remove(pos)?;
-        let mail = Arc::clone(&e.2);
-        self.entries.push_front(e);
-        Some(mail)
-    }
-
-    fn put(&mut self, id: u64, o: &RenderOptions, mail: Arc<RenderedMail>) {
-        self.entries.push_front((id, Self::key(o), mail));
-        self.entries.truncate(Self::CAPACITY);
-    }
 }
 
 impl Desk {
@@ -91,7 +58,7 @@ impl Desk {
             download_dir: std::sync::Mutex::new(
                 download.unwrap_or_else(|| crate::config::paths::data_dir().join("downloads")),
             ),
-            render_cache: std::sync::Mutex::new(RenderCache::default()),
+            renders: render::RenderQueue::default(),
             me: me.clone(),
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
@@ -216,10 +183,25 @@ impl Desk {
         let (sync_tx, sync_rx) = mpsc::unbounded_channel();
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         tokio::spawn(relay::relay(sync_rx, outbox_rx, self.events.clone()));
-        let handle =
-            crate::sync::spawn_all(Arc::clone(&self.config), Arc::clone(&self.store), sync_tx);
-        if let Ok(mut g) = self.sync.lock() {
-            *g = Some(handle);
+        let floor = self
+            .config
+            .min_free_mb
+            .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
+        match crate::store::disk::check_floor(self.store.dir(), floor) {
+            Ok(()) => {
+                let handle = crate::sync::spawn_all(
+                    Arc::clone(&self.config),
+                    Arc::clone(&self.store),
+                    sync_tx,
+                );
+                if let Ok(mut g) = self.sync.lock() {
+                    *g = Some(handle);
+                }
+            }
+            Err(msg) => {
+                tracing::error!("{msg}");
+                let _ = self.events.send(Event::Error(msg));
+            }
         }
         let outbox = crate::outbox::worker::spawn(
             Arc::clone(&self.config),
@@ -338,6 +320,23 @@ impl Desk {
         }
     }
 
+    /// Says in the reader that another mail has this one's Message-ID.
+    fn mark_clash(&self, id: u64, mut mail: RenderedMail) -> RenderedMail {
+        if let Ok(Some(s)) = self.store.summary(id)
+            && s.msgid_clash
+        {
+            let note = crate::mail::render::RenderedLine {
+                kind: crate::mail::render::LineKind::Notice,
+                text: crate::mail::sanitize::sanitize_line(&format!(
+                    "[Another, different mail has the same Message-ID <{}>; both are kept.]",
+                    s.message_id.trim_matches(['<', '>'])
+                )),
+            };
+            mail.lines.insert(0, note);
+        }
+        mail
+    }
+
     fn emit(&self, e: Event) {
         // The interface may have gone away at shutdown; nothing to do then.
         let _ = self.events.send(e);
@@ -360,26 +359,34 @@ impl Desk {
                 desk.spawn_work(move |d| d.pipe_part(id, index, &command));
             }
             Command::Render { id, options } => {
-                let cached = self
-                    .render_cache
-                    .lock()
-                    .ok()
-                    .and_then(|mut c| c.get(id, &options));
-                if let Some(mail) = cached {
-                    return self.emit(Event::Rendered { id, mail });
-                }
-                desk.spawn_work(move |desk| match desk.store.body(id) {
-                    Ok(Some(raw)) => {
-                        let mail = Arc::new(crate::mail::render::render(&raw, &options));
-                        if let Ok(mut c) = desk.render_cache.lock() {
-                            c.put(id, &options, Arc::clone(&mail));
-                        }
-                        desk.emit(Event::Rendered { id, mail });
+                let cancel = match self.renders.request(id, &options) {
+                    render::Ticket::Cached(mail) => {
+                        return self.emit(Event::Rendered { id, mail });
                     }
-                    Ok(None) => desk.emit(Event::Notice(
-                        "This mail's body is still being fetched.".into(),
-                    )),
-                    Err(e) => desk.fail("Could not read the mail", e),
+                    render::Ticket::Running => return,
+                    render::Ticket::Start(cancel) => cancel,
+                };
+                desk.spawn_work(move |desk| {
+                    let raw = match desk.store.body(id) {
+                        Ok(raw) => raw,
+                        Err(e) => {
+                            desk.renders.finish(id, &options, &cancel, None);
+                            return desk.fail("Could not read the mail", e);
+                        }
+                    };
+                    let rendered = raw.as_deref().and_then(|raw| {
+                        crate::mail::render::render_cancellable(raw, &options, &cancel)
+                    });
+                    let rendered = rendered.map(|mail| desk.mark_clash(id, mail));
+                    let shown = desk.renders.finish(id, &options, &cancel, rendered);
+                    match (raw, shown) {
+                        (None, _) => desk.emit(Event::Notice(
+                            "This mail's body is still being fetched.".into(),
+                        )),
+                        (Some(_), Some(mail)) => desk.emit(Event::Rendered { id, mail }),
+                        // Cancelled: the interface has moved on.
+                        (Some(_), None) => {}
+                    }
                 });
             }
             Command::SetFlags {
@@ -659,6 +666,7 @@ impl Desk {
             last_error: None,
             created: chrono::Utc::now().timestamp(),
             in_reply_to: out.in_reply_to,
+            unconfirmed: false,
         };
         match self.store.enqueue(entry) {
             Ok(_) => {
