@@ -3,7 +3,7 @@
 //! records, the `$EDITOR` round trip, drafts that survive a crash, and
 //! attachments.
 
-use deskmail::desk::{Command, Desk, Event};
+use deskmail::desk::{Backend, Command, Desk, Event};
 use deskmail::protocol::{DeskClient, PageFrom, PageQuery};
 use deskmail::store::{MessageSummary, Party, RecordKind, Store};
 use deskmail::tui::action::Action;
@@ -60,7 +60,7 @@ impl Env {
         let store = Arc::new(Store::open(dir).expect("open"));
         let (desk, events) = {
             let _g = rt.enter();
-            Desk::new(store, deskmail::demo::demo_config(), true)
+            Desk::new(store, deskmail::demo::demo_config(), Backend::Demo)
         };
         Env {
             desk,

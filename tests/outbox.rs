@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deskmail::config::Config;
-use deskmail::desk::{Command, Desk, Outgoing};
+use deskmail::desk::{Backend, Command, Desk, Outgoing};
 use deskmail::outbox::{self, SendError, SendRequest};
 use deskmail::store::{NewMail, OutboxEntry, OutboxState, Record, RecordKind, Store, flags};
 use futures::TryStreamExt;
@@ -196,7 +196,7 @@ async fn reply_goes_out_through_submission_and_is_filed_linked_and_answered() {
     store.link(orig, case.reference()).expect("link");
 
     // The reply goes through the desk, as the compose pane sends it.
-    let (desk, _events) = Desk::new(Arc::clone(&store), config.clone(), false);
+    let (desk, _events) = Desk::new(Arc::clone(&store), config.clone(), Backend::Servers);
     desk.send(Command::Send(Box::new(Outgoing {
         account: "support".into(),
         from_name: "Support Desk".into(),

@@ -904,7 +904,7 @@ async fn fetch_since_leaves_older_mail_on_the_server_and_target_folder_renames_i
 
 #[tokio::test]
 async fn two_different_mails_sharing_a_message_id_are_both_shown_and_the_clash_is_marked() {
-    use deskmail::desk::{Command, Desk, Event};
+    use deskmail::desk::{Backend, Command, Desk, Event};
     use deskmail::mail::render::{LineKind, RenderOptions};
     let stack = MailStack::start_with(StackOptions::dovecot_only());
     // A ticket system that numbers its Message-IDs per queue, not per mail.
@@ -926,7 +926,7 @@ async fn two_different_mails_sharing_a_message_id_are_both_shown_and_the_clash_i
         .expect("sync");
     assert_eq!(store.stats().expect("stats").messages, 2);
     let rows = store.page("support", "INBOX", None, 10).expect("page");
-    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), false);
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), Backend::Servers);
     let mut notes = Vec::new();
     for row in &rows {
         desk.send(Command::Render {

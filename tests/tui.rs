@@ -2,7 +2,7 @@
 //! into `App`, commands run on the real desk (a real store in a temp dir),
 //! and screens are drawn on ratatui's TestBackend and compared as snapshots.
 
-use deskmail::desk::{Desk, Event};
+use deskmail::desk::{Backend, Desk, Event};
 use deskmail::mail::format::Clock;
 use deskmail::protocol::{DeskClient, ListRow, PageFrom, PageQuery};
 use deskmail::store::drafts::StoredDraft;
@@ -68,7 +68,7 @@ impl Harness {
         copy_dir(src, dir.path());
         let store = Arc::new(Store::open(dir.path()).expect("open copy"));
         let _guard = rt.enter();
-        let (desk, events) = Desk::new(store, deskmail::demo::demo_config(), true);
+        let (desk, events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
         desk.set_data_dir(dir.path());
         let mut app = App::new(Keymap::builtin("default").expect("keymap"));
         // Screens are drawn in UTC whatever the machine's zone.

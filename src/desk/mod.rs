@@ -18,13 +18,24 @@ mod templates;
 
 pub use crate::protocol::{AccountFolders, Command, DeskClient, Event, Outgoing, SyncState};
 
+/// Where the desk's changes to mail go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The accounts' servers: flag changes and moves are queued for sync,
+    /// sent mail goes through the outbox.
+    Servers,
+    /// The generated demo desk: no servers, so changes apply to the store at
+    /// once and sent mail is filed straight into Sent.
+    Demo,
+}
+
 /// The in-process desk.
 pub struct Desk {
     store: Arc<Store>,
     config: Arc<Config>,
     rules: LinkRules,
     events: mpsc::UnboundedSender<Event>,
-    demo: bool,
+    backend: Backend,
     sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
     outbox: std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>,
     download_dir: std::sync::Mutex<std::path::PathBuf>,
@@ -42,7 +53,7 @@ impl Desk {
     pub fn new(
         store: Arc<Store>,
         config: Config,
-        demo: bool,
+        backend: Backend,
     ) -> (Arc<Desk>, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let rules = LinkRules::from_config(&config);
@@ -52,7 +63,7 @@ impl Desk {
             config: Arc::new(config),
             rules,
             events: tx,
-            demo,
+            backend,
             sync: std::sync::Mutex::new(None),
             outbox: std::sync::Mutex::new(None),
             download_dir: std::sync::Mutex::new(
@@ -177,7 +188,7 @@ impl Desk {
     /// Start the background sync tasks (not on the demo desk). Call from
     /// inside the tokio runtime.
     pub fn start_background(&self) {
-        if self.demo {
+        if self.backend == Backend::Demo {
             return;
         }
         let (sync_tx, sync_rx) = mpsc::unbounded_channel();
@@ -250,8 +261,8 @@ impl Desk {
         if target == folder {
             return self.emit(Event::Notice(format!("The mail is already in {target}.")));
         }
-        if self.demo {
-            match self.store.relocate(&account, &folder, id, &target) {
+        match self.backend {
+            Backend::Demo => match self.store.relocate(&account, &folder, id, &target) {
                 Ok(_) => {
                     self.emit(Event::FolderChanged {
                         account: account.clone(),
@@ -264,15 +275,41 @@ impl Desk {
                     self.emit(Event::Notice(format!("Moved to {target}.")));
                 }
                 Err(e) => self.fail("Could not move the mail", e),
-            }
-            return;
+            },
+            Backend::Servers => match self.store.queue_move(&account, &folder, id, to.as_deref()) {
+                Ok(_) => {
+                    self.emit(Event::Notice(format!("Moving to {target}…")));
+                    self.wake_sync();
+                }
+                Err(e) => self.fail("Could not move the mail", e),
+            },
         }
-        match self.store.queue_move(&account, &folder, id, to.as_deref()) {
-            Ok(_) => {
-                self.emit(Event::Notice(format!("Moving to {target}…")));
-                self.wake_sync();
-            }
-            Err(e) => self.fail("Could not move the mail", e),
+    }
+
+    /// Servers: the change is queued for sync. Demo: it applies at once.
+    fn set_flags(&self, id: u64, account: String, folder: String, add: u8, remove: u8) {
+        match self.backend {
+            Backend::Servers => match self.store.change_flags(&account, &folder, id, add, remove) {
+                Ok(_) => {
+                    self.emit(Event::FolderChanged { account, folder });
+                    self.wake_sync();
+                }
+                Err(e) => self.fail("Could not change the flags", e),
+            },
+            Backend::Demo => match self.store.flags_of(&account, &folder, id) {
+                Ok(Some((loc, old))) => {
+                    let new = (old | add) & !remove;
+                    match self
+                        .store
+                        .set_flags(&account, &folder, loc.uidvalidity, loc.uid, new)
+                    {
+                        Ok(_) => self.emit(Event::FolderChanged { account, folder }),
+                        Err(e) => self.fail("Could not change the flags", e),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.fail("Could not change the flags", e),
+            },
         }
     }
 
@@ -280,8 +317,8 @@ impl Desk {
         &self.config
     }
 
-    pub fn is_demo(&self) -> bool {
-        self.demo
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -395,33 +432,7 @@ impl Desk {
                 folder,
                 add,
                 remove,
-            } if !self.demo => match self.store.change_flags(&account, &folder, id, add, remove) {
-                Ok(_) => {
-                    self.emit(Event::FolderChanged { account, folder });
-                    self.wake_sync();
-                }
-                Err(e) => self.fail("Could not change the flags", e),
-            },
-            Command::SetFlags {
-                id,
-                account,
-                folder,
-                add,
-                remove,
-            } => match self.store.flags_of(&account, &folder, id) {
-                Ok(Some((loc, old))) => {
-                    let new = (old | add) & !remove;
-                    match self
-                        .store
-                        .set_flags(&account, &folder, loc.uidvalidity, loc.uid, new)
-                    {
-                        Ok(_) => self.emit(Event::FolderChanged { account, folder }),
-                        Err(e) => self.fail("Could not change the flags", e),
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => self.fail("Could not change the flags", e),
-            },
+            } => self.set_flags(id, account, folder, add, remove),
             Command::Link { id, record } => match self.store.link(id, record) {
                 Ok(_) => self.emit(Event::LinksChanged { id }),
                 Err(e) => self.fail("Could not link the mail", e),
@@ -564,16 +575,15 @@ impl Desk {
                     .unwrap_or_else(|| "Archive".into());
                 self.move_mail(id, account, folder, Some(to))
             }
-            Command::SyncNow => {
-                if self.demo {
-                    self.emit(Event::Notice(
-                        "The demo desk has no servers to sync with.".into(),
-                    ));
-                } else {
+            Command::SyncNow => match self.backend {
+                Backend::Demo => self.emit(Event::Notice(
+                    "The demo desk has no servers to sync with.".into(),
+                )),
+                Backend::Servers => {
                     self.wake_sync();
                     self.emit(Event::Notice("Syncing now…".into()));
                 }
-            }
+            },
         }
     }
 
@@ -643,7 +653,7 @@ impl Desk {
             Ok(b) => b,
             Err(e) => return self.fail("Could not build the mail", e),
         };
-        if self.demo {
+        if self.backend == Backend::Demo {
             match self.file_sent(&out, &built, parent.as_ref()) {
                 Ok(()) => self.emit(Event::Notice(format!(
                     "Sent (demo desk): \"{}\" is in {}/Sent.",
