@@ -1344,6 +1344,9 @@ async fn unanswered_final_dot_without_a_server_copy_waits_for_the_agent() {
         1,
         "delivered exactly once"
     );
+    // The agent saw the customer's copy: cancelling ends it.
+    assert!(outbox::cancel(&store, e.id).expect("cancel"));
+    assert_eq!(entry_state(&store, e.id), OutboxState::Cancelled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1513,4 +1516,38 @@ password = "secret"
         .await
         .expect_err("an unknown certificate authority is refused");
     assert_eq!(d.kind, outbox::diagnose::FailureKind::Tls, "{}", d.message);
+}
+
+#[tokio::test]
+async fn send_wait_returns_when_an_unconfirmed_mail_needs_the_agent() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let (port, _swallowed) = swallowing_proxy(stack.smtp_port).await;
+    let config = Arc::new(config_via(&stack, port, false));
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "Your refund is on its way.\n").expect("write body");
+    let res = tokio::time::timeout(
+        LIMIT,
+        outbox::send_from_cli(
+            Arc::clone(&config),
+            Arc::clone(&store),
+            SendRequest {
+                account: "support".into(),
+                to: vec!["customer@desk.example".into()],
+                subject: format!("Refund {}", token("wait")),
+                body_file: Some(body),
+                wait: true,
+                ..SendRequest::default()
+            },
+        ),
+    )
+    .await
+    .expect("--wait does not wait for ever on a mail held for the agent");
+    match res {
+        Err(SendError::Unconfirmed { reason, .. }) => {
+            assert!(reason.contains("retry now"), "{reason}")
+        }
+        other => panic!("expected Unconfirmed, got {other:?}"),
+    }
 }

@@ -104,9 +104,8 @@ impl Desk {
             }
             Err(e) => return self.fail("Could not read the mail", e),
         };
-        if let Err(e) = crate::config::paths::ensure_private_dir(&dir) {
-            return self.fail(&format!("Could not create {}", dir.display()), e);
-        }
+        // The attachment code creates and checks the dir itself: making it
+        // private here would chmod through a symbolic link.
         let saved = match index {
             Some(i) => crate::mail::attachments::save_attachment(&raw, i, &dir).map(|p| vec![p]),
             None => crate::mail::attachments::save_all(&raw, &dir),

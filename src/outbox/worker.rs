@@ -729,14 +729,16 @@ pub fn edit_and_resend(
     changed.ok_or(OutboxError::NotFound(id))
 }
 
-/// Cancel an entry that is not being sent and was not sent. The entry (and
-/// its bytes) stays in the outbox, marked cancelled.
+/// Cancel an entry that is not being sent and was not sent; an interrupted
+/// or unconfirmed one is cancelled on the agent's word. The entry (and its
+/// bytes) stays in the outbox, marked cancelled.
 pub fn cancel(store: &Arc<Store>, id: u64) -> Result<bool, OutboxError> {
-    let allowed = |s: &OutboxState| {
-        matches!(
-            s,
-            OutboxState::Queued | OutboxState::Retrying { .. } | OutboxState::Failed { .. }
-        )
+    let sh = shared(store);
+    // Runs under the store's lock, like `retry_now`.
+    let allowed = |s: &OutboxState| match s {
+        OutboxState::Queued | OutboxState::Retrying { .. } | OutboxState::Failed { .. } => true,
+        OutboxState::Sending => !in_flight(&sh).contains(&id),
+        _ => false,
     };
     match store.transition_outbox(id, allowed, OutboxState::Cancelled, None)? {
         Some((_, changed)) => Ok(changed),

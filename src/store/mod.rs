@@ -48,7 +48,7 @@ pub enum StoreError {
         free_mb: u64,
     },
     #[error(
-        "the mail store at {path} is damaged ({reason}); move it aside (mv {path} {path}.damaged) and run `deskmail sync` to fetch the mail again"
+        "the mail store at {path} is damaged ({reason}); move it aside (mv {path} {path}.damaged) and run `deskmail sync` to fetch the mail again (records, links and unsent mail kept only in it stay in the moved copy)"
     )]
     Corrupted { path: String, reason: String },
     #[error("the mail store failed: {0}")]
@@ -117,6 +117,7 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
             dir: path,
             free_mb: disk::free_mb(dir),
         },
+        // sled 0.34 (pinned) words a held lock this way and gives no error kind.
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             StoreError::Locked {
                 path,
@@ -299,7 +300,11 @@ impl Store {
         let spawned = std::thread::Builder::new()
             .name("store-flush".into())
             .spawn(move || {
-                let _ = tx.send(db.flush());
+                let r = db.flush();
+                // Let go of the db before answering: a store dropped right
+                // after the flush must release sled's file lock with it.
+                drop(db);
+                let _ = tx.send(r);
             });
         let result = match spawned {
             Ok(_) => match rx.recv_timeout(FLUSH_LIMIT) {
