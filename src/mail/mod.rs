@@ -3,6 +3,7 @@
 pub mod address;
 pub mod attachments;
 pub mod folders;
+pub mod format;
 pub(crate) mod mime;
 pub mod mutf7;
 pub mod parse;

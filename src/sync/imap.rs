@@ -13,9 +13,10 @@ use super::diagnose::{Ctx, Stage, SyncError};
 use super::progress::Reporter;
 use crate::config::AccountConfig;
 use crate::crm::linking::{LinkRules, auto_link};
-use crate::desk::{Event, SyncState};
 use crate::mail::mutf7;
+use crate::protocol::SyncState;
 use crate::store::{FolderState, NewMail, Store, flags};
+use crate::sync::SyncUpdate;
 use async_imap::types::{Fetch, Flag, NameAttribute};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
@@ -290,7 +291,7 @@ async fn fetch_new(
                 created += report.created.len();
                 done += n;
                 ctx.report.progress(&plan.desk, done, total);
-                ctx.report.event(Event::FolderChanged {
+                ctx.report.event(SyncUpdate::FolderChanged {
                     account: ctx.acc.name.clone(),
                     folder: plan.desk.clone(),
                 });
@@ -572,7 +573,7 @@ pub async fn sync_folder(
         }
     }
     if outcome.expunged + outcome.flag_changes > 0 {
-        ctx.report.event(Event::FolderChanged {
+        ctx.report.event(SyncUpdate::FolderChanged {
             account: acc.to_string(),
             folder: plan.desk.clone(),
         });
@@ -596,7 +597,7 @@ pub async fn sync_folder(
     done.highestmodseq = modseq;
     ctx.store.ingest(Vec::new(), Some((acc, done)))?;
     if outcome.new_messages > 0 && !first_sync && !plan.skip_notification {
-        ctx.report.event(Event::NewMail {
+        ctx.report.event(SyncUpdate::NewMail {
             account: acc.to_string(),
             folder: plan.desk.clone(),
             count: outcome.new_messages,
@@ -700,7 +701,7 @@ pub async fn push_changes(
                         change.uidvalidity,
                         change.uid,
                     )?;
-                    ctx.report.event(Event::FolderChanged {
+                    ctx.report.event(SyncUpdate::FolderChanged {
                         account: acc.to_string(),
                         folder: change.folder.clone(),
                     });
@@ -743,8 +744,8 @@ fn refused(
         crate::mail::sanitize::sanitize_line(&change.folder)
     );
     tracing::warn!("{msg}");
-    ctx.report.event(Event::Error(msg));
-    ctx.report.event(Event::FolderChanged {
+    ctx.report.event(SyncUpdate::Error(msg));
+    ctx.report.event(SyncUpdate::FolderChanged {
         account: acc.to_string(),
         folder: change.folder.clone(),
     });
@@ -813,7 +814,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     let (plans, warning) = plan_folders(&ctx.acc, &list);
     if let Some(w) = warning {
         tracing::warn!(account = %ctx.acc.name, "{w}");
-        ctx.report.event(Event::Error(w.to_string()));
+        ctx.report.event(SyncUpdate::Error(w.to_string()));
     }
     // Record the special use of every listed folder for the folder pane.
     for (name, special) in &list {
