@@ -275,3 +275,81 @@ fn cyrillic_folders_display_in_cyrillic_and_an_unmarked_sent_folder_gets_the_cop
     assert!(send.status.success(), "{}", text(&send));
     assert_eq!(stack.message_count("support", "Отправленные"), 2);
 }
+
+#[test]
+fn xoauth2_token_from_the_command_logs_in_to_imap_and_smtp_and_a_revoked_one_is_explained() {
+    let tokens = support::oauth::TokenServer::start();
+    let stack = MailStack::start_with(StackOptions {
+        oauth2_introspection_url: Some(tokens.url()),
+        ..StackOptions::default()
+    });
+    tokens.grant("token-one", "support");
+    let desk = Desk::new();
+    let token_file = desk.dir.path().join("token");
+    let runs = desk.dir.path().join("runs");
+    std::fs::write(&token_file, "token-one\n").expect("token");
+    let lines = format!(
+        "ca_file = \"{}\"\nauth = \"xoauth2\"\n\
+         oauth2_token_command = \"echo run >> {}; cat {}\"",
+        stack.cert_pem.display(),
+        runs.display(),
+        token_file.display()
+    );
+    let config = desk.config("oauth.toml", &config_text(&stack, &lines, ""));
+
+    let doctor = desk.run(&config, "data", &["doctor"]);
+    let out = text(&doctor);
+    assert!(doctor.status.success(), "{out}");
+    assert!(out.contains("SMTP connected and logged in"), "{out}");
+    let sync = desk.run(&config, "data", &["sync", "--once"]);
+    assert!(sync.status.success(), "{}", text(&sync));
+    let send = desk.send(&config, "data", "sent with a token");
+    assert!(send.status.success(), "{}", text(&send));
+    assert_eq!(stack.message_count("support", "Sent"), 1);
+    assert!(tokens.hits() > 0, "Dovecot never asked the token server");
+
+    tokens.revoke("token-one");
+    std::fs::write(&runs, "").expect("reset runs");
+    let sync = desk.run(&config, "data", &["sync", "--once"]);
+    let out = text(&sync);
+    assert!(!sync.status.success(), "{out}");
+    assert!(out.contains("refused the OAuth2 token"), "{out}");
+    assert!(out.contains("oama"), "{out}");
+    let runs_text = std::fs::read_to_string(&runs).expect("runs");
+    assert_eq!(
+        runs_text.lines().count(),
+        2,
+        "the command runs once more: {runs_text}"
+    );
+
+    let send = desk.send(&config, "data", "refused token");
+    let out = text(&send);
+    assert!(!send.status.success(), "{out}");
+    assert!(out.contains("refused the OAuth2 token"), "{out}");
+}
+
+#[test]
+fn a_token_that_just_expired_is_replaced_by_running_the_command_again() {
+    let tokens = support::oauth::TokenServer::start();
+    let stack = MailStack::start_with(StackOptions {
+        oauth2_introspection_url: Some(tokens.url()),
+        ..StackOptions::dovecot_only()
+    });
+    tokens.grant("fresh", "support");
+    let desk = Desk::new();
+    let dir = desk.dir.path();
+    std::fs::write(dir.join("token"), "expired\n").expect("token");
+    std::fs::write(dir.join("next"), "fresh\n").expect("next");
+    // Prints the cached token, then refreshes the cache like a token helper.
+    let lines = format!(
+        "ca_file = \"{}\"\nauth = \"oauthbearer\"\n\
+         oauth2_token_command = \"cat {d}/token; cp {d}/next {d}/token\"",
+        stack.cert_pem.display(),
+        d = dir.display()
+    );
+    let text_cfg = config_text(&stack, &lines, "");
+    let imap_only = &text_cfg[..text_cfg.find("[accounts.smtp]").expect("smtp table")];
+    let config = desk.config("refresh.toml", imap_only);
+    let sync = desk.run(&config, "data", &["sync", "--once"]);
+    assert!(sync.status.success(), "{}", text(&sync));
+}

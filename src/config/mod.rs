@@ -52,6 +52,34 @@ pub enum TlsMode {
     None,
 }
 
+/// How an account logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// The password from `password_command` or `password`.
+    #[default]
+    Password,
+    /// SASL XOAUTH2 with a token from `oauth2_token_command` (Gmail, Microsoft 365).
+    Xoauth2,
+    /// SASL OAUTHBEARER (RFC 7628) with a token from `oauth2_token_command`.
+    Oauthbearer,
+}
+
+impl AuthMethod {
+    pub fn is_oauth(self) -> bool {
+        self != AuthMethod::Password
+    }
+
+    /// The SASL mechanism name.
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "PLAIN",
+            AuthMethod::Xoauth2 => "XOAUTH2",
+            AuthMethod::Oauthbearer => "OAUTHBEARER",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
@@ -126,6 +154,11 @@ impl std::fmt::Debug for AccountConfig {
             .field("user", &self.user)
             .field("password_command", &redacted(&self.password_command))
             .field("password", &redacted(&self.password))
+            .field("auth", &self.auth)
+            .field(
+                "oauth2_token_command",
+                &redacted(&self.oauth2_token_command),
+            )
             .field("folders", &self.folders)
             .field("fetch_since", &self.fetch_since)
             .field("target_folder", &self.target_folder)
@@ -176,6 +209,12 @@ pub struct AccountConfig {
     pub password_command: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    /// `password`, `xoauth2` or `oauthbearer`; SMTP logs in the same way.
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// With OAuth2: a command whose first output line is a fresh access token.
+    #[serde(default)]
+    pub oauth2_token_command: Option<String>,
     /// Monitored folders; empty means INBOX plus the Sent folder.
     #[serde(default)]
     pub folders: Vec<String>,
@@ -287,6 +326,17 @@ impl Config {
                     &at,
                     "accounts.password",
                     "set either password_command or password, not both".into(),
+                ));
+            }
+            if a.auth.is_oauth() && a.oauth2_token_command.is_none() {
+                return Err(invalid(
+                    &at,
+                    "accounts.oauth2_token_command",
+                    format!(
+                        "auth = \"{}\" needs oauth2_token_command, a command that prints a \
+                         fresh access token (for example `oama access you@example.com`)",
+                        a.auth.mechanism().to_lowercase()
+                    ),
                 ));
             }
             if let Some(since) = &a.fetch_since

@@ -28,6 +28,8 @@ pub fn demo_config() -> Config {
         user: name.into(),
         password_command: None,
         password: None,
+        auth: Default::default(),
+        oauth2_token_command: None,
         folders: vec!["INBOX".into()],
         fetch_since: None,
         target_folder: None,

@@ -211,11 +211,13 @@ async fn bounded<T>(
     }
 }
 
-/// Connect, start TLS as configured and log in: everything before MAIL FROM.
-async fn open(
+/// Connect, start TLS as configured and log in (with `token` when the
+/// account uses OAuth2): everything before MAIL FROM.
+async fn open_once(
     acc: &AccountConfig,
     s: &SmtpConfig,
     ctx: &SmtpCtx<'_>,
+    token: Option<secret::Secret>,
 ) -> Result<AsyncSmtpConnection, Diagnosis> {
     let hello = ClientId::default();
     let trust = match s.tls {
@@ -248,7 +250,34 @@ async fn open(
         let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
         return Err(d);
     }
-    if let Some(secret) = smtp_secret(acc).await? {
+    if let Some(token) = token {
+        let creds = Credentials::new(smtp_user(acc), token.expose().to_string());
+        // lettre speaks XOAUTH2 only; Gmail and Microsoft 365 accept it.
+        let res =
+            tokio::time::timeout(SMTP_TIMEOUT, conn.auth(&[Mechanism::Xoauth2], &creds)).await;
+        if let Ok(Err(e)) = res {
+            let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
+            let server = sanitize_line(&e.to_string());
+            return Err(Diagnosis {
+                kind: FailureKind::AuthFailed,
+                code: e.status().map(|c| c.to_string()),
+                message: format!(
+                    "Not sent: {}:{} refused the OAuth2 token of \"{}\", also after \
+                     oauth2_token_command was run again. Run that command by hand: if it fails or \
+                     prints an old token, sign in again with your token helper (for example \
+                     `oama authorize`). The server said: \"{server}\"",
+                    ctx.host, ctx.port, ctx.user
+                ),
+                server_said: server,
+            });
+        }
+        if res.is_err() {
+            return Err(Diagnosis::temporary(format!(
+                "Not sent yet: {}:{} took too long to answer; the outbox will retry.",
+                ctx.host, ctx.port
+            )));
+        }
+    } else if let Some(secret) = smtp_secret(acc).await? {
         let creds = Credentials::new(smtp_user(acc), secret.expose().to_string());
         bounded(
             ctx,
@@ -257,6 +286,32 @@ async fn open(
         .await?;
     }
     Ok(conn)
+}
+
+/// Connect and log in; with OAuth2 a refused token is fetched again once,
+/// since the command may have handed out one that just expired.
+async fn open(
+    acc: &AccountConfig,
+    s: &SmtpConfig,
+    ctx: &SmtpCtx<'_>,
+) -> Result<AsyncSmtpConnection, Diagnosis> {
+    if !acc.auth.is_oauth() {
+        return open_once(acc, s, ctx, None).await;
+    }
+    let mut refused = None;
+    for attempt in 0..2 {
+        let token = crate::sync::connect::resolve_token(acc)
+            .await
+            .map_err(|e| Diagnosis::config(format!("Not sent: {e}")))?;
+        match open_once(acc, s, ctx, Some(token)).await {
+            Err(d) if d.kind == FailureKind::AuthFailed => {
+                tracing::warn!(account = %acc.name, attempt, "SMTP refused the OAuth2 token: {}", d.server_said);
+                refused = Some(d);
+            }
+            other => return other,
+        }
+    }
+    Err(refused.unwrap_or_else(|| Diagnosis::config("Not sent: the OAuth2 login failed")))
 }
 
 /// Submit the entry's bytes; `Ok` once the server accepted DATA.

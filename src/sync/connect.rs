@@ -4,7 +4,7 @@
 //! `accept_invalid_certs`; login with the resolved secret; bounded waits.
 
 use super::diagnose::{Ctx, Stage, SyncError};
-use crate::config::{AccountConfig, TlsMode};
+use crate::config::{AccountConfig, AuthMethod, TlsMode};
 use crate::trust::Trust;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::sync::Arc;
@@ -287,16 +287,125 @@ pub async fn resolve_secret(
     })
 }
 
+/// A fresh OAuth2 access token from `oauth2_token_command` (run off the
+/// async threads).
+pub async fn resolve_token(
+    acc: &AccountConfig,
+) -> Result<crate::config::secret::Secret, SyncError> {
+    let (name, cmd) = (acc.name.clone(), acc.oauth2_token_command.clone());
+    let Some(cmd) = cmd else {
+        return Err(SyncError::Config {
+            account: acc.name.clone(),
+            message: "OAuth2 login needs oauth2_token_command".into(),
+        });
+    };
+    tokio::task::spawn_blocking(move || crate::config::secret::resolve(&name, Some(&cmd), None))
+        .await
+        .map_err(|e| SyncError::Config {
+            account: acc.name.clone(),
+            message: format!("running oauth2_token_command failed: {e}"),
+        })?
+        .map_err(|e| SyncError::Config {
+            account: acc.name.clone(),
+            message: crate::mail::sanitize::sanitize_line(&e.to_string()),
+        })
+}
+
+/// The SASL client side of XOAUTH2 / OAUTHBEARER: the token first, then an
+/// empty answer to the server's error challenge, which is kept for the diagnosis.
+struct OAuth {
+    first: Option<Vec<u8>>,
+    error: Arc<std::sync::Mutex<String>>,
+}
+
+impl async_imap::Authenticator for OAuth {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        match self.first.take() {
+            Some(initial) => initial,
+            None => {
+                if let Ok(mut e) = self.error.lock() {
+                    *e = String::from_utf8_lossy(challenge).into_owned();
+                }
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The initial SASL response carrying `token` for `user`.
+pub fn oauth_initial_response(method: AuthMethod, user: &str, token: &str) -> Vec<u8> {
+    match method {
+        AuthMethod::Oauthbearer => format!("n,a={user},\x01auth=Bearer {token}\x01\x01"),
+        _ => format!("user={user}\x01auth=Bearer {token}\x01\x01"),
+    }
+    .into_bytes()
+}
+
+/// Log in with an OAuth2 token; a refused token is fetched again once,
+/// since the command may have handed out one that just expired.
+async fn oauth_login(
+    acc: &AccountConfig,
+    mut client: async_imap::Client<ImapStream>,
+) -> Result<ImapSession, SyncError> {
+    let c = ctx(acc);
+    let mut refused = String::new();
+    for attempt in 0..2 {
+        let token = resolve_token(acc).await?;
+        let error = Arc::new(std::sync::Mutex::new(String::new()));
+        let auth = OAuth {
+            first: Some(oauth_initial_response(acc.auth, &acc.user, token.expose())),
+            error: Arc::clone(&error),
+        };
+        let res = tokio::time::timeout(
+            READ_TIMEOUT,
+            client.authenticate(acc.auth.mechanism(), auth),
+        )
+        .await;
+        match res {
+            Ok(Ok(session)) => return Ok(session),
+            Ok(Err((
+                async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text),
+                back,
+            ))) => {
+                let detail = error.lock().map(|e| e.clone()).unwrap_or_default();
+                refused = if detail.is_empty() {
+                    text
+                } else {
+                    format!("{text} {detail}")
+                };
+                tracing::warn!(account = %acc.name, attempt, "OAuth2 token refused: {refused}");
+                client = back;
+            }
+            Ok(Err((e, _))) => return Err(c.imap(Stage::Login, e)),
+            Err(_) => return Err(c.timeout(Stage::Login)),
+        }
+    }
+    Err(SyncError::TokenRefused {
+        account: acc.name.clone(),
+        user: acc.user.clone(),
+        mechanism: acc.auth.mechanism().to_string(),
+        server: crate::mail::sanitize::sanitize_line(&refused),
+    })
+}
+
 /// Connect, log in and read the capabilities.
 pub async fn connect(acc: &AccountConfig) -> Result<Connected, SyncError> {
     let c = ctx(acc);
-    let secret = resolve_secret(acc).await?;
-    let client = open(acc).await?;
-    let login = tokio::time::timeout(READ_TIMEOUT, client.login(&acc.user, secret.expose())).await;
-    let mut session = match login {
-        Ok(Ok(s)) => s,
-        Ok(Err((e, _))) => return Err(c.imap(Stage::Login, e)),
-        Err(_) => return Err(c.timeout(Stage::Login)),
+    let mut session = if acc.auth.is_oauth() {
+        let client = open(acc).await?;
+        oauth_login(acc, client).await?
+    } else {
+        let secret = resolve_secret(acc).await?;
+        let client = open(acc).await?;
+        let login =
+            tokio::time::timeout(READ_TIMEOUT, client.login(&acc.user, secret.expose())).await;
+        match login {
+            Ok(Ok(s)) => s,
+            Ok(Err((e, _))) => return Err(c.imap(Stage::Login, e)),
+            Err(_) => return Err(c.timeout(Stage::Login)),
+        }
     };
     let caps = bounded(&c, Stage::Login, READ_TIMEOUT, session.capabilities()).await?;
     let caps = Caps {

@@ -51,6 +51,18 @@ pub enum SyncError {
         server: String,
     },
     #[error(
+        "account \"{account}\": the server refused the OAuth2 token ({mechanism}) for user \"{user}\", \
+         also after fetching a fresh one: \"{server}\". Run oauth2_token_command by hand: if it \
+         fails or prints an old token, sign in again with your token helper (for example \
+         `oama authorize`); check that user is the mailbox address the token was issued for"
+    )]
+    TokenRefused {
+        account: String,
+        user: String,
+        mechanism: String,
+        server: String,
+    },
+    #[error(
         "account \"{account}\": the TLS connection to {host} failed: {reason}. \
          If the certificate is self-signed or from a private authority, set ca_file = \"/path/to/ca.pem\" for this account; \
          if the name does not match, use the host name the certificate was made for; \
@@ -147,7 +159,7 @@ pub enum ErrorKind {
 impl SyncError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SyncError::AuthFailed { .. } => ErrorKind::AuthFailed,
+            SyncError::AuthFailed { .. } | SyncError::TokenRefused { .. } => ErrorKind::AuthFailed,
             SyncError::Tls { .. } => ErrorKind::Tls,
             SyncError::Refused { .. } => ErrorKind::Refused,
             SyncError::Timeout { .. } => ErrorKind::Timeout,

@@ -82,6 +82,9 @@ pub struct StackOptions {
     /// No Drafts/Junk/Sent/Trash made by Dovecot and no SPECIAL-USE: the
     /// test creates its folders (e.g. with Cyrillic names) itself.
     pub no_special_folders: bool,
+    /// Dovecot also accepts XOAUTH2/OAUTHBEARER tokens, checked at this
+    /// introspection URL (see `support::oauth::TokenServer`).
+    pub oauth2_introspection_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -95,6 +98,7 @@ impl Default for StackOptions {
             auth_failure_delay_secs: 0,
             self_signed_ca_cert: false,
             no_special_folders: false,
+            oauth2_introspection_url: None,
         }
     }
 }
@@ -738,11 +742,11 @@ ssl_cert = <{tls}/cert.pem
 ssl_key = <{tls}/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 auth_username_format = %Ln
 auth_verbose = yes
 auth_failure_delay = {delay} secs
-
+{oauth_passdb}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {passwd}
@@ -822,6 +826,19 @@ service auth {{
             log = d(&self.paths.log),
             tls = d(&self.paths.tls),
             delay = opts.auth_failure_delay_secs,
+            oauth_mechanisms = if opts.oauth2_introspection_url.is_some() {
+                " xoauth2 oauthbearer"
+            } else {
+                ""
+            },
+            oauth_passdb = match &opts.oauth2_introspection_url {
+                Some(_) => format!(
+                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
+                     args = {}\n}}\n",
+                    d(&dc.join("oauth2.conf.ext"))
+                ),
+                None => String::new(),
+            },
             special_mailboxes = if opts.no_special_folders {
                 ""
             } else {
@@ -837,6 +854,15 @@ service auth {{
             pop3s = self.pop3s_port,
             lmtp = self.lmtp_port,
         );
+        if let Some(url) = &opts.oauth2_introspection_url {
+            let f = dc.join("oauth2.conf.ext");
+            let text = format!(
+                "introspection_mode = post\nintrospection_url = {url}\n\
+                 username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            );
+            fs::write(&f, text).map_err(|e| format!("write {}: {e}", f.display()))?;
+            set_mode(&f, 0o644)?;
+        }
         let f = dc.join("dovecot.conf");
         fs::write(&f, conf).map_err(|e| format!("write {}: {e}", f.display()))?;
         Ok(())
