@@ -292,3 +292,96 @@ async fn background_task_polls_for_new_mail() {
     wait_for(6).await.expect("polled mail in time");
     handle.shutdown();
 }
+
+#[tokio::test]
+async fn max_messages_per_connection_fetches_the_oldest_first_and_the_rest_next_time() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(5, 7)), 5);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "max_messages_per_connection = 2";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    for expected in [2, 4, 5, 5] {
+        sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+            .await
+            .expect("sync");
+        assert_eq!(folder_stats(&store, USER, "INBOX").0, expected);
+    }
+    assert_eq!(stack.message_count(USER, "INBOX"), 5, "nothing deleted");
+}
+
+#[tokio::test]
+async fn delete_after_download_removes_stored_mail_from_the_server() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(3, 8)), 3);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "delete_after_download = true";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 3);
+    assert_eq!(stack.message_count(USER, "INBOX"), 0);
+    // The desk keeps its copies when the server no longer lists them.
+    stack.deliver(USER, &one_mail("after-delete"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 4);
+    assert_eq!(stack.message_count(USER, "INBOX"), 0);
+}
+
+#[tokio::test]
+async fn delete_after_days_keeps_mail_until_it_is_old_enough() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(2, 9)), 2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "delete_after_download = \"30d\"";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+    assert_eq!(stack.message_count(USER, "INBOX"), 2, "too young to delete");
+    // Age the download record by 31 days, as if a month had passed.
+    let key = format!("pop3.uidl.{USER}");
+    let state = store.setting(&key).expect("setting").expect("uidl map");
+    let mut map: serde_json::Value = serde_json::from_str(&state).expect("json");
+    let month_ago = chrono::Utc::now().timestamp() - 31 * 86_400;
+    if let Some(seen) = map.get_mut("seen").and_then(|s| s.as_object_mut()) {
+        for v in seen.values_mut() {
+            *v = serde_json::Value::from(month_ago);
+        }
+    }
+    store
+        .set_setting(&key, &map.to_string())
+        .expect("write setting");
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_eq!(stack.message_count(USER, "INBOX"), 0);
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+}
+
+#[tokio::test]
+async fn inactive_account_stays_configured_but_is_not_synced() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(2, 10)), 2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let text = format!(
+        "{}{}",
+        pop3_account(&stack, USER, stack.pop3s_port, "tls", ""),
+        pop3_account(&stack, "paused", stack.pop3s_port, "tls", "active = false")
+    );
+    let cfg = parse(&text);
+    assert_eq!(cfg.accounts.len(), 2);
+    let report = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(report.accounts, 1);
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+    assert_eq!(folder_stats(&store, "paused", "INBOX").0, 0);
+}

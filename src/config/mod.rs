@@ -166,6 +166,12 @@ impl std::fmt::Debug for AccountConfig {
             .field("server_saves_sent", &self.server_saves_sent)
             .field("skip_notification", &self.skip_notification)
             .field("smtp", &self.smtp)
+            .field("active", &self.active)
+            .field("delete_after_download", &self.delete_after_download)
+            .field(
+                "max_messages_per_connection",
+                &self.max_messages_per_connection,
+            )
             .finish()
     }
 }
@@ -180,6 +186,36 @@ pub fn is_loopback_host(host: &str) -> bool {
 
 fn default_check_interval() -> u64 {
     60
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// POP3 `delete_after_download`: `true` (at once) or `"30d"` (after so many days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DeleteAfter {
+    Now(bool),
+    After(String),
+}
+
+impl DeleteAfter {
+    /// Days to keep a downloaded mail on the server; `None`: never delete.
+    pub fn days(&self) -> Result<Option<u32>, String> {
+        match self {
+            DeleteAfter::Now(true) => Ok(Some(0)),
+            DeleteAfter::Now(false) => Ok(None),
+            DeleteAfter::After(s) => s
+                .trim()
+                .strip_suffix('d')
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    format!("\"{s}\" is not true, false or a number of days like \"30d\"")
+                }),
+        }
+    }
 }
 
 /// `Debug` is written by hand below: it never shows a password.
@@ -233,6 +269,16 @@ pub struct AccountConfig {
     pub skip_notification: Vec<String>,
     #[serde(default)]
     pub smtp: Option<SmtpConfig>,
+    /// `false`: configured but not synced.
+    #[serde(default = "default_true")]
+    pub active: bool,
+    /// POP3: delete mail on the server once it is safely stored (`true`) or
+    /// so many days after (`"30d"`).
+    #[serde(default)]
+    pub delete_after_download: Option<DeleteAfter>,
+    /// POP3: download at most this many mails per connection.
+    #[serde(default)]
+    pub max_messages_per_connection: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -337,6 +383,13 @@ impl Config {
                          fresh access token (for example `oama access you@example.com`)",
                         a.auth.mechanism().to_lowercase()
                     ),
+                ));
+            }
+            if let Some(Err(e)) = a.delete_after_download.as_ref().map(|d| d.days()) {
+                return Err(invalid(
+                    "delete_after_download",
+                    "accounts.delete_after_download",
+                    e,
                 ));
             }
             if let Some(since) = &a.fetch_since

@@ -37,6 +37,9 @@ pub fn demo_config() -> Config {
         server_saves_sent: false,
         skip_notification: vec![],
         smtp: None,
+        active: true,
+        delete_after_download: None,
+        max_messages_per_connection: None,
     };
     Config {
         agent: AgentConfig {

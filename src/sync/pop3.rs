@@ -14,7 +14,8 @@
 //! deduplicates by Message-ID, so they find their old records and nothing is
 //! duplicated. UIDs are never reused, so a UID can never name two mails.
 //!
-//! Mail is never deleted on the server.
+//! Mail is deleted on the server only when `delete_after_download` says so,
+//! and only after its copy and the UIDL map are flushed to disk.
 
 use super::connect::{self, AsyncReadWrite, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::diagnose::{Ctx, Stage, SyncError};
@@ -57,6 +58,9 @@ fn setting_name(account: &str) -> String {
 struct UidlMap {
     next: u32,
     uids: HashMap<String, u32>,
+    /// When each UIDL was downloaded (Unix seconds), for `delete_after_download = "30d"`.
+    #[serde(default)]
+    seen: HashMap<String, i64>,
 }
 
 /// A POP3 connection: line-oriented commands and dot-terminated answers.
@@ -393,6 +397,7 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
         let covered = UidlMap {
             next: map.next,
             uids: map.uids.clone(),
+            seen: HashMap::new(),
         };
         let dropped =
             joined(tokio::task::spawn_blocking(move || forget_unmapped(&c2, &d2, &covered)).await)?;
@@ -408,13 +413,20 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     // (it is not listed again), which keeps the map as small as the mailbox.
     let listed: HashSet<&str> = listing.iter().map(|(_, id)| id.as_str()).collect();
     map.uids.retain(|id, _| listed.contains(id.as_str()));
+    map.seen.retain(|id, _| listed.contains(id.as_str()));
     let mut seen = HashSet::new();
-    let new: Vec<(u32, String)> = listing
-        .into_iter()
+    let mut new: Vec<(u32, String)> = listing
+        .iter()
         .filter(|(_, id)| !map.uids.contains_key(id) && seen.insert(id.clone()))
+        .cloned()
         .collect();
+    // The oldest first; the rest waits for the next connection.
+    if let Some(max) = ctx.acc.max_messages_per_connection.filter(|m| *m > 0) {
+        new.truncate(max as usize);
+    }
     let total = new.len() as u64;
     if new.is_empty() {
+        delete_expired(ctx, pop, &listing, &map).await?;
         return Ok(0);
     }
     ctx.report.progress(&desk, 0, total);
@@ -468,7 +480,9 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             })
             .await,
         )?;
+        let now = chrono::Utc::now().timestamp();
         for (id, uid) in ids {
+            map.seen.insert(id.clone(), now);
             map.uids.insert(id, uid);
         }
         map.next = next;
@@ -515,7 +529,47 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             count: created,
         });
     }
+    delete_expired(ctx, pop, &listing, &map).await?;
     Ok(created)
+}
+
+/// `DELE` the stored mails whose `delete_after_download` time has come; the
+/// server removes them at QUIT. Runs after the store is flushed, so a mail
+/// is never deleted before its copy is on disk.
+async fn delete_expired(
+    ctx: &AccountCtx,
+    pop: &mut Pop3,
+    listing: &[(u32, String)],
+    map: &UidlMap,
+) -> Result<(), SyncError> {
+    let Some(days) = ctx
+        .acc
+        .delete_after_download
+        .as_ref()
+        .and_then(|d| d.days().ok().flatten())
+    else {
+        return Ok(());
+    };
+    let c = connect::ctx(&ctx.acc);
+    let cutoff = chrono::Utc::now().timestamp() - i64::from(days) * 86_400;
+    let due: Vec<u32> = listing
+        .iter()
+        .filter(|(_, id)| map.uids.contains_key(id))
+        .filter(|(_, id)| map.seen.get(id).is_none_or(|t| *t <= cutoff) || days == 0)
+        .map(|(n, _)| *n)
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let c2 = ctx.clone();
+    joined(tokio::task::spawn_blocking(move || c2.store.flush().map_err(SyncError::from)).await)?;
+    for n in &due {
+        pop.command(&format!("DELE {n}"))
+            .await
+            .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+    }
+    tracing::info!(account = %ctx.acc.name, "{} POP3 mails marked for deletion on the server", due.len());
+    Ok(())
 }
 
 /// Poll the account every `check_interval_secs` (or when woken) until shutdown.
@@ -640,6 +694,7 @@ mod tests {
         let m = UidlMap {
             next: 3,
             uids: HashMap::from([("a".to_string(), 1)]),
+            seen: HashMap::from([("a".to_string(), 1_700_000_000)]),
         };
         let t = serde_json::to_string(&m).expect("json");
         let back: UidlMap = serde_json::from_str(&t).expect("json");
