@@ -385,3 +385,34 @@ async fn inactive_account_stays_configured_but_is_not_synced() {
     assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
     assert_eq!(folder_stats(&store, "paused", "INBOX").0, 0);
 }
+
+#[tokio::test]
+async fn check_interval_zero_syncs_at_start_and_then_only_when_asked() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(1, 11)), 1);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "check_interval_secs = 0";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = sync::spawn_all(Arc::clone(&cfg), Arc::clone(&store), tx);
+    let count = || folder_stats(&store, USER, "INBOX").0;
+    assert!(
+        poll_until(WAIT, || async { (count() == 1).then_some(()) })
+            .await
+            .is_some(),
+        "the first sync at start did not happen"
+    );
+    stack.deliver(USER, &one_mail("manual-1"));
+    // A 1 s interval would have fetched it several times over by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(), 1, "fetched without being asked");
+    handle.sync_now();
+    assert!(
+        poll_until(WAIT, || async { (count() == 2).then_some(()) })
+            .await
+            .is_some(),
+        "asking did not sync"
+    );
+    handle.shutdown();
+}

@@ -938,7 +938,17 @@ pub async fn run_session(
     } = sync_account_once(ctx).await?;
     *new_total += new;
     *healthy = true;
-    let interval = Duration::from_secs(ctx.acc.check_interval_secs.max(5));
+    // check_interval_secs = 0: manual only, no IDLE and no timed polls.
+    let manual = ctx.acc.check_interval_secs == 0;
+    let interval = if manual {
+        IDLE_MAX
+    } else {
+        Duration::from_secs(ctx.acc.check_interval_secs.max(5))
+    };
+    let caps = Caps {
+        idle: caps.idle && !manual,
+        ..caps
+    };
     // The folder synced last is the one still selected: INBOX when monitored.
     let inbox = plans.len().saturating_sub(1);
     let mut last_poll = Instant::now();
@@ -956,6 +966,12 @@ pub async fn run_session(
                 if let Some(p) = plans.get(inbox) {
                     *new_total += sync_folder(ctx, &mut session, &caps, p).await?.new_messages;
                 }
+            }
+            Wake::Timer if manual => {
+                // Only keeps the connection alive until the agent asks.
+                bounded(&c, Stage::Idle, READ_TIMEOUT, session.noop()).await?;
+                last_poll = Instant::now();
+                continue;
             }
             Wake::Timer | Wake::Asked => {
                 ctx.report.state(SyncState::Syncing { done: 0, total: 0 });

@@ -572,6 +572,15 @@ async fn delete_expired(
     Ok(())
 }
 
+/// `Duration::MAX` never ends (tokio's sleep cannot take it).
+async fn sleep_or_forever(d: Duration) {
+    if d == Duration::MAX {
+        std::future::pending::<()>().await;
+    } else {
+        tokio::time::sleep(d).await;
+    }
+}
+
 /// Poll the account every `check_interval_secs` (or when woken) until shutdown.
 pub async fn run_polling(
     ctx: &AccountCtx,
@@ -583,9 +592,13 @@ pub async fn run_polling(
     loop {
         *new_total += sync_once(ctx).await?;
         *healthy = true;
-        let every = Duration::from_secs(ctx.acc.check_interval_secs.max(1));
+        // check_interval_secs = 0: manual only, the next sync waits to be asked.
+        let every = match ctx.acc.check_interval_secs {
+            0 => Duration::MAX,
+            n => Duration::from_secs(n),
+        };
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = sleep_or_forever(every) => {}
             _ = wake.notified() => {}
             _ = shutdown.wait_for(|v| *v) => return Ok(()),
         }
