@@ -416,3 +416,21 @@ async fn check_interval_zero_syncs_at_start_and_then_only_when_asked() {
     );
     handle.shutdown();
 }
+
+#[tokio::test]
+async fn apop_is_used_when_the_greeting_offers_it() {
+    let stack = MailStack::start_with(StackOptions {
+        apop: true,
+        ..StackOptions::dovecot_only()
+    });
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(2, 12)), 2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", ""));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+    let log = stack.log_tail(200);
+    assert!(log.contains("method=APOP"), "{log}");
+}

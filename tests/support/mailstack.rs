@@ -85,6 +85,8 @@ pub struct StackOptions {
     /// Dovecot also accepts XOAUTH2/OAUTHBEARER tokens, checked at this
     /// introspection URL (see `support::oauth::TokenServer`).
     pub oauth2_introspection_url: Option<String>,
+    /// Dovecot offers APOP (its POP3 greeting carries a timestamp).
+    pub apop: bool,
 }
 
 impl Default for StackOptions {
@@ -99,6 +101,7 @@ impl Default for StackOptions {
             self_signed_ca_cert: false,
             no_special_folders: false,
             oauth2_introspection_url: None,
+            apop: false,
         }
     }
 }
@@ -826,11 +829,15 @@ service auth {{
             log = d(&self.paths.log),
             tls = d(&self.paths.tls),
             delay = opts.auth_failure_delay_secs,
-            oauth_mechanisms = if opts.oauth2_introspection_url.is_some() {
-                " xoauth2 oauthbearer"
-            } else {
-                ""
-            },
+            oauth_mechanisms = format!(
+                "{}{}",
+                if opts.oauth2_introspection_url.is_some() {
+                    " xoauth2 oauthbearer"
+                } else {
+                    ""
+                },
+                if opts.apop { " apop" } else { "" }
+            ),
             oauth_passdb = match &opts.oauth2_introspection_url {
                 Some(_) => format!(
                     "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
