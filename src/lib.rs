@@ -9,6 +9,7 @@ pub mod demo;
 pub mod desk;
 pub mod mail;
 pub mod outbox;
+pub mod search;
 pub mod store;
 pub mod sync;
 pub mod tui;

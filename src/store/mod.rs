@@ -10,6 +10,7 @@ pub mod messages;
 pub mod notifications;
 pub mod outbox;
 pub mod records;
+pub mod search_feed;
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
