@@ -3,6 +3,7 @@
 //! files, the query language and the background indexer; never writes the store.
 
 pub mod analyzer;
+pub mod cli;
 mod compile;
 mod document;
 pub mod indexer;
