@@ -304,6 +304,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let (desk, events) = Desk::new(store, cfg, false);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
+    desk.start_search(&data_dir(g));
     crate::tui::run(desk, events, opts).await?;
     Ok(0)
 }
@@ -350,6 +351,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, true);
     desk.set_data_dir(&dir);
+    desk.start_search(&dir);
     crate::tui::run(desk, events, opts).await?;
     Ok(0)
 }

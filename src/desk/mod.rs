@@ -190,6 +190,8 @@ pub struct Desk {
     download_dir: std::sync::Mutex<std::path::PathBuf>,
     /// Rendered mails by (id, options), so going back to a mail is instant.
     render_cache: std::sync::Mutex<RenderCache>,
+    /// The search indexer, once `start_search` ran.
+    search: std::sync::Mutex<Option<crate::search::indexer::IndexerHandle>>,
 }
 
 /// A small most-recently-used cache of rendered mails.
@@ -248,6 +250,7 @@ impl Desk {
                 download.unwrap_or_else(|| crate::config::paths::data_dir().join("downloads")),
             ),
             render_cache: std::sync::Mutex::new(RenderCache::default()),
+            search: std::sync::Mutex::new(None),
         });
         (desk, rx)
     }
@@ -384,6 +387,58 @@ impl Desk {
         }
     }
 
+    /// Open the search index of `data_dir` and start its indexer. Search is
+    /// derived data: when the index cannot open, the desk runs without it.
+    pub fn start_search(&self, data_dir: &std::path::Path) {
+        match crate::search::SearchIndex::open(data_dir) {
+            Ok(index) => {
+                let h = crate::search::indexer::spawn(Arc::new(index), Arc::clone(&self.store));
+                if let Ok(mut g) = self.search.lock() {
+                    *g = Some(h);
+                }
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                self.emit(Event::Error(format!("Search is off: {e}")));
+            }
+        }
+    }
+
+    fn search_handle(&self) -> Option<crate::search::indexer::IndexerHandle> {
+        self.search.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Run a search query, newest first (hits are checked against the store).
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::search::Hit>, crate::search::SearchError> {
+        match self.search_handle() {
+            Some(h) => h.index().search(&self.store, query, limit),
+            None => Err(crate::search::SearchError::Index(
+                "the index is not open".into(),
+            )),
+        }
+    }
+
+    /// Tell the indexer which mails a command changes.
+    fn touch_search(&self, cmd: &Command) {
+        let ids = match cmd {
+            Command::SetFlags { id, .. }
+            | Command::Link { id, .. }
+            | Command::Unlink { id, .. }
+            | Command::Trash { id, .. }
+            | Command::MoveTo { id, .. }
+            | Command::CreateFromMail { id, .. } => vec![*id],
+            Command::Relink { ids } => ids.clone(),
+            _ => return,
+        };
+        if let Some(h) = self.search_handle() {
+            h.changed(ids);
+        }
+    }
+
     fn wake_sync(&self) {
         if let Ok(g) = self.sync.lock()
             && let Some(h) = g.as_ref()
@@ -472,6 +527,7 @@ impl Desk {
 
     /// Run a command; slow work goes to a blocking task, never the caller.
     pub fn send(self: &Arc<Self>, cmd: Command) {
+        self.touch_search(&cmd);
         let desk = Arc::clone(self);
         match cmd {
             Command::SaveAttachments { id, index } => {
@@ -831,6 +887,9 @@ impl Desk {
             }],
             None,
         )?;
+        if let Some(h) = self.search_handle() {
+            h.new_mail();
+        }
         for id in report.created.iter().chain(report.located.iter()) {
             if let Some(p) = parent {
                 for r in self.store.links_of(p.id)? {

@@ -110,7 +110,12 @@ pub fn search(data_dir: &Path, query: &str, json: bool, limit: usize) -> anyhow:
     let mut out = std::io::stdout().lock();
     for h in &hits {
         let line = if json { json_line(h) } else { text_line(h) };
-        writeln!(out, "{line}")?;
+        match writeln!(out, "{line}") {
+            Ok(()) => {}
+            // `| head` closed the pipe: what was wanted is printed.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(if hits.is_empty() { 1 } else { 0 })
 }

@@ -71,7 +71,21 @@ fn log_err<T>(what: &str, r: super::Result<T>) -> Option<T> {
     }
 }
 
+/// Linux nice values are per thread and inherited by threads it starts: the
+/// indexer and its render workers yield the cores to the interface and the sync.
+fn lower_priority() {
+    // SAFETY: setpriority on the calling thread's own id has no memory effects.
+    let r = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if r != 0 {
+        tracing::debug!("search indexer keeps normal priority");
+    }
+}
+
 fn run(index: &SearchIndex, store: &Store, rx: &Receiver<Wake>) {
+    lower_priority();
     let n = log_err("catching up", index.catch_up(store, &mut |_, _| {}));
     tracing::info!(
         "search indexer started; {} new mails indexed",
