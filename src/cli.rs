@@ -169,19 +169,22 @@ pub fn main() -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("deskmail: cannot start: {e}");
+            crate::console::err(&format!("cannot start: {e}"));
             return 1;
         }
     };
-    match rt.block_on(dispatch(cli)) {
+    let code = match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             let msg = crate::mail::sanitize::sanitize_text(&format!("{e:#}"));
             tracing::error!("{msg}");
-            eprintln!("deskmail: {msg}");
+            // console::err never panics on a dead terminal.
+            crate::console::err(&msg);
             1
         }
-    }
+    };
+    tracing::info!("leaving with exit code {code}");
+    code
 }
 
 async fn dispatch(cli: Cli) -> Result<i32> {
@@ -226,12 +229,12 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             };
             let relinked = crate::crm::linking::relink_unlinked(&store, &rules)?;
             store.flush()?;
-            println!("{summary}");
+            crate::console::out(&summary.to_string());
             if relinked.linked > 0 {
-                println!(
+                crate::console::out(&format!(
                     "linked {} earlier mail(s) to the imported contacts",
                     relinked.linked
-                );
+                ));
             }
             Ok(0)
         }
@@ -285,8 +288,11 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
     let warnings = cfg
         .accounts
         .iter()
-        .filter(|a| a.accept_invalid_certs)
-        .map(|a| format!("{}: certificate NOT verified", a.name))
+        .flat_map(|a| {
+            a.security_warnings()
+                .into_iter()
+                .map(move |w| format!("{}: {w}", a.name))
+        })
         .collect();
     Ok(crate::tui::RunOptions {
         keymap,
@@ -305,8 +311,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
     desk.start_search(&data_dir(g));
-    crate::tui::run(desk, events, opts).await?;
-    Ok(0)
+    Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 
 async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
@@ -332,16 +337,16 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
             started.elapsed()
         );
         if no_tui {
-            println!(
+            crate::console::out(&format!(
                 "demo desk written to {}: {} mails, {} records, {} links",
                 dir.display(),
                 report.messages,
                 report.records,
                 report.links
-            );
+            ));
         }
     } else if no_tui {
-        println!("demo desk already present in {}", dir.display());
+        crate::console::out(&format!("demo desk already present in {}", dir.display()));
     }
     if no_tui {
         store.flush()?;
@@ -352,8 +357,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     let (desk, events) = Desk::new(store, cfg, true);
     desk.set_data_dir(&dir);
     desk.start_search(&dir);
-    crate::tui::run(desk, events, opts).await?;
-    Ok(0)
+    Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 
 fn stats(g: &Global, json: bool) -> Result<i32> {
@@ -367,21 +371,25 @@ fn stats(g: &Global, json: bool) -> Result<i32> {
     let store = Store::open(&dir)?;
     let s = store.stats()?;
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        crate::console::out(&crate::console::json(&s)?);
     } else {
-        println!("messages: {} ({} bodies)", s.messages, s.bodies);
+        let mut text = format!("messages: {} ({} bodies)\n", s.messages, s.bodies);
         for a in &s.accounts {
             for f in &a.folders {
-                println!(
-                    "  {}/{}: {} mails, {} unread",
-                    a.name, f.name, f.total, f.unread
-                );
+                text.push_str(&format!(
+                    "  {}/{}: {} mails, {} unread\n",
+                    crate::console::label(&a.name),
+                    crate::console::label(&f.name),
+                    f.total,
+                    f.unread
+                ));
             }
         }
-        println!("records: {:?}", s.records);
-        println!("links: {}", s.links);
-        println!("cases: {:?}", s.cases);
-        println!("outbox: {:?}", s.outbox);
+        text.push_str(&format!("records: {:?}\n", s.records));
+        text.push_str(&format!("links: {}\n", s.links));
+        text.push_str(&format!("cases: {:?}\n", s.cases));
+        text.push_str(&format!("outbox: {:?}\n", s.outbox));
+        crate::console::print(crate::console::Stream::Out, &text);
     }
     Ok(0)
 }
@@ -397,6 +405,10 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
             config_path(g).display()
         );
     }
+    let floor = cfg
+        .min_free_mb
+        .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
+    crate::store::disk::check_floor(&data_dir(g), floor).map_err(anyhow::Error::msg)?;
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = crate::sync::SyncOptions {
         account,
@@ -406,17 +418,17 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
     match crate::sync::run(cfg, Arc::clone(&store), opts, None).await {
         Ok(summary) => {
             store.flush()?;
-            println!(
+            crate::console::out(&format!(
                 "synced {} account(s): {} new mail",
                 summary.accounts, summary.new_messages
-            );
+            ));
             Ok(0)
         }
         Err(e) => {
             store.flush()?;
             let msg = crate::mail::sanitize::sanitize_text(&e.to_string());
             tracing::error!("sync failed: {msg}");
-            eprintln!("deskmail: {msg}");
+            crate::console::err(&msg);
             Ok(2)
         }
     }
@@ -430,19 +442,16 @@ async fn send(g: &Global, req: crate::outbox::send::SendRequest) -> Result<i32> 
         Ok(out) => {
             store.flush()?;
             for w in &out.warnings {
-                eprintln!(
-                    "deskmail: warning: {}",
-                    crate::mail::sanitize::sanitize_line(w)
-                );
+                crate::console::err(&format!("warning: {w}"));
             }
             if wait {
-                println!("sent <{}>", out.message_id);
+                crate::console::out(&format!("sent <{}>", out.message_id));
             } else {
-                println!(
+                crate::console::out(&format!(
                     "queued <{}> in the outbox ({})",
                     out.message_id,
                     out.state.name()
-                );
+                ));
             }
             Ok(0)
         }
@@ -450,7 +459,7 @@ async fn send(g: &Global, req: crate::outbox::send::SendRequest) -> Result<i32> 
             store.flush()?;
             let msg = crate::mail::sanitize::sanitize_text(&e.to_string());
             tracing::error!("send failed: {msg}");
-            eprintln!("deskmail: {msg}");
+            crate::console::err(&msg);
             Ok(e.exit_code())
         }
     }
@@ -469,45 +478,39 @@ async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
             crate::config::TlsMode::Starttls => "starttls",
             crate::config::TlsMode::None => "no encryption",
         };
-        println!(
+        crate::console::out(&format!(
             "account \"{}\" ({}:{}, {tls})",
-            acc.name, acc.host, acc.port
-        );
+            crate::console::label(&acc.name),
+            crate::console::label(&acc.host),
+            acc.port
+        ));
         match crate::sync::check_account(acc).await {
             Ok(plans) => {
-                println!("  ok: logged in and listed folders");
+                crate::console::out("  ok: logged in and listed folders");
                 for p in plans {
-                    let server = crate::mail::sanitize::sanitize_line(&p.server);
-                    let special = p.special_use.as_deref().unwrap_or("");
-                    println!("  monitors \"{server}\" {special}");
+                    let server = crate::console::label(&p.server);
+                    let special = crate::console::label(p.special_use.as_deref().unwrap_or(""));
+                    crate::console::out(&format!("  monitors \"{server}\" {special}"));
                 }
             }
             Err(e) => {
                 failed = true;
-                println!(
-                    "  FAILED: {}",
-                    crate::mail::sanitize::sanitize_text(&e.to_string())
-                );
+                crate::console::out(&format!("  FAILED: {e}"));
             }
         }
         if acc.smtp.is_some() {
             match crate::outbox::smtp::check(acc).await {
-                Ok(()) => println!("  ok: SMTP connected and logged in"),
+                Ok(()) => crate::console::out("  ok: SMTP connected and logged in"),
                 Err(d) => {
                     failed = true;
-                    println!(
-                        "  SMTP FAILED: {}",
-                        crate::mail::sanitize::sanitize_text(&d.message)
-                    );
+                    crate::console::out(&format!("  SMTP FAILED: {}", d.message));
                 }
             }
         } else {
-            println!("  note: no [accounts.smtp] table, so this account cannot send");
+            crate::console::out("  note: no [accounts.smtp] table, so this account cannot send");
         }
-        if acc.accept_invalid_certs {
-            println!(
-                "  warning: the server certificate is NOT verified (accept_invalid_certs = true)"
-            );
+        for w in acc.security_warnings() {
+            crate::console::out(&format!("  warning: {w}"));
         }
     }
     Ok(if failed { 1 } else { 0 })
@@ -515,6 +518,9 @@ async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
 
 fn render(file: &Path) -> Result<i32> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    print!("{}", crate::mail::render::render_to_text(&raw));
+    crate::console::print(
+        crate::console::Stream::Out,
+        &crate::mail::render::render_to_text(&raw),
+    );
     Ok(0)
 }

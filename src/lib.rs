@@ -4,9 +4,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crm;
 pub mod demo;
 pub mod desk;
+pub mod hangup;
 pub mod mail;
 pub mod outbox;
 pub mod search;

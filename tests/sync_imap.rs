@@ -901,3 +901,64 @@ async fn fetch_since_leaves_older_mail_on_the_server_and_target_folder_renames_i
     );
     assert_eq!(stats.messages, 3);
 }
+
+#[tokio::test]
+async fn two_different_mails_sharing_a_message_id_are_both_shown_and_the_clash_is_marked() {
+    use deskmail::desk::{Command, Desk};
+    use deskmail::mail::render::{LineKind, RenderOptions};
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    // A ticket system that numbers its Message-IDs per queue, not per mail.
+    for (subject, date) in [
+        ("Ticket 1 opened", "Mon, 2 Nov 2026 09:00:00 +0000"),
+        ("Ticket 2 opened", "Tue, 3 Nov 2026 09:00:00 +0000"),
+    ] {
+        let raw = format!(
+            "From: tickets@vendor.example\r\nTo: support@desk.example\r\nSubject: {subject}\r\n\
+             Date: {date}\r\nMessage-ID: <queue-7@vendor.example>\r\n\r\n{subject}\r\n"
+        );
+        stack.deliver(USER, raw.as_bytes());
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = config(&stack, stack.imap_port, "");
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(store.stats().expect("stats").messages, 2);
+    let rows = store.page("support", "INBOX", None, 10).expect("page");
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), false);
+    let mut notes = Vec::new();
+    for row in &rows {
+        desk.send(Command::Render {
+            id: row.summary.id,
+            options: RenderOptions::default(),
+        });
+        let mail = loop {
+            match tokio::time::timeout(WAIT, events.recv()).await {
+                Ok(Some(Event::Rendered { mail, .. })) => break mail,
+                Ok(Some(_)) => continue,
+                other => panic!("no rendered mail: {other:?}"),
+            }
+        };
+        let body: Vec<&str> = mail.lines.iter().map(|l| l.text.as_str()).collect();
+        assert!(body.contains(&row.summary.subject.as_str()), "{body:?}");
+        notes.push(
+            mail.lines
+                .iter()
+                .filter(|l| l.kind == LineKind::Notice)
+                .map(|l| l.text.clone())
+                .collect::<Vec<_>>(),
+        );
+    }
+    // Newest first: the second ticket is the one kept apart and marked.
+    assert_eq!(
+        notes,
+        vec![
+            vec![
+                "[Another, different mail has the same Message-ID <queue-7@vendor.example>; both are kept.]"
+                    .to_string()
+            ],
+            vec![],
+        ]
+    );
+}

@@ -11,6 +11,8 @@ use crate::store::{
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+pub mod render;
+
 /// What the interface asks the desk to do.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -188,44 +190,10 @@ pub struct Desk {
     sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
     outbox: std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>,
     download_dir: std::sync::Mutex<std::path::PathBuf>,
-    /// Rendered mails by (id, options), so going back to a mail is instant.
-    render_cache: std::sync::Mutex<RenderCache>,
+    /// Running renders and rendered mails, so going back to a mail is instant.
+    renders: render::RenderQueue,
     /// The search indexer, once `start_search` ran.
     search: std::sync::Mutex<Option<crate::search::indexer::IndexerHandle>>,
-}
-
-/// A small most-recently-used cache of rendered mails.
-#[derive(Default)]
-struct RenderCache {
-    entries: std::collections::VecDeque<(u64, String, Arc<RenderedMail>)>,
-}
-
-impl RenderCache {
-    const CAPACITY: usize = 32;
-
-    fn key(o: &RenderOptions) -> String {
-        format!(
-            "{}:{}:{}:{:?}",
-            o.all_headers, o.show_quotes, o.width, o.tz_offset_secs
-        )
-    }
-
-    fn get(&mut self, id: u64, o: &RenderOptions) -> Option<Arc<RenderedMail>> {
-        let k = Self::key(o);
-        let pos = self
-            .entries
-            .iter()
-            .position(|(i, ko, _)| *i == id && *ko == k)?;
-        let e = self.entries.remove(pos)?;
-        let mail = Arc::clone(&e.2);
-        self.entries.push_front(e);
-        Some(mail)
-    }
-
-    fn put(&mut self, id: u64, o: &RenderOptions, mail: Arc<RenderedMail>) {
-        self.entries.push_front((id, Self::key(o), mail));
-        self.entries.truncate(Self::CAPACITY);
-    }
 }
 
 impl Desk {
@@ -249,7 +217,7 @@ impl Desk {
             download_dir: std::sync::Mutex::new(
                 download.unwrap_or_else(|| crate::config::paths::data_dir().join("downloads")),
             ),
-            render_cache: std::sync::Mutex::new(RenderCache::default()),
+            renders: render::RenderQueue::default(),
             search: std::sync::Mutex::new(None),
         });
         (desk, rx)
@@ -369,13 +337,25 @@ impl Desk {
         if self.demo {
             return;
         }
-        let handle = crate::sync::spawn_all(
-            Arc::clone(&self.config),
-            Arc::clone(&self.store),
-            self.events.clone(),
-        );
-        if let Ok(mut g) = self.sync.lock() {
-            *g = Some(handle);
+        let floor = self
+            .config
+            .min_free_mb
+            .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
+        match crate::store::disk::check_floor(self.store.dir(), floor) {
+            Ok(()) => {
+                let handle = crate::sync::spawn_all(
+                    Arc::clone(&self.config),
+                    Arc::clone(&self.store),
+                    self.events.clone(),
+                );
+                if let Ok(mut g) = self.sync.lock() {
+                    *g = Some(handle);
+                }
+            }
+            Err(msg) => {
+                tracing::error!("{msg}");
+                let _ = self.events.send(Event::Error(msg));
+            }
         }
         let outbox = crate::outbox::worker::spawn(
             Arc::clone(&self.config),
@@ -514,6 +494,23 @@ impl Desk {
         &self.store
     }
 
+    /// Says in the reader that another mail has this one's Message-ID.
+    fn mark_clash(&self, id: u64, mut mail: RenderedMail) -> RenderedMail {
+        if let Ok(Some(s)) = self.store.summary(id)
+            && s.msgid_clash
+        {
+            let note = crate::mail::render::RenderedLine {
+                kind: crate::mail::render::LineKind::Notice,
+                text: crate::mail::sanitize::sanitize_line(&format!(
+                    "[Another, different mail has the same Message-ID <{}>; both are kept.]",
+                    s.message_id.trim_matches(['<', '>'])
+                )),
+            };
+            mail.lines.insert(0, note);
+        }
+        mail
+    }
+
     fn emit(&self, e: Event) {
         // The interface may have gone away at shutdown; nothing to do then.
         let _ = self.events.send(e);
@@ -537,26 +534,34 @@ impl Desk {
                 tokio::task::spawn_blocking(move || desk.pipe_part(id, index, &command));
             }
             Command::Render { id, options } => {
-                let cached = self
-                    .render_cache
-                    .lock()
-                    .ok()
-                    .and_then(|mut c| c.get(id, &options));
-                if let Some(mail) = cached {
-                    return self.emit(Event::Rendered { id, mail });
-                }
-                tokio::task::spawn_blocking(move || match desk.store.body(id) {
-                    Ok(Some(raw)) => {
-                        let mail = Arc::new(crate::mail::render::render(&raw, &options));
-                        if let Ok(mut c) = desk.render_cache.lock() {
-                            c.put(id, &options, Arc::clone(&mail));
-                        }
-                        desk.emit(Event::Rendered { id, mail });
+                let cancel = match self.renders.request(id, &options) {
+                    render::Ticket::Cached(mail) => {
+                        return self.emit(Event::Rendered { id, mail });
                     }
-                    Ok(None) => desk.emit(Event::Notice(
-                        "This mail's body is still being fetched.".into(),
-                    )),
-                    Err(e) => desk.fail("Could not read the mail", e),
+                    render::Ticket::Running => return,
+                    render::Ticket::Start(cancel) => cancel,
+                };
+                tokio::task::spawn_blocking(move || {
+                    let raw = match desk.store.body(id) {
+                        Ok(raw) => raw,
+                        Err(e) => {
+                            desk.renders.finish(id, &options, &cancel, None);
+                            return desk.fail("Could not read the mail", e);
+                        }
+                    };
+                    let rendered = raw.as_deref().and_then(|raw| {
+                        crate::mail::render::render_cancellable(raw, &options, &cancel)
+                    });
+                    let rendered = rendered.map(|mail| desk.mark_clash(id, mail));
+                    let shown = desk.renders.finish(id, &options, &cancel, rendered);
+                    match (raw, shown) {
+                        (None, _) => desk.emit(Event::Notice(
+                            "This mail's body is still being fetched.".into(),
+                        )),
+                        (Some(_), Some(mail)) => desk.emit(Event::Rendered { id, mail }),
+                        // Cancelled: the interface has moved on.
+                        (Some(_), None) => {}
+                    }
                 });
             }
             Command::SetFlags {
@@ -846,6 +851,7 @@ impl Desk {
             last_error: None,
             created: chrono::Utc::now().timestamp(),
             in_reply_to: out.in_reply_to,
+            unconfirmed: false,
         };
         match self.store.enqueue(entry) {
             Ok(_) => {

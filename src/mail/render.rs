@@ -5,6 +5,7 @@
 use chrono::{FixedOffset, Local, TimeZone};
 use mail_parser::{HeaderValue, Message, MessagePart, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::mime;
 use super::parse::{Address, headers_of};
@@ -46,6 +47,8 @@ pub enum LineKind {
     Signature,
     /// An entry of the numbered link list at the end.
     LinkRef,
+    /// Said by deskmail about the mail, e.g. why HTML is shown as text.
+    Notice,
 }
 
 /// One display line (no `\n` inside, sanitised).
@@ -81,6 +84,20 @@ pub struct RenderedMail {
 
 /// Renders a raw message. Never panics on malformed input.
 pub fn render(raw: &[u8], opts: &RenderOptions) -> RenderedMail {
+    render_cancellable(raw, opts, &AtomicBool::new(false)).unwrap_or_default()
+}
+
+/// [`render`] that stops early, returning `None`, once `cancel` is set.
+pub fn render_cancellable(
+    raw: &[u8],
+    opts: &RenderOptions,
+    cancel: &AtomicBool,
+) -> Option<RenderedMail> {
+    let out = render_inner(raw, opts, cancel);
+    (!cancel.load(Ordering::Relaxed)).then_some(out)
+}
+
+fn render_inner(raw: &[u8], opts: &RenderOptions, cancel: &AtomicBool) -> RenderedMail {
     let prepared = mime::prepare(raw);
     let Some(msg) = mime::parse(&prepared) else {
         let mut out = RenderedMail::default();
@@ -92,12 +109,12 @@ pub fn render(raw: &[u8], opts: &RenderOptions) -> RenderedMail {
         headers: render_headers(&msg, opts),
         ..RenderedMail::default()
     };
-    render_body(&msg, &msg.text_body, opts, &mut out);
+    render_body(&msg, &msg.text_body, opts, &mut out, cancel);
     // An empty text alternative (common in newsletters): use the HTML one.
     if out.lines.iter().all(|l| l.text.trim().is_empty()) && msg.html_body != msg.text_body {
         out.lines.clear();
         out.links.clear();
-        render_body(&msg, &msg.html_body, opts, &mut out);
+        render_body(&msg, &msg.html_body, opts, &mut out, cancel);
     }
     while out.lines.last().is_some_and(|l| l.text.trim().is_empty()) {
         out.lines.pop();
@@ -116,9 +133,18 @@ pub fn render(raw: &[u8], opts: &RenderOptions) -> RenderedMail {
 }
 
 /// Renders the listed body parts into `out`, separated by blank lines.
-fn render_body(msg: &Message<'_>, ids: &[u32], opts: &RenderOptions, out: &mut RenderedMail) {
+fn render_body(
+    msg: &Message<'_>,
+    ids: &[u32],
+    opts: &RenderOptions,
+    out: &mut RenderedMail,
+    cancel: &AtomicBool,
+) {
     let mut first = true;
     for &id in ids {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
         let Some(part) = msg.parts.get(id as usize) else {
             continue;
         };
@@ -133,7 +159,13 @@ fn render_body(msg: &Message<'_>, ids: &[u32], opts: &RenderOptions, out: &mut R
             // Strip raw escape sequences from the source first, so that no
             // payload survives as visible debris.
             let html = sanitize_text(&text);
-            let (lines, links) = html_lines(&html, opts.width, out.links.len());
+            let (lines, links, note) = html_lines(&html, opts.width, out.links.len(), cancel);
+            if let Some(text) = note {
+                out.lines.push(RenderedLine {
+                    kind: LineKind::Notice,
+                    text,
+                });
+            }
             out.links.extend(links);
             let text = lines.join("\n");
             push_plain(&mut out.lines, &text, false, true, opts);
@@ -456,31 +488,86 @@ fn allowed_link(url: &str) -> bool {
         .any(|p| lower.starts_with(p))
 }
 
-/// Upper bound on tag nesting, used to avoid deep recursion in the HTML
-/// renderer on hostile input.
-fn nesting_estimate(html: &str) -> usize {
-    const VOID: [&str; 20] = [
-        "br", "img", "hr", "meta", "link", "input", "wbr", "area", "base", "col", "embed",
-        "source", "track", "param", "p", "li", "td", "tr", "th", "option",
-    ];
+/// HTML bigger than this is not laid out: shown as plain text instead.
+const HTML_MAX_BYTES: usize = 2 << 20;
+/// Deeper nesting than this is not laid out (html2text's cost grows with the
+/// square of the depth).
+const HTML_MAX_DEPTH: usize = 1000;
+/// How long the layout may take before the plain-text view is shown.
+const HTML_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Elements that never hold children in the HTML parser.
+const VOID: [&str; 16] = [
+    "br", "img", "hr", "meta", "link", "input", "wbr", "area", "base", "col", "embed", "source",
+    "track", "param", "keygen", "frame",
+];
+/// Elements a new start tag of the same name closes (`<li>` ends an open `<li>`).
+const SELF_CLOSING_SIBLINGS: [&str; 9] = ["p", "li", "dt", "dd", "option", "tr", "td", "th", "a"];
+
+/// The deepest nesting the HTML parser will build, from a stack of open
+/// elements: an end tag closes only an element that is open (stray ones such
+/// as `</br>` are ignored, as the parser does). Errs on the deep side.
+pub fn open_tag_depth(html: &str) -> usize {
     let bytes = html.as_bytes();
-    let (mut depth, mut max) = (0usize, 0usize);
-    let mut i = 0usize;
-    while let Some(pos) = bytes[i..].iter().position(|&b| b == b'<') {
-        i += pos + 1;
-        match bytes.get(i) {
-            Some(b'/') => depth = depth.saturating_sub(1),
-            Some(b) if b.is_ascii_alphabetic() => {
-                let name: String = bytes[i..]
-                    .iter()
-                    .take(16)
-                    .take_while(|b| b.is_ascii_alphanumeric())
-                    .map(|&b| char::from(b.to_ascii_lowercase()))
-                    .collect();
-                if !VOID.contains(&name.as_str()) {
-                    depth += 1;
-                    max = max.max(depth);
+    let mut stack: Vec<String> = Vec::new();
+    // How many of each name are open: a stray end tag costs no stack walk.
+    let mut open: std::collections::HashMap<String, usize> = Default::default();
+    let mut max = 0usize;
+    let close_to = |stack: &mut Vec<String>,
+                    open: &mut std::collections::HashMap<String, usize>,
+                    name: &str| {
+        if open.get(name).copied().unwrap_or(0) == 0 {
+            return;
+        }
+        if let Some(at) = stack.iter().rposition(|n| n == name) {
+            for gone in stack.drain(at..) {
+                if let Some(c) = open.get_mut(&gone) {
+                    *c = c.saturating_sub(1);
                 }
+            }
+        }
+    };
+    let mut i = 0usize;
+    let tag_name = |from: usize| -> String {
+        bytes
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take(32)
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .map(|&b| char::from(b.to_ascii_lowercase()))
+            .collect()
+    };
+    while let Some(pos) = bytes
+        .get(i..)
+        .and_then(|r| r.iter().position(|&b| b == b'<'))
+    {
+        i += pos + 1;
+        if bytes.get(i..).is_some_and(|r| r.starts_with(b"!--")) {
+            i = find_from(bytes, i, b"-->").map_or(bytes.len(), |e| e + 3);
+            continue;
+        }
+        match bytes.get(i) {
+            Some(b'/') => {
+                close_to(&mut stack, &mut open, &tag_name(i + 1));
+            }
+            Some(b) if b.is_ascii_alphabetic() => {
+                let name = tag_name(i);
+                if VOID.contains(&name.as_str()) {
+                    continue;
+                }
+                if SELF_CLOSING_SIBLINGS.contains(&name.as_str()) {
+                    close_to(&mut stack, &mut open, &name);
+                }
+                // Their content is text to the parser, tags inside included.
+                if matches!(name.as_str(), "script" | "style" | "textarea" | "title") {
+                    let close = format!("</{name}");
+                    i = find_from_ci(bytes, i, close.as_bytes()).unwrap_or(bytes.len());
+                    continue;
+                }
+                *open.entry(name.clone()).or_default() += 1;
+                stack.push(name);
+                max = max.max(stack.len());
             }
             _ => {}
         }
@@ -488,31 +575,95 @@ fn nesting_estimate(html: &str) -> usize {
     max
 }
 
+fn find_from(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+fn find_from_ci(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .map(|p| p + from)
+}
+
+/// Why an HTML part is shown as plain text instead of laid out.
+fn html_fallback_reason(html: &str) -> Option<String> {
+    if html.len() > HTML_MAX_BYTES {
+        return Some(format!("it is {} of HTML", human_size(html.len())));
+    }
+    let depth = open_tag_depth(html);
+    (depth > HTML_MAX_DEPTH).then(|| format!("its HTML is nested {depth} levels deep"))
+}
+
+/// Lays HTML out with html2text on its own thread, waiting at most the time
+/// budget and giving up as soon as `cancel` is set. `None`: not laid out.
+fn html_layout(
+    html: &str,
+    width: usize,
+    cancel: &AtomicBool,
+) -> Result<Vec<html2text::render::TaggedLine<Vec<html2text::render::RichAnnotation>>>, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = html.to_string();
+    // Detached: html2text cannot be interrupted; the size and depth limits
+    // above bound the work a given-up layout still does.
+    let spawned = std::thread::Builder::new()
+        .name("html-layout".into())
+        // html2text recurses over the document tree; give it room.
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let lines = html2text::config::rich()
+                .lines_from_read(owned.as_bytes(), width)
+                .ok();
+            let _ = tx.send(lines);
+        });
+    if spawned.is_err() {
+        return Err("no thread could be started to lay it out".into());
+    }
+    let started = std::time::Instant::now();
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err("cancelled".into());
+        }
+        match rx.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(Some(lines)) => return Ok(lines),
+            Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the HTML could not be laid out".into());
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if started.elapsed() > HTML_TIME_BUDGET {
+                    return Err(format!(
+                        "laying it out took longer than {} s",
+                        HTML_TIME_BUDGET.as_secs()
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// Renders HTML to sanitised lines, numbering links `[n]` starting after
 /// `link_base` existing links. Returns the lines and the new link targets.
-fn html_lines(html: &str, width: usize, link_base: usize) -> (Vec<String>, Vec<String>) {
+fn html_lines(
+    html: &str,
+    width: usize,
+    link_base: usize,
+    cancel: &AtomicBool,
+) -> (Vec<String>, Vec<String>, Option<String>) {
     let w = if width == 0 { 1000 } else { width.max(20) };
-    let rendered = if nesting_estimate(html) > 2000 {
-        None
-    } else {
-        // html2text recurses over the document tree; give it room.
-        std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .stack_size(256 << 20)
-                .spawn_scoped(s, || {
-                    html2text::config::rich()
-                        .lines_from_read(html.as_bytes(), w)
-                        .ok()
-                })
-                .ok()
-                .and_then(|h| h.join().ok())
-                .flatten()
-        })
+    let laid_out = match html_fallback_reason(html) {
+        Some(why) => Err(why),
+        None => html_layout(html, w, cancel),
     };
-    let Some(tagged) = rendered else {
-        let text = sanitize_text(&mail_parser::decoders::html::html_to_text(html));
-        let lines = text.split('\n').map(str::to_string).collect();
-        return (lines, Vec::new());
+    let tagged = match laid_out {
+        Ok(t) => t,
+        Err(why) => {
+            let text = sanitize_text(&mail_parser::decoders::html::html_to_text(html));
+            let lines = text.split('\n').map(str::to_string).collect();
+            return (lines, Vec::new(), Some(fallback_note(&why)));
+        }
     };
     use html2text::render::{RichAnnotation, TaggedLineElement};
     let mut lines: Vec<String> = Vec::with_capacity(tagged.len());
@@ -572,7 +723,12 @@ fn html_lines(html: &str, width: usize, link_base: usize) -> (Vec<String>, Vec<S
         .into_iter()
         .map(|l| l.trim_end().to_string())
         .collect();
-    (lines, links)
+    (lines, links, None)
+}
+
+/// The line above an HTML part shown as plain text, saying why.
+fn fallback_note(why: &str) -> String {
+    format!("[Shown as plain text because {why}.]")
 }
 
 fn attachment_infos(msg: &Message<'_>) -> Vec<AttachmentInfo> {
@@ -780,8 +936,54 @@ Content-Type: text/plain\r\n\r\n \r\n--x\r\nContent-Type: text/html\r\n\r\n\
     }
 
     #[test]
-    fn nesting() {
-        assert_eq!(nesting_estimate("<div><b>x</b><br></div>"), 2);
-        assert_eq!(nesting_estimate(&"<div>".repeat(5000)), 5000);
+    fn open_tag_depth_follows_the_parser() {
+        assert_eq!(open_tag_depth("<div><b>x</b><br></div>"), 2);
+        assert_eq!(open_tag_depth(&"<div>".repeat(5000)), 5000);
+        assert_eq!(open_tag_depth("<ul><li>a<li>b<li>c</ul>"), 2);
+        assert_eq!(open_tag_depth("<style><div><div></style><p>x"), 1);
+    }
+
+    #[test]
+    fn stray_end_tags_do_not_hide_nesting() {
+        // `</br>` is a `<br>` to the parser, so every `<div>` stays open.
+        assert_eq!(open_tag_depth(&"<div></br>".repeat(3000)), 3000);
+        assert_eq!(open_tag_depth(&"<div></span>".repeat(3000)), 3000);
+    }
+
+    #[test]
+    fn deeply_nested_html_is_shown_as_plain_text_with_a_note() {
+        let mut raw = b"Content-Type: text/html\r\n\r\n<p>Hello agent</p>".to_vec();
+        raw.extend("<div></br>".repeat(100_000).as_bytes());
+        raw.extend(b"<p>the end</p>");
+        let m = render(&raw, &opts());
+        assert_eq!(m.lines.first().map(|l| l.kind), Some(LineKind::Notice));
+        assert_eq!(
+            m.lines[0].text,
+            "[Shown as plain text because its HTML is nested 100001 levels deep.]"
+        );
+        let all = texts(&m).join("\n");
+        assert!(all.contains("Hello agent"), "{all}");
+        assert!(all.contains("the end"), "{all}");
+    }
+
+    #[test]
+    fn oversized_html_is_shown_as_plain_text_with_a_note() {
+        let mut raw = b"Content-Type: text/html\r\n\r\n".to_vec();
+        raw.extend("<p>word</p>\n".repeat(300_000).as_bytes());
+        let m = render(&raw, &opts());
+        assert_eq!(m.lines.first().map(|l| l.kind), Some(LineKind::Notice));
+        assert!(
+            m.lines[0].text.contains("MB of HTML"),
+            "{}",
+            m.lines[0].text
+        );
+        assert!(texts(&m).contains(&"word"));
+    }
+
+    #[test]
+    fn a_cancelled_render_returns_nothing() {
+        let raw = b"Subject: x\r\n\r\nbody\r\n";
+        assert!(render_cancellable(raw, &opts(), &AtomicBool::new(true)).is_none());
+        assert!(render_cancellable(raw, &opts(), &AtomicBool::new(false)).is_some());
     }
 }

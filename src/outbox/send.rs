@@ -258,6 +258,7 @@ pub async fn send_from_cli(
         last_error: None,
         created: chrono::Utc::now().timestamp(),
         in_reply_to: None,
+        unconfirmed: false,
     })?;
     let mut outcome = SendOutcome {
         id: entry.id,

@@ -3,9 +3,9 @@
 //! through the sanitiser, in text and in JSON alike.
 
 use super::{Hit, SearchError, SearchIndex};
+use crate::console;
 use crate::mail::sanitize::{display_width, sanitize_line, truncate_to_width};
 use crate::store::Store;
-use std::io::Write;
 use std::path::Path;
 
 /// Exit code of a query that could not be read.
@@ -68,7 +68,7 @@ pub fn json_line(hit: &Hit) -> String {
         "folders": folders_of(hit),
         "message_id": sanitize_line(&s.message_id),
     });
-    v.to_string()
+    console::json(&v).unwrap_or_default()
 }
 
 fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
@@ -86,7 +86,7 @@ pub fn search(data_dir: &Path, query: &str, json: bool, limit: usize) -> anyhow:
     if let Err(e) = super::query::parse(query, chrono::Utc::now().timestamp()) {
         let msg = sanitize_line(&e.to_string());
         tracing::info!("bad query: {msg}");
-        eprintln!("deskmail: bad query: {msg}");
+        console::err(&format!("bad query: {msg}"));
         return Ok(EXIT_BAD_QUERY);
     }
     let store = open_store(data_dir)?;
@@ -102,20 +102,13 @@ pub fn search(data_dir: &Path, query: &str, json: bool, limit: usize) -> anyhow:
     let hits = match index.search(&store, query, limit) {
         Ok(h) => h,
         Err(SearchError::Query(e)) => {
-            eprintln!("deskmail: bad query: {}", sanitize_line(&e.to_string()));
+            console::err(&format!("bad query: {e}"));
             return Ok(EXIT_BAD_QUERY);
         }
         Err(e) => return Err(e.into()),
     };
-    let mut out = std::io::stdout().lock();
     for h in &hits {
-        let line = if json { json_line(h) } else { text_line(h) };
-        match writeln!(out, "{line}") {
-            Ok(()) => {}
-            // `| head` closed the pipe: what was wanted is printed.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(e.into()),
-        }
+        console::out(&if json { json_line(h) } else { text_line(h) });
     }
     Ok(if hits.is_empty() { 1 } else { 0 })
 }
@@ -127,12 +120,12 @@ pub fn reindex(data_dir: &Path) -> anyhow::Result<i32> {
     let bar = progress_bar(store.message_count(), "indexing");
     let index = SearchIndex::rebuild(data_dir, &store, &mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
-    println!(
+    console::out(&format!(
         "indexed {} mails in {:.1} s; the index takes {:.1} MB in {}",
         index.len(),
         started.elapsed().as_secs_f64(),
         index.size_on_disk() as f64 / 1e6,
         index.dir().display()
-    );
+    ));
     Ok(0)
 }

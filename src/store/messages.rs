@@ -81,6 +81,10 @@ pub struct MessageSummary {
     /// Why no record is linked ("no matching contact", …), shown to the agent.
     #[serde(default)]
     pub not_linked_reason: Option<String>,
+    /// Another, different mail arrived first with the same Message-ID; this
+    /// one was kept apart instead of merged into it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub msgid_clash: bool,
 }
 
 impl MessageSummary {
@@ -102,7 +106,11 @@ pub struct FolderEntry {
 /// Sync cursor and counters of one folder.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct FolderState {
+    /// The name shown and used as the key: sanitised when it came from a server.
     pub name: String,
+    /// The server's own name when it differs from `name` (it held controls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     #[serde(default)]
     pub uidvalidity: u32,
     #[serde(default)]
@@ -120,6 +128,38 @@ pub struct FolderState {
     pub monitored: bool,
     #[serde(default)]
     pub skip_notification: bool,
+}
+
+/// A mail found by Message-ID: its id and, when indexed, (date, thread).
+type KnownMail = (u64, Option<(i64, u64)>);
+
+/// What makes two mails with one Message-ID the same mail: sender, date
+/// and subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    from: String,
+    date: i64,
+    subject: String,
+}
+
+impl Fingerprint {
+    fn of(s: &MessageSummary) -> Fingerprint {
+        Fingerprint {
+            from: s
+                .from
+                .first()
+                .map(|p| p.email.to_lowercase())
+                .unwrap_or_default(),
+            date: s.date,
+            // A bounded key, whatever the header's length.
+            subject: s.subject.trim().chars().take(200).collect(),
+        }
+    }
+
+    /// The index key of a different mail that reused `mid`.
+    fn clash_key(&self, mid: &str) -> String {
+        format!("{mid}\0{}\0{}\0{}", self.from, self.date, self.subject)
+    }
 }
 
 /// One mail arriving in a folder, parsed off the write lock.
@@ -193,6 +233,7 @@ impl Store {
         let mut thread_sizes: HashMap<u64, u64> = HashMap::new();
         let mut states: BTreeMap<(String, String), FolderState> = BTreeMap::new();
         let mut seen_locs: std::collections::HashSet<Vec<u8>> = Default::default();
+        let mut fingerprints: HashMap<u64, Fingerprint> = HashMap::new();
 
         for mail in mails {
             let ukey = keys::uid_map(&mail.account, &mail.folder, mail.uidvalidity, mail.uid);
@@ -212,14 +253,19 @@ impl Store {
                 states.insert(state_key.clone(), st);
             }
 
-            let mid = mail.summary.message_id.clone();
-            let existing = match msgids.get(&mid) {
-                Some(&(id, d, t)) => Some((id, Some((d as i64, t)))),
-                None => self
-                    .tree
-                    .get(keys::msgid(&mid))?
-                    .map(|v| keys::read_msgid(&v)),
-            };
+            // A known Message-ID is the same mail only with the same content;
+            // a different one is kept apart under a key of its own.
+            let fp = Fingerprint::of(&mail.summary);
+            let mut mid = mail.summary.message_id.clone();
+            let mut existing = self.known_msgid(&mid, &msgids)?;
+            let mut clash = false;
+            if let Some((first, _)) = existing
+                && !self.same_content(first, &fp, &fingerprints)?
+            {
+                clash = true;
+                mid = fp.clash_key(&mid);
+                existing = self.known_msgid(&mid, &msgids)?;
+            }
             let (id, date, tid) = match existing {
                 Some((id, known)) => {
                     let (date, tid) = match known {
@@ -241,6 +287,8 @@ impl Store {
                     let id = self.next_id()?;
                     let mut summary = mail.summary.clone();
                     summary.id = id;
+                    summary.msgid_clash = clash;
+                    fingerprints.insert(id, fp);
                     summary.thread_id = self
                         .find_thread(&summary, &msgids, &subjects)?
                         .unwrap_or(id);
@@ -317,6 +365,7 @@ impl Store {
                     .unwrap_or_default()
             });
             st.name = cursor.name.clone();
+            st.server = cursor.server.clone();
             st.uidvalidity = cursor.uidvalidity;
             st.uidnext = st.uidnext.max(cursor.uidnext);
             st.highestmodseq = cursor.highestmodseq.max(st.highestmodseq);
@@ -330,6 +379,36 @@ impl Store {
         }
         self.apply_with_bodies(batch, body_batch)?;
         Ok(report)
+    }
+
+    /// The mail indexed under `mid`: in this batch or stored. The date and
+    /// thread come along when the index holds them.
+    fn known_msgid(
+        &self,
+        mid: &str,
+        batch: &HashMap<String, (u64, u64, u64)>,
+    ) -> Result<Option<KnownMail>> {
+        Ok(match batch.get(mid) {
+            Some(&(id, d, t)) => Some((id, Some((d as i64, t)))),
+            None => self
+                .tree
+                .get(keys::msgid(mid))?
+                .map(|v| keys::read_msgid(&v)),
+        })
+    }
+
+    /// Whether stored mail `id` has the content `fp` describes; a mail whose
+    /// summary is gone counts as the same (the old behaviour).
+    fn same_content(
+        &self,
+        id: u64,
+        fp: &Fingerprint,
+        batch: &HashMap<u64, Fingerprint>,
+    ) -> Result<bool> {
+        if let Some(known) = batch.get(&id) {
+            return Ok(known == fp);
+        }
+        Ok(self.summary(id)?.is_none_or(|s| Fingerprint::of(&s) == *fp))
     }
 
     fn find_thread(

@@ -40,6 +40,49 @@ fn data_dir_is_private() {
 }
 
 #[test]
+fn two_different_mails_sharing_a_message_id_are_both_kept_and_the_later_marked() {
+    let (_d, s) = open();
+    let first = s
+        .ingest(
+            vec![mail("support", "INBOX", 1, "<same@x>", 100, "Ticket 1")],
+            None,
+        )
+        .expect("ingest");
+    // In a later batch, then in the same batch as its own copy elsewhere.
+    let later = s
+        .ingest(
+            vec![
+                mail("support", "INBOX", 2, "<same@x>", 200, "Ticket 2"),
+                mail("support", "Archive", 1, "<same@x>", 200, "Ticket 2"),
+                mail("support", "Archive", 2, "<same@x>", 100, "Ticket 1"),
+            ],
+            None,
+        )
+        .expect("ingest");
+    assert_eq!(first.created.len(), 1);
+    assert_eq!(later.created.len(), 1, "{later:?}");
+    let (a, b) = (first.created[0], later.created[0]);
+    assert_ne!(a, b);
+    assert_eq!(s.stats().expect("stats").messages, 2);
+    assert_eq!(s.locations(a).expect("locs").len(), 2);
+    assert_eq!(s.locations(b).expect("locs").len(), 2);
+    let sa = s.summary(a).expect("read").expect("first");
+    let sb = s.summary(b).expect("read").expect("second");
+    assert_eq!(sa.subject, "Ticket 1");
+    assert!(!sa.msgid_clash);
+    assert_eq!(sb.subject, "Ticket 2");
+    assert!(sb.msgid_clash);
+    // Read back again in a new batch: still the same two mails.
+    let again = s
+        .ingest(
+            vec![mail("alice", "INBOX", 9, "<same@x>", 200, "Ticket 2")],
+            None,
+        )
+        .expect("ingest");
+    assert_eq!(again.located, vec![b]);
+}
+
+#[test]
 fn same_message_id_in_two_folders_is_one_record_with_two_locations() {
     let (_d, s) = open();
     let r = s
@@ -245,6 +288,7 @@ fn outbox_entry_survives_reopen() {
             last_error: None,
             created: 0,
             in_reply_to: None,
+            unconfirmed: false,
         })
         .expect("enqueue");
     }

@@ -187,7 +187,7 @@ pub fn plan_folders(
                 .and_then(|(_, s)| s.clone());
             let desk = match &acc.target_folder {
                 Some(t) if server.eq_ignore_ascii_case("INBOX") => t.clone(),
-                _ => server.clone(),
+                _ => desk_name(&server),
             };
             let skip_notification = acc
                 .skip_notification
@@ -502,6 +502,7 @@ pub async fn sync_folder(
     };
     let cursor = FolderState {
         name: plan.desk.clone(),
+        server: (plan.server != plan.desk).then(|| plan.server.clone()),
         uidvalidity,
         uidnext: 0,
         highestmodseq: 0,
@@ -619,11 +620,28 @@ pub async fn sync_folder(
     Ok(outcome)
 }
 
+/// The desk's name for a server folder: the server's, sanitised, because it
+/// is shown everywhere and may hold escape sequences.
+pub fn desk_name(server: &str) -> String {
+    let clean = crate::mail::sanitize::sanitize_line(server);
+    if clean.is_empty() {
+        "(unnamed folder)".to_string()
+    } else {
+        clean
+    }
+}
+
 /// The server folder behind a desk folder.
-fn server_folder(acc: &AccountConfig, desk: &str) -> String {
-    match &acc.target_folder {
+fn server_folder(ctx: &AccountCtx, desk: &str) -> String {
+    match &ctx.acc.target_folder {
         Some(t) if t == desk => "INBOX".to_string(),
-        _ => desk.to_string(),
+        _ => ctx
+            .store
+            .folder_state(&ctx.acc.name, desk)
+            .ok()
+            .flatten()
+            .and_then(|st| st.server)
+            .unwrap_or_else(|| desk.to_string()),
     }
 }
 
@@ -642,7 +660,7 @@ pub async fn push_changes(
     let mut selected: Option<(String, u32)> = None;
     let mut pushed = 0;
     for change in pending {
-        let server = server_folder(&ctx.acc, &change.folder);
+        let server = server_folder(ctx, &change.folder);
         if selected.as_ref().map(|(n, _)| n) != Some(&server) {
             let mb = bounded(&c, Stage::Select, READ_TIMEOUT, session.select(&server)).await;
             match mb {
@@ -680,9 +698,7 @@ pub async fn push_changes(
                 r
             }
             ChangeOp::Trash => move_uid(session, caps, &uid, trash).await,
-            ChangeOp::Move { to } => {
-                move_uid(session, caps, &uid, &server_folder(&ctx.acc, to)).await
-            }
+            ChangeOp::Move { to } => move_uid(session, caps, &uid, &server_folder(ctx, to)).await,
         };
         match result {
             Ok(()) => {
@@ -810,11 +826,13 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     // Record the special use of every listed folder for the folder pane.
     for (name, special) in &list {
         if special.is_some() && !plans.iter().any(|p| &p.server == name) {
+            let desk = desk_name(name);
             let mut st = ctx
                 .store
-                .folder_state(&ctx.acc.name, name)?
+                .folder_state(&ctx.acc.name, &desk)?
                 .unwrap_or_else(|| FolderState {
-                    name: name.clone(),
+                    server: (desk != *name).then(|| name.clone()),
+                    name: desk,
                     ..FolderState::default()
                 });
             if st.special_use != *special {

@@ -45,5 +45,6 @@ pub fn summary_from_raw(raw: &[u8], own: &[String]) -> MessageSummary {
             MailStatus::Archived
         },
         not_linked_reason: None,
+        msgid_clash: false,
     }
 }

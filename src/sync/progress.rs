@@ -44,7 +44,7 @@ impl Reporter {
         if let Event::Error(text) | Event::Notice(text) = &e
             && !matches!(self.0.output, Output::Quiet)
         {
-            eprintln!("deskmail: {}", crate::mail::sanitize::sanitize_line(text));
+            crate::console::err(text);
         }
         if let Some(tx) = &self.0.events {
             // The receiver may be gone at shutdown; nothing to do then.
@@ -85,7 +85,10 @@ impl Reporter {
                     }
                     b
                 });
-                bar.set_prefix(format!("{}/{}", self.0.account, folder));
+                bar.set_prefix(crate::console::label(&format!(
+                    "{}/{}",
+                    self.0.account, folder
+                )));
                 bar.set_length(total);
                 bar.set_position(done);
             }
@@ -96,10 +99,13 @@ impl Reporter {
                 let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
                 if due || done == total {
                     *last = Some(Instant::now());
-                    eprintln!(
-                        "{}/{}: {done} of {total}",
-                        crate::mail::sanitize::sanitize_line(&self.0.account),
-                        crate::mail::sanitize::sanitize_line(folder)
+                    crate::console::print(
+                        crate::console::Stream::Err,
+                        &format!(
+                            "{}/{}: {done} of {total}\n",
+                            crate::console::label(&self.0.account),
+                            crate::console::label(folder)
+                        ),
                     );
                 }
             }
@@ -112,10 +118,10 @@ impl Reporter {
             reason: reason.to_string(),
         });
         if matches!(self.0.output, Output::Lines | Output::Bars(_)) {
-            eprintln!(
+            crate::console::err(&format!(
                 "{}: {reason}; retrying in {in_secs}s",
-                crate::mail::sanitize::sanitize_line(&self.0.account)
-            );
+                self.0.account
+            ));
         }
     }
 }

@@ -2,6 +2,7 @@
 //! template hints, and why Send is refused, if it is.
 
 use crate::tui::compose::{ATTACH, BCC, BODY, CC, ComposeState, FIELDS, FROM, Mode, SUBJECT, TO};
+use crate::tui::panes::safe;
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::{centered, pane_block};
 use ratatui::Frame;
@@ -129,7 +130,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
             } else {
                 theme.style(Role::Normal)
             };
-            attach.push(Span::styled(n.clone(), style));
+            attach.push(safe(n, style));
         }
         if c.field == ATTACH {
             attach.push(Span::styled(
@@ -151,7 +152,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
                     spans.push(Span::styled(" · ", theme.style(Role::Muted)));
                 }
                 let role = if i == 0 { Role::Accent } else { Role::Normal };
-                spans.push(Span::styled(shown.clone(), theme.style(role)));
+                spans.push(safe(shown, theme.style(role)));
             }
             frame.render_widget(Paragraph::new(Line::from(spans)), rows[6]);
         }
@@ -162,10 +163,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
             if more > 0 {
                 t.push_str(&format!("  (+{more})"));
             }
-            frame.render_widget(
-                Paragraph::new(Span::styled(t, theme.style(Role::Muted))),
-                rows[6],
-            );
+            frame.render_widget(Paragraph::new(safe(&t, theme.style(Role::Muted))), rows[6]);
         }
         _ => {
             let (role, label) = if c.field == BODY {
@@ -215,7 +213,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
                 } else {
                     Role::Normal
                 };
-                Line::from(Span::styled(n.clone(), theme.style(role)))
+                Line::from(safe(n, theme.style(role)))
             })
             .collect();
         frame.render_widget(Paragraph::new(lines), list_area);
@@ -224,7 +222,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
     let warn: Vec<Line> = warnings
         .iter()
         .take(3)
-        .map(|w| Line::from(Span::styled(format!("⚠ {w}"), theme.style(Role::Warning))))
+        .map(|w| Line::from(safe(&format!("⚠ {w}"), theme.style(Role::Warning))))
         .collect();
     frame.render_widget(Paragraph::new(warn), rows[8]);
     // Prompt
@@ -233,7 +231,7 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
             frame.render_widget(
                 Paragraph::new(Line::from(vec![
                     Span::styled("Attach file: ", theme.style(Role::Accent)),
-                    Span::styled(format!("{input}▏"), theme.style(Role::Normal)),
+                    safe(&format!("{input}▏"), theme.style(Role::Normal)),
                     Span::styled(
                         "  Tab complete · Enter attach · Esc cancel",
                         theme.style(Role::Muted),

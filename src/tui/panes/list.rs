@@ -2,7 +2,7 @@
 
 use crate::store::flags;
 use crate::tui::app::{App, Focus};
-use crate::tui::panes::fit;
+use crate::tui::panes::{fit, safe};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::pane_block;
 use ratatui::Frame;
@@ -120,7 +120,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines
     };
     frame.render_widget(
-        Paragraph::new(body).block(pane_block(title, focused, theme)),
+        Paragraph::new(body).block(pane_block(
+            safe(&title, ratatui::style::Style::default()),
+            focused,
+            theme,
+        )),
         area,
     );
 }

@@ -60,7 +60,7 @@ pub fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
     for l in &mail.lines {
         let style = match l.kind {
             LineKind::Quote => theme.style(Role::Quote),
-            LineKind::QuoteFolded(_) => theme.style(Role::Muted),
+            LineKind::QuoteFolded(_) | LineKind::Notice => theme.style(Role::Muted),
             LineKind::Signature => theme.style(Role::Signature),
             LineKind::LinkRef => theme.style(Role::Link),
             _ => theme.style(Role::Normal),

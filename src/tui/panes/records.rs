@@ -36,8 +36,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             safe(&r.title(), style),
         ];
         if let Some(s) = r.field("status").or(r.field("stage")) {
-            spans.push(Span::styled(
-                format!(" [{s}]"),
+            spans.push(safe(
+                &format!(" [{s}]"),
                 if selected {
                     style
                 } else {
