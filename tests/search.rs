@@ -485,6 +485,6 @@ async fn mail_synced_during_a_search_appears_in_its_results() {
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].summary.subject, "Квартальный отчёт");
     assert_eq!(hits[0].places[0].1, "INBOX");
-    handle.new_mail();
     sync.shutdown();
+    handle.shutdown();
 }

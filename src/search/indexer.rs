@@ -4,8 +4,9 @@
 
 use super::SearchIndex;
 use crate::store::Store;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// New mail is found by one seek past the watermark, so polling this often is cheap.
@@ -18,6 +19,7 @@ const DEBOUNCE: Duration = Duration::from_millis(150);
 enum Wake {
     NewMail,
     Changed(Vec<u64>),
+    Stop,
 }
 
 /// Nudges the indexer; dropping the last handle stops it.
@@ -25,6 +27,7 @@ enum Wake {
 pub struct IndexerHandle {
     tx: Sender<Wake>,
     index: Arc<SearchIndex>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl IndexerHandle {
@@ -43,22 +46,38 @@ impl IndexerHandle {
     pub fn index(&self) -> &Arc<SearchIndex> {
         &self.index
     }
+
+    /// Stop the indexer and wait for it (it lets go of the store and index).
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Wake::Stop);
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread
+            && t.join().is_err()
+        {
+            tracing::error!("search indexer stopped abnormally");
+        }
+    }
 }
 
 /// Start the indexer thread over `index` and `store`.
 pub fn spawn(index: Arc<SearchIndex>, store: Arc<Store>) -> IndexerHandle {
     let (tx, rx) = channel();
-    let handle = IndexerHandle {
-        tx,
-        index: Arc::clone(&index),
-    };
+    let shared = Arc::clone(&index);
     let started = std::thread::Builder::new()
         .name("search-indexer".into())
         .spawn(move || run(&index, &store, &rx));
-    if let Err(e) = started {
-        tracing::error!("search indexer could not start: {e}; search shows older results");
+    let thread = match started {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!("search indexer could not start: {e}; search shows older results");
+            None
+        }
+    };
+    IndexerHandle {
+        tx,
+        index: shared,
+        thread: Arc::new(Mutex::new(thread)),
     }
-    handle
 }
 
 fn log_err<T>(what: &str, r: super::Result<T>) -> Option<T> {
@@ -99,10 +118,14 @@ fn run(index: &SearchIndex, store: &Store, rx: &Receiver<Wake>) {
     loop {
         let mut changed: Vec<u64> = std::mem::take(&mut again);
         match rx.recv_timeout(TICK) {
+            Ok(Wake::Stop) => return,
             Ok(w) => {
                 absorb(w, &mut changed);
                 std::thread::sleep(DEBOUNCE);
                 while let Ok(w) = rx.try_recv() {
+                    if matches!(w, Wake::Stop) {
+                        return;
+                    }
                     absorb(w, &mut changed);
                 }
             }
@@ -125,7 +148,7 @@ fn run(index: &SearchIndex, store: &Store, rx: &Receiver<Wake>) {
 
 fn absorb(w: Wake, changed: &mut Vec<u64>) {
     match w {
-        Wake::NewMail => {}
+        Wake::NewMail | Wake::Stop => {}
         Wake::Changed(ids) => changed.extend(ids),
     }
 }
