@@ -110,6 +110,9 @@ pub fn search(data_dir: &Path, query: &str, json: bool, limit: usize) -> anyhow:
     for h in &hits {
         console::out(&if json { json_line(h) } else { text_line(h) });
     }
+    // Search only read the store: nothing to flush, and closing sled waits
+    // for its flusher's next tick (up to half a second of a one-shot command).
+    std::mem::forget(store);
     Ok(if hits.is_empty() { 1 } else { 0 })
 }
 

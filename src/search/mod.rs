@@ -13,7 +13,7 @@ use crate::store::search_feed::MailState;
 use crate::store::{MessageSummary, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tantivy::collector::TopDocs;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
@@ -110,8 +110,9 @@ pub struct Hit {
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    /// `None` when another process holds the index's writer lock.
-    writer: Option<Mutex<IndexWriter>>,
+    /// Opened on first write (a plain search never needs it); `None` inside
+    /// when another process holds the index's writer lock.
+    writer: OnceLock<Option<Mutex<IndexWriter>>>,
     fields: Fields,
     dir: PathBuf,
 }
@@ -149,14 +150,6 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(analyzer::NAME, analyzer::MailTokenizer::default());
-        let writer = match index.writer_with_num_threads(1, 48 << 20) {
-            Ok(w) => Some(Mutex::new(w)),
-            Err(tantivy::TantivyError::LockFailure(..)) => {
-                tracing::warn!("search index is written by another process; reading only");
-                None
-            }
-            Err(e) => return Err(open_err(e.to_string())),
-        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -165,7 +158,7 @@ impl SearchIndex {
         let si = SearchIndex {
             index,
             reader,
-            writer,
+            writer: OnceLock::new(),
             fields,
             dir,
         };
@@ -204,7 +197,16 @@ impl SearchIndex {
     }
 
     fn lock_writer(&self) -> Option<std::sync::MutexGuard<'_, IndexWriter>> {
-        let w = self.writer.as_ref()?;
+        let w = self
+            .writer
+            .get_or_init(|| match self.index.writer_with_num_threads(1, 48 << 20) {
+                Ok(w) => Some(Mutex::new(w)),
+                Err(e) => {
+                    tracing::warn!("search index opened for reading only: {e}");
+                    None
+                }
+            })
+            .as_ref()?;
         Some(match w.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -338,7 +340,7 @@ impl SearchIndex {
                     });
                 }
             }
-            if stale.is_empty() || repaired || self.writer.is_none() {
+            if stale.is_empty() || repaired {
                 hits.truncate(limit);
                 return Ok(hits);
             }
