@@ -2,7 +2,7 @@
 //! `main.rs` only calls `cli::main`.
 
 use crate::config::{Config, paths};
-use crate::desk::Desk;
+use crate::desk::{Backend, Desk};
 use crate::store::Store;
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::{ColorEnv, Theme};
@@ -307,7 +307,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let cfg = load_config(g)?;
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = ui_options(g, &cfg)?;
-    let (desk, events) = Desk::new(store, cfg, false);
+    let (desk, events) = Desk::new(store, cfg, Backend::Servers);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
     desk.start_search(&data_dir(g));
@@ -354,7 +354,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     }
     let cfg = crate::demo::demo_config();
     let opts = ui_options(g, &cfg)?;
-    let (desk, events) = Desk::new(store, cfg, true);
+    let (desk, events) = Desk::new(store, cfg, Backend::Demo);
     desk.set_data_dir(&dir);
     desk.start_search(&dir);
     Ok(crate::tui::run(desk, events, opts).await?.code())

@@ -142,6 +142,9 @@ pub fn envelope(entry: &OutboxEntry) -> Result<Envelope, Diagnosis> {
     Envelope::new(Some(from), to).map_err(|e| bad("the recipient list", &e))
 }
 
+/// Saying goodbye to a server that just failed us is not worth more.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// RFC 5321 4.5.3.2.6: a client waits at least 10 minutes for the reply to
 /// the final dot, because the server may be checking the mail before it answers.
 pub const FINAL_REPLY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -261,7 +264,7 @@ pub async fn submit(acc: &AccountConfig, entry: &OutboxEntry) -> Result<(), Subm
     }
     .await;
     if let Err(d) = before_data {
-        conn.abort().await;
+        let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
         return Err(SubmitError::NotSent(d));
     }
     // From here on the server may take the mail whatever we see next.
@@ -269,21 +272,25 @@ pub async fn submit(acc: &AccountConfig, entry: &OutboxEntry) -> Result<(), Subm
     let result = tokio::time::timeout(wait, conn.message(&entry.raw)).await;
     match result {
         Ok(Ok(_)) => {
-            let _ = tokio::time::timeout(SMTP_TIMEOUT, conn.quit()).await;
+            // Accepted: recording that must not wait for the goodbye.
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.quit()).await;
+            });
             Ok(())
         }
         // The server answered the data with a refusal: it did not take it.
         Ok(Err(e)) if e.is_permanent() || e.is_transient() => {
-            conn.abort().await;
+            let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
             Err(SubmitError::NotSent(diagnose::smtp_error(&ctx, &e)))
         }
         Ok(Err(e)) => {
-            conn.abort().await;
-            let d = diagnose::smtp_error(&ctx, &e);
+            let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
             Err(SubmitError::Unverified(Diagnosis::temporary(format!(
                 "{}:{} did not confirm the mail after its data was sent ({}); it is looked \
                  for in Sent before it is sent again.",
-                s.host, s.port, d.message
+                s.host,
+                s.port,
+                crate::mail::sanitize::sanitize_line(&e.to_string())
             ))))
         }
         Err(_) => Err(SubmitError::Unverified(Diagnosis::temporary(format!(

@@ -49,13 +49,15 @@ pub enum StoreError {
         free_mb: u64,
     },
     #[error(
-        "the mail store at {path} is damaged ({reason}); move it aside (mv {path} {path}.damaged) and run `deskmail sync` to fetch the mail again"
+        "the mail store at {path} is damaged ({reason}); move it aside (mv {path} {path}.damaged) and run `deskmail sync` to fetch the mail again (records, links and unsent mail kept only in it stay in the moved copy)"
     )]
     Corrupted { path: String, reason: String },
     #[error("the mail store failed: {0}")]
     Sled(#[from] sled::Error),
     #[error("a stored row could not be read ({0}); the data dir may be damaged")]
     Decode(String),
+    #[error("a row could not be written ({0}); this is a bug, please report it")]
+    Encode(String),
     #[error(
         "the data dir was written by a newer deskmail (schema {found}, this one knows {known}); upgrade deskmail"
     )]
@@ -95,8 +97,10 @@ pub enum FaultPoint {
     OutboxFollowup,
 }
 
-pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).unwrap_or_default()
+/// A row as stored; a value that cannot be written is an error, never
+/// an empty row.
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Encode(e.to_string()))
 }
 
 pub(crate) fn decode<T: for<'a> Deserialize<'a>>(b: &[u8]) -> Result<T> {
@@ -114,6 +118,7 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
             dir: path,
             free_mb: disk::free_mb(dir),
         },
+        // sled 0.34 (pinned) words a held lock this way and gives no error kind.
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             StoreError::Locked {
                 path,
@@ -296,7 +301,11 @@ impl Store {
         let spawned = std::thread::Builder::new()
             .name("store-flush".into())
             .spawn(move || {
-                let _ = tx.send(db.flush());
+                let r = db.flush();
+                // Let go of the db before answering: a store dropped right
+                // after the flush must release sled's file lock with it.
+                drop(db);
+                let _ = tx.send(r);
             });
         let result = match spawned {
             Ok(_) => match rx.recv_timeout(FLUSH_LIMIT) {

@@ -49,7 +49,7 @@ pub fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
                     format!(
                         " ({}, {})",
                         crate::mail::sanitize::sanitize_line(&a.mime),
-                        human_size(a.size as u64)
+                        crate::mail::format::human_size(a.size as u64)
                     ),
                     theme.style(Role::Muted),
                 ),
@@ -68,16 +68,6 @@ pub fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
         out.push(Line::from(safe(&l.text, style)));
     }
     out
-}
-
-pub fn human_size(n: u64) -> String {
-    if n >= 1 << 20 {
-        format!("{:.1} MB", n as f64 / (1u64 << 20) as f64)
-    } else if n >= 1024 {
-        format!("{:.1} KB", n as f64 / 1024.0)
-    } else {
-        format!("{n} B")
-    }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
