@@ -86,7 +86,8 @@ pub struct ReaderView {
     pub all_headers: bool,
     pub show_quotes: bool,
     pub raw: bool,
-    pub raw_text: Option<String>,
+    /// The sanitised source, split into lines once.
+    pub raw_text: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -729,12 +730,12 @@ impl App {
                 if self.reader.raw
                     && let Some(id) = self.reader.id
                 {
-                    self.reader.raw_text = desk
-                        .store()
-                        .body(id)
-                        .ok()
-                        .flatten()
-                        .map(|b| crate::mail::render::raw_source(&b));
+                    self.reader.raw_text = desk.store().body(id).ok().flatten().map(|b| {
+                        crate::mail::render::raw_source(&b)
+                            .lines()
+                            .map(str::to_string)
+                            .collect()
+                    });
                 }
                 vec![]
             }
