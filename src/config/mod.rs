@@ -80,6 +80,10 @@ fn default_check_interval() -> u64 {
     60
 }
 
+fn default_max_message_mb() -> u64 {
+    50
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
@@ -113,6 +117,9 @@ pub struct AccountConfig {
     pub target_folder: Option<String>,
     #[serde(default = "default_check_interval")]
     pub check_interval_secs: u64,
+    /// Mails bigger than this many MB are imported as headers plus a note.
+    #[serde(default = "default_max_message_mb")]
+    pub max_message_mb: u64,
     #[serde(default)]
     pub server_saves_sent: bool,
     /// Folders whose new mail never rings the bell.
@@ -283,6 +290,11 @@ impl Config {
 }
 
 impl AccountConfig {
+    /// [`AccountConfig::max_message_mb`] in bytes (at least 1 MB).
+    pub fn max_message_bytes(&self) -> usize {
+        usize::try_from(self.max_message_mb.max(1).saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
     /// The SMTP trust settings, inheriting the account's when the table is silent.
     pub fn smtp_trust(&self) -> Option<(Option<PathBuf>, bool)> {
         self.smtp.as_ref().map(|s| {

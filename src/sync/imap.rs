@@ -216,6 +216,8 @@ struct RawMail {
     uid: u32,
     flags: u8,
     raw: Vec<u8>,
+    /// The size the server reported (RFC822.SIZE), 0 when unknown.
+    size: u64,
 }
 
 /// Parse one batch into store rows; runs on a blocking thread.
@@ -227,8 +229,15 @@ fn parse_batch(
 ) -> Vec<NewMail> {
     batch
         .into_iter()
-        .map(|m| {
-            let summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
+        .map(|mut m| {
+            let limit = ctx.acc.max_message_bytes();
+            // Fetched up to one byte past the limit: longer means too big.
+            let size = m.size.max(m.raw.len() as u64);
+            if m.raw.len() > limit {
+                m.raw = super::ingest::headers_with_note(&m.raw, size, ctx.acc.max_message_mb);
+            }
+            let mut summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
+            summary.size = size;
             NewMail {
                 account: ctx.acc.name.clone(),
                 folder: plan.desk.clone(),
@@ -342,7 +351,8 @@ async fn fetch_new(
         };
         let first = if i == 0 { FIRST_CHUNK } else { CHUNK };
         for chunk in plan_batches(window, &sizes, first) {
-            match fetch_chunk(&c, session, &chunk).await {
+            let limit = ctx.acc.max_message_bytes();
+            match fetch_chunk(&c, session, &chunk, &sizes, limit, &raw_tx).await {
                 Ok(batch) => {
                     if raw_tx.send(batch).await.is_err() {
                         break 'windows;
@@ -417,25 +427,43 @@ async fn fetch_chunk(
     c: &Ctx<'_>,
     session: &mut ImapSession,
     chunk: &[u32],
+    sizes: &HashMap<u32, u32>,
+    limit: usize,
+    early: &tokio::sync::mpsc::Sender<Vec<RawMail>>,
 ) -> Result<Vec<RawMail>, SyncError> {
     let set = uid_set(chunk);
+    // A partial fetch: whatever size the server reported, no mail brings
+    // more than the limit (and one byte, to tell it was cut).
+    let query = format!("(UID FLAGS BODY.PEEK[]<0.{}>)", limit.saturating_add(1));
     let mut stream = bounded(
         c,
         Stage::Fetch,
         READ_TIMEOUT,
-        session.uid_fetch(&set, "(UID FLAGS BODY.PEEK[])"),
+        session.uid_fetch(&set, &query),
     )
     .await?;
     let mut out = Vec::with_capacity(chunk.len());
+    let mut bytes = 0usize;
     loop {
         match tokio::time::timeout(READ_TIMEOUT, stream.next()).await {
             Ok(Some(Ok(f))) => {
                 let Some(uid) = f.uid else { continue };
                 let Some(body) = f.body() else { continue };
+                // The batch was planned on reported sizes; what really
+                // arrives is handed on whenever it passes the batch budget.
+                bytes += body.len();
+                if bytes > BATCH_BYTES as usize && !out.is_empty() {
+                    let ready = std::mem::take(&mut out);
+                    bytes = body.len();
+                    if early.send(ready).await.is_err() {
+                        return Ok(Vec::new());
+                    }
+                }
                 out.push(RawMail {
                     uid,
                     flags: flags_of(&f),
                     raw: body.to_vec(),
+                    size: u64::from(sizes.get(&uid).copied().unwrap_or(0)),
                 });
             }
             Ok(Some(Err(e))) => return Err(c.imap(Stage::Fetch, e)),
