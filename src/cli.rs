@@ -155,15 +155,18 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    match rt.block_on(dispatch(cli)) {
+    let code = match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             let msg = crate::mail::sanitize::sanitize_text(&format!("{e:#}"));
             tracing::error!("{msg}");
+            // console::err never panics on a dead terminal.
             crate::console::err(&msg);
             1
         }
-    }
+    };
+    tracing::info!("leaving with exit code {code}");
+    code
 }
 
 async fn dispatch(cli: Cli) -> Result<i32> {
@@ -263,8 +266,11 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
     let warnings = cfg
         .accounts
         .iter()
-        .filter(|a| a.accept_invalid_certs)
-        .map(|a| format!("{}: certificate NOT verified", a.name))
+        .flat_map(|a| {
+            a.security_warnings()
+                .into_iter()
+                .map(move |w| format!("{}: {w}", a.name))
+        })
         .collect();
     Ok(crate::tui::RunOptions {
         keymap,
@@ -282,8 +288,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let (desk, events) = Desk::new(store, cfg, false);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
-    crate::tui::run(desk, events, opts).await?;
-    Ok(0)
+    Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 
 async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
@@ -328,8 +333,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, true);
     desk.set_data_dir(&dir);
-    crate::tui::run(desk, events, opts).await?;
-    Ok(0)
+    Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 
 fn stats(g: &Global, json: bool) -> Result<i32> {
@@ -377,6 +381,10 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
             config_path(g).display()
         );
     }
+    let floor = cfg
+        .min_free_mb
+        .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
+    crate::store::disk::check_floor(&data_dir(g), floor).map_err(anyhow::Error::msg)?;
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = crate::sync::SyncOptions {
         account,
@@ -477,10 +485,8 @@ async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
         } else {
             crate::console::out("  note: no [accounts.smtp] table, so this account cannot send");
         }
-        if acc.accept_invalid_certs {
-            crate::console::out(
-                "  warning: the server certificate is NOT verified (accept_invalid_certs = true)",
-            );
+        for w in acc.security_warnings() {
+            crate::console::out(&format!("  warning: {w}"));
         }
     }
     Ok(if failed { 1 } else { 0 })

@@ -8,6 +8,7 @@ pub mod console;
 pub mod crm;
 pub mod demo;
 pub mod desk;
+pub mod hangup;
 pub mod mail;
 pub mod outbox;
 pub mod store;

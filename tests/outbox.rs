@@ -408,6 +408,7 @@ async fn interrupted_sending_is_checked_against_sent_before_any_retry() {
             last_error: None,
             created: 0,
             in_reply_to: None,
+            unconfirmed: false,
         }
     };
     // A: the crash came after the server took it and it reached Sent.
@@ -794,6 +795,7 @@ tls = "none"
                 last_error: None,
                 created: 0,
                 in_reply_to: None,
+                unconfirmed: false,
             })
             .expect("enqueue")
         // The store is closed here, so the child can open it.
@@ -893,6 +895,7 @@ async fn interrupted_sending_that_cannot_be_checked_waits_for_the_agent() {
             last_error: None,
             created: 0,
             in_reply_to: None,
+            unconfirmed: false,
         })
         .expect("enqueue");
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
@@ -977,6 +980,7 @@ async fn bench_reply_queued_to_visible_in_inbox() {
                 last_error: None,
                 created: 0,
                 in_reply_to: None,
+                unconfirmed: false,
             })
             .expect("enqueue");
         handle.wake();
@@ -1114,4 +1118,437 @@ async fn doctor_checks_imap_and_smtp_and_says_what_failed() {
         !out.contains("wrong"),
         "the password leaked into the output: {out}"
     );
+}
+
+/// A config whose SMTP goes through `smtp_port` (Postfix's plain port or a
+/// proxy in front of it): no TLS, no AUTH, local recipients only.
+fn config_via(stack: &MailStack, smtp_port: u16, server_saves_sent: bool) -> Config {
+    let text = format!(
+        r#"
+[agent]
+name = "Sam Agent"
+email = "agent@desk.example"
+
+[[accounts]]
+name = "support"
+group = true
+email = "support@desk.example"
+host = "{host}"
+port = {imap}
+tls = "starttls"
+ca_file = "{ca}"
+user = "support"
+password = "secret"
+server_saves_sent = {server_saves_sent}
+
+[accounts.smtp]
+host = "{host}"
+port = {smtp_port}
+tls = "none"
+final_reply_timeout_secs = 2
+"#,
+        host = stack.host,
+        imap = stack.imap_port,
+        ca = stack.cert_pem.display(),
+    );
+    Config::parse(&text, Path::new("test-config.toml")).expect("test config parses")
+}
+
+/// A queued mail from support to the customer.
+fn queued_entry(subject: &str) -> OutboxEntry {
+    let built = outbox::message::build(
+        &outbox::message::Draft {
+            from: "support@desk.example".into(),
+            to: vec!["customer@desk.example".into()],
+            subject: subject.into(),
+            body: "Your order shipped.\n".into(),
+            ..Default::default()
+        },
+        None,
+    )
+    .expect("built");
+    OutboxEntry {
+        id: 0,
+        account: "support".into(),
+        message_id: built.message_id,
+        from: "support@desk.example".into(),
+        recipients: built.recipients,
+        subject: subject.into(),
+        raw: built.raw,
+        state: OutboxState::Queued,
+        last_error: None,
+        created: 0,
+        in_reply_to: None,
+        unconfirmed: false,
+    }
+}
+
+/// A loopback proxy in front of Postfix that forwards everything but
+/// swallows the server's reply to the final dot: the mail is accepted and
+/// delivered, the client never hears so. Counts the swallowed replies.
+async fn swallowing_proxy(upstream: u16) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let swallowed = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&swallowed);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let dot_sent = Arc::new(AtomicBool::new(false));
+                let dot = Arc::clone(&dot_sent);
+                let up = tokio::spawn(async move {
+                    let mut seen: Vec<u8> = Vec::new();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(k) = cr.read(&mut buf).await {
+                        if k == 0 {
+                            break;
+                        }
+                        seen.extend_from_slice(&buf[..k]);
+                        let data_at = seen.windows(6).position(|w| w == b"DATA\r\n");
+                        if let Some(at) = data_at
+                            && seen[at..].windows(5).any(|w| w == b"\r\n.\r\n")
+                        {
+                            // Set before the dot reaches the server, so its reply is caught.
+                            dot.store(true, Ordering::SeqCst);
+                        }
+                        if sw.write_all(&buf[..k]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(k) = sr.read(&mut buf).await {
+                    if k == 0 {
+                        break;
+                    }
+                    if dot_sent.load(Ordering::SeqCst) {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    if cw.write_all(&buf[..k]).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    (port, swallowed)
+}
+
+#[tokio::test]
+async fn unanswered_final_dot_is_looked_up_in_sent_and_not_submitted_again() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let (port, swallowed) = swallowing_proxy(stack.smtp_port).await;
+    let config = Arc::new(config_via(&stack, port, true));
+    let e = store
+        .enqueue(queued_entry(&format!("Swallowed {}", token("ss"))))
+        .expect("enqueue");
+
+    let drain = tokio::spawn(outbox::drain_once(
+        Arc::clone(&config),
+        Arc::clone(&store),
+        None,
+    ));
+    // Postfix took and delivered it; the server files its own copy in Sent.
+    poll_until(LIMIT, || async {
+        let u = uids_with_message_id(&stack, "customer", "INBOX", &e.message_id).await;
+        (!u.is_empty()).then_some(())
+    })
+    .await
+    .expect("delivered by Postfix");
+    stack.save_to("support", "Sent", &e.raw);
+    let report = drain.await.expect("drain task").expect("drain");
+    assert!(
+        swallowed.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the proxy swallowed the final reply"
+    );
+    assert!(report.sent.is_empty(), "{report:?}");
+    assert_eq!(report.recovered, vec![e.id], "{report:?}");
+    assert!(matches!(
+        entry_state(&store, e.id),
+        OutboxState::Sent { .. }
+    ));
+    // More passes and a "retry now" change nothing.
+    assert!(!outbox::retry_now(&store, e.id).expect("retry"));
+    outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert_eq!(
+        uids_with_message_id(&stack, "customer", "INBOX", &e.message_id)
+            .await
+            .len(),
+        1,
+        "delivered exactly once"
+    );
+}
+
+#[tokio::test]
+async fn unanswered_final_dot_without_a_server_copy_waits_for_the_agent() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let (port, _swallowed) = swallowing_proxy(stack.smtp_port).await;
+    let config = Arc::new(config_via(&stack, port, false));
+    let e = store
+        .enqueue(queued_entry(&format!("Unconfirmed {}", token("un"))))
+        .expect("enqueue");
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let report = outbox::drain_once(Arc::clone(&config), Arc::clone(&store), Some(tx.clone()))
+        .await
+        .expect("drain");
+    assert!(
+        report.sent.is_empty() && report.retrying.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(report.unverified, vec![e.id], "{report:?}");
+    assert_eq!(entry_state(&store, e.id), OutboxState::Sending);
+    let why = store
+        .outbox_entry(e.id)
+        .expect("read")
+        .and_then(|e| e.last_error)
+        .unwrap_or_default();
+    assert!(why.contains("retry now"), "{why}");
+    let mut told = false;
+    while let Ok(ev) = events.try_recv() {
+        told |= matches!(ev, deskmail::desk::Event::Error(ref m) if m.contains("may or may not"));
+    }
+    assert!(told, "the agent is told");
+    // Later passes do not submit it again on their own.
+    outbox::drain_once(Arc::clone(&config), Arc::clone(&store), Some(tx))
+        .await
+        .expect("drain");
+    assert_eq!(entry_state(&store, e.id), OutboxState::Sending);
+    poll_until(LIMIT, || async {
+        let u = uids_with_message_id(&stack, "customer", "INBOX", &e.message_id).await;
+        (!u.is_empty()).then_some(())
+    })
+    .await
+    .expect("delivered by Postfix");
+    assert_eq!(
+        uids_with_message_id(&stack, "customer", "INBOX", &e.message_id)
+            .await
+            .len(),
+        1,
+        "delivered exactly once"
+    );
+    // The agent saw the customer's copy: cancelling ends it.
+    assert!(outbox::cancel(&store, e.id).expect("cancel"));
+    assert_eq!(entry_state(&store, e.id), OutboxState::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_now_racing_the_worker_never_sends_twice() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let config = Arc::new(config_via(&stack, stack.smtp_port, false));
+    let tok = token("race");
+    let ids: Vec<(u64, String)> = (0..6)
+        .map(|i| {
+            let e = store
+                .enqueue(queued_entry(&format!("Race {i} {tok}")))
+                .expect("enqueue");
+            (e.id, e.message_id)
+        })
+        .collect();
+
+    // The agent presses "send now" on every entry, over and over, while the
+    // worker sends them.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let presser = {
+        let store = Arc::clone(&store);
+        let stop = Arc::clone(&stop);
+        let ids: Vec<u64> = ids.iter().map(|(id, _)| *id).collect();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for id in &ids {
+                    let _ = outbox::retry_now(&store, *id);
+                }
+            }
+        })
+    };
+    outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    presser.join().expect("presser");
+    for _ in 0..2 {
+        outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+            .await
+            .expect("drain");
+    }
+    for (id, mid) in &ids {
+        assert!(
+            matches!(entry_state(&store, *id), OutboxState::Sent { .. }),
+            "entry {id}: {:?}",
+            entry_state(&store, *id)
+        );
+        let copies = poll_until(LIMIT, || async {
+            let u = uids_with_message_id(&stack, "customer", "INBOX", mid).await;
+            (!u.is_empty()).then_some(u)
+        })
+        .await
+        .expect("delivered");
+        // Give a second copy time to arrive, if there is one.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let copies = copies.len().max(
+            uids_with_message_id(&stack, "customer", "INBOX", mid)
+                .await
+                .len(),
+        );
+        assert_eq!(copies, 1, "entry {id} delivered {copies} times");
+    }
+}
+
+async fn store_error_after_acceptance(at: deskmail::store::FaultPoint) {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let config = Arc::new(config_via(&stack, stack.smtp_port, false));
+    let e = store
+        .enqueue(queued_entry(&format!("Fault {at:?} {}", token("fault"))))
+        .expect("enqueue");
+    store.inject_fault_for_tests(at);
+    // The pass reports the store error; nothing is left half-done for good.
+    let first = outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None).await;
+    assert!(first.is_err(), "{first:?}");
+    let report = outbox::drain_once(Arc::clone(&config), Arc::clone(&store), None)
+        .await
+        .expect("drain");
+    assert!(
+        report.sent.is_empty() && report.resent.is_empty(),
+        "{report:?}"
+    );
+    assert!(matches!(
+        entry_state(&store, e.id),
+        OutboxState::Sent { .. }
+    ));
+    assert!(
+        store.outbox_followups().expect("followups").is_empty(),
+        "after-send steps done"
+    );
+    let id = store
+        .id_by_message_id(&e.message_id)
+        .expect("lookup")
+        .expect("filed in the store");
+    assert!(
+        store
+            .locations(id)
+            .expect("locs")
+            .iter()
+            .any(|l| l.folder == "Sent")
+    );
+    assert_eq!(
+        uids_with_message_id(&stack, "support", "Sent", &e.message_id)
+            .await
+            .len(),
+        1,
+        "filed once on the server"
+    );
+    assert_eq!(
+        uids_with_message_id(&stack, "customer", "INBOX", &e.message_id)
+            .await
+            .len(),
+        1,
+        "delivered exactly once"
+    );
+}
+
+#[tokio::test]
+async fn store_error_recording_sent_after_acceptance_neither_resends_nor_sticks() {
+    store_error_after_acceptance(deskmail::store::FaultPoint::OutboxSent).await;
+}
+
+#[tokio::test]
+async fn store_error_recording_the_followup_after_acceptance_still_files_the_mail() {
+    store_error_after_acceptance(deskmail::store::FaultPoint::OutboxFollowup).await;
+}
+
+#[tokio::test]
+async fn smtp_on_another_host_checks_its_certificate_though_imap_accepts_invalid_ones() {
+    let stack = MailStack::start();
+    let text = |smtp_host: &str| {
+        format!(
+            r#"
+[[accounts]]
+name = "support"
+email = "support@desk.example"
+host = "127.0.0.1"
+port = {imap}
+tls = "starttls"
+accept_invalid_certs = true
+user = "support"
+password = "secret"
+
+[accounts.smtp]
+host = "{smtp_host}"
+port = {submission}
+tls = "starttls"
+user = "support"
+password = "secret"
+"#,
+            imap = stack.imap_port,
+            submission = stack.submission_port,
+        )
+    };
+    // The same machine by the same name: the account's choice carries over.
+    let same = Config::parse(&text("127.0.0.1"), Path::new("c.toml")).expect("parses");
+    outbox::smtp::check(&same.accounts[0])
+        .await
+        .expect("the account's accept_invalid_certs applies to its own host");
+    // Another name is another machine as far as trust goes: checked, and the
+    // test CA is unknown without ca_file.
+    let other = Config::parse(&text("localhost"), Path::new("c.toml")).expect("parses");
+    let d = outbox::smtp::check(&other.accounts[0])
+        .await
+        .expect_err("an unknown certificate authority is refused");
+    assert_eq!(d.kind, outbox::diagnose::FailureKind::Tls, "{}", d.message);
+}
+
+#[tokio::test]
+async fn send_wait_returns_when_an_unconfirmed_mail_needs_the_agent() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open_store(&dir);
+    let (port, _swallowed) = swallowing_proxy(stack.smtp_port).await;
+    let config = Arc::new(config_via(&stack, port, false));
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "Your refund is on its way.\n").expect("write body");
+    let res = tokio::time::timeout(
+        LIMIT,
+        outbox::send_from_cli(
+            Arc::clone(&config),
+            Arc::clone(&store),
+            SendRequest {
+                account: "support".into(),
+                to: vec!["customer@desk.example".into()],
+                subject: format!("Refund {}", token("wait")),
+                body_file: Some(body),
+                wait: true,
+                ..SendRequest::default()
+            },
+        ),
+    )
+    .await
+    .expect("--wait does not wait for ever on a mail held for the agent");
+    match res {
+        Err(SendError::Unconfirmed { reason, .. }) => {
+            assert!(reason.contains("retry now"), "{reason}")
+        }
+        other => panic!("expected Unconfirmed, got {other:?}"),
+    }
 }

@@ -436,3 +436,78 @@ fn a_mail_being_written_at_kill_is_offered_again_at_the_next_start() {
     let s = t.wait_for("Compose", Duration::from_secs(10));
     assert!(s.contains("bob@example.com"), "{s}");
 }
+
+/// The pid of the process the pane's shell is running (read from /proc).
+fn pane_child(t: &Tmux) -> i32 {
+    let pid = t.tmux(&["display", "-p", "-t", "0", "#{pane_pid}"]);
+    let pid = pid.trim();
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .expect("children of the pane's shell")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .parse()
+        .expect("a deskmail process under the shell")
+}
+
+/// Wait (bounded) until `pid` is gone; false if it is still there.
+fn wait_gone(pid: i32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie waiting for its parent.
+        if state.is_empty() || state.split_whitespace().nth(2) == Some("Z") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn log_of(t: &Tmux) -> String {
+    let log = t
+        ._dir
+        .path()
+        .join("home/.local/state/deskmail/deskmail.log");
+    std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+}
+
+#[test]
+fn killed_pane_ends_deskmail_quietly_with_state_flushed() {
+    let t = Tmux::start(100, 30, &[]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    let child = pane_child(&t);
+    // The SSH connection drops: the terminal goes away under deskmail.
+    t.tmux(&["kill-pane", "-t", "0"]);
+    assert!(
+        wait_gone(child, Duration::from_secs(30)),
+        "deskmail still runs after its terminal went away"
+    );
+    let log = log_of(&t);
+    assert!(!log.contains("panic"), "{log}");
+    assert!(log.contains("the terminal went away"), "{log}");
+    assert!(log.contains("store flushed"), "{log}");
+    assert!(log.contains("exit code 129"), "{log}");
+}
+
+#[test]
+fn sigterm_ends_deskmail_quietly_and_gives_the_terminal_back() {
+    let t = Tmux::start(100, 30, &[]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    let child = pane_child(&t);
+    // SAFETY: sending SIGTERM to the pid of our own child process.
+    assert_eq!(unsafe { libc::kill(child, libc::SIGTERM) }, 0);
+    assert!(wait_gone(child, Duration::from_secs(30)), "still running");
+    t.wait_for("READY$", Duration::from_secs(10));
+    t.literal("echo status=$?");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("status=", Duration::from_secs(10));
+    assert!(s.contains("status=143"), "{s}");
+    assert!(!s.contains("Records"), "the alternate screen is left:\n{s}");
+    let log = log_of(&t);
+    assert!(!log.contains("panic"), "{log}");
+    assert!(log.contains("SIGTERM"), "{log}");
+    assert!(log.contains("store flushed"), "{log}");
+}

@@ -55,7 +55,8 @@ pub struct AgentConfig {
     pub email: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `Debug` is written by hand below: it never shows a password.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
@@ -74,6 +75,66 @@ pub struct SmtpConfig {
     /// Unset: inherit the account's `accept_invalid_certs`.
     #[serde(default)]
     pub accept_invalid_certs: Option<bool>,
+    /// How long to wait for the server's verdict after the mail's data;
+    /// unset: the 10 minutes RFC 5321 asks for.
+    #[serde(default)]
+    pub final_reply_timeout_secs: Option<u64>,
+}
+
+/// What Debug shows for a password or password command: whether one is set.
+fn redacted(v: &Option<String>) -> Option<&'static str> {
+    v.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field("password_command", &redacted(&self.password_command))
+            .field("password", &redacted(&self.password))
+            .field("ca_file", &self.ca_file)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .field("final_reply_timeout_secs", &self.final_reply_timeout_secs)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AccountConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("group", &self.group)
+            .field("email", &self.email)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .field("user", &self.user)
+            .field("password_command", &redacted(&self.password_command))
+            .field("password", &redacted(&self.password))
+            .field("folders", &self.folders)
+            .field("fetch_since", &self.fetch_since)
+            .field("target_folder", &self.target_folder)
+            .field("check_interval_secs", &self.check_interval_secs)
+            .field("max_message_mb", &self.max_message_mb)
+            .field("server_saves_sent", &self.server_saves_sent)
+            .field("skip_notification", &self.skip_notification)
+            .field("smtp", &self.smtp)
+            .finish()
+    }
+}
+
+/// Whether `host` is this machine (plain text there never crosses a network).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn default_check_interval() -> u64 {
@@ -84,7 +145,8 @@ fn default_max_message_mb() -> u64 {
     50
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `Debug` is written by hand below: it never shows a password.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     pub name: String,
@@ -159,6 +221,10 @@ pub struct Config {
     /// (default 10; 0 turns the limit off).
     #[serde(default)]
     pub max_attachment_mb: Option<u64>,
+    /// A sync does not start with less free space than this under the data
+    /// dir (default 50 MB; 0 turns the check off).
+    #[serde(default)]
+    pub min_free_mb: Option<u64>,
 }
 
 impl Config {
@@ -168,6 +234,7 @@ impl Config {
             file: file.to_path_buf(),
             source,
         })?;
+        Self::check_not_writable_by_others(file)?;
         let cfg = Self::parse(&text, file)?;
         cfg.check_plain_passwords(file)?;
         Ok(cfg)
@@ -237,6 +304,35 @@ impl Config {
         Ok(())
     }
 
+    /// Whoever can write the config can make deskmail run a command as the
+    /// agent (password_command) or send mail through another server, so a
+    /// file writable by group or others is refused whatever it holds.
+    fn check_not_writable_by_others(file: &Path) -> Result<(), ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file)
+            .map_err(|source| ConfigError::Read {
+                file: file.to_path_buf(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            return Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                line: 1,
+                field: "file mode".into(),
+                message: format!(
+                    "the file is writable by group or others (mode {:o}), so anyone who can \
+                     write it could run commands as you through password_command; run \
+                     `chmod 600 {}` (or `chmod go-w`) and start again",
+                    mode & 0o777,
+                    file.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// A plain `password` is only accepted in a file nobody else can read.
     fn check_plain_passwords(&self, file: &Path) -> Result<(), ConfigError> {
         use std::os::unix::fs::PermissionsExt;
@@ -295,12 +391,44 @@ impl AccountConfig {
         usize::try_from(self.max_message_mb.max(1).saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
 
-    /// The SMTP trust settings, inheriting the account's when the table is silent.
+    /// What weakens this account's transport security, one short phrase
+    /// each, for the status line and `deskmail doctor`.
+    pub fn security_warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.accept_invalid_certs && self.tls != TlsMode::None {
+            w.push("IMAP certificate NOT verified (accept_invalid_certs = true)".to_string());
+        }
+        if self.tls == TlsMode::None && !is_loopback_host(&self.host) {
+            w.push(format!(
+                "IMAP to {} is unencrypted (tls = \"none\"): the password and mail cross the network in plain text",
+                self.host
+            ));
+        }
+        if let Some(s) = &self.smtp {
+            let accept_invalid = self.smtp_trust().is_some_and(|t| t.1);
+            if accept_invalid && s.tls != TlsMode::None {
+                w.push("SMTP certificate NOT verified (accept_invalid_certs)".to_string());
+            }
+            if s.tls == TlsMode::None && !is_loopback_host(&s.host) {
+                w.push(format!(
+                    "SMTP to {} is unencrypted (tls = \"none\"): the password and mail cross the network in plain text",
+                    s.host
+                ));
+            }
+        }
+        w
+    }
+
+    /// The SMTP trust settings, inheriting the account's when the table is
+    /// silent; `accept_invalid_certs` only when SMTP is the IMAP host, since
+    /// trusting one machine's broken certificate says nothing of another.
     pub fn smtp_trust(&self) -> Option<(Option<PathBuf>, bool)> {
         self.smtp.as_ref().map(|s| {
+            let same_host = s.host.trim().eq_ignore_ascii_case(self.host.trim());
+            let inherited = self.accept_invalid_certs && same_host;
             (
                 s.ca_file.clone().or_else(|| self.ca_file.clone()),
-                s.accept_invalid_certs.unwrap_or(self.accept_invalid_certs),
+                s.accept_invalid_certs.unwrap_or(inherited),
             )
         })
     }
@@ -400,6 +528,97 @@ password_command = "printf secret"
         assert!(s.contains("chmod 600"), "{s}");
         assert!(!s.contains("hunter2"), "password leaked: {s}");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(Config::load(&f).is_ok());
+    }
+
+    #[test]
+    fn smtp_on_another_host_does_not_inherit_accept_invalid_certs() {
+        let text = FULL.replace(
+            "accept_invalid_certs = false",
+            "accept_invalid_certs = true",
+        );
+        let same = Config::parse(&text, Path::new("c.toml")).expect("parses");
+        assert_eq!(same.accounts[0].smtp_trust().map(|t| t.1), Some(true));
+        let other = text.replace(
+            "[accounts.smtp]\nhost = \"127.0.0.1\"",
+            "[accounts.smtp]\nhost = \"smtp.elsewhere.example\"",
+        );
+        let other = Config::parse(&other, Path::new("c.toml")).expect("parses");
+        assert_eq!(other.accounts[0].smtp_trust().map(|t| t.1), Some(false));
+        // Said explicitly in [accounts.smtp], it still applies.
+        let explicit = other.accounts[0].clone();
+        let mut explicit = explicit;
+        if let Some(s) = explicit.smtp.as_mut() {
+            s.accept_invalid_certs = Some(true);
+        }
+        assert_eq!(explicit.smtp_trust().map(|t| t.1), Some(true));
+    }
+
+    #[test]
+    fn plain_text_to_a_remote_host_is_warned_about_but_not_on_loopback() {
+        let text = FULL.replace("tls = \"starttls\"", "tls = \"none\"");
+        let local = Config::parse(&text, Path::new("c.toml")).expect("parses");
+        assert!(
+            local.accounts[0].security_warnings().is_empty(),
+            "{:?}",
+            local.accounts[0].security_warnings()
+        );
+        let remote = text.replace("127.0.0.1", "mail.desk.example");
+        let remote = Config::parse(&remote, Path::new("c.toml")).expect("parses");
+        let w = remote.accounts[0].security_warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("IMAP") && w[0].contains("unencrypted"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("SMTP") && w[1].contains("unencrypted"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn debug_output_of_the_config_never_shows_a_password() {
+        let text = FULL
+            .replace(
+                "password_command = \"printf secret\"\nfolders",
+                "password = \"hunter2-imap\"\nfolders",
+            )
+            .replace(
+                "password_command = \"printf secret\"\n",
+                "password = \"hunter2-smtp\"\n",
+            );
+        let c = Config::parse(&text, Path::new("c.toml")).expect("parses");
+        assert_eq!(c.accounts[0].password.as_deref(), Some("hunter2-imap"));
+        for dump in [
+            format!("{c:?}"),
+            format!("{c:#?}"),
+            format!("{:?}", c.accounts[0]),
+            format!("{:?}", c.accounts[0].smtp),
+        ] {
+            assert!(
+                !dump.contains("hunter2"),
+                "password in Debug output: {dump}"
+            );
+            assert!(dump.contains("support"), "{dump}");
+        }
+    }
+
+    #[test]
+    fn config_writable_by_group_or_others_is_refused_whatever_it_holds() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("config.toml");
+        // Only a password_command, no plain password.
+        std::fs::write(&f, FULL).expect("write");
+        for mode in [0o664, 0o646, 0o666] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            let err = Config::load(&f).expect_err("refused");
+            let s = err.to_string();
+            assert!(s.contains("writable"), "{s}");
+            assert!(s.contains("chmod"), "{s}");
+        }
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         assert!(Config::load(&f).is_ok());
     }
 }

@@ -24,21 +24,17 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
+    // The command line is never repeated: it may carry a secret itself.
     #[error(
-        "account \"{account}\": password_command `{command}` failed ({status}); run it in a shell to see why{stderr}"
+        "account \"{account}\": password_command failed ({status}); run it from the config in a shell to see why{stderr}"
     )]
     CommandFailed {
         account: String,
-        command: String,
         status: String,
         stderr: String,
     },
-    #[error("account \"{account}\": password_command `{command}` could not start: {reason}")]
-    Spawn {
-        account: String,
-        command: String,
-        reason: String,
-    },
+    #[error("account \"{account}\": password_command could not start: {reason}")]
+    Spawn { account: String, reason: String },
     #[error(
         "account \"{account}\": no password configured; add password_command = \"pass show mail/{account}\" (or a plain password in a file only you can read)"
     )]
@@ -59,7 +55,6 @@ pub fn resolve(
             .output()
             .map_err(|e| SecretError::Spawn {
                 account: account.into(),
-                command: cmd.into(),
                 reason: e.to_string(),
             })?;
         if !out.status.success() {
@@ -67,7 +62,6 @@ pub fn resolve(
             let err = crate::mail::sanitize::sanitize_line(err.trim());
             return Err(SecretError::CommandFailed {
                 account: account.into(),
-                command: cmd.into(),
                 status: out.status.to_string(),
                 stderr: if err.is_empty() {
                     String::new()
@@ -103,5 +97,15 @@ mod tests {
     fn failing_password_command_says_so() {
         let e = resolve("support", Some("exit 3"), Some("x")).expect_err("fails");
         assert!(e.to_string().contains("failed"), "{e}");
+    }
+
+    #[test]
+    fn password_command_errors_do_not_repeat_the_command() {
+        let cmd = "printf hunter2 >/dev/null; echo 'no such entry' >&2; exit 3";
+        let e = resolve("support", Some(cmd), None).expect_err("fails");
+        let s = e.to_string();
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("no such entry"), "{s}");
+        assert!(s.contains("support"), "{s}");
     }
 }

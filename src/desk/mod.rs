@@ -247,9 +247,8 @@ impl Desk {
             }
             Err(e) => return self.fail("Could not read the mail", e),
         };
-        if let Err(e) = crate::config::paths::ensure_private_dir(&dir) {
-            return self.fail(&format!("Could not create {}", dir.display()), e);
-        }
+        // The attachment code creates and checks the dir itself: making it
+        // private here would chmod through a symbolic link.
         let saved = match index {
             Some(i) => crate::mail::attachments::save_attachment(&raw, i, &dir).map(|p| vec![p]),
             None => crate::mail::attachments::save_all(&raw, &dir),
@@ -334,13 +333,25 @@ impl Desk {
         if self.demo {
             return;
         }
-        let handle = crate::sync::spawn_all(
-            Arc::clone(&self.config),
-            Arc::clone(&self.store),
-            self.events.clone(),
-        );
-        if let Ok(mut g) = self.sync.lock() {
-            *g = Some(handle);
+        let floor = self
+            .config
+            .min_free_mb
+            .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
+        match crate::store::disk::check_floor(self.store.dir(), floor) {
+            Ok(()) => {
+                let handle = crate::sync::spawn_all(
+                    Arc::clone(&self.config),
+                    Arc::clone(&self.store),
+                    self.events.clone(),
+                );
+                if let Ok(mut g) = self.sync.lock() {
+                    *g = Some(handle);
+                }
+            }
+            Err(msg) => {
+                tracing::error!("{msg}");
+                let _ = self.events.send(Event::Error(msg));
+            }
         }
         let outbox = crate::outbox::worker::spawn(
             Arc::clone(&self.config),
@@ -783,6 +794,7 @@ impl Desk {
             last_error: None,
             created: chrono::Utc::now().timestamp(),
             in_reply_to: out.in_reply_to,
+            unconfirmed: false,
         };
         match self.store.enqueue(entry) {
             Ok(_) => {

@@ -1,8 +1,9 @@
-//! Saving attachments safely: names are reduced to a harmless basename and
-//! existing files are never overwritten.
+//! Saving attachments safely: names are reduced to a harmless basename,
+//! files are created (mode 0600) through the opened download dir, which must
+//! be the user's own real directory, and existing files are never overwritten.
 
-use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use mail_parser::{Message, MessagePart, PartType};
@@ -138,9 +139,64 @@ fn save_part(
     write_new(dir, &name, &bytes)
 }
 
-/// Creates a new file in `dir` named `name` or `stem (n).ext`, never
-/// replacing an existing file or following an existing link.
+fn refuse(dir: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "the download folder {} {why}; set download_dir in the config to a folder of your own",
+            dir.display()
+        ),
+    )
+}
+
+/// Open the download dir (creating it 0700 if missing), checked with lstat:
+/// a real directory owned by this user, not a symbolic link, so nobody else
+/// can choose where saved files land.
+fn open_download_dir(dir: &Path) -> io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if let Err(e) = std::fs::symlink_metadata(dir) {
+        if e.kind() != io::ErrorKind::NotFound {
+            return Err(e);
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.file_type().is_symlink() {
+        return Err(refuse(dir, "is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(refuse(dir, "is not a directory"));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(refuse(
+            dir,
+            &format!("belongs to another user (uid {})", meta.uid()),
+        ));
+    }
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    // The directory opened must be the one checked, not a swap made meanwhile.
+    let st = rustix::fs::fstat(&fd)?;
+    if st.st_dev != meta.dev() || st.st_ino != meta.ino() {
+        return Err(refuse(dir, "changed while it was being opened"));
+    }
+    Ok(fd)
+}
+
+/// Creates a new file (mode 0600) in `dir` named `name` or `stem (n).ext`,
+/// through the opened directory, never replacing an existing file or
+/// following a link.
 pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    use rustix::fs::{Mode, OFlags};
+    let dirfd = open_download_dir(dir)?;
     let name = safe_filename(name);
     let (stem, ext) = split_ext(&name);
     for n in 0..10_000u32 {
@@ -158,14 +214,21 @@ pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
                 "refusing to write outside the target directory",
             ));
         }
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
+        let created = rustix::fs::openat(
+            &dirfd,
+            candidate.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        );
+        match created {
+            Ok(fd) => {
+                let mut f = std::fs::File::from(fd);
                 f.write_all(bytes)?;
                 f.sync_all()?;
                 return Ok(path);
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
     Err(io::Error::new(
@@ -205,6 +268,46 @@ mod tests {
         assert_eq!(b, dir.path().join("note (1).txt"));
         assert_eq!(c, dir.path().join("note (2).txt"));
         assert_eq!(std::fs::read(&a)?, b"1");
+        Ok(())
+    }
+
+    #[test]
+    fn a_symlinked_download_dir_is_refused_and_nothing_lands_behind_it() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere)?;
+        let link = dir.path().join("downloads");
+        std::os::unix::fs::symlink(&elsewhere, &link)?;
+        let err = write_new(&link, "note.txt", b"x").expect_err("a symlinked dir is refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_dir(&elsewhere)?.count(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn saved_files_are_readable_by_the_owner_only() -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let p = write_new(dir.path(), "invoice.pdf", b"%PDF")?;
+        let mode = std::fs::metadata(&p)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_download_dir_owned_by_someone_else_is_refused() -> io::Result<()> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: giving a directory to another user needs root");
+            return Ok(());
+        }
+        let dir = tempfile::tempdir()?;
+        let theirs = dir.path().join("theirs");
+        std::fs::create_dir(&theirs)?;
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534))?;
+        let err = write_new(&theirs, "note.txt", b"x").expect_err("refused");
+        assert!(err.to_string().contains("belongs to"), "{err}");
+        assert_eq!(std::fs::read_dir(&theirs)?.count(), 0);
         Ok(())
     }
 }

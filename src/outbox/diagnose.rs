@@ -307,7 +307,8 @@ pub fn smtp_error(ctx: &SmtpCtx<'_>, e: &lettre::transport::smtp::Error) -> Diag
             server_said: server,
         };
     }
-    if e.is_tls() {
+    // rustls reports a refused certificate as a connection error after STARTTLS.
+    if e.is_tls() || server.contains("invalid peer certificate") {
         return Diagnosis {
             kind: FailureKind::Tls,
             code: None,

@@ -59,6 +59,9 @@ pub enum SendError {
     Failed { id: u64, reason: String },
     #[error("outbox entry {id} was cancelled")]
     Cancelled { id: u64 },
+    /// The server never confirmed it and it waits for the agent's word.
+    #[error("{reason}")]
+    Unconfirmed { id: u64, reason: String },
 }
 
 impl SendError {
@@ -258,6 +261,7 @@ pub async fn send_from_cli(
         last_error: None,
         created: chrono::Utc::now().timestamp(),
         in_reply_to: None,
+        unconfirmed: false,
     })?;
     let mut outcome = SendOutcome {
         id: entry.id,
@@ -279,10 +283,17 @@ pub async fn wait_for(
     id: u64,
 ) -> Result<OutboxState, SendError> {
     loop {
-        drain_once(Arc::clone(config), Arc::clone(store), None).await?;
+        let report = drain_once(Arc::clone(config), Arc::clone(store), None).await?;
         let Some(e) = store.outbox_entry(id)? else {
             return Err(OutboxError::NotFound(id).into());
         };
+        // Held for the agent: waiting longer would never end.
+        if e.unconfirmed && e.state == OutboxState::Sending && report.unverified.contains(&id) {
+            return Err(SendError::Unconfirmed {
+                id,
+                reason: e.last_error.unwrap_or_default(),
+            });
+        }
         let pause = match &e.state {
             OutboxState::Sent { .. } => return Ok(e.state),
             OutboxState::Failed { reason } => {

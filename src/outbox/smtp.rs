@@ -8,8 +8,10 @@ use crate::config::{AccountConfig, SmtpConfig, TlsMode, secret};
 use crate::store::OutboxEntry;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::time::Duration;
 
 /// The longest wait for any single SMTP exchange.
@@ -140,11 +142,93 @@ pub fn envelope(entry: &OutboxEntry) -> Result<Envelope, Diagnosis> {
     Envelope::new(Some(from), to).map_err(|e| bad("the recipient list", &e))
 }
 
+/// Saying goodbye to a server that just failed us is not worth more.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// RFC 5321 4.5.3.2.6: a client waits at least 10 minutes for the reply to
+/// the final dot, because the server may be checking the mail before it answers.
+pub const FINAL_REPLY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Why a submission did not end with the server's "accepted".
+#[derive(Debug, Clone)]
+pub enum SubmitError {
+    /// Nothing was accepted: the failure came before the message data, or the
+    /// server answered the data with a refusal.
+    NotSent(Diagnosis),
+    /// The message data began but no verdict came back: the server may have
+    /// accepted the mail, so it must be looked for in Sent before any retry.
+    Unverified(Diagnosis),
+}
+
+impl From<Diagnosis> for SubmitError {
+    fn from(d: Diagnosis) -> Self {
+        SubmitError::NotSent(d)
+    }
+}
+
+/// How long the reply to the final dot may take for this account.
+pub fn final_reply_timeout(s: &SmtpConfig) -> Duration {
+    s.final_reply_timeout_secs
+        .map(Duration::from_secs)
+        .unwrap_or(FINAL_REPLY_TIMEOUT)
+}
+
+async fn bounded<T>(
+    ctx: &SmtpCtx<'_>,
+    fut: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+) -> Result<T, Diagnosis> {
+    match tokio::time::timeout(SMTP_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(diagnose::smtp_error(ctx, &e)),
+        Err(_) => Err(Diagnosis::temporary(format!(
+            "Not sent yet: {}:{} took too long to answer; the outbox will retry.",
+            ctx.host, ctx.port
+        ))),
+    }
+}
+
+/// Connect, start TLS as configured and log in: everything before MAIL FROM.
+async fn open(
+    acc: &AccountConfig,
+    s: &SmtpConfig,
+    ctx: &SmtpCtx<'_>,
+) -> Result<AsyncSmtpConnection, Diagnosis> {
+    let hello = ClientId::default();
+    let wrapper = match s.tls {
+        TlsMode::Tls => Some(tls_parameters(acc, s)?),
+        _ => None,
+    };
+    let mut conn = bounded(
+        ctx,
+        AsyncSmtpConnection::connect_tokio1(
+            (s.host.as_str(), s.port),
+            Some(SMTP_TIMEOUT),
+            &hello,
+            wrapper,
+            None,
+        ),
+    )
+    .await?;
+    if s.tls == TlsMode::Starttls {
+        // Required: a server without STARTTLS is an error, never plain text.
+        let params = tls_parameters(acc, s)?;
+        bounded(ctx, conn.starttls(params, &hello)).await?;
+    }
+    if let Some(secret) = smtp_secret(acc).await? {
+        let creds = Credentials::new(smtp_user(acc), secret.expose().to_string());
+        bounded(
+            ctx,
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds),
+        )
+        .await?;
+    }
+    Ok(conn)
+}
+
 /// Submit the entry's bytes; `Ok` once the server accepted DATA.
-pub async fn submit(acc: &AccountConfig, entry: &OutboxEntry) -> Result<(), Diagnosis> {
+pub async fn submit(acc: &AccountConfig, entry: &OutboxEntry) -> Result<(), SubmitError> {
     let s = smtp_config(acc)?;
     let envelope = envelope(entry)?;
-    let mailer = transport(acc).await?;
     let user = smtp_user(acc);
     let ctx = SmtpCtx {
         account: &acc.name,
@@ -154,14 +238,68 @@ pub async fn submit(acc: &AccountConfig, entry: &OutboxEntry) -> Result<(), Diag
         from: &entry.from,
         recipients: &entry.recipients,
     };
-    // lettre's own timeout covers each exchange; this bounds the whole.
-    match tokio::time::timeout(SMTP_TIMEOUT * 4, mailer.send_raw(&envelope, &entry.raw)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(diagnose::smtp_error(&ctx, &e)),
-        Err(_) => Err(Diagnosis::temporary(format!(
-            "Not sent yet: {}:{} took too long; the outbox will retry.",
-            s.host, s.port
-        ))),
+    let mut conn = open(acc, s, &ctx).await?;
+    let before_data = async {
+        let mut options = Vec::new();
+        let non_ascii = envelope
+            .from()
+            .into_iter()
+            .chain(envelope.to())
+            .any(|a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii());
+        if non_ascii {
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !entry.raw.is_ascii() {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        bounded(
+            &ctx,
+            conn.command(Mail::new(envelope.from().cloned(), options)),
+        )
+        .await?;
+        for to in envelope.to() {
+            bounded(&ctx, conn.command(Rcpt::new(to.clone(), vec![]))).await?;
+        }
+        bounded(&ctx, conn.command(Data)).await
+    }
+    .await;
+    if let Err(d) = before_data {
+        let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
+        return Err(SubmitError::NotSent(d));
+    }
+    // From here on the server may take the mail whatever we see next.
+    let wait = final_reply_timeout(s);
+    let result = tokio::time::timeout(wait, conn.message(&entry.raw)).await;
+    match result {
+        Ok(Ok(_)) => {
+            // Accepted: recording that must not wait for the goodbye.
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.quit()).await;
+            });
+            Ok(())
+        }
+        // The server answered the data with a refusal: it did not take it.
+        Ok(Err(e)) if e.is_permanent() || e.is_transient() => {
+            let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
+            Err(SubmitError::NotSent(diagnose::smtp_error(&ctx, &e)))
+        }
+        Ok(Err(e)) => {
+            let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
+            Err(SubmitError::Unverified(Diagnosis::temporary(format!(
+                "{}:{} did not confirm the mail after its data was sent ({}); it is looked \
+                 for in Sent before it is sent again.",
+                s.host,
+                s.port,
+                crate::mail::sanitize::sanitize_line(&e.to_string())
+            ))))
+        }
+        Err(_) => Err(SubmitError::Unverified(Diagnosis::temporary(format!(
+            "{}:{} gave no answer within {} s after the mail's data was sent; it is looked \
+             for in Sent before it is sent again.",
+            s.host,
+            s.port,
+            wait.as_secs()
+        )))),
     }
 }
 

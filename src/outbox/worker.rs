@@ -14,20 +14,23 @@
 //! POP3 account) the entry stays in `Sending` and is checked again on the
 //! next pass — it is only sent again when the agent says "retry now".
 //!
-//! The one window that remains: the server has accepted DATA (its final
-//! `250` is sent) but `Sent` is not flushed yet, because the process dies in
-//! between (milliseconds: one local flush), or because the connection drops
-//! after the final dot before the reply is read (a network error, so the
-//! entry is retried like any other temporary failure). With
-//! `server_saves_sent = false` nothing is in the Sent folder at that point
-//! (the APPEND comes after `Sent` is recorded), so the check finds nothing
-//! and the mail is submitted again: the recipient gets a second, identical
-//! copy with the same Message-ID. With `server_saves_sent = true` the
-//! server's own copy closes the window as far as the server has filed it
-//! before the check runs.
+//! A failure after the mail's data began (no reply to the final dot within
+//! `final_reply_timeout_secs`, 10 minutes by default, or a dropped
+//! connection) leaves the entry in `Sending`, marked unconfirmed, and the same
+//! Sent check runs at once. With `server_saves_sent = false` the check cannot
+//! find a mail deskmail has not filed yet, so an unconfirmed entry then waits
+//! for the agent instead of being sent again.
+//!
+//! The one window that remains: the server has accepted DATA but the process
+//! dies before `Sent` is flushed (milliseconds: one local write). With
+//! `server_saves_sent = false` nothing is in the Sent folder then, so the
+//! check finds nothing and the mail is submitted again with the same
+//! Message-ID. A store error at that point does not open the window: the
+//! worker remembers the acceptance and records it on the next pass.
 
 use super::diagnose::{self, Diagnosis, FailureKind};
 use super::imap;
+use super::smtp::SubmitError;
 use crate::config::{AccountKind, Config};
 use crate::desk::Event;
 use crate::store::{NewMail, OutboxEntry, OutboxState, Store, StoreError, flags};
@@ -75,6 +78,9 @@ pub struct DrainReport {
 struct Shared {
     drain: tokio::sync::Mutex<()>,
     in_flight: Mutex<HashSet<u64>>,
+    /// Accepted by the server but not recorded as `Sent` (the store write
+    /// failed): the next pass records them without any check or resend.
+    accepted: Mutex<HashSet<u64>>,
 }
 
 type Registry = Vec<(usize, std::sync::Weak<Store>, Arc<Shared>)>;
@@ -99,6 +105,33 @@ fn in_flight(sh: &Shared) -> std::sync::MutexGuard<'_, HashSet<u64>> {
     match sh.in_flight.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
+    }
+}
+
+fn accepted(sh: &Shared) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+    match sh.accepted.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Marks an entry in flight for as long as it lives, so every return path
+/// (store errors included) clears the mark.
+struct InFlight<'a> {
+    sh: &'a Shared,
+    id: u64,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(sh: &'a Shared, id: u64) -> Self {
+        in_flight(sh).insert(id);
+        InFlight { sh, id }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        in_flight(self.sh).remove(&self.id);
     }
 }
 
@@ -135,8 +168,13 @@ pub async fn drain_once(
         .filter(|e| is_due(&e.state, t))
         .collect();
     due.sort_by_key(|e| (e.created, e.id));
+    let mut unconfirmed = false;
     for e in due {
-        send_one(&config, &store, &sh, &events, e, &mut report).await?;
+        unconfirmed |= send_one(&config, &store, &sh, &events, e, &mut report).await?;
+    }
+    if unconfirmed {
+        // Look for them in Sent now rather than a pass later.
+        recover(&config, &store, &sh, &events, &mut report).await?;
     }
 
     let tried: HashSet<u64> = report
@@ -215,31 +253,59 @@ async fn recover(
     if stuck.is_empty() {
         return Ok(());
     }
+    let mut unchecked = Vec::new();
+    for e in stuck {
+        if accepted(sh).contains(&e.id) {
+            store.mark_outbox_sent(
+                e.id,
+                now(),
+                Some("the server accepted it; recording that failed once and was repeated".into()),
+            )?;
+            accepted(sh).remove(&e.id);
+            report.recovered.push(e.id);
+        } else {
+            unchecked.push(e);
+        }
+    }
+    let stuck = unchecked;
     let mut by_account: HashMap<String, Vec<OutboxEntry>> = HashMap::new();
     for e in stuck {
         by_account.entry(e.account.clone()).or_default().push(e);
     }
     for (account, entries) in by_account {
-        let checked = match config.account(&account) {
+        let acc = config.account(&account);
+        let checked = match acc {
             None => Err(format!("account \"{account}\" is no longer configured")),
             Some(acc) if acc.kind == AccountKind::Pop3 => {
                 Err("a POP3 account has no Sent folder on the server to check".to_string())
             }
             Some(acc) => check_sent(acc, &entries).await.map_err(|e| e.to_string()),
         };
+        // deskmail files in Sent only after the server's "accepted", so
+        // without the server's own copy an unconfirmed mail cannot be found.
+        let server_files = acc.is_some_and(|a| a.server_saves_sent);
         match checked {
             Ok(found) => {
                 for e in entries {
                     let only_if_sending = |s: &OutboxState| *s == OutboxState::Sending;
                     if found.contains(&e.message_id) {
-                        store.transition_outbox(
+                        store.mark_outbox_sent(
                             e.id,
-                            only_if_sending,
-                            OutboxState::Sent { at: now() },
+                            now(),
                             Some("the submission was interrupted, but the mail is in Sent: not sent again".into()),
                         )?;
-                        store.set_outbox_followup(e.id, Some(0))?;
                         report.recovered.push(e.id);
+                    } else if e.unconfirmed && !server_files {
+                        let msg = format!(
+                            "\"{}\" may or may not have been sent: the server did not confirm it \
+                             after its data went out, and deskmail files a copy in Sent only \
+                             after the server confirms. It is not sent again automatically; \
+                             check the recipient's copy, then use \"retry now\" to send it anyway \
+                             or cancel it.",
+                            subject_of(&e)
+                        );
+                        tell_unverified(store, events, &e, msg)?;
+                        report.unverified.push(e.id);
                     } else {
                         store.transition_outbox(
                             e.id,
@@ -260,20 +326,32 @@ async fn recover(
                          to send it anyway or cancel it.",
                         subject_of(&e)
                     );
-                    // Tell the agent once, not on every pass.
-                    if e.last_error.as_deref() != Some(msg.as_str()) {
-                        store.transition_outbox(
-                            e.id,
-                            |s| *s == OutboxState::Sending,
-                            OutboxState::Sending,
-                            Some(msg.clone()),
-                        )?;
-                        emit(events, Event::Error(msg));
-                    }
+                    tell_unverified(store, events, &e, msg)?;
                     report.unverified.push(e.id);
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Keep an entry in `Sending` with `msg` as its error, telling the agent
+/// once, not on every pass.
+fn tell_unverified(
+    store: &Store,
+    events: &Option<mpsc::UnboundedSender<Event>>,
+    e: &OutboxEntry,
+    msg: String,
+) -> Result<(), OutboxError> {
+    if e.last_error.as_deref() != Some(msg.as_str()) {
+        tracing::warn!(id = e.id, "{msg}");
+        store.transition_outbox(
+            e.id,
+            |s| *s == OutboxState::Sending,
+            OutboxState::Sending,
+            Some(msg.clone()),
+        )?;
+        emit(events, Event::Error(msg));
     }
     Ok(())
 }
@@ -300,6 +378,8 @@ async fn check_sent(
     result
 }
 
+/// Submit one due entry. Returns whether it ended unconfirmed (the server
+/// may have it), so the pass looks for it in Sent.
 async fn send_one(
     config: &Config,
     store: &Arc<Store>,
@@ -307,61 +387,92 @@ async fn send_one(
     events: &Option<mpsc::UnboundedSender<Event>>,
     entry: OutboxEntry,
     report: &mut DrainReport,
-) -> Result<(), OutboxError> {
+) -> Result<bool, OutboxError> {
     let attempt = match entry.state {
         OutboxState::Retrying { attempt, .. } => attempt + 1,
         _ => 1,
     };
     let t = now();
+    // In flight before the claim: "retry now" must never see a claimed entry
+    // that is not marked, or it would queue a mail that is being sent.
+    let flight = InFlight::new(sh, entry.id);
     // Durable before any connection is opened.
     let Some((entry, true)) =
         store.transition_outbox(entry.id, |s| is_due(s, t), OutboxState::Sending, None)?
     else {
-        return Ok(());
+        return Ok(false);
     };
-    in_flight(sh).insert(entry.id);
     let result = match config.account(&entry.account) {
         Some(acc) => super::smtp::submit(acc, &entry).await,
         None => Err(Diagnosis::config(format!(
             "Not sent: account \"{}\" is not in the configuration any more.",
             entry.account
-        ))),
+        ))
+        .into()),
     };
-    let sending = |s: &OutboxState| *s == OutboxState::Sending;
-    let outcome = match result {
+    match result {
         Ok(()) => {
-            store.transition_outbox(entry.id, sending, OutboxState::Sent { at: now() }, None)?;
-            store.set_outbox_followup(entry.id, Some(0))?;
+            if let Err(e) = record_sent(store, &entry) {
+                accepted(sh).insert(entry.id);
+                return Err(e);
+            }
             report.sent.push(entry.id);
             emit(
                 events,
                 Event::Notice(format!("Sent \"{}\".", subject_of(&entry))),
             );
-            Ok(())
         }
-        Err(d) => {
+        Err(SubmitError::NotSent(d)) => {
             record_failure(store, events, &entry, attempt, &d, report)?;
-            Ok(())
+            return Ok(false);
         }
-    };
-    in_flight(sh).remove(&entry.id);
-    if outcome.is_ok() && report.sent.last() == Some(&entry.id) {
-        match after_send(config, store, events, &entry).await {
-            Ok(()) => {
-                store.set_outbox_followup(entry.id, None)?;
-                report.filed.push(entry.id);
-            }
-            Err(e) => {
-                let msg = format!(
-                    "\"{}\" was sent, but filing it in Sent failed: {e}; will try again",
-                    subject_of(&entry)
-                );
-                store.set_outbox_followup(entry.id, Some(1))?;
-                report.followup_errors.push((entry.id, msg));
-            }
+        Err(SubmitError::Unverified(d)) => {
+            tracing::warn!(id = entry.id, "{}", d.message);
+            store.edit_outbox(
+                entry.id,
+                |s| *s == OutboxState::Sending,
+                |e| {
+                    e.unconfirmed = true;
+                    e.last_error = Some(d.message.clone());
+                },
+            )?;
+            return Ok(true);
         }
     }
-    outcome
+    drop(flight);
+    match after_send(config, store, events, &entry).await {
+        Ok(()) => {
+            store.set_outbox_followup(entry.id, None)?;
+            report.filed.push(entry.id);
+        }
+        Err(e) => {
+            let msg = format!(
+                "\"{}\" was sent, but filing it in Sent failed: {e}; will try again",
+                subject_of(&entry)
+            );
+            store.set_outbox_followup(entry.id, Some(1))?;
+            report.followup_errors.push((entry.id, msg));
+        }
+    }
+    Ok(false)
+}
+
+/// The server accepted the entry: record `Sent` and the owed after-send
+/// steps together, even if something changed the entry's state meanwhile.
+fn record_sent(store: &Store, entry: &OutboxEntry) -> Result<(), OutboxError> {
+    match store.mark_outbox_sent(entry.id, now(), None)? {
+        None => Err(OutboxError::NotFound(entry.id)),
+        Some((_, OutboxState::Sending)) => Ok(()),
+        Some((_, before)) => {
+            // Recorded anyway: the server has the mail, whatever the entry said.
+            tracing::error!(
+                id = entry.id,
+                "an outbox entry was {} while it was being sent; recorded as sent",
+                before.name()
+            );
+            Ok(())
+        }
+    }
 }
 
 fn record_failure(
@@ -577,10 +688,10 @@ fn mark_answered_locally(
 /// word. Returns whether anything changed.
 pub fn retry_now(store: &Arc<Store>, id: u64) -> Result<bool, OutboxError> {
     let sh = shared(store);
-    let busy = in_flight(&sh).contains(&id);
-    let allowed = move |s: &OutboxState| match s {
+    // Runs under the store's lock, so the worker cannot claim in between.
+    let allowed = |s: &OutboxState| match s {
         OutboxState::Retrying { .. } | OutboxState::Failed { .. } => true,
-        OutboxState::Sending => !busy,
+        OutboxState::Sending => !in_flight(&sh).contains(&id),
         _ => false,
     };
     match store.transition_outbox(id, allowed, OutboxState::Queued, None)? {
@@ -618,14 +729,16 @@ pub fn edit_and_resend(
     changed.ok_or(OutboxError::NotFound(id))
 }
 
-/// Cancel an entry that is not being sent and was not sent. The entry (and
-/// its bytes) stays in the outbox, marked cancelled.
+/// Cancel an entry that is not being sent and was not sent; an interrupted
+/// or unconfirmed one is cancelled on the agent's word. The entry (and its
+/// bytes) stays in the outbox, marked cancelled.
 pub fn cancel(store: &Arc<Store>, id: u64) -> Result<bool, OutboxError> {
-    let allowed = |s: &OutboxState| {
-        matches!(
-            s,
-            OutboxState::Queued | OutboxState::Retrying { .. } | OutboxState::Failed { .. }
-        )
+    let sh = shared(store);
+    // Runs under the store's lock, like `retry_now`.
+    let allowed = |s: &OutboxState| match s {
+        OutboxState::Queued | OutboxState::Retrying { .. } | OutboxState::Failed { .. } => true,
+        OutboxState::Sending => !in_flight(&sh).contains(&id),
+        _ => false,
     };
     match store.transition_outbox(id, allowed, OutboxState::Cancelled, None)? {
         Some((_, changed)) => Ok(changed),

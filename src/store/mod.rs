@@ -4,6 +4,7 @@
 //! scan more than the rows they show.
 
 pub mod changes;
+pub mod disk;
 pub mod drafts;
 pub mod keys;
 pub mod messages;
@@ -12,8 +13,11 @@ pub mod outbox;
 pub mod records;
 
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::mem::ManuallyDrop;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 pub use messages::*;
 pub use outbox::*;
@@ -24,10 +28,29 @@ pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "the mail store at {path} could not be opened: {reason}. Is another deskmail running on this data dir?"
-    )]
+    #[error("the mail store at {path} could not be opened: {reason}")]
     Open { path: String, reason: String },
+    #[error(
+        "the mail store at {path} is in use by another deskmail{}; close that one (or pass another --data-dir) and start again",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked { path: String, pid: Option<u32> },
+    #[error(
+        "the disk holding {dir} is full ({free_mb} MB free); free some space there (or move the data dir with --data-dir) and start again"
+    )]
+    DiskFull { dir: String, free_mb: u64 },
+    #[error(
+        "writing the mail store to {dir} did not finish within {secs} s ({free_mb} MB free); the disk may be failing. Check it, then start again"
+    )]
+    WriteStalled {
+        dir: String,
+        secs: u64,
+        free_mb: u64,
+    },
+    #[error(
+        "the mail store at {path} is damaged ({reason}); move it aside (mv {path} {path}.damaged) and run `deskmail sync` to fetch the mail again (records, links and unsent mail kept only in it stay in the moved copy)"
+    )]
+    Corrupted { path: String, reason: String },
     #[error("the mail store failed: {0}")]
     Sled(#[from] sled::Error),
     #[error("a stored row could not be read ({0}); the data dir may be damaged")]
@@ -43,13 +66,32 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
-    db: sled::Db,
-    tree: sled::Tree,
+    /// Left undropped when the disk is full: sled's drop flushes and would
+    /// wait for ever for room (see `Drop for Store`).
+    db: ManuallyDrop<sled::Db>,
+    tree: ManuallyDrop<sled::Tree>,
     /// Raw RFC 822 bodies by message id. Kept apart so the index tree's
     /// nodes stay small (sled copies a node on every write to it).
-    bodies: sled::Tree,
+    bodies: ManuallyDrop<sled::Tree>,
+    /// The data dir, for messages about its disk.
+    dir: PathBuf,
+    /// A write failed for lack of room or stalled: do not flush on drop.
+    stuck: AtomicBool,
     /// Serialises read-modify-write sequences (dedup, counters) across tasks.
     write: Mutex<()>,
+    /// Writes that fail on purpose, set only by tests through
+    /// [`Store::inject_fault_for_tests`].
+    faults: Mutex<Vec<FaultPoint>>,
+}
+
+/// A store write that a test can make fail once.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// Recording that the server accepted an outbox entry.
+    OutboxSent,
+    /// Recording that a sent entry still owes its after-send steps.
+    OutboxFollowup,
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -60,32 +102,116 @@ pub(crate) fn decode<T: for<'a> Deserialize<'a>>(b: &[u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
+/// The longest a flush may take before deskmail gives up on it.
+const FLUSH_LIMIT: Duration = Duration::from_secs(30);
+
+/// Word a failure to open the store in `dir` by what the agent can do.
+fn open_error(dir: &Path, e: sled::Error) -> StoreError {
+    let path = dir.display().to_string();
+    match e {
+        sled::Error::Io(io) if disk::is_disk_full(&io) => StoreError::DiskFull {
+            dir: path,
+            free_mb: disk::free_mb(dir),
+        },
+        // sled 0.34 (pinned) words a held lock this way and gives no error kind.
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                path,
+                pid: disk::holder_pid(dir),
+            }
+        }
+        sled::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            StoreError::Corrupted {
+                path,
+                reason: io.to_string(),
+            }
+        }
+        // Unsupported at open: the files are not a store this sled can read.
+        sled::Error::Corruption { .. }
+        | sled::Error::ReportableBug(_)
+        | sled::Error::Unsupported(_) => StoreError::Corrupted {
+            path,
+            reason: e.to_string(),
+        },
+        other => StoreError::Open {
+            path,
+            reason: other.to_string(),
+        },
+    }
+}
+
 impl Store {
     /// Open (or create) the store in `dir`, creating the dir with mode 0700.
     pub fn open(dir: &Path) -> Result<Store> {
-        crate::config::paths::ensure_private_dir(dir).map_err(|e| StoreError::Open {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
+        crate::config::paths::ensure_private_dir(dir).map_err(|e| {
+            if disk::is_disk_full(&e) {
+                StoreError::DiskFull {
+                    dir: dir.display().to_string(),
+                    free_mb: disk::free_mb(dir),
+                }
+            } else {
+                StoreError::Open {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                }
+            }
         })?;
         let db = sled::Config::new()
             .path(dir.join("store"))
             .cache_capacity(32 * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()
-            .map_err(|e| StoreError::Open {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        let tree = db.open_tree("desk")?;
-        let bodies = db.open_tree("bodies")?;
+            .map_err(|e| open_error(dir, e))?;
+        let tree = db.open_tree("desk").map_err(|e| open_error(dir, e))?;
+        let bodies = db.open_tree("bodies").map_err(|e| open_error(dir, e))?;
         let store = Store {
-            db,
-            tree,
-            bodies,
+            db: ManuallyDrop::new(db),
+            tree: ManuallyDrop::new(tree),
+            bodies: ManuallyDrop::new(bodies),
+            dir: dir.to_path_buf(),
+            stuck: AtomicBool::new(false),
             write: Mutex::new(()),
+            faults: Mutex::new(Vec::new()),
         };
-        store.migrate()?;
+        store.migrate().map_err(|e| match e {
+            StoreError::Sled(e) => open_error(dir, e),
+            StoreError::Decode(reason) => StoreError::Corrupted {
+                path: dir.display().to_string(),
+                reason,
+            },
+            other => other,
+        })?;
+        // Lets the next deskmail name us if it finds the store locked.
+        let _ = std::fs::write(dir.join(disk::PID_FILE), std::process::id().to_string());
         Ok(store)
+    }
+
+    /// The data dir this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Reword a storage error that comes from a full disk, naming the dir.
+    pub(crate) fn explain(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Sled(sled::Error::Io(io)) if disk::is_disk_full(&io) => {
+                self.stuck.store(true, Ordering::SeqCst);
+                self.disk_full()
+            }
+            other => other,
+        }
+    }
+
+    fn disk_full(&self) -> StoreError {
+        StoreError::DiskFull {
+            dir: self.dir.display().to_string(),
+            free_mb: disk::free_mb(&self.dir),
+        }
     }
 
     fn migrate(&self) -> Result<()> {
@@ -138,14 +264,14 @@ impl Store {
     /// Apply an index batch and a body batch atomically (one transaction).
     pub(crate) fn apply_with_bodies(&self, index: sled::Batch, bodies: sled::Batch) -> Result<()> {
         use sled::Transactional;
-        (&self.tree, &self.bodies)
+        (&*self.tree, &*self.bodies)
             .transaction(|(t, b)| {
                 t.apply_batch(&index)?;
                 b.apply_batch(&bodies)?;
                 Ok(())
             })
             .map_err(|e: sled::transaction::TransactionError<()>| match e {
-                sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+                sled::transaction::TransactionError::Storage(e) => self.explain(e.into()),
                 sled::transaction::TransactionError::Abort(()) => {
                     StoreError::Decode("a store transaction was aborted".into())
                 }
@@ -157,16 +283,73 @@ impl Store {
         self.tree.scan_prefix([keys::MESSAGE]).next().is_none()
     }
 
-    /// Make everything written so far durable.
+    /// Make everything written so far durable, or fail fast: with no room
+    /// left the flush is not tried (sled would wait for room for ever), and
+    /// a flush that does not finish in time is given up on.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        Ok(())
+        if disk::free_bytes(&self.dir).is_some_and(|f| f < disk::FLUSH_RESERVE) {
+            self.stuck.store(true, Ordering::SeqCst);
+            return Err(self.disk_full());
+        }
+        let db: sled::Db = (*self.db).clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("store-flush".into())
+            .spawn(move || {
+                let r = db.flush();
+                // Let go of the db before answering: a store dropped right
+                // after the flush must release sled's file lock with it.
+                drop(db);
+                let _ = tx.send(r);
+            });
+        let result = match spawned {
+            Ok(_) => match rx.recv_timeout(FLUSH_LIMIT) {
+                Ok(r) => r,
+                Err(_) => {
+                    self.stuck.store(true, Ordering::SeqCst);
+                    return Err(StoreError::WriteStalled {
+                        dir: self.dir.display().to_string(),
+                        secs: FLUSH_LIMIT.as_secs(),
+                        free_mb: disk::free_mb(&self.dir),
+                    });
+                }
+            },
+            // No thread to spare: flush here.
+            Err(_) => self.db.flush(),
+        };
+        result.map(|_| ()).map_err(|e| self.explain(e.into()))
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         match self.write.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Test knob: the next write at `at` fails with an I/O error.
+    #[doc(hidden)]
+    pub fn inject_fault_for_tests(&self, at: FaultPoint) {
+        match self.faults.lock() {
+            Ok(mut f) => f.push(at),
+            Err(p) => p.into_inner().push(at),
+        }
+    }
+
+    /// Fails (once) if a test injected a fault at `at`.
+    pub(crate) fn take_fault(&self, at: FaultPoint) -> Result<()> {
+        let mut f = match self.faults.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match f.iter().position(|p| *p == at) {
+            Some(i) => {
+                f.remove(i);
+                Err(StoreError::Sled(sled::Error::Io(std::io::Error::other(
+                    format!("injected fault at {at:?}"),
+                ))))
+            }
+            None => Ok(()),
         }
     }
 
@@ -193,6 +376,27 @@ impl Store {
 
     fn count_prefix(&self, prefix: &[u8]) -> u64 {
         self.tree.scan_prefix(prefix).keys().count() as u64
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let no_room = disk::free_bytes(&self.dir).is_some_and(|f| f < disk::FLUSH_RESERVE);
+        if no_room || self.stuck.load(Ordering::SeqCst) {
+            // sled's drop flushes until everything is written and would hang
+            // here; what is not on disk yet is lost either way.
+            tracing::warn!(
+                "the disk holding {} is full: leaving without the final flush",
+                self.dir.display()
+            );
+            return;
+        }
+        // SAFETY: each field is dropped exactly once, here, and never used after.
+        unsafe {
+            ManuallyDrop::drop(&mut self.bodies);
+            ManuallyDrop::drop(&mut self.tree);
+            ManuallyDrop::drop(&mut self.db);
+        }
     }
 }
 

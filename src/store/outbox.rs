@@ -46,6 +46,10 @@ pub struct OutboxEntry {
     /// The mail this one answers, to mark \Answered after sending.
     #[serde(default)]
     pub in_reply_to: Option<u64>,
+    /// The mail's data went to the server but no verdict came back: the
+    /// server may have it, so it is never submitted again without a check.
+    #[serde(default)]
+    pub unconfirmed: bool,
 }
 
 impl Store {
@@ -109,6 +113,9 @@ impl Store {
         if !allowed(&e.state) {
             return Ok(Some((e, false)));
         }
+        if state != OutboxState::Sending {
+            e.unconfirmed = false;
+        }
         e.state = state;
         if error.is_some() {
             e.last_error = error;
@@ -116,6 +123,48 @@ impl Store {
         self.tree.insert(key, encode(&e))?;
         self.flush()?;
         Ok(Some((e, true)))
+    }
+
+    /// Record that the server has the mail: the entry becomes `Sent` whatever
+    /// state it is in, and owes its after-send steps, in one transaction so a
+    /// crash cannot leave a sent mail that is never filed. Returns the entry
+    /// and the state it had before (anything but `Sending` is a bug upstream).
+    pub fn mark_outbox_sent(
+        &self,
+        id: u64,
+        at: i64,
+        note: Option<String>,
+    ) -> Result<Option<(OutboxEntry, OutboxState)>> {
+        use sled::Transactional;
+        let _g = self.lock();
+        let key = keys::with_id(keys::OUTBOX, id);
+        let Some(v) = self.tree.get(&key)? else {
+            return Ok(None);
+        };
+        let mut e: OutboxEntry = decode(&v)?;
+        self.take_fault(super::FaultPoint::OutboxSent)?;
+        self.take_fault(super::FaultPoint::OutboxFollowup)?;
+        let before = std::mem::replace(&mut e.state, OutboxState::Sent { at });
+        e.unconfirmed = false;
+        if note.is_some() {
+            e.last_error = note;
+        }
+        let followups = self.db.open_tree(FOLLOWUP_TREE)?;
+        let value = encode(&e);
+        (&*self.tree, &followups)
+            .transaction(|(t, f)| {
+                t.insert(key.as_slice(), value.as_slice())?;
+                f.insert(&id.to_be_bytes(), &0u32.to_be_bytes())?;
+                Ok(())
+            })
+            .map_err(|err: sled::transaction::TransactionError<()>| match err {
+                sled::transaction::TransactionError::Storage(err) => self.explain(err.into()),
+                sled::transaction::TransactionError::Abort(()) => {
+                    super::StoreError::Decode("a store transaction was aborted".into())
+                }
+            })?;
+        self.flush()?;
+        Ok(Some((e, before)))
     }
 
     /// Change an entry with `edit` if `allowed` accepts its state, durably.

@@ -288,6 +288,7 @@ fn outbox_entry_survives_reopen() {
             last_error: None,
             created: 0,
             in_reply_to: None,
+            unconfirmed: false,
         })
         .expect("enqueue");
     }

@@ -195,16 +195,24 @@ pub async fn run(
     }
 }
 
+/// SIGTERM, SIGHUP or Ctrl-C: stop syncing (the store is flushed after).
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(mut term), Ok(mut hup)) => {
             tokio::select! {
-                _ = term.recv() => {}
+                _ = term.recv() => tracing::info!("SIGTERM: stopping the sync"),
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: the terminal went away; stopping the sync");
+                    crate::hangup::detach_stdio();
+                }
                 _ = tokio::signal::ctrl_c() => {}
             }
         }
-        Err(_) => {
+        _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
     }

@@ -33,6 +33,28 @@ pub struct RunOptions {
 
 const FRAME: Duration = Duration::from_millis(16);
 
+/// How the interface ended; the process exit code follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The agent quit (or one frame was asked for): 0.
+    Quit,
+    /// SIGHUP, or the terminal vanished (SSH dropped, tmux pane killed): 129.
+    HangUp,
+    /// SIGTERM: 143.
+    Terminated,
+}
+
+impl Exit {
+    /// 128 + the signal number for the signals, as shells report them.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Quit => 0,
+            Exit::HangUp => 128 + libc::SIGHUP,
+            Exit::Terminated => 128 + libc::SIGTERM,
+        }
+    }
+}
+
 fn run_commands(desk: &Arc<Desk>, cmds: Vec<Command>) {
     for c in cmds {
         desk.send(c);
@@ -84,12 +106,13 @@ fn edit_externally(guard: &mut terminal::TerminalGuard, text: &str) -> std::io::
     std::fs::read_to_string(file.path())
 }
 
-/// Run the interface until the agent quits or a signal asks us to.
+/// Run the interface until the agent quits, a signal asks us to, or the
+/// terminal goes away; the store is flushed in every case.
 pub async fn run(
     desk: Arc<Desk>,
     mut events: UnboundedReceiver<Event>,
     opts: RunOptions,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut guard = terminal::TerminalGuard::new()?;
     let mut app = App::new(opts.keymap);
@@ -123,7 +146,7 @@ pub async fn run(
             }
         }
         draw(&mut guard, &app, &theme)?;
-        return Ok(());
+        return Ok(Exit::Quit);
     }
 
     // `None` while an external editor owns the terminal, so no key is stolen.
@@ -132,10 +155,17 @@ pub async fn run(
     let mut sighup = signal(SignalKind::hangup())?;
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
+    let mut exit = Exit::Quit;
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
             fit_to(&mut app, &desk, area);
-            draw(&mut guard, &app, &theme)?;
+            if let Err(e) = draw(&mut guard, &app, &theme) {
+                tracing::info!(
+                    "drawing failed ({e}): the terminal went away; flushing and leaving"
+                );
+                exit = Exit::HangUp;
+                break;
+            }
             last_draw = Instant::now();
             dirty = false;
         }
@@ -169,10 +199,15 @@ pub async fn run(
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
-                    tracing::error!("terminal input failed: {e}");
+                    tracing::info!("reading the terminal failed ({e}): the terminal went away; flushing and leaving");
+                    exit = Exit::HangUp;
                     break;
                 }
-                None => break,
+                None => {
+                    tracing::info!("the terminal's input ended: the terminal went away; flushing and leaving");
+                    exit = Exit::HangUp;
+                    break;
+                }
             },
             e = events.recv() => {
                 if let Some(e) = e {
@@ -181,8 +216,16 @@ pub async fn run(
                     dirty = true;
                 }
             }
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: flushing and leaving"); break; }
-            _ = sighup.recv() => { tracing::info!("SIGHUP: flushing and leaving"); break; }
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: flushing and leaving");
+                exit = Exit::Terminated;
+                break;
+            }
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: the terminal went away; flushing and leaving");
+                exit = Exit::HangUp;
+                break;
+            }
             _ = tokio::time::sleep(wait) => {}
         }
         if let Some(app::Overlay::Compose(c)) = &mut app.overlay {
@@ -238,7 +281,17 @@ pub async fn run(
             break;
         }
     }
+    if exit == Exit::HangUp {
+        crate::hangup::detach_stdio();
+    }
+    if exit != Exit::Quit
+        && let Some(app::Overlay::Compose(c)) = &mut app.overlay
+        && let Err(e) = c.save_draft(desk.store())
+    {
+        tracing::error!("saving the draft failed: {e}");
+    }
     desk.store().flush()?;
+    tracing::info!("store flushed");
     drop(guard);
-    Ok(())
+    Ok(exit)
 }

@@ -23,7 +23,7 @@ pub fn enter() -> io::Result<()> {
 }
 
 /// Give the terminal back as we found it. Safe to call twice.
-pub fn restore() {
+pub fn restore_terminal() {
     let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
     let _ = terminal::disable_raw_mode();
 }
@@ -38,7 +38,7 @@ impl TerminalGuard {
 
     /// Ctrl-Z: hand the terminal back, stop, and take it again on resume.
     pub fn suspend(&mut self) -> io::Result<()> {
-        restore();
+        restore_terminal();
         // SAFETY: raising SIGTSTP on ourselves is the documented way to stop
         // a process; execution resumes here after SIGCONT.
         unsafe {
@@ -59,7 +59,7 @@ impl TerminalGuard {
 
     /// Leave the screen to an external program (e.g. `$EDITOR`).
     pub fn pause(&mut self) {
-        restore();
+        restore_terminal();
     }
 
     pub fn resume(&mut self) -> io::Result<()> {
@@ -69,7 +69,7 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        restore();
+        restore_terminal();
     }
 }
 
@@ -78,7 +78,7 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
+            restore_terminal();
             tracing::error!("panic: {info}");
             previous(info);
         }));
