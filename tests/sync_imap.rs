@@ -996,4 +996,34 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
         text.contains("more than max_message_mb = 1 for this account"),
         "{text}"
     );
+    assert!(summary.body_cut);
+
+    // Opening it shows the note at once, then fetches the whole mail.
+    use deskmail::desk::{Command, Desk};
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), false);
+    desk.send(Command::Render {
+        id,
+        options: deskmail::mail::render::RenderOptions::default(),
+    });
+    let mut shown = Vec::new();
+    while shown.len() < 2 {
+        match tokio::time::timeout(WAIT, events.recv()).await {
+            Ok(Some(Event::Rendered { mail, .. })) => shown.push(
+                mail.lines
+                    .iter()
+                    .map(|l| l.text.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Ok(Some(Event::Error(e))) => panic!("{e}"),
+            Ok(Some(_)) => {}
+            other => panic!("no second rendering: {other:?} after {shown:?}"),
+        }
+    }
+    assert!(shown[0].contains("headers were imported"), "{}", shown[0]);
+    assert!(shown[1].contains("worker: a line of the log"));
+    // Delivery added its trace headers in front.
+    let whole = store.body(id).expect("read").expect("body");
+    assert!(whole.ends_with(&big[big.len() - 1000..]) && whole.len() > big.len());
+    assert!(!store.summary(id).expect("read").expect("summary").body_cut);
 }

@@ -233,11 +233,13 @@ fn parse_batch(
             let limit = ctx.acc.max_message_bytes();
             // Fetched up to one byte past the limit: longer means too big.
             let size = m.size.max(m.raw.len() as u64);
-            if m.raw.len() > limit {
+            let cut = m.raw.len() > limit;
+            if cut {
                 m.raw = super::ingest::headers_with_note(&m.raw, size, ctx.acc.max_message_mb);
             }
             let mut summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
             summary.size = size;
+            summary.body_cut = cut;
             NewMail {
                 account: ctx.acc.name.clone(),
                 folder: plan.desk.clone(),
@@ -661,16 +663,57 @@ pub fn desk_name(server: &str) -> String {
 
 /// The server folder behind a desk folder.
 fn server_folder(ctx: &AccountCtx, desk: &str) -> String {
-    match &ctx.acc.target_folder {
+    server_name(&ctx.acc, &ctx.store, desk)
+}
+
+fn server_name(acc: &AccountConfig, store: &Store, desk: &str) -> String {
+    match &acc.target_folder {
         Some(t) if t == desk => "INBOX".to_string(),
-        _ => ctx
-            .store
-            .folder_state(&ctx.acc.name, desk)
+        _ => store
+            .folder_state(&acc.name, desk)
             .ok()
             .flatten()
             .and_then(|st| st.server)
             .unwrap_or_else(|| desk.to_string()),
     }
+}
+
+/// The whole source of one mail, for a mail imported as headers only
+/// because of its size: asked for when the agent opens it.
+pub async fn fetch_whole(
+    acc: &AccountConfig,
+    store: &Store,
+    loc: &crate::store::Location,
+) -> Result<Vec<u8>, SyncError> {
+    let c = connect::ctx(acc);
+    let server = server_name(acc, store, &loc.folder);
+    let connect::Connected { mut session, .. } = connect::connect(acc).await?;
+    let mb = bounded(&c, Stage::Select, READ_TIMEOUT, session.examine(&server)).await?;
+    if mb.uid_validity != Some(loc.uidvalidity) {
+        return Err(SyncError::Protocol {
+            account: acc.name.clone(),
+            doing: "fetching a whole mail".into(),
+            server: format!("folder \"{}\" was recreated; sync again", loc.folder),
+        });
+    }
+    let uid = loc.uid.to_string();
+    let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+        session
+            .uid_fetch(&uid, "(UID BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await
+    })
+    .await?;
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+    fetched
+        .iter()
+        .find_map(|f| f.body().map(<[u8]>::to_vec))
+        .ok_or_else(|| SyncError::Protocol {
+            account: acc.name.clone(),
+            doing: "fetching a whole mail".into(),
+            server: format!("the mail is no longer in \"{}\"", loc.folder),
+        })
 }
 
 /// Push the changes queued at the desk. A refusal rolls the store back and

@@ -46,6 +46,7 @@ pub fn summary_from_raw(raw: &[u8], own: &[String]) -> MessageSummary {
         },
         not_linked_reason: None,
         msgid_clash: false,
+        body_cut: false,
     }
 }
 
@@ -79,7 +80,7 @@ pub fn headers_with_note(prefix: &[u8], size: u64, limit_mb: u64) -> Vec<u8> {
     let note = format!(
         "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
          [This mail is {}, more than max_message_mb = {limit_mb} for this account: only its \
-         headers were imported. Raise max_message_mb in the config to fetch it.]\r\n",
+         headers were imported.]\r\n",
         crate::mail::render::human_size(usize::try_from(size).unwrap_or(usize::MAX))
     );
     out.extend_from_slice(note.as_bytes());

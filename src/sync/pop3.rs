@@ -468,12 +468,13 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
                 .retr(*n, limit.saturating_add(1))
                 .await
                 .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
-            if raw.len() > limit {
+            let cut = raw.len() > limit;
+            if cut {
                 raw = super::ingest::headers_with_note(&raw, size, ctx.acc.max_message_mb);
             }
             bytes += raw.len();
             taken += 1;
-            raws.push((id.clone(), next, raw, size));
+            raws.push((id.clone(), next, raw, size, cut));
             next = next.checked_add(1).ok_or_else(|| SyncError::Protocol {
                 account: acc.clone(),
                 doing: "fetching mail".into(),
@@ -496,10 +497,11 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
                 let mut ids = Vec::with_capacity(raws.len());
                 let rows: Vec<NewMail> = raws
                     .into_iter()
-                    .map(|(id, uid, raw, size)| {
+                    .map(|(id, uid, raw, size, cut)| {
                         ids.push((id, uid));
                         let mut summary = super::ingest::summary_from_raw(&raw, &c2.own);
                         summary.size = size;
+                        summary.body_cut = cut;
                         NewMail {
                             account: c2.acc.name.clone(),
                             folder: d2.clone(),
