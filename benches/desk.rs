@@ -5,7 +5,7 @@
 //! page + draw), key → frame latency while scrolling (p50/p99), peak RSS.
 //! Set DESKMAIL_BENCH_MESSAGES to change the desk size.
 
-use deskmail::desk::Desk;
+use deskmail::desk::{Backend, Desk};
 use deskmail::store::Store;
 use deskmail::tui::app::App;
 use deskmail::tui::keymap::{Key, Keymap};
@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
         // First frame: open, load the first folder's first page, draw.
         let t = Instant::now();
         let store = Arc::new(Store::open(&dir)?);
-        let (desk, _events) = Desk::new(store, deskmail::demo::demo_config(), true);
+        let (desk, _events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
         let mut app = App::new(Keymap::builtin("default")?);
         let theme = Theme::load("dark", None, ColorEnv::from_vars(false, Some("truecolor")))?;
         let mut term = Terminal::new(TestBackend::new(160, 48))?;

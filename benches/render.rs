@@ -6,7 +6,7 @@
 //! Then key → frame in the reader on a rendered 50 MB mail (160×48, p50/p99),
 //! against a key → frame on a one-screen mail.
 
-use deskmail::desk::Desk;
+use deskmail::desk::{Backend, Desk};
 use deskmail::mail::render::{RenderOptions, render};
 use deskmail::store::Store;
 use deskmail::tui::app::{App, Focus};
@@ -122,7 +122,7 @@ fn reader_keys() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let _guard = rt.enter();
-    let (desk, _events) = Desk::new(store, deskmail::demo::demo_config(), true);
+    let (desk, _events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
     let small = b"Subject: small\r\n\r\nOne screen of text.\r\n".to_vec();
     let (r50, r99, _) = key_to_frame(&small, &desk)?;
     println!(

@@ -2,7 +2,7 @@
 //! `main.rs` only calls `cli::main`.
 
 use crate::config::{Config, paths};
-use crate::desk::Desk;
+use crate::desk::{Backend, Desk};
 use crate::store::Store;
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::{ColorEnv, Theme};
@@ -285,7 +285,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let cfg = load_config(g)?;
     let store = Arc::new(Store::open(&data_dir(g))?);
     let opts = ui_options(g, &cfg)?;
-    let (desk, events) = Desk::new(store, cfg, false);
+    let (desk, events) = Desk::new(store, cfg, Backend::Servers);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
     Ok(crate::tui::run(desk, events, opts).await?.code())
@@ -331,7 +331,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     }
     let cfg = crate::demo::demo_config();
     let opts = ui_options(g, &cfg)?;
-    let (desk, events) = Desk::new(store, cfg, true);
+    let (desk, events) = Desk::new(store, cfg, Backend::Demo);
     desk.set_data_dir(&dir);
     Ok(crate::tui::run(desk, events, opts).await?.code())
 }

@@ -11,6 +11,7 @@ pub mod desk;
 pub mod hangup;
 pub mod mail;
 pub mod outbox;
+pub mod protocol;
 pub mod store;
 pub mod sync;
 pub mod tui;

@@ -3,7 +3,8 @@
 //! records, the `$EDITOR` round trip, drafts that survive a crash, and
 //! attachments.
 
-use deskmail::desk::{Command, Desk, Event};
+use deskmail::desk::{Backend, Command, Desk, Event};
+use deskmail::protocol::{DeskClient, PageFrom, PageQuery};
 use deskmail::store::{MessageSummary, Party, RecordKind, Store};
 use deskmail::tui::action::Action;
 use deskmail::tui::compose::{ATTACH, BODY, CC, ComposeSettings, ComposeState, Mode, TO};
@@ -59,7 +60,7 @@ impl Env {
         let store = Arc::new(Store::open(dir).expect("open"));
         let (desk, events) = {
             let _g = rt.enter();
-            Desk::new(store, deskmail::demo::demo_config(), true)
+            Desk::new(store, deskmail::demo::demo_config(), Backend::Demo)
         };
         Env {
             desk,
@@ -76,8 +77,17 @@ impl Env {
 
     /// Newest mails of the support INBOX.
     fn inbox(&self) -> Vec<MessageSummary> {
+        let q = PageQuery {
+            account: "support".into(),
+            folder: "INBOX".into(),
+            from: PageFrom::After,
+            cursor: None,
+            n: 100,
+            collapsed: false,
+        };
         self.desk
-            .page("support", "INBOX", None, 100)
+            .page(&q)
+            .expect("page")
             .into_iter()
             .map(|r| r.summary)
             .collect()
@@ -89,22 +99,37 @@ impl Env {
         a: Action,
     ) -> (bool, Vec<Command>, Option<(String, bool)>) {
         let _g = self.rt.enter();
-        c.action(&self.desk, a)
+        let out = c.action(&self.desk, a);
+        // Draft keeping runs on the desk as it would in the interface.
+        for cmd in &out.commands {
+            if matches!(cmd, Command::SaveDraft(_) | Command::DeleteDraft { .. }) {
+                self.desk.send(cmd.clone());
+            }
+        }
+        let msg = out.message.map(|m| (m.text, m.is_error));
+        (out.close, out.commands, msg)
+    }
+
+    fn drafts(&self) -> Vec<deskmail::store::drafts::StoredDraft> {
+        self.desk.drafts().expect("drafts")
     }
 }
 
-fn keys(c: &mut ComposeState, s: &str) {
+fn keys(env: &Env, c: &mut ComposeState, s: &str) {
     for k in Key::parse_sequence(s).expect("keys") {
-        c.input(k);
+        c.input(&env.desk, k);
     }
 }
 
-fn typ(c: &mut ComposeState, s: &str) {
+fn typ(env: &Env, c: &mut ComposeState, s: &str) {
     for ch in s.chars() {
-        c.input(Key {
-            code: crossterm::event::KeyCode::Char(ch),
-            mods: crossterm::event::KeyModifiers::NONE,
-        });
+        c.input(
+            &env.desk,
+            Key {
+                code: crossterm::event::KeyCode::Char(ch),
+                mods: crossterm::event::KeyModifiers::NONE,
+            },
+        );
     }
 }
 
@@ -188,14 +213,14 @@ fn re_is_not_stacked_and_the_quote_has_an_attribution() {
 fn mixed_script_recipient_is_refused_naming_the_character() {
     let (env, _dir) = Env::fresh();
     let mut c = start(&env, Action::Compose, None);
-    keys(&mut c, "<Space>");
+    keys(&env, &mut c, "<Space>");
     assert!(c.current_identity().is_some());
     c.field = TO;
-    typ(&mut c, "\u{0430}lice@example.com");
+    typ(&env, &mut c, "\u{0430}lice@example.com");
     c.field = 4;
-    typ(&mut c, "Hello");
+    typ(&env, &mut c, "Hello");
     c.field = BODY;
-    typ(&mut c, "Body");
+    typ(&env, &mut c, "Body");
     let reason = c.blocked_reason().expect("refused");
     assert!(reason.contains('\u{0430}'), "{reason}");
     assert!(reason.contains("Cyrillic"), "{reason}");
@@ -212,6 +237,7 @@ fn template_placeholders_are_filled_from_linked_records_and_unknown_ones_flagged
     let case = env
         .desk
         .records(RecordKind::Case)
+        .expect("records")
         .into_iter()
         .find(|c| c.field("number").is_some() && c.parent.is_some())
         .expect("a case");
@@ -223,20 +249,21 @@ fn template_placeholders_are_filled_from_linked_records_and_unknown_ones_flagged
         .into_iter()
         .next()
         .expect("a mail of the case");
-    let m = env.desk.summary(id).expect("summary");
+    let m = env.desk.summary(id).expect("summary").expect("a mail");
     let contact = env
         .desk
         .record(case.parent.expect("parent"))
+        .expect("record")
         .expect("contact");
-    let tdir = tempfile::tempdir().expect("tmp");
+    let tdir = deskmail::config::paths::config_dir().join("templates");
+    std::fs::create_dir_all(&tdir).expect("mkdir");
     std::fs::write(
-        tdir.path().join("case-update"),
+        tdir.join("case-update"),
         "Dear {Person.name},\nabout case #{Case.number} ({Case.name}).\n{Signoff.text}\n{User.name}\n",
     )
     .expect("write");
-    std::fs::write(tdir.path().join("plain"), "Thanks!\n").expect("write");
+    std::fs::write(tdir.join("plain"), "Thanks!\n").expect("write");
     let mut c = start(&env, Action::Reply, Some(&m));
-    c.templates_dir = tdir.path().to_path_buf();
     let (close, _, msg) = env.action(&mut c, Action::InsertTemplate);
     assert!(!close && msg.is_none(), "{msg:?}");
     match &c.mode {
@@ -249,7 +276,7 @@ fn template_placeholders_are_filled_from_linked_records_and_unknown_ones_flagged
         shown.contains("case-update") && shown.contains("plain"),
         "{shown}"
     );
-    keys(&mut c, "<Enter>");
+    keys(&env, &mut c, "<Enter>");
     assert_eq!(c.mode, Mode::Edit);
     let shown = screen(&c, 100, 30);
     assert!(
@@ -280,7 +307,7 @@ fn template_placeholders_are_filled_from_linked_records_and_unknown_ones_flagged
     assert!(msg.is_some_and(|(m, _)| m.contains("{Signoff.text}")));
     // Removing the unknown placeholder lets the mail go.
     let fixed = c.editor_text().replace("{Signoff.text}", "Best regards,");
-    c.apply_editor_text(&fixed).expect("apply");
+    c.apply_editor_text(&env.desk, &fixed).expect("apply");
     assert_eq!(c.blocked_reason(), None);
 }
 
@@ -289,14 +316,14 @@ fn editor_round_trip_of_a_reply() {
     let (env, _dir) = Env::fresh();
     let m = env.inbox().into_iter().nth(3).expect("a mail");
     let mut c = start(&env, Action::ReplyAll, Some(&m));
-    typ(&mut c, "Thanks, fixed.");
+    typ(&env, &mut c, "Thanks, fixed.");
     let (_, _, _) = env.action(&mut c, Action::ExternalEditor);
     assert!(c.wants_editor);
     let t = c.editor_text();
     assert!(t.starts_with("From: "), "{t}");
     assert!(t.contains("\nSubject: Re: "), "{t}");
     let mut d = start(&env, Action::Compose, None);
-    d.apply_editor_text(&t).expect("apply");
+    d.apply_editor_text(&env.desk, &t).expect("apply");
     assert_eq!(d.editor_text(), t);
     assert_eq!(d.current_identity(), c.current_identity());
     assert_eq!(d.body.lines(), c.body.lines());
@@ -310,18 +337,19 @@ fn draft_survives_a_crash_and_is_deleted_after_send() {
         let env = Env::open(dir.path());
         let m = env.inbox().into_iter().next().expect("a mail");
         let mut c = start(&env, Action::Reply, Some(&m));
-        typ(&mut c, "Half-written answer");
+        typ(&env, &mut c, "Half-written answer");
         assert!(c.autosave_due(std::time::Instant::now() + std::time::Duration::from_secs(3)));
-        let id = c.save_draft(env.desk.store()).expect("saved");
+        env.desk.send(c.save_draft());
+        let id = c.draft_id();
         assert!(!c.autosave_due(std::time::Instant::now() + std::time::Duration::from_secs(60)));
-        typ(&mut c, " and more");
-        c.save_draft(env.desk.store()).expect("saved again");
+        typ(&env, &mut c, " and more");
+        env.desk.send(c.save_draft());
         assert_eq!(c.draft_id(), id);
         id
         // Dropped without closing: the "crash".
     };
     let env = Env::open(dir.path());
-    let drafts = ComposeState::recover(&env.desk);
+    let drafts = env.drafts();
     assert_eq!(drafts.len(), 1);
     assert_eq!(drafts[0].id, draft_id);
     assert!(drafts[0].body.starts_with("Half-written answer and more"));
@@ -333,8 +361,11 @@ fn draft_survives_a_crash_and_is_deleted_after_send() {
     assert_eq!(c.blocked_reason(), None, "the reply is complete");
     let (close, cmds, _) = env.action(&mut c, Action::Send);
     assert!(close);
-    assert!(matches!(cmds.as_slice(), [Command::Send(_)]));
-    assert!(ComposeState::recover(&env.desk).is_empty());
+    assert!(
+        matches!(cmds.as_slice(), [Command::Send(_), Command::DeleteDraft { id }] if *id == draft_id),
+        "{cmds:?}"
+    );
+    assert!(env.drafts().is_empty());
 }
 
 #[test]
@@ -344,33 +375,33 @@ fn esc_keeps_the_draft_unless_discarded() {
     let mut c = start(&env, Action::Compose, None);
     let (close, _, _) = env.action(&mut c, Action::Cancel);
     assert!(close);
-    assert!(ComposeState::recover(&env.desk).is_empty());
+    assert!(env.drafts().is_empty());
 
     let mut c = start(&env, Action::Compose, None);
     c.field = TO;
-    typ(&mut c, "ann@example.com");
+    typ(&env, &mut c, "ann@example.com");
     let (close, _, msg) = env.action(&mut c, Action::Cancel);
     assert!(!close, "first Esc asks");
     assert!(msg.is_some_and(|(m, _)| m.contains("Draft saved")));
-    assert_eq!(ComposeState::recover(&env.desk).len(), 1);
+    assert_eq!(env.drafts().len(), 1);
     // Any other key goes back to writing; Esc twice keeps the draft.
-    typ(&mut c, "x");
+    typ(&env, &mut c, "x");
     assert_eq!(c.mode, Mode::Edit);
     env.action(&mut c, Action::Cancel);
     let (close, _, msg) = env.action(&mut c, Action::Cancel);
     assert!(close);
     assert!(msg.is_some_and(|(m, _)| m.contains("kept")));
-    assert_eq!(ComposeState::recover(&env.desk).len(), 1);
+    assert_eq!(env.drafts().len(), 1);
 
     // Esc, d, Esc discards it.
-    let d = ComposeState::recover(&env.desk).remove(0);
+    let d = env.drafts().remove(0);
     let mut c = ComposeState::from_draft(&env.desk, &d, &ComposeSettings::default());
     env.action(&mut c, Action::Cancel);
-    typ(&mut c, "d");
+    typ(&env, &mut c, "d");
     let (close, _, msg) = env.action(&mut c, Action::Cancel);
     assert!(close);
     assert!(msg.is_some_and(|(m, _)| m.contains("discarded")));
-    assert!(ComposeState::recover(&env.desk).is_empty());
+    assert!(env.drafts().is_empty());
 }
 
 #[test]
@@ -379,25 +410,25 @@ fn attachments_add_with_path_completion_and_remove() {
     let files = tempfile::tempdir().expect("tmp");
     std::fs::write(files.path().join("invoice-0042.pdf"), vec![7u8; 3000]).expect("w");
     let mut c = start(&env, Action::Compose, None);
-    keys(&mut c, "<A-a>");
+    keys(&env, &mut c, "<A-a>");
     assert!(matches!(c.mode, Mode::AttachPrompt { .. }));
     if let Mode::AttachPrompt { input, .. } = &mut c.mode {
         input.clear();
     }
-    typ(&mut c, &format!("{}/inv", files.path().display()));
+    typ(&env, &mut c, &format!("{}/inv", files.path().display()));
     env.action(&mut c, Action::NextField);
     match &c.mode {
         Mode::AttachPrompt { input, .. } => assert!(input.ends_with("invoice-0042.pdf"), "{input}"),
         other => panic!("{other:?}"),
     }
-    keys(&mut c, "<Enter>");
+    keys(&env, &mut c, "<Enter>");
     assert_eq!(c.mode, Mode::Edit);
-    assert_eq!(c.attachment_line(), vec!["invoice-0042.pdf (3 KB)"]);
+    assert_eq!(c.attachment_line(), vec!["invoice-0042.pdf (2.9 KB)"]);
     let data = c.file_attachments(&env.desk).expect("read");
     assert_eq!(data[0].data.len(), 3000);
     assert_eq!(data[0].content_type, "application/pdf");
     c.field = ATTACH;
-    keys(&mut c, "d");
+    keys(&env, &mut c, "d");
     assert!(c.attachments().is_empty());
 }
 
@@ -419,13 +450,13 @@ fn forward_inline_or_as_attachment() {
     let mut c = start(&env, Action::Forward, Some(&m));
     assert!(c.body.lines().join("\n").contains("Forwarded message"));
     c.field = ATTACH;
-    keys(&mut c, "f");
+    keys(&env, &mut c, "f");
     assert!(c.forwards_as_attachment());
     assert!(!c.body.lines().join("\n").contains("Forwarded message"));
     assert_eq!(c.attachments()[0].content_type, "message/rfc822");
     let data = c.file_attachments(&env.desk).expect("bytes");
     assert_eq!(data[0].data, raw);
-    keys(&mut c, "f");
+    keys(&env, &mut c, "f");
     assert!(!c.forwards_as_attachment());
     assert!(c.body.lines().join("\n").contains("Forwarded message"));
 }
@@ -440,7 +471,7 @@ fn a_reply_with_only_the_quote_is_refused() {
         "{:?}",
         c.blocked_reason()
     );
-    typ(&mut c, "Done.");
+    typ(&env, &mut c, "Done.");
     assert_eq!(c.blocked_reason(), None);
 }
 
@@ -477,12 +508,16 @@ fn the_pane_shows_identity_suggestions_attachments_and_the_reason() {
     let s = screen(&c, 110, 30);
     assert!(s.contains("choose an identity"), "{s}");
     assert!(s.contains("Send disabled: Add a recipient"), "{s}");
-    keys(&mut c, "<Right>");
+    keys(&env, &mut c, "<Right>");
     c.field = TO;
     // A demo contact's first letters bring up a suggestion line.
-    let contact = env.desk.records(RecordKind::Contact).remove(0);
+    let contact = env
+        .desk
+        .records(RecordKind::Contact)
+        .expect("records")
+        .remove(0);
     let email = contact.emails[0].clone();
-    typ(&mut c, &email[..4]);
+    typ(&env, &mut c, &email[..4]);
     assert!(!c.suggestions().is_empty());
     let s = screen(&c, 110, 30);
     assert!(s.contains("support@desk.example (support)"), "{s}");
@@ -494,7 +529,7 @@ fn the_pane_shows_identity_suggestions_attachments_and_the_reason() {
     let files = tempfile::tempdir().expect("tmp");
     let f = files.path().join("notes.txt");
     std::fs::write(&f, "hello").expect("w");
-    c.add_attachment(&f).expect("attach");
+    c.add_attachment(&env.desk, &f).expect("attach");
     let s = screen(&c, 110, 30);
     assert!(s.contains("notes.txt (5 B)"), "{s}");
     if std::env::var_os("SHOW_COMPOSE").is_some() {

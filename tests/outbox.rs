@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deskmail::config::Config;
-use deskmail::desk::{Command, Desk, Outgoing};
+use deskmail::desk::{Backend, Command, Desk, Outgoing};
 use deskmail::outbox::{self, SendError, SendRequest};
 use deskmail::store::{NewMail, OutboxEntry, OutboxState, Record, RecordKind, Store, flags};
 use futures::TryStreamExt;
@@ -196,7 +196,7 @@ async fn reply_goes_out_through_submission_and_is_filed_linked_and_answered() {
     store.link(orig, case.reference()).expect("link");
 
     // The reply goes through the desk, as the compose pane sends it.
-    let (desk, _events) = Desk::new(Arc::clone(&store), config.clone(), false);
+    let (desk, _events) = Desk::new(Arc::clone(&store), config.clone(), Backend::Servers);
     desk.send(Command::Send(Box::new(Outgoing {
         account: "support".into(),
         from_name: "Support Desk".into(),
@@ -334,8 +334,7 @@ async fn postfix_down_means_retrying_then_exactly_one_delivery() {
     assert!(why.contains("will retry"), "{why}");
     let mut saw_notice = false;
     while let Ok(ev) = events.try_recv() {
-        saw_notice |=
-            matches!(ev, deskmail::desk::Event::Notice(ref n) if n.contains("waits in the outbox"));
+        saw_notice |= matches!(ev, deskmail::outbox::OutboxUpdate::Notice(ref n) if n.contains("waits in the outbox"));
     }
     assert!(saw_notice, "the interface is told the mail waits");
 
@@ -913,7 +912,7 @@ async fn interrupted_sending_that_cannot_be_checked_waits_for_the_agent() {
     assert!(why.contains("retry now"), "{why}");
     assert!(matches!(
         events.try_recv(),
-        Ok(deskmail::desk::Event::Error(_))
+        Ok(deskmail::outbox::OutboxUpdate::Error(_))
     ));
     // A second pass does not nag again.
     outbox::drain_once(Arc::clone(&config), Arc::clone(&store), Some(tx))
@@ -1324,7 +1323,7 @@ async fn unanswered_final_dot_without_a_server_copy_waits_for_the_agent() {
     assert!(why.contains("retry now"), "{why}");
     let mut told = false;
     while let Ok(ev) = events.try_recv() {
-        told |= matches!(ev, deskmail::desk::Event::Error(ref m) if m.contains("may or may not"));
+        told |= matches!(ev, deskmail::outbox::OutboxUpdate::Error(ref m) if m.contains("may or may not"));
     }
     assert!(told, "the agent is told");
     // Later passes do not submit it again on their own.

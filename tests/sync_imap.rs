@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use deskmail::config::Config;
-use deskmail::desk::Event;
 use deskmail::store::{Record, RecordKind, Store, flags};
+use deskmail::sync::SyncUpdate;
 use deskmail::sync::{self, ErrorKind, SyncOptions};
 use futures::TryStreamExt;
 use support::{MailStack, StackOptions, gen_mailbox, poll_until};
@@ -196,7 +196,7 @@ async fn idle_brings_new_mail_and_flag_changes_from_another_client() {
     let idle = poll_until(WAIT, || {
         let mut seen = false;
         while let Ok(e) = rx.try_recv() {
-            if let Event::Sync {
+            if let SyncUpdate::State {
                 state: deskmail::desk::SyncState::Idle,
                 ..
             } = e
@@ -250,7 +250,7 @@ async fn idle_brings_new_mail_and_flag_changes_from_another_client() {
     let got_notice = poll_until(WAIT, || {
         let mut seen = false;
         while let Ok(e) = rx.try_recv() {
-            if let Event::NewMail { count, .. } = e {
+            if let SyncUpdate::NewMail { count, .. } = e {
                 seen |= count == 1;
             }
         }
@@ -653,7 +653,7 @@ async fn bench_sync_vs_raw_fetch() {
     let start = Instant::now();
     let first = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
-            if matches!(e, Event::FolderChanged { .. }) {
+            if matches!(e, SyncUpdate::FolderChanged { .. }) {
                 return Some(start.elapsed());
             }
         }
@@ -785,7 +785,7 @@ async fn desk_changes_reach_the_server_and_a_refusal_is_rolled_back() {
     assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
     let mut refused = false;
     while let Ok(e) = rx.try_recv() {
-        if let Event::Error(text) = e {
+        if let SyncUpdate::Error(text) = e {
             refused |= text.contains("refused") && text.contains("No Such Folder");
         }
     }
@@ -904,7 +904,7 @@ async fn fetch_since_leaves_older_mail_on_the_server_and_target_folder_renames_i
 
 #[tokio::test]
 async fn two_different_mails_sharing_a_message_id_are_both_shown_and_the_clash_is_marked() {
-    use deskmail::desk::{Command, Desk};
+    use deskmail::desk::{Backend, Command, Desk, Event};
     use deskmail::mail::render::{LineKind, RenderOptions};
     let stack = MailStack::start_with(StackOptions::dovecot_only());
     // A ticket system that numbers its Message-IDs per queue, not per mail.
@@ -926,7 +926,7 @@ async fn two_different_mails_sharing_a_message_id_are_both_shown_and_the_clash_i
         .expect("sync");
     assert_eq!(store.stats().expect("stats").messages, 2);
     let rows = store.page("support", "INBOX", None, 10).expect("page");
-    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), false);
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), Backend::Servers);
     let mut notes = Vec::new();
     for row in &rows {
         desk.send(Command::Render {
@@ -999,8 +999,8 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
     assert!(summary.body_cut);
 
     // Opening it shows the note at once, then fetches the whole mail.
-    use deskmail::desk::{Command, Desk};
-    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), false);
+    use deskmail::desk::{Backend, Command, Desk, Event};
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), Backend::Servers);
     desk.send(Command::Render {
         id,
         options: deskmail::mail::render::RenderOptions::default(),

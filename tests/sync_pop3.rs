@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deskmail::config::Config;
-use deskmail::desk::Event;
 use deskmail::store::{Store, flags};
+use deskmail::sync::SyncUpdate;
 use deskmail::sync::{self, ErrorKind, SyncOptions};
 use support::{MailStack, StackOptions, gen_mailbox, poll_until};
 
@@ -120,7 +120,7 @@ async fn stls_sync_is_incremental_and_picks_up_new_mail() {
     assert!(text.contains("\r\n.a line that starts"), "{text}");
     let mut rang = false;
     while let Ok(e) = rx.try_recv() {
-        if let Event::NewMail { count, folder, .. } = e {
+        if let SyncUpdate::NewMail { count, folder, .. } = e {
             assert_eq!((count, folder.as_str()), (1, "INBOX"));
             rang = true;
         }
@@ -164,7 +164,7 @@ async fn pop3s_plain_and_target_folder() {
     assert_ne!(row.entry.flags & flags::SEEN, 0);
     let mut told = false;
     while let Ok(e) = rx.try_recv() {
-        told |= matches!(e, Event::Notice(t) if t.contains("no folders"));
+        told |= matches!(e, SyncUpdate::Notice(t) if t.contains("no folders"));
     }
     assert!(told, "the declined move is not explained");
 

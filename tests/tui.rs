@@ -2,16 +2,20 @@
 //! into `App`, commands run on the real desk (a real store in a temp dir),
 //! and screens are drawn on ratatui's TestBackend and compared as snapshots.
 
-use deskmail::desk::{Desk, Event};
+use deskmail::desk::{Backend, Desk, Event};
+use deskmail::mail::format::Clock;
+use deskmail::protocol::{DeskClient, ListRow, PageFrom, PageQuery};
+use deskmail::store::drafts::StoredDraft;
+use deskmail::store::notifications::Notification;
+use deskmail::store::{OutboxEntry, OutboxState};
 use deskmail::store::{RecordKind, Store, flags};
-use deskmail::tui::app::{App, Focus, Overlay};
+use deskmail::tui::app::{App, Focus, Overlay, PickList, StatusMessage};
 use deskmail::tui::keymap::{Key, Keymap};
 use deskmail::tui::theme::{ColorEnv, Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// One demo desk built once for the whole file, copied per test.
@@ -53,8 +57,6 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 impl Harness {
     fn new(width: u16, height: u16) -> Harness {
-        // Dates are shown in local time: pin it so screens are reproducible.
-        unsafe { std::env::set_var("TZ", "UTC") };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -66,9 +68,11 @@ impl Harness {
         copy_dir(src, dir.path());
         let store = Arc::new(Store::open(dir.path()).expect("open copy"));
         let _guard = rt.enter();
-        let (desk, events) = Desk::new(store, deskmail::demo::demo_config(), true);
+        let (desk, events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
         desk.set_data_dir(dir.path());
         let mut app = App::new(Keymap::builtin("default").expect("keymap"));
+        // Screens are drawn in UTC whatever the machine's zone.
+        app.clock = Clock::utc_at(1_764_000_000);
         let area = Rect::new(0, 0, width, height);
         app.list.height = deskmail::tui::ui::list_rows(area, app.focus);
         app.reader_width = deskmail::tui::ui::reader_width(area, app.focus);
@@ -86,27 +90,34 @@ impl Harness {
         h
     }
 
-    /// Run commands on the desk and feed its events back until quiet.
+    /// Run commands on the desk and feed its events back until it settles.
     fn run(&mut self, cmds: Vec<deskmail::desk::Command>) {
         let _g = self._rt.enter();
-        for c in cmds {
-            self.desk.send(c);
-        }
+        let mut pending = cmds;
         loop {
-            let next = self._rt.block_on(async {
-                tokio::time::timeout(Duration::from_millis(300), self.events.recv()).await
-            });
-            match next {
-                Ok(Some(e)) => {
-                    let more = self.app.handle_event(&self.desk, e);
-                    let _g = self._rt.enter();
-                    for c in more {
-                        self.desk.send(c);
-                    }
-                }
-                _ => break,
+            for c in pending.drain(..) {
+                self.desk.send(c);
+            }
+            // Once settled, every event of the work so far is queued.
+            self._rt.block_on(self.desk.settled());
+            match self.events.try_recv() {
+                Ok(e) => pending = self.app.handle_event(&self.desk, e),
+                Err(_) => break,
             }
         }
+    }
+
+    /// The newest `n` rows of a folder of the support account.
+    fn newest(&self, folder: &str, n: usize) -> Vec<ListRow> {
+        let q = PageQuery {
+            account: "support".into(),
+            folder: folder.into(),
+            from: PageFrom::After,
+            cursor: None,
+            n,
+            collapsed: false,
+        };
+        self.desk.page(&q).expect("page")
     }
 
     fn key(&mut self, k: &str) {
@@ -270,7 +281,7 @@ fn linking_from_the_picker_shows_the_record_in_the_records_pane() {
         h.key(&c.to_string());
     }
     h.key("<Enter>");
-    let links = h.desk.links_of(id);
+    let links = h.desk.links_of(id).expect("links");
     assert!(
         links
             .iter()
@@ -292,7 +303,7 @@ fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
     // Find a mail with links: walk down until the records pane is not empty.
     h.select_linked();
     let parent = h.app.list.selected().cloned().expect("row");
-    let parent_links = h.desk.links_of(parent.summary.id);
+    let parent_links = h.desk.links_of(parent.summary.id).expect("links");
     assert!(!parent_links.is_empty(), "no linked mail in the first 30");
     h.key("r");
     assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))));
@@ -305,7 +316,7 @@ fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
         "compose did not close: {:?}",
         h.app.status.message
     );
-    let rows = h.desk.page("support", "Sent", None, 1);
+    let rows = h.newest("Sent", 1);
     let sent = rows.first().expect("a mail in Sent");
     assert!(
         sent.summary.subject.starts_with("Re: "),
@@ -319,6 +330,7 @@ fn reply_on_the_demo_desk_lands_in_sent_with_the_same_links() {
     let sent_links: Vec<_> = h
         .desk
         .links_of(sent.summary.id)
+        .expect("links")
         .iter()
         .map(|r| r.reference())
         .collect();
@@ -340,7 +352,10 @@ fn send_is_refused_until_the_mail_is_valid() {
         matches!(h.app.overlay, Some(Overlay::Compose(_))),
         "sent an empty mail"
     );
-    let (msg, is_err) = h.app.status.message.clone().expect("a reason");
+    let StatusMessage {
+        text: msg,
+        is_error: is_err,
+    } = h.app.status.message.clone().expect("a reason");
     assert!(is_err && msg.contains("recipient"), "{msg}");
 }
 
@@ -381,7 +396,10 @@ fn w_in_the_reader_saves_the_attachment_inside_the_download_dir() {
         .collect();
     assert!(!files.is_empty(), "nothing saved in {}", dir.display());
     assert!(files.iter().all(|f| f.starts_with(&dir)));
-    let (msg, is_err) = h.app.status.message.clone().expect("a notice");
+    let StatusMessage {
+        text: msg,
+        is_error: is_err,
+    } = h.app.status.message.clone().expect("a notice");
     assert!(!is_err && msg.starts_with("Saved"), "{msg}");
 }
 
@@ -399,7 +417,10 @@ fn pipe_sends_the_attachment_to_a_shell_command() {
         });
     }
     h.key("<Enter>");
-    let (msg, is_err) = h.app.status.message.clone().expect("a notice");
+    let StatusMessage {
+        text: msg,
+        is_error: is_err,
+    } = h.app.status.message.clone().expect("a notice");
     assert!(
         !is_err && msg.contains("wc -l") && msg.contains("exited"),
         "{msg}"
@@ -411,40 +432,26 @@ fn delete_moves_the_mail_to_trash_and_archive_to_archive() {
     let mut h = Harness::new(100, 30);
     let id = h.app.list.selected().map(|r| r.summary.id).expect("row");
     h.key("d");
-    assert!(
-        h.desk
-            .page("support", "INBOX", None, 50)
-            .iter()
-            .all(|r| r.summary.id != id)
-    );
-    assert!(
-        h.desk
-            .page("support", "Trash", None, 50)
-            .iter()
-            .any(|r| r.summary.id == id)
-    );
+    assert!(h.newest("INBOX", 50).iter().all(|r| r.summary.id != id));
+    assert!(h.newest("Trash", 50).iter().any(|r| r.summary.id == id));
     let id2 = h.app.list.selected().map(|r| r.summary.id).expect("row");
     assert_ne!(id, id2, "the selection did not move on");
     h.key("a");
-    assert!(
-        h.desk
-            .page("support", "Archive", None, 50)
-            .iter()
-            .any(|r| r.summary.id == id2)
-    );
+    assert!(h.newest("Archive", 50).iter().any(|r| r.summary.id == id2));
 }
 
 #[test]
 fn c_plus_k_creates_a_case_linked_to_the_mail() {
     let mut h = Harness::new(100, 30);
     let id = h.app.list.selected().map(|r| r.summary.id).expect("row");
-    let before = h.desk.records(RecordKind::Case).len();
+    let before = h.desk.records(RecordKind::Case).expect("records").len();
     h.key("+ k");
-    let cases = h.desk.records(RecordKind::Case);
+    let cases = h.desk.records(RecordKind::Case).expect("records");
     assert_eq!(cases.len(), before + 1, "{:?}", h.app.status.message);
     assert!(
         h.desk
             .links_of(id)
+            .expect("links")
             .iter()
             .any(|r| r.kind == RecordKind::Case)
     );
@@ -548,7 +555,10 @@ fn record_form_refuses_an_empty_name_in_place_then_saves() {
     h.key("<C-g>");
     assert!(h.app.overlay.is_none(), "{:?}", h.app.status.message);
     assert_eq!(
-        h.desk.record(r.reference()).map(|x| x.name),
+        h.desk
+            .record(r.reference())
+            .expect("record")
+            .map(|x| x.name),
         Some("Renamed".to_string())
     );
 }
@@ -566,16 +576,22 @@ fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
         .expect("a linked record");
     h.key("4");
     h.key("d");
-    assert!(h.desk.record(r.reference()).is_some_and(|x| x.deleted));
+    assert!(
+        h.desk
+            .record(r.reference())
+            .expect("record")
+            .is_some_and(|x| x.deleted)
+    );
     h.key("T");
     match &h.app.overlay {
-        Some(Overlay::Trash { items, .. }) => {
-            assert!(items.iter().any(|x| x.reference() == r.reference()))
+        Some(Overlay::Trash(list)) => {
+            assert!(list.items().iter().any(|x| x.reference() == r.reference()))
         }
         other => panic!("no trash overlay: {other:?}"),
     }
     let pos = match &h.app.overlay {
-        Some(Overlay::Trash { items, .. }) => items
+        Some(Overlay::Trash(list)) => list
+            .items()
             .iter()
             .position(|x| x.reference() == r.reference())
             .unwrap_or(0),
@@ -585,7 +601,12 @@ fn deleted_record_goes_to_the_trash_and_is_restored_from_it() {
         h.key("j");
     }
     h.key("<Enter>");
-    assert!(h.desk.record(r.reference()).is_some_and(|x| !x.deleted));
+    assert!(
+        h.desk
+            .record(r.reference())
+            .expect("record")
+            .is_some_and(|x| !x.deleted)
+    );
 }
 
 #[test]
@@ -607,10 +628,168 @@ fn following_a_record_is_a_toggle() {
         .desk
         .record(r.reference())
         .expect("record")
+        .expect("record")
         .followers
         .iter()
         .any(|f| f == &agent);
     assert_ne!(was, now);
     h.key("!");
     assert!(matches!(h.app.overlay, Some(Overlay::Notifications { .. })));
+}
+
+// ---- one snapshot per overlay, at 80×24 ----
+
+impl Harness {
+    fn overlay_screen(&self) -> String {
+        assert!(self.app.overlay.is_some(), "{:?}", self.app.status.message);
+        self.screen(&mono())
+    }
+}
+
+#[test]
+fn help_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("?");
+    insta::assert_snapshot!("overlay_help", h.overlay_screen());
+}
+
+#[test]
+fn palette_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key(":");
+    for c in "rep".chars() {
+        h.key(&c.to_string());
+    }
+    insta::assert_snapshot!("overlay_palette", h.overlay_screen());
+}
+
+#[test]
+fn record_picker_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("L");
+    for c in "ann".chars() {
+        h.key(&c.to_string());
+    }
+    insta::assert_snapshot!("overlay_picker", h.overlay_screen());
+}
+
+#[test]
+fn outbox_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    let entry = |subject: &str, state: OutboxState, why: Option<&str>| OutboxEntry {
+        id: 0,
+        account: "support".into(),
+        message_id: format!("<{subject}@desk.example>"),
+        from: "support@desk.example".into(),
+        recipients: vec!["carol@example.com".into()],
+        subject: subject.into(),
+        raw: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+        state,
+        last_error: why.map(str::to_string),
+        created: 1_764_000_000,
+        in_reply_to: None,
+        unconfirmed: false,
+    };
+    let store = h.desk.store();
+    store
+        .enqueue(entry(
+            "Re: Refund for order 1042",
+            OutboxState::Retrying {
+                at: 1_764_000_300,
+                attempt: 2,
+            },
+            Some("connection refused; will retry"),
+        ))
+        .expect("enqueue");
+    store
+        .enqueue(entry(
+            "Re: Invoice copy",
+            OutboxState::Failed {
+                reason: "550 5.1.1 no such user".into(),
+            },
+            Some("550 5.1.1 no such user"),
+        ))
+        .expect("enqueue");
+    h.key("O");
+    insta::assert_snapshot!("overlay_outbox", h.overlay_screen());
+}
+
+#[test]
+fn notifications_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    let agent = h.desk.agent_name();
+    for (i, text) in ["New mail on case #12 from Carol", "Ann Archer wrote again"]
+        .iter()
+        .enumerate()
+    {
+        h.desk
+            .store()
+            .add_notification(Notification {
+                id: 0,
+                agent: agent.clone(),
+                message: 1,
+                record: None,
+                text: text.to_string(),
+                created: 1_764_000_000 + i as i64,
+                read: false,
+            })
+            .expect("notify");
+    }
+    h.key("!");
+    insta::assert_snapshot!("overlay_notifications", h.overlay_screen());
+}
+
+#[test]
+fn trash_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.select_linked();
+    h.key("4");
+    h.key("d");
+    h.key("T");
+    assert!(matches!(h.app.overlay, Some(Overlay::Trash(_))));
+    insta::assert_snapshot!("overlay_trash", h.overlay_screen());
+}
+
+#[test]
+fn drafts_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    for (id, subject) in [
+        (9001, "Re: Refund for order 1042"),
+        (9002, "Shipping delay"),
+    ] {
+        h.desk
+            .store()
+            .save_draft(&StoredDraft {
+                id,
+                saved: 1_764_000_000,
+                account: Some("support".into()),
+                from: Some("support@desk.example".into()),
+                to: "carol@example.com".into(),
+                subject: subject.into(),
+                body: "Half-written answer".into(),
+                ..StoredDraft::default()
+            })
+            .expect("draft");
+    }
+    let drafts = h.desk.drafts().expect("drafts");
+    h.app.overlay = Some(Overlay::Drafts(PickList::new(drafts)));
+    insta::assert_snapshot!("overlay_drafts", h.overlay_screen());
+}
+
+#[test]
+fn record_form_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.select_linked();
+    h.key("4");
+    h.key("e");
+    assert!(matches!(h.app.overlay, Some(Overlay::Form(_))));
+    insta::assert_snapshot!("overlay_record_form", h.overlay_screen());
+}
+
+#[test]
+fn compose_overlay_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("r");
+    assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))));
+    insta::assert_snapshot!("overlay_compose", h.overlay_screen());
 }

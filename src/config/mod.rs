@@ -1,11 +1,15 @@
 //! The `config.toml` model, its validation and secrets.
 //! Owns reading the user's configuration; never logs a password.
 
+pub mod files;
+pub mod identities;
 pub mod paths;
 pub mod secret;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+pub use files::{dir_entries, read_optional};
 
 /// A configuration problem, always naming the file (and line where known).
 #[derive(Debug, thiserror::Error)]

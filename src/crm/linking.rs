@@ -318,21 +318,9 @@ fn attachments_over(store: &Store, msg: &MessageSummary, limit: u64) -> Result<b
     Ok(msg.size / 4 * 3 > limit)
 }
 
-/// A readable size for reasons: "10 MB", "512 KB".
-fn human_size(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB && bytes.is_multiple_of(MB) {
-        format!("{} MB", bytes / MB)
-    } else if bytes >= MB {
-        format!("{:.1} MB", bytes as f64 / MB as f64)
-    } else {
-        format!("{} KB", bytes.div_ceil(1024))
-    }
-}
-
 /// The reason shown for mail whose attachments are over the limit.
 pub fn attachment_reason(limit: u64) -> String {
-    format!("attachment over {}", human_size(limit))
+    format!("attachment over {}", crate::mail::format::human_size(limit))
 }
 
 /// The reason shown for mail sent only to unknown `desk+tag@` addresses.

@@ -4,180 +4,29 @@
 
 use crate::config::Config;
 use crate::crm::linking::{LinkRules, auto_link};
-use crate::mail::render::{RenderOptions, RenderedMail};
-use crate::store::{
-    FolderState, HistoryItem, ListRow, MessageSummary, Record, RecordKind, RecordRef, Store, flags,
-};
-use std::sync::Arc;
-use tokio::sync::mpsc;
+use crate::mail::render::RenderedMail;
+use crate::store::{FolderState, MessageSummary, RecordKind, Store, flags};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use tokio::sync::{Notify, mpsc};
 
+pub mod fake;
+mod queries;
+mod relay;
 pub mod render;
+mod templates;
 
-/// What the interface asks the desk to do.
-#[derive(Debug, Clone)]
-pub enum Command {
-    /// Set or clear flags of a mail in one folder.
-    SetFlags {
-        id: u64,
-        account: String,
-        folder: String,
-        add: u8,
-        remove: u8,
-    },
-    /// Parse and render a mail off the interface task.
-    Render {
-        id: u64,
-        options: RenderOptions,
-    },
-    Link {
-        id: u64,
-        record: RecordRef,
-    },
-    Unlink {
-        id: u64,
-        record: RecordRef,
-    },
-    /// Link every mail to the records its addresses match.
-    Relink {
-        ids: Vec<u64>,
-    },
-    SyncNow,
-    /// Move a mail to the account's Trash (never expunged).
-    Trash {
-        id: u64,
-        account: String,
-        folder: String,
-    },
-    /// Move a mail to another folder of its account (`None`: the archive).
-    MoveTo {
-        id: u64,
-        account: String,
-        folder: String,
-        to: Option<String>,
-    },
-    /// Save attachment `index` (1-based; `None`: all) into the download dir.
-    SaveAttachments {
-        id: u64,
-        index: Option<usize>,
-    },
-    /// Pipe attachment `index` (`None`: the whole raw mail) to a shell command.
-    PipePart {
-        id: u64,
-        index: Option<usize>,
-        command: String,
-    },
-    /// Save a record edited in a form.
-    SaveRecord {
-        record: Box<Record>,
-    },
-    /// Move a record to the trash / bring it back.
-    DeleteRecord {
-        record: RecordRef,
-    },
-    RestoreRecord {
-        record: RecordRef,
-    },
-    /// The agent follows the record, or stops following it.
-    ToggleFollow {
-        record: RecordRef,
-    },
-    NotificationRead {
-        id: u64,
-    },
-    /// Create a record prefilled from a mail and link it.
-    CreateFromMail {
-        id: u64,
-        kind: RecordKind,
-    },
-    /// Outbox: send a waiting entry now / cancel it.
-    RetryNow {
-        entry: u64,
-    },
-    CancelOutgoing {
-        entry: u64,
-    },
-    /// Queue a mail for sending (demo desk: file it in Sent).
-    Send(Box<Outgoing>),
-}
+pub use crate::protocol::{AccountFolders, Command, DeskClient, Event, Outgoing, SyncState};
 
-/// A mail the agent wrote, before it becomes bytes.
-#[derive(Debug, Clone, Default)]
-pub struct Outgoing {
-    pub account: String,
-    pub from_name: String,
-    pub from: String,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub bcc: Vec<String>,
-    pub subject: String,
-    pub body: String,
-    /// The stored mail this answers.
-    pub in_reply_to: Option<u64>,
-    pub attachments: Vec<crate::outbox::message::FileAttachment>,
-}
-
-/// What the desk tells the interface.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A folder's rows changed: pull the visible ones again.
-    FolderChanged {
-        account: String,
-        folder: String,
-    },
-    Rendered {
-        id: u64,
-        mail: Arc<RenderedMail>,
-    },
-    /// An outbox entry changed state.
-    OutboxChanged,
-    /// Records, follows or notifications changed.
-    RecordsChanged,
-    LinksChanged {
-        id: u64,
-    },
-    Sync {
-        account: String,
-        state: SyncState,
-    },
-    NewMail {
-        account: String,
-        folder: String,
-        count: usize,
-    },
-    /// Something failed: plain words, already sanitised.
-    Error(String),
-    Notice(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SyncState {
-    Offline,
-    Connecting,
-    Syncing { done: u64, total: u64 },
-    Idle,
-    Retrying { in_secs: u64, reason: String },
-    Error(String),
-}
-
-impl SyncState {
-    pub fn label(&self) -> String {
-        match self {
-            SyncState::Offline => "offline".into(),
-            SyncState::Connecting => "connecting".into(),
-            SyncState::Syncing { done, total } => format!("syncing {done} of {total}"),
-            SyncState::Idle => "idle".into(),
-            SyncState::Retrying { in_secs, .. } => format!("retrying in {in_secs}s"),
-            SyncState::Error(e) => format!("error: {e}"),
-        }
-    }
-}
-
-/// The folders of one account, as the folder pane shows them.
-#[derive(Debug, Clone)]
-pub struct AccountFolders {
-    pub account: String,
-    pub group: bool,
-    pub folders: Vec<FolderState>,
+/// Where the desk's changes to mail go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The accounts' servers: flag changes and moves are queued for sync,
+    /// sent mail goes through the outbox.
+    Servers,
+    /// The generated demo desk: no servers, so changes apply to the store at
+    /// once and sent mail is filed straight into Sent.
+    Demo,
 }
 
 /// The in-process desk.
@@ -186,12 +35,17 @@ pub struct Desk {
     config: Arc<Config>,
     rules: LinkRules,
     events: mpsc::UnboundedSender<Event>,
-    demo: bool,
+    backend: Backend,
     sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
     outbox: std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>,
     download_dir: std::sync::Mutex<std::path::PathBuf>,
     /// Running renders and rendered mails, so going back to a mail is instant.
     renders: render::RenderQueue,
+    /// Itself, so a command can hand work to a task that outlives the call.
+    me: Weak<Desk>,
+    /// Commands still working off the caller's task; 0 means settled.
+    in_flight: AtomicUsize,
+    settled: Notify,
 }
 
 impl Desk {
@@ -199,23 +53,26 @@ impl Desk {
     pub fn new(
         store: Arc<Store>,
         config: Config,
-        demo: bool,
+        backend: Backend,
     ) -> (Arc<Desk>, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let rules = LinkRules::from_config(&config);
         let download = config.download_dir.clone();
-        let desk = Arc::new(Desk {
+        let desk = Arc::new_cyclic(|me| Desk {
             store,
             config: Arc::new(config),
             rules,
             events: tx,
-            demo,
+            backend,
             sync: std::sync::Mutex::new(None),
             outbox: std::sync::Mutex::new(None),
             download_dir: std::sync::Mutex::new(
                 download.unwrap_or_else(|| crate::config::paths::data_dir().join("downloads")),
             ),
             renders: render::RenderQueue::default(),
+            me: me.clone(),
+            in_flight: AtomicUsize::new(0),
+            settled: Notify::new(),
         });
         (desk, rx)
     }
@@ -330,9 +187,12 @@ impl Desk {
     /// Start the background sync tasks (not on the demo desk). Call from
     /// inside the tokio runtime.
     pub fn start_background(&self) {
-        if self.demo {
+        if self.backend == Backend::Demo {
             return;
         }
+        let (sync_tx, sync_rx) = mpsc::unbounded_channel();
+        let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
+        tokio::spawn(relay::relay(sync_rx, outbox_rx, self.events.clone()));
         let floor = self
             .config
             .min_free_mb
@@ -342,7 +202,7 @@ impl Desk {
                 let handle = crate::sync::spawn_all(
                     Arc::clone(&self.config),
                     Arc::clone(&self.store),
-                    self.events.clone(),
+                    sync_tx,
                 );
                 if let Ok(mut g) = self.sync.lock() {
                     *g = Some(handle);
@@ -356,7 +216,7 @@ impl Desk {
         let outbox = crate::outbox::worker::spawn(
             Arc::clone(&self.config),
             Arc::clone(&self.store),
-            self.events.clone(),
+            outbox_tx,
         );
         if let Ok(mut g) = self.outbox.lock() {
             *g = Some(outbox);
@@ -372,7 +232,7 @@ impl Desk {
     }
 
     /// The folder of `account` with special use `use_` (e.g. `\\Trash`).
-    pub fn special_folder(&self, account: &str, use_: &str) -> Option<String> {
+    fn special_use_folder(&self, account: &str, use_: &str) -> Option<String> {
         self.store
             .folders_by_account()
             .ok()?
@@ -387,7 +247,7 @@ impl Desk {
     fn move_mail(&self, id: u64, account: String, folder: String, to: Option<String>) {
         let target = match &to {
             Some(t) => t.clone(),
-            None => match self.special_folder(&account, "\\Trash") {
+            None => match self.special_use_folder(&account, "\\Trash") {
                 Some(t) => t,
                 None => {
                     return self.fail(
@@ -400,8 +260,8 @@ impl Desk {
         if target == folder {
             return self.emit(Event::Notice(format!("The mail is already in {target}.")));
         }
-        if self.demo {
-            match self.store.relocate(&account, &folder, id, &target) {
+        match self.backend {
+            Backend::Demo => match self.store.relocate(&account, &folder, id, &target) {
                 Ok(_) => {
                     self.emit(Event::FolderChanged {
                         account: account.clone(),
@@ -414,15 +274,41 @@ impl Desk {
                     self.emit(Event::Notice(format!("Moved to {target}.")));
                 }
                 Err(e) => self.fail("Could not move the mail", e),
-            }
-            return;
+            },
+            Backend::Servers => match self.store.queue_move(&account, &folder, id, to.as_deref()) {
+                Ok(_) => {
+                    self.emit(Event::Notice(format!("Moving to {target}…")));
+                    self.wake_sync();
+                }
+                Err(e) => self.fail("Could not move the mail", e),
+            },
         }
-        match self.store.queue_move(&account, &folder, id, to.as_deref()) {
-            Ok(_) => {
-                self.emit(Event::Notice(format!("Moving to {target}…")));
-                self.wake_sync();
-            }
-            Err(e) => self.fail("Could not move the mail", e),
+    }
+
+    /// Servers: the change is queued for sync. Demo: it applies at once.
+    fn set_flags(&self, id: u64, account: String, folder: String, add: u8, remove: u8) {
+        match self.backend {
+            Backend::Servers => match self.store.change_flags(&account, &folder, id, add, remove) {
+                Ok(_) => {
+                    self.emit(Event::FolderChanged { account, folder });
+                    self.wake_sync();
+                }
+                Err(e) => self.fail("Could not change the flags", e),
+            },
+            Backend::Demo => match self.store.flags_of(&account, &folder, id) {
+                Ok(Some((loc, old))) => {
+                    let new = (old | add) & !remove;
+                    match self
+                        .store
+                        .set_flags(&account, &folder, loc.uidvalidity, loc.uid, new)
+                    {
+                        Ok(_) => self.emit(Event::FolderChanged { account, folder }),
+                        Err(e) => self.fail("Could not change the flags", e),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.fail("Could not change the flags", e),
+            },
         }
     }
 
@@ -430,8 +316,8 @@ impl Desk {
         &self.config
     }
 
-    pub fn is_demo(&self) -> bool {
-        self.demo
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -444,7 +330,7 @@ impl Desk {
         let Ok(Some(summary)) = self.store.summary(id) else {
             return;
         };
-        if !summary.body_cut || self.demo || !self.renders.claim_fetch(id) {
+        if !summary.body_cut || self.backend == Backend::Demo || !self.renders.claim_fetch(id) {
             return;
         }
         let loc = self.store.locations(id).ok().and_then(|l| {
@@ -490,6 +376,38 @@ impl Desk {
         });
     }
 
+    /// Run `work` on a blocking task, counted until it is done.
+    fn spawn_work(self: &Arc<Self>, work: impl FnOnce(&Desk) + Send + 'static) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let desk = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            work(&desk);
+            // Events are already queued when the count drops, so a settled
+            // desk has nothing more on its way.
+            if desk.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                desk.settled.notify_waiters();
+            }
+        });
+    }
+
+    /// Whether every command sent so far has finished its work.
+    pub fn is_settled(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// Wait until every command sent so far has finished its work.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_settled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Says in the reader that another mail has this one's Message-ID.
     fn mark_clash(&self, id: u64, mut mail: RenderedMail) -> RenderedMail {
         if let Ok(Some(s)) = self.store.summary(id)
@@ -523,10 +441,10 @@ impl Desk {
         let desk = Arc::clone(self);
         match cmd {
             Command::SaveAttachments { id, index } => {
-                tokio::task::spawn_blocking(move || desk.save_attachments(id, index));
+                desk.spawn_work(move |d| d.save_attachments(id, index));
             }
             Command::PipePart { id, index, command } => {
-                tokio::task::spawn_blocking(move || desk.pipe_part(id, index, &command));
+                desk.spawn_work(move |d| d.pipe_part(id, index, &command));
             }
             Command::Render { id, options } => {
                 let cancel = match self.renders.request(id, &options) {
@@ -537,7 +455,8 @@ impl Desk {
                     render::Ticket::Start(cancel) => cancel,
                 };
                 let runtime = tokio::runtime::Handle::current();
-                tokio::task::spawn_blocking(move || {
+                let owner = Arc::clone(self);
+                desk.spawn_work(move |desk| {
                     let raw = match desk.store.body(id) {
                         Ok(raw) => raw,
                         Err(e) => {
@@ -556,7 +475,7 @@ impl Desk {
                         )),
                         (Some(_), Some(mail)) => {
                             desk.emit(Event::Rendered { id, mail });
-                            desk.fetch_whole_if_cut(id, &runtime);
+                            owner.fetch_whole_if_cut(id, &runtime);
                         }
                         // Cancelled: the interface has moved on.
                         (Some(_), None) => {}
@@ -569,33 +488,7 @@ impl Desk {
                 folder,
                 add,
                 remove,
-            } if !self.demo => match self.store.change_flags(&account, &folder, id, add, remove) {
-                Ok(_) => {
-                    self.emit(Event::FolderChanged { account, folder });
-                    self.wake_sync();
-                }
-                Err(e) => self.fail("Could not change the flags", e),
-            },
-            Command::SetFlags {
-                id,
-                account,
-                folder,
-                add,
-                remove,
-            } => match self.store.flags_of(&account, &folder, id) {
-                Ok(Some((loc, old))) => {
-                    let new = (old | add) & !remove;
-                    match self
-                        .store
-                        .set_flags(&account, &folder, loc.uidvalidity, loc.uid, new)
-                    {
-                        Ok(_) => self.emit(Event::FolderChanged { account, folder }),
-                        Err(e) => self.fail("Could not change the flags", e),
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => self.fail("Could not change the flags", e),
-            },
+            } => self.set_flags(id, account, folder, add, remove),
             Command::Link { id, record } => match self.store.link(id, record) {
                 Ok(_) => self.emit(Event::LinksChanged { id }),
                 Err(e) => self.fail("Could not link the mail", e),
@@ -619,6 +512,16 @@ impl Desk {
                 }
             }
             Command::Send(out) => self.send_mail(*out),
+            Command::SaveDraft(d) => {
+                if let Err(e) = self.store.save_draft(&d) {
+                    self.fail("The draft could not be saved", e);
+                }
+            }
+            Command::DeleteDraft { id } => {
+                if let Err(e) = self.store.delete_draft(id) {
+                    self.fail("Could not delete the draft", e);
+                }
+            }
             Command::CreateFromMail { id, kind } => self.create_from_mail(id, kind),
             Command::SaveRecord { record } => {
                 let new = record.id == 0;
@@ -724,26 +627,25 @@ impl Desk {
                 to,
             } => {
                 let to = to
-                    .or_else(|| self.special_folder(&account, "\\Archive"))
+                    .or_else(|| self.special_use_folder(&account, "\\Archive"))
                     .unwrap_or_else(|| "Archive".into());
                 self.move_mail(id, account, folder, Some(to))
             }
-            Command::SyncNow => {
-                if self.demo {
-                    self.emit(Event::Notice(
-                        "The demo desk has no servers to sync with.".into(),
-                    ));
-                } else {
+            Command::SyncNow => match self.backend {
+                Backend::Demo => self.emit(Event::Notice(
+                    "The demo desk has no servers to sync with.".into(),
+                )),
+                Backend::Servers => {
                     self.wake_sync();
                     self.emit(Event::Notice("Syncing now…".into()));
                 }
-            }
+            },
         }
     }
 
     fn create_from_mail(&self, id: u64, kind: RecordKind) {
         use crate::crm::create;
-        let Some(msg) = self.summary(id) else {
+        let Some(msg) = self.store.summary(id).ok().flatten() else {
             return;
         };
         let agent = self.config.agent.name.clone();
@@ -789,30 +691,10 @@ impl Desk {
         }
     }
 
-    /// The agent's notifications, newest first.
-    pub fn notifications(&self) -> Vec<crate::store::notifications::Notification> {
-        let mut v = self
-            .store
-            .notifications(&self.agent_name())
-            .unwrap_or_default();
-        v.reverse();
-        v
-    }
-
-    /// Records in the trash.
-    pub fn deleted_records(&self) -> Vec<Record> {
-        self.store.deleted_records().unwrap_or_default()
-    }
-
-    /// Outbox entries, newest first.
-    pub fn outbox_entries(&self) -> Vec<crate::store::OutboxEntry> {
-        let mut v = self.store.outbox_entries().unwrap_or_default();
-        v.reverse();
-        v
-    }
-
     fn send_mail(&self, out: Outgoing) {
-        let parent = out.in_reply_to.and_then(|id| self.summary(id));
+        let parent = out
+            .in_reply_to
+            .and_then(|id| self.store.summary(id).ok().flatten());
         let draft = crate::outbox::message::Draft {
             from_name: out.from_name.clone(),
             from: out.from.clone(),
@@ -827,7 +709,7 @@ impl Desk {
             Ok(b) => b,
             Err(e) => return self.fail("Could not build the mail", e),
         };
-        if self.demo {
+        if self.backend == Backend::Demo {
             match self.file_sent(&out, &built, parent.as_ref()) {
                 Ok(()) => self.emit(Event::Notice(format!(
                     "Sent (demo desk): \"{}\" is in {}/Sent.",
@@ -925,74 +807,6 @@ impl Desk {
             folder,
         });
         Ok(())
-    }
-
-    // ---- queries: small reads, safe on the interface task ----
-
-    pub fn folders(&self) -> Vec<AccountFolders> {
-        let stored = self.store.folders_by_account().unwrap_or_default();
-        let mut out = Vec::new();
-        for a in &self.config.accounts {
-            let folders = stored
-                .iter()
-                .find(|(n, _)| *n == a.name)
-                .map(|(_, f)| sort_folders(f.clone()))
-                .unwrap_or_default();
-            out.push(AccountFolders {
-                account: a.name.clone(),
-                group: a.group,
-                folders,
-            });
-        }
-        out
-    }
-
-    pub fn page(
-        &self,
-        account: &str,
-        folder: &str,
-        after: Option<&[u8]>,
-        n: usize,
-    ) -> Vec<ListRow> {
-        self.rows_or_report(self.store.page(account, folder, after, n))
-    }
-
-    pub fn page_before(
-        &self,
-        account: &str,
-        folder: &str,
-        before: Option<&[u8]>,
-        n: usize,
-    ) -> Vec<ListRow> {
-        self.rows_or_report(self.store.page_before(account, folder, before, n))
-    }
-
-    /// A folder read that failed shows an error and an empty page.
-    fn rows_or_report(&self, rows: crate::store::Result<Vec<ListRow>>) -> Vec<ListRow> {
-        rows.unwrap_or_else(|e| {
-            self.fail("Could not read the folder", e);
-            vec![]
-        })
-    }
-
-    pub fn summary(&self, id: u64) -> Option<MessageSummary> {
-        self.store.summary(id).ok().flatten()
-    }
-
-    pub fn links_of(&self, id: u64) -> Vec<Record> {
-        self.store.links_of(id).unwrap_or_default()
-    }
-
-    pub fn history(&self, r: &Record) -> Vec<HistoryItem> {
-        crate::crm::history::history(&self.store, r).unwrap_or_default()
-    }
-
-    pub fn records(&self, kind: RecordKind) -> Vec<Record> {
-        self.store.records(kind).unwrap_or_default()
-    }
-
-    pub fn record(&self, r: RecordRef) -> Option<Record> {
-        self.store.record(r.0, r.1).ok().flatten()
     }
 
     pub fn is_unread(entry_flags: u8) -> bool {

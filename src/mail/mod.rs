@@ -2,6 +2,8 @@
 
 pub mod address;
 pub mod attachments;
+pub mod folders;
+pub mod format;
 pub(crate) mod mime;
 pub mod parse;
 pub mod render;

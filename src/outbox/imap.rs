@@ -3,7 +3,6 @@
 //! pass, opened with the sync engine's connect helper; every step is bounded.
 
 use crate::config::AccountConfig;
-use async_imap::types::NameAttribute;
 use futures::TryStreamExt;
 use std::time::Duration;
 
@@ -55,22 +54,16 @@ pub async fn sent_folder(session: &mut Session) -> Result<String, ImapError> {
     })
     .await?;
     drain(session);
-    if let Some(n) = names
+    let list: Vec<(String, Option<String>)> = names
         .iter()
-        .find(|n| n.attributes().contains(&NameAttribute::Sent))
+        .map(|n| {
+            let special = crate::sync::imap::special_use_of(n.attributes());
+            (n.name().to_string(), special)
+        })
+        .collect();
+    if let Some(sent) = crate::mail::folders::find(&list, crate::mail::folders::SpecialFolder::Sent)
     {
-        return Ok(n.name().to_string());
-    }
-    for want in [
-        "Sent",
-        "Sent Items",
-        "Sent Messages",
-        "INBOX.Sent",
-        "Отправленные",
-    ] {
-        if let Some(n) = names.iter().find(|n| n.name().eq_ignore_ascii_case(want)) {
-            return Ok(n.name().to_string());
-        }
+        return Ok(sent);
     }
     Err(ImapError(
         "the server has no Sent folder (none is marked \\Sent and none is called Sent); \

@@ -20,12 +20,7 @@ pub struct Draft {
     pub attachments: Vec<FileAttachment>,
 }
 
-#[derive(Debug, Clone)]
-pub struct FileAttachment {
-    pub filename: String,
-    pub content_type: String,
-    pub data: Vec<u8>,
-}
+pub use crate::protocol::FileAttachment;
 
 /// The bytes and the envelope of a built mail.
 #[derive(Debug, Clone)]

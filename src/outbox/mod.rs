@@ -8,9 +8,11 @@ pub mod message;
 pub mod send;
 pub mod smtp;
 pub mod template;
+mod update;
 pub mod worker;
 
 pub use send::{SendError, SendOutcome, SendRequest, send_from_cli};
+pub use update::OutboxUpdate;
 pub use worker::{
     DrainReport, OutboxError, OutboxHandle, cancel, drain_once, edit_and_resend, retry_now, spawn,
 };

@@ -3,8 +3,6 @@
 //! stays literally in the text and is flagged, so neither goes out unseen.
 //! Also the signature block (`-- ` separator) and where it goes in a reply.
 
-use std::collections::BTreeMap;
-
 /// Every placeholder a template may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "Person.name",
@@ -18,32 +16,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "optOutLink",
 ];
 
-/// The values known for one mail; a missing key means "no value".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TemplateContext {
-    values: BTreeMap<String, String>,
-}
+pub use crate::protocol::TemplateContext;
 
 impl TemplateContext {
-    pub fn new() -> TemplateContext {
-        TemplateContext::default()
-    }
-
-    /// Set a placeholder's value; empty values count as missing.
-    pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
-        let v = value.into();
-        if v.trim().is_empty() {
-            self.values.remove(name);
-        } else {
-            self.values.insert(name.to_string(), v);
-        }
-        self
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
     /// `today` as YYYY-MM-DD in local time, and `optOutLink` from `optOutUrl`.
     pub fn with_defaults(mut self) -> TemplateContext {
         if !self.values.contains_key("today") {

@@ -28,11 +28,11 @@
 //! Message-ID. A store error at that point does not open the window: the
 //! worker remembers the acceptance and records it on the next pass.
 
+use super::OutboxUpdate;
 use super::diagnose::{self, Diagnosis, FailureKind};
 use super::imap;
 use super::smtp::SubmitError;
 use crate::config::{AccountKind, Config};
-use crate::desk::Event;
 use crate::store::{NewMail, OutboxEntry, OutboxState, Store, StoreError, flags};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -139,7 +139,7 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn emit(events: &Option<mpsc::UnboundedSender<Event>>, e: Event) {
+fn emit(events: &Option<mpsc::UnboundedSender<OutboxUpdate>>, e: OutboxUpdate) {
     if let Some(tx) = events {
         let _ = tx.send(e);
     }
@@ -154,7 +154,7 @@ fn subject_of(e: &OutboxEntry) -> String {
 pub async fn drain_once(
     config: Arc<Config>,
     store: Arc<Store>,
-    events: Option<mpsc::UnboundedSender<Event>>,
+    events: Option<mpsc::UnboundedSender<OutboxUpdate>>,
 ) -> Result<DrainReport, OutboxError> {
     let sh = shared(&store);
     let _g = sh.drain.lock().await;
@@ -207,7 +207,7 @@ pub async fn drain_once(
                     store.set_outbox_followup(id, None)?;
                     emit(
                         &events,
-                        Event::Error(format!("{msg} (gave up after {tries} tries)")),
+                        OutboxUpdate::Error(format!("{msg} (gave up after {tries} tries)")),
                     );
                 } else {
                     store.set_outbox_followup(id, Some(tries))?;
@@ -242,7 +242,7 @@ async fn recover(
     config: &Config,
     store: &Arc<Store>,
     sh: &Shared,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     report: &mut DrainReport,
 ) -> Result<(), OutboxError> {
     let stuck: Vec<OutboxEntry> = store
@@ -339,7 +339,7 @@ async fn recover(
 /// once, not on every pass.
 fn tell_unverified(
     store: &Store,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     e: &OutboxEntry,
     msg: String,
 ) -> Result<(), OutboxError> {
@@ -351,7 +351,7 @@ fn tell_unverified(
             OutboxState::Sending,
             Some(msg.clone()),
         )?;
-        emit(events, Event::Error(msg));
+        emit(events, OutboxUpdate::Error(msg));
     }
     Ok(())
 }
@@ -384,7 +384,7 @@ async fn send_one(
     config: &Config,
     store: &Arc<Store>,
     sh: &Shared,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: OutboxEntry,
     report: &mut DrainReport,
 ) -> Result<bool, OutboxError> {
@@ -419,7 +419,7 @@ async fn send_one(
             report.sent.push(entry.id);
             emit(
                 events,
-                Event::Notice(format!("Sent \"{}\".", subject_of(&entry))),
+                OutboxUpdate::Notice(format!("Sent \"{}\".", subject_of(&entry))),
             );
         }
         Err(SubmitError::NotSent(d)) => {
@@ -477,7 +477,7 @@ fn record_sent(store: &Store, entry: &OutboxEntry) -> Result<(), OutboxError> {
 
 fn record_failure(
     store: &Store,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
     attempt: u32,
     d: &Diagnosis,
@@ -495,7 +495,7 @@ fn record_failure(
         report.retrying.push(entry.id);
         emit(
             events,
-            Event::Notice(format!(
+            OutboxUpdate::Notice(format!(
                 "\"{}\" waits in the outbox (try {attempt}): {}",
                 subject_of(entry),
                 d.message
@@ -518,7 +518,7 @@ fn record_failure(
         report.failed.push((entry.id, reason.clone()));
         emit(
             events,
-            Event::Error(format!("\"{}\": {reason}", subject_of(entry))),
+            OutboxUpdate::Error(format!("\"{}\": {reason}", subject_of(entry))),
         );
     }
     Ok(())
@@ -530,7 +530,7 @@ fn record_failure(
 async fn after_send(
     config: &Config,
     store: &Arc<Store>,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
 ) -> Result<(), String> {
     let Some(acc) = config.account(&entry.account) else {
@@ -595,7 +595,7 @@ async fn after_send(
 fn record_locally(
     config: &Config,
     store: &Arc<Store>,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
     folder: &str,
     uidvalidity: u32,
@@ -634,13 +634,13 @@ fn record_locally(
             let rules = crate::crm::linking::LinkRules::from_config(config);
             crate::crm::linking::auto_link(store, &rules, &s)?;
         }
-        emit(events, Event::LinksChanged { id });
+        emit(events, OutboxUpdate::LinksChanged { id });
     }
     mark_answered_locally(store, events, entry, answered_on_server)?;
     store.flush()?;
     emit(
         events,
-        Event::FolderChanged {
+        OutboxUpdate::FolderChanged {
             account: entry.account.clone(),
             folder: folder.to_string(),
         },
@@ -650,7 +650,7 @@ fn record_locally(
 
 fn mark_answered_locally(
     store: &Store,
-    events: &Option<mpsc::UnboundedSender<Event>>,
+    events: &Option<mpsc::UnboundedSender<OutboxUpdate>>,
     entry: &OutboxEntry,
     answered_on_server: &mut Vec<(String, u32, u32)>,
 ) -> Result<(), StoreError> {
@@ -669,7 +669,7 @@ fn mark_answered_locally(
                 )?;
                 emit(
                     events,
-                    Event::FolderChanged {
+                    OutboxUpdate::FolderChanged {
                         account: loc.account.clone(),
                         folder: loc.folder.clone(),
                     },
@@ -784,7 +784,7 @@ const IDLE: Duration = Duration::from_secs(60);
 pub fn spawn(
     config: Arc<Config>,
     store: Arc<Store>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<OutboxUpdate>,
 ) -> OutboxHandle {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let st = Arc::clone(&store);
@@ -802,7 +802,7 @@ pub fn spawn(
                     wait
                 }
                 Err(e) => {
-                    let _ = events.send(Event::Error(format!("The outbox failed: {e}")));
+                    let _ = events.send(OutboxUpdate::Error(format!("The outbox failed: {e}")));
                     IDLE
                 }
             };

@@ -52,7 +52,7 @@ impl Store {
     pub fn queue_change(&self, mut c: PendingChange) -> Result<PendingChange> {
         c.seq = self.next_id()?;
         self.tree
-            .insert(change_key(&c.account, c.seq), encode(&c))?;
+            .insert(change_key(&c.account, c.seq), encode(&c)?)?;
         self.flush()?;
         Ok(c)
     }

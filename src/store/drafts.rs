@@ -76,7 +76,7 @@ impl Store {
             d.id = self.next_id()?;
         }
         d.saved = chrono::Utc::now().timestamp();
-        self.tree.insert(key(d.id), encode(&d))?;
+        self.tree.insert(key(d.id), encode(&d)?)?;
         self.flush()?;
         Ok(d)
     }

@@ -306,7 +306,7 @@ impl Store {
                         None => self.thread_size(summary.thread_id)?,
                     };
                     thread_sizes.insert(summary.thread_id, size + 1);
-                    batch.insert(keys::with_id(keys::MESSAGE, id), encode(&summary));
+                    batch.insert(keys::with_id(keys::MESSAGE, id), encode(&summary)?);
                     if let Some(raw) = &mail.raw {
                         body_batch.insert(&Self::body_key(id), raw.as_slice());
                     }
@@ -332,7 +332,7 @@ impl Store {
             };
             batch.insert(
                 keys::folder_index(&mail.account, &mail.folder, date, id),
-                encode(&entry),
+                encode(&entry)?,
             );
             let mut uval = id.to_be_bytes().to_vec();
             uval.extend_from_slice(&date.to_be_bytes());
@@ -344,7 +344,7 @@ impl Store {
                     folder: mail.folder.clone(),
                     uidvalidity: mail.uidvalidity,
                     uid: mail.uid,
-                }),
+                })?,
             );
             if let Some(st) = states.get_mut(&state_key) {
                 st.total += 1;
@@ -375,10 +375,10 @@ impl Store {
             st.special_use = cursor.special_use.clone().or(st.special_use);
             st.monitored = cursor.monitored || st.monitored;
             st.skip_notification = cursor.skip_notification;
-            batch.insert(keys::folder_state(account, &st.name), encode(&st));
+            batch.insert(keys::folder_state(account, &st.name), encode(&st)?);
         }
         for ((account, folder), st) in states {
-            batch.insert(keys::folder_state(&account, &folder), encode(&st));
+            batch.insert(keys::folder_state(&account, &folder), encode(&st)?);
         }
         self.apply_with_bodies(batch, body_batch)?;
         Ok(report)
@@ -483,7 +483,7 @@ impl Store {
         };
         s.body_cut = false;
         let mut index = sled::Batch::default();
-        index.insert(keys::with_id(keys::MESSAGE, id), encode(&s));
+        index.insert(keys::with_id(keys::MESSAGE, id), encode(&s)?);
         let mut bodies = sled::Batch::default();
         bodies.insert(&Self::body_key(id), raw);
         self.apply_with_bodies(index, bodies)
@@ -491,7 +491,7 @@ impl Store {
 
     pub fn update_summary(&self, s: &MessageSummary) -> Result<()> {
         self.tree
-            .insert(keys::with_id(keys::MESSAGE, s.id), encode(s))?;
+            .insert(keys::with_id(keys::MESSAGE, s.id), encode(s)?)?;
         Ok(())
     }
 
@@ -686,7 +686,7 @@ impl Store {
     pub fn put_folder_state(&self, account: &str, st: &FolderState) -> Result<()> {
         let _g = self.lock();
         self.tree
-            .insert(keys::folder_state(account, &st.name), encode(st))?;
+            .insert(keys::folder_state(account, &st.name), encode(st)?)?;
         Ok(())
     }
 
@@ -752,7 +752,7 @@ impl Store {
             encode(&FolderEntry {
                 uid,
                 flags: new_flags,
-            }),
+            })?,
         );
         if let Some(mut st) = self.folder_state(account, folder)? {
             let was_unread = old.flags & flags::SEEN == 0;
@@ -762,7 +762,7 @@ impl Store {
             } else if !was_unread && is_unread {
                 st.unread += 1;
             }
-            batch.insert(keys::folder_state(account, folder), encode(&st));
+            batch.insert(keys::folder_state(account, folder), encode(&st)?);
         }
         self.tree.apply_batch(batch)?;
         Ok(true)
@@ -814,7 +814,7 @@ impl Store {
             if e.flags & flags::SEEN == 0 {
                 st.unread = st.unread.saturating_sub(1);
             }
-            batch.insert(keys::folder_state(account, folder), encode(&st));
+            batch.insert(keys::folder_state(account, folder), encode(&st)?);
         }
         batch.remove(fkey);
         batch.remove(ukey);
@@ -851,7 +851,7 @@ impl Store {
             st.highestmodseq = 0;
             st.total = 0;
             st.unread = 0;
-            batch.insert(keys::folder_state(account, folder), encode(&st));
+            batch.insert(keys::folder_state(account, folder), encode(&st)?);
         }
         self.tree.apply_batch(batch)?;
         Ok(())

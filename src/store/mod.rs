@@ -55,6 +55,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("a stored row could not be read ({0}); the data dir may be damaged")]
     Decode(String),
+    #[error("a row could not be written ({0}); this is a bug, please report it")]
+    Encode(String),
     #[error(
         "the data dir was written by a newer deskmail (schema {found}, this one knows {known}); upgrade deskmail"
     )]
@@ -94,8 +96,10 @@ pub enum FaultPoint {
     OutboxFollowup,
 }
 
-pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).unwrap_or_default()
+/// A row as stored; a value that cannot be written is an error, never
+/// an empty row.
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Encode(e.to_string()))
 }
 
 pub(crate) fn decode<T: for<'a> Deserialize<'a>>(b: &[u8]) -> Result<T> {

@@ -35,7 +35,7 @@ impl Store {
     /// Add a notification for `n.agent`; its id is assigned here.
     pub fn add_notification(&self, mut n: Notification) -> Result<Notification> {
         n.id = self.next_id()?;
-        self.tree.insert(key(&n.agent, n.id), encode(&n))?;
+        self.tree.insert(key(&n.agent, n.id), encode(&n)?)?;
         Ok(n)
     }
 
@@ -57,7 +57,7 @@ impl Store {
         };
         let mut n: Notification = decode(&v)?;
         n.read = true;
-        self.tree.insert(k, encode(&n))?;
+        self.tree.insert(k, encode(&n)?)?;
         Ok(true)
     }
 

@@ -59,7 +59,7 @@ impl Store {
             e.id = self.next_id()?;
         }
         self.tree
-            .insert(keys::with_id(keys::OUTBOX, e.id), encode(&e))?;
+            .insert(keys::with_id(keys::OUTBOX, e.id), encode(&e)?)?;
         self.flush()?;
         Ok(e)
     }
@@ -80,7 +80,7 @@ impl Store {
         if error.is_some() {
             e.last_error = error;
         }
-        self.tree.insert(key, encode(&e))?;
+        self.tree.insert(key, encode(&e)?)?;
         self.flush()?;
         Ok(Some(e))
     }
@@ -120,7 +120,7 @@ impl Store {
         if error.is_some() {
             e.last_error = error;
         }
-        self.tree.insert(key, encode(&e))?;
+        self.tree.insert(key, encode(&e)?)?;
         self.flush()?;
         Ok(Some((e, true)))
     }
@@ -150,7 +150,7 @@ impl Store {
             e.last_error = note;
         }
         let followups = self.db.open_tree(FOLLOWUP_TREE)?;
-        let value = encode(&e);
+        let value = encode(&e)?;
         (&*self.tree, &followups)
             .transaction(|(t, f)| {
                 t.insert(key.as_slice(), value.as_slice())?;
@@ -186,7 +186,7 @@ impl Store {
         }
         edit(&mut e);
         e.id = id;
-        self.tree.insert(key, encode(&e))?;
+        self.tree.insert(key, encode(&e)?)?;
         self.flush()?;
         Ok(Some(true))
     }

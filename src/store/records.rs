@@ -161,7 +161,7 @@ impl Record {
 }
 
 /// One mail in a record's History.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryItem {
     pub message: super::MessageSummary,
     /// The record the mail is linked through (itself or a related one).
@@ -187,7 +187,7 @@ impl Store {
                 batch.insert(keys::record_by_address(e, r.kind.code(), r.id), &[]);
             }
         }
-        batch.insert(keys::record(r.kind.code(), r.id), encode(&r));
+        batch.insert(keys::record(r.kind.code(), r.id), encode(&r)?);
         self.tree.apply_batch(batch)?;
         Ok(r)
     }

@@ -13,8 +13,9 @@ use super::diagnose::{Ctx, Stage, SyncError};
 use super::progress::Reporter;
 use crate::config::AccountConfig;
 use crate::crm::linking::{LinkRules, auto_link};
-use crate::desk::{Event, SyncState};
+use crate::protocol::SyncState;
 use crate::store::{FolderState, NewMail, Store, flags};
+use crate::sync::SyncUpdate;
 use async_imap::types::{Fetch, Flag, NameAttribute};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
@@ -103,7 +104,8 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
-fn special_use_of(attrs: &[NameAttribute<'_>]) -> Option<String> {
+/// The special use of a listed folder, as the store keeps it.
+pub fn special_use_of(attrs: &[NameAttribute<'_>]) -> Option<String> {
     attrs.iter().find_map(|a| match a {
         NameAttribute::Sent => Some("\\Sent".to_string()),
         NameAttribute::Drafts => Some("\\Drafts".to_string()),
@@ -113,16 +115,6 @@ fn special_use_of(attrs: &[NameAttribute<'_>]) -> Option<String> {
         _ => None,
     })
 }
-
-/// Names that mean "Sent" on servers without SPECIAL-USE.
-const SENT_NAMES: [&str; 6] = [
-    "Sent",
-    "Sent Items",
-    "Sent Messages",
-    "INBOX.Sent",
-    "Отправленные",
-    "INBOX/Sent",
-];
 
 /// The folders on the server and their special use.
 pub async fn list_folders(
@@ -146,14 +138,7 @@ pub async fn list_folders(
 
 /// The Sent folder of a listing, by special use first, then by name.
 pub fn find_sent(list: &[(String, Option<String>)]) -> Option<String> {
-    list.iter()
-        .find(|(_, s)| s.as_deref() == Some("\\Sent"))
-        .or_else(|| {
-            SENT_NAMES
-                .iter()
-                .find_map(|want| list.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)))
-        })
-        .map(|(n, _)| n.clone())
+    crate::mail::folders::find(list, crate::mail::folders::SpecialFolder::Sent)
 }
 
 /// Decide which folders to sync. A missing Sent folder is reported (not fatal)
@@ -316,7 +301,7 @@ async fn fetch_new(
                 created += report.created.len();
                 done += n;
                 ctx.report.progress(&plan.desk, done, total);
-                ctx.report.event(Event::FolderChanged {
+                ctx.report.event(SyncUpdate::FolderChanged {
                     account: ctx.acc.name.clone(),
                     folder: plan.desk.clone(),
                 });
@@ -617,7 +602,7 @@ pub async fn sync_folder(
         }
     }
     if outcome.expunged + outcome.flag_changes > 0 {
-        ctx.report.event(Event::FolderChanged {
+        ctx.report.event(SyncUpdate::FolderChanged {
             account: acc.to_string(),
             folder: plan.desk.clone(),
         });
@@ -641,7 +626,7 @@ pub async fn sync_folder(
     done.highestmodseq = modseq;
     ctx.store.ingest(Vec::new(), Some((acc, done)))?;
     if outcome.new_messages > 0 && !first_sync && !plan.skip_notification {
-        ctx.report.event(Event::NewMail {
+        ctx.report.event(SyncUpdate::NewMail {
             account: acc.to_string(),
             folder: plan.desk.clone(),
             count: outcome.new_messages,
@@ -780,7 +765,7 @@ pub async fn push_changes(
                         change.uidvalidity,
                         change.uid,
                     )?;
-                    ctx.report.event(Event::FolderChanged {
+                    ctx.report.event(SyncUpdate::FolderChanged {
                         account: acc.to_string(),
                         folder: change.folder.clone(),
                     });
@@ -823,8 +808,8 @@ fn refused(
         crate::mail::sanitize::sanitize_line(&change.folder)
     );
     tracing::warn!("{msg}");
-    ctx.report.event(Event::Error(msg));
-    ctx.report.event(Event::FolderChanged {
+    ctx.report.event(SyncUpdate::Error(msg));
+    ctx.report.event(SyncUpdate::FolderChanged {
         account: acc.to_string(),
         folder: change.folder.clone(),
     });
@@ -892,7 +877,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     let (plans, warning) = plan_folders(&ctx.acc, &list);
     if let Some(w) = warning {
         tracing::warn!(account = %ctx.acc.name, "{w}");
-        ctx.report.event(Event::Error(w.to_string()));
+        ctx.report.event(SyncUpdate::Error(w.to_string()));
     }
     // Record the special use of every listed folder for the folder pane.
     for (name, special) in &list {
@@ -912,10 +897,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
             }
         }
     }
-    let trash = list
-        .iter()
-        .find(|(_, s)| s.as_deref() == Some("\\Trash"))
-        .map(|(n, _)| n.clone())
+    let trash = crate::mail::folders::find(&list, crate::mail::folders::SpecialFolder::Trash)
         .unwrap_or_else(|| "Trash".to_string());
     push_changes(ctx, &mut session, &caps, &trash).await?;
     // INBOX last, so it stays selected for IDLE.

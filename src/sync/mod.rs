@@ -9,12 +9,14 @@ pub mod imap;
 pub mod ingest;
 pub mod pop3;
 pub mod progress;
+mod update;
 
 pub use diagnose::{ErrorKind, SyncError};
+pub use update::SyncUpdate;
 
 use crate::config::{AccountConfig, AccountKind, Config};
 use crate::crm::linking::LinkRules;
-use crate::desk::{Event, SyncState};
+use crate::protocol::SyncState;
 use crate::store::Store;
 use imap::AccountCtx;
 use progress::{Output, Reporter};
@@ -80,7 +82,7 @@ async fn account_loop(
     once: bool,
 ) -> Result<usize, SyncError> {
     if ctx.acc.accept_invalid_certs {
-        ctx.report.event(Event::Notice(format!(
+        ctx.report.event(SyncUpdate::Notice(format!(
             "account \"{}\": certificate checks are off (accept_invalid_certs = true)",
             crate::mail::sanitize::sanitize_line(&ctx.acc.name)
         )));
@@ -133,7 +135,7 @@ async fn account_loop(
             imap::backoff(attempt)
         } else {
             // The agent has to fix something; do not hammer the server.
-            ctx.report.event(Event::Error(e.to_string()));
+            ctx.report.event(SyncUpdate::Error(e.to_string()));
             ctx.report.state(SyncState::Error(e.short()));
             imap::backoff(attempt).max(Duration::from_secs(ctx.acc.check_interval_secs.max(300)))
         };
@@ -152,7 +154,7 @@ pub async fn run(
     config: Arc<Config>,
     store: Arc<Store>,
     opts: SyncOptions,
-    events: Option<UnboundedSender<Event>>,
+    events: Option<UnboundedSender<SyncUpdate>>,
 ) -> Result<SyncSummary, SyncError> {
     let accs = accounts(&config, opts.account.as_deref())?;
     let output = if opts.progress {
@@ -258,7 +260,7 @@ impl Drop for SyncHandle {
 pub fn spawn_all(
     config: Arc<Config>,
     store: Arc<Store>,
-    events: UnboundedSender<Event>,
+    events: UnboundedSender<SyncUpdate>,
 ) -> SyncHandle {
     let (stop, stop_rx) = watch::channel(false);
     let mut wakes = Vec::new();
@@ -274,7 +276,7 @@ pub fn spawn_all(
         tasks.push(tokio::spawn(async move {
             // Background tasks never give up; only shutdown ends them.
             if let Err(e) = account_loop(ctx, wake, rx, false).await {
-                let _ = events.send(Event::Error(e.to_string()));
+                let _ = events.send(SyncUpdate::Error(e.to_string()));
             }
         }));
     }

@@ -21,9 +21,10 @@ use super::diagnose::{Ctx, Stage, SyncError};
 use super::imap::AccountCtx;
 use crate::config::{AccountConfig, TlsMode};
 use crate::crm::linking::auto_link;
-use crate::desk::Event;
 use crate::mail::sanitize::sanitize_line;
+use crate::protocol::SyncState;
 use crate::store::{FolderState, NewMail};
+use crate::sync::SyncUpdate;
 use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -373,7 +374,7 @@ fn settle_changes(ctx: &AccountCtx) -> Result<(), SyncError> {
         match &change.op {
             ChangeOp::Flags { .. } => {}
             ChangeOp::Trash | ChangeOp::Move { .. } => {
-                ctx.report.event(Event::Notice(format!(
+                ctx.report.event(SyncUpdate::Notice(format!(
                     "account \"{}\": a POP3 server has no folders, so the mail stays in \"{}\"",
                     sanitize_line(acc),
                     sanitize_line(&change.folder)
@@ -391,7 +392,7 @@ pub async fn sync_once(ctx: &AccountCtx) -> Result<usize, SyncError> {
         let c2 = ctx.clone();
         joined(tokio::task::spawn_blocking(move || settle_changes(&c2)).await)?;
     }
-    ctx.report.state(crate::desk::SyncState::Connecting);
+    ctx.report.state(SyncState::Connecting);
     let mut pop = connect(&ctx.acc).await?;
     let result = fetch_new(ctx, &mut pop).await;
     pop.quit().await;
@@ -538,7 +539,7 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
         created += report.created.len();
         done += chunk.len() as u64;
         ctx.report.progress(&desk, done, total);
-        ctx.report.event(Event::FolderChanged {
+        ctx.report.event(SyncUpdate::FolderChanged {
             account: acc.clone(),
             folder: desk.clone(),
         });
@@ -561,7 +562,7 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
         }
     }
     if created > 0 && !first_sync && !skip_notification {
-        ctx.report.event(Event::NewMail {
+        ctx.report.event(SyncUpdate::NewMail {
             account: acc,
             folder: desk,
             count: created,

@@ -1,7 +1,8 @@
 //! Where sync progress goes: desk events, a progress bar on a terminal, or
 //! plain lines when the output is not a terminal.
 
-use crate::desk::{Event, SyncState};
+use crate::protocol::SyncState;
+use crate::sync::SyncUpdate;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
@@ -18,7 +19,7 @@ pub enum Output {
 
 struct Inner {
     account: String,
-    events: Option<UnboundedSender<Event>>,
+    events: Option<UnboundedSender<SyncUpdate>>,
     output: Output,
     bar: Mutex<Option<indicatif::ProgressBar>>,
     last_line: Mutex<Option<Instant>>,
@@ -29,7 +30,11 @@ struct Inner {
 pub struct Reporter(Arc<Inner>);
 
 impl Reporter {
-    pub fn new(account: &str, events: Option<UnboundedSender<Event>>, output: Output) -> Reporter {
+    pub fn new(
+        account: &str,
+        events: Option<UnboundedSender<SyncUpdate>>,
+        output: Output,
+    ) -> Reporter {
         Reporter(Arc::new(Inner {
             account: account.to_string(),
             events,
@@ -39,9 +44,9 @@ impl Reporter {
         }))
     }
 
-    pub fn event(&self, e: Event) {
+    pub fn event(&self, e: SyncUpdate) {
         // Without an interface the agent reads problems on stderr.
-        if let Event::Error(text) | Event::Notice(text) = &e
+        if let SyncUpdate::Error(text) | SyncUpdate::Notice(text) = &e
             && !matches!(self.0.output, Output::Quiet)
         {
             crate::console::err(text);
@@ -53,7 +58,7 @@ impl Reporter {
     }
 
     pub fn state(&self, state: SyncState) {
-        self.event(Event::Sync {
+        self.event(SyncUpdate::State {
             account: self.0.account.clone(),
             state,
         });

@@ -120,6 +120,14 @@ actions! {
     RecordTrash => "record_trash", "Deleted records (restore)";
 }
 
+impl Action {
+    /// Whether the action does something yet; the shipped keymaps leave the
+    /// others unbound and the palette does not offer them.
+    pub fn is_available(&self) -> bool {
+        !matches!(self, Action::Search)
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -12,7 +12,7 @@ pub mod terminal;
 pub mod theme;
 pub mod ui;
 
-use crate::desk::{Command, Desk, Event};
+use crate::protocol::{Command, DeskClient, Event};
 use app::App;
 use futures::StreamExt;
 use keymap::{Key, Keymap};
@@ -55,14 +55,14 @@ impl Exit {
     }
 }
 
-fn run_commands(desk: &Arc<Desk>, cmds: Vec<Command>) {
+fn run_commands(desk: &dyn DeskClient, cmds: Vec<Command>) {
     for c in cmds {
         desk.send(c);
     }
 }
 
 /// Keep the list window and reader width in step with the terminal size.
-fn fit_to(app: &mut App, desk: &Arc<Desk>, area: Rect) {
+fn fit_to(app: &mut App, desk: &dyn DeskClient, area: Rect) {
     app.reader_width = ui::reader_width(area, app.focus);
     let cmds = app.resize_list(desk, ui::list_rows(area, app.focus));
     run_commands(desk, cmds);
@@ -109,7 +109,7 @@ fn edit_externally(guard: &mut terminal::TerminalGuard, text: &str) -> std::io::
 /// Run the interface until the agent quits, a signal asks us to, or the
 /// terminal goes away; the store is flushed in every case.
 pub async fn run(
-    desk: Arc<Desk>,
+    desk: Arc<dyn DeskClient>,
     mut events: UnboundedReceiver<Event>,
     opts: RunOptions,
 ) -> anyhow::Result<Exit> {
@@ -122,14 +122,13 @@ pub async fn run(
     let mut area = Rect::new(0, 0, size.width, size.height);
     app.list.height = ui::list_rows(area, app.focus).max(1);
     app.reader_width = ui::reader_width(area, app.focus);
-    let cmds = app.load(&desk);
-    run_commands(&desk, cmds);
-    let drafts = compose::ComposeState::recover(&desk);
+    let desk: &dyn DeskClient = desk.as_ref();
+    let cmds = app.load(desk);
+    run_commands(desk, cmds);
+    let drafts = desk.drafts();
+    let drafts = app.ask(drafts);
     if !drafts.is_empty() && !opts.first_frame_and_exit {
-        app.overlay = Some(app::Overlay::Drafts {
-            cursor: 0,
-            items: drafts,
-        });
+        app.overlay = Some(app::Overlay::Drafts(app::PickList::new(drafts)));
     }
 
     if opts.first_frame_and_exit {
@@ -138,8 +137,8 @@ pub async fn run(
         while app.reader.id.is_some() && app.reader.mail.is_none() && Instant::now() < deadline {
             match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
                 Ok(Some(e)) => {
-                    let cmds = app.handle_event(&desk, e);
-                    run_commands(&desk, cmds);
+                    let cmds = app.handle_event(desk, e);
+                    run_commands(desk, cmds);
                 }
                 Ok(None) => break,
                 Err(_) => {}
@@ -158,7 +157,9 @@ pub async fn run(
     let mut exit = Exit::Quit;
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
-            fit_to(&mut app, &desk, area);
+            // Drawing reads the time from state only; the loop keeps it current.
+            app.clock.now = chrono::Utc::now().timestamp();
+            fit_to(&mut app, desk, area);
             if let Err(e) = draw(&mut guard, &app, &theme) {
                 tracing::info!(
                     "drawing failed ({e}): the terminal went away; flushing and leaving"
@@ -187,8 +188,8 @@ pub async fn run(
             } => match ev {
                 Some(Ok(crossterm::event::Event::Key(k))) => {
                     if let Some(key) = Key::from_event(&k) {
-                        let cmds = app.handle_key(&desk, key);
-                        run_commands(&desk, cmds);
+                        let cmds = app.handle_key(desk, key);
+                        run_commands(desk, cmds);
                         dirty = true;
                     }
                 }
@@ -211,8 +212,8 @@ pub async fn run(
             },
             e = events.recv() => {
                 if let Some(e) = e {
-                    let cmds = app.handle_event(&desk, e);
-                    run_commands(&desk, cmds);
+                    let cmds = app.handle_event(desk, e);
+                    run_commands(desk, cmds);
                     dirty = true;
                 }
             }
@@ -240,29 +241,26 @@ pub async fn run(
                 }
                 match edited {
                     Ok(text) => {
-                        if let Err(e) = c.apply_editor_text(&text) {
-                            app.status.message =
-                                Some((format!("The edited mail was not taken: {e}"), true));
+                        if let Err(e) = c.apply_editor_text(desk, &text) {
+                            app.error(format!("The edited mail was not taken: {e}"));
                         }
                     }
-                    Err(e) => app.status.message = Some((format!("The editor failed: {e}"), true)),
+                    Err(e) => app.error(format!("The editor failed: {e}")),
                 }
                 dirty = true;
-            } else if let Some(Err(e)) = c.autosave(desk.store(), Instant::now()) {
-                app.status.message = Some((format!("The draft could not be saved: {e}"), true));
+            } else if let Some(save) = c.autosave(Instant::now()) {
+                desk.send(save);
             }
         }
         if app.suspend || app.quit {
             // Whatever is being written survives a suspend that never comes back.
-            if let Some(app::Overlay::Compose(c)) = &mut app.overlay
-                && let Err(e) = c.save_draft(desk.store())
-            {
-                tracing::error!("saving the draft failed: {e}");
+            if let Some(app::Overlay::Compose(c)) = &mut app.overlay {
+                desk.send(c.save_draft());
             }
         }
         if app.suspend {
             app.suspend = false;
-            desk.store().flush()?;
+            desk.flush()?;
             guard.suspend()?;
             let size = guard.terminal.size()?;
             area = Rect::new(0, 0, size.width, size.height);
@@ -286,11 +284,11 @@ pub async fn run(
     }
     if exit != Exit::Quit
         && let Some(app::Overlay::Compose(c)) = &mut app.overlay
-        && let Err(e) = c.save_draft(desk.store())
     {
-        tracing::error!("saving the draft failed: {e}");
+        // The desk writes the draft before the flush below.
+        desk.send(c.save_draft());
     }
-    desk.store().flush()?;
+    desk.flush()?;
     tracing::info!("store flushed");
     drop(guard);
     Ok(exit)

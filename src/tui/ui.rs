@@ -133,27 +133,29 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     panes::status::draw(frame, a.status, app, theme);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => panes::help::draw(frame, area, app, *scroll, theme),
-        Some(Overlay::Palette { input, cursor }) => {
-            panes::palette::draw(frame, area, app, input, *cursor, theme)
+        Some(Overlay::Palette { input, matches }) => {
+            panes::palette::draw(frame, area, input.as_str(), matches, theme)
         }
-        Some(Overlay::Picker(p)) => panes::palette::draw_picker(frame, area, app, p, theme),
-        Some(Overlay::Record(card)) => panes::record_card::draw(frame, area, card, theme),
+        Some(Overlay::Picker(p)) => panes::palette::draw_picker(frame, area, p, theme),
+        Some(Overlay::Record(card)) => {
+            panes::record_card::draw(frame, area, card, &app.clock, theme)
+        }
         Some(Overlay::Compose(c)) => panes::compose::draw(frame, area, c, theme),
         Some(Overlay::Form(f)) => panes::form::draw(frame, area, f, theme),
-        Some(Overlay::Notifications { cursor, items }) => {
-            panes::form::draw_notifications(frame, area, items, *cursor, theme)
+        Some(Overlay::Notifications(l)) => {
+            panes::form::draw_notifications(frame, area, l.items(), l.cursor(), theme)
         }
-        Some(Overlay::Drafts { cursor, items }) => {
-            panes::form::draw_drafts(frame, area, items, *cursor, theme)
+        Some(Overlay::Drafts(l)) => {
+            panes::form::draw_drafts(frame, area, l.items(), l.cursor(), theme)
         }
-        Some(Overlay::Trash { cursor, items }) => {
-            panes::form::draw_trash(frame, area, items, *cursor, theme)
+        Some(Overlay::Trash(l)) => {
+            panes::form::draw_trash(frame, area, l.items(), l.cursor(), theme)
         }
         Some(Overlay::Prompt(p)) => {
-            panes::palette::draw_prompt(frame, area, &p.label, &p.input, theme)
+            panes::palette::draw_prompt(frame, area, &p.label, p.input.as_str(), theme)
         }
-        Some(Overlay::Outbox { cursor, entries }) => {
-            panes::outbox::draw(frame, area, entries, *cursor, theme)
+        Some(Overlay::Outbox(l)) => {
+            panes::outbox::draw(frame, area, l.items(), l.cursor(), &app.clock, theme)
         }
         None => {}
     }

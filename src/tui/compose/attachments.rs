@@ -2,94 +2,14 @@
 
 use super::*;
 
-pub(super) fn human_size(n: u64) -> String {
-    const K: f64 = 1024.0;
-    let f = n as f64;
-    if f < K {
-        format!("{n} B")
-    } else if f < K * K {
-        format!("{:.0} KB", (f / K).ceil())
-    } else if f < K * K * K {
-        format!("{:.1} MB", f / K / K)
-    } else {
-        format!("{:.1} GB", f / K / K / K)
-    }
-}
-
-pub(super) fn expand_home(p: &str) -> PathBuf {
-    if (p == "~" || p.starts_with("~/"))
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(p.trim_start_matches('~').trim_start_matches('/'));
-    }
-    PathBuf::from(p)
-}
-
-/// The file names completing `input` (a path being typed), and the longest
-/// common completion. Directories end with `/`; hidden files only show when
-/// the typed name starts with a dot.
-pub fn complete_path(input: &str) -> (String, Vec<String>) {
-    let (dir_part, prefix) = match input.rfind('/') {
-        Some(i) => (&input[..=i], &input[i + 1..]),
-        None => ("", input),
-    };
-    let dir = if dir_part.is_empty() {
-        PathBuf::from(".")
-    } else {
-        expand_home(dir_part)
-    };
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    if !name.starts_with(prefix)
-                        || (name.starts_with('.') && !prefix.starts_with('.'))
-                    {
-                        return None;
-                    }
-                    let is_dir = e.path().is_dir();
-                    Some(if is_dir { format!("{name}/") } else { name })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let completed = match names.as_slice() {
-        [] => input.to_string(),
-        [one] => format!("{dir_part}{one}"),
-        many => {
-            let first = &many[0];
-            let mut common = first.len();
-            for n in &many[1..] {
-                common = common.min(
-                    first
-                        .char_indices()
-                        .zip(n.chars())
-                        .take_while(|((_, a), b)| a == b)
-                        .last()
-                        .map(|((i, a), _)| i + a.len_utf8())
-                        .unwrap_or(0),
-                );
-            }
-            format!("{dir_part}{}", &first[..common])
-        }
-    };
-    (completed, names)
-}
-
 impl ComposeState {
     pub fn attachments(&self) -> &[ComposeAttachment] {
         &self.attachments
     }
 
     /// Attach the file at `path`; refused for what is not a readable file.
-    pub fn add_attachment(&mut self, path: &Path) -> Result<(), String> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot attach {}: {e}", path.display()))?;
-        if !meta.is_file() {
-            return Err(format!("{} is not a file", path.display()));
-        }
+    pub fn add_attachment(&mut self, desk: &dyn DeskClient, path: &Path) -> Result<(), String> {
+        let size = desk.attachment_size(path).map_err(|e| e.0)?;
         if self
             .attachments
             .iter()
@@ -97,7 +17,7 @@ impl ComposeState {
         {
             return Err(format!("{} is already attached", path.display()));
         }
-        self.attachments.push(file_attachment(path));
+        self.attachments.push(sized_attachment(path, size));
         self.attach_cursor = self.attachments.len() - 1;
         self.touch();
         Ok(())
@@ -124,7 +44,7 @@ impl ComposeState {
         true
     }
 
-    pub(super) fn attach_message(&mut self, desk: &Desk, id: u64) {
+    pub(super) fn attach_message(&mut self, desk: &dyn DeskClient, id: u64) {
         let a = message_attachment(desk, id);
         self.forward_attachment = Some(a.clone());
         self.attachments.push(a);
@@ -186,18 +106,18 @@ impl ComposeState {
     }
 
     /// The attachments' bytes, for sending.
-    pub fn file_attachments(&self, desk: &Desk) -> Result<Vec<FileAttachment>, String> {
+    pub fn file_attachments(&self, desk: &dyn DeskClient) -> Result<Vec<FileAttachment>, String> {
         let mut out = Vec::new();
         for a in &self.attachments {
-            let data = match &a.source {
-                AttachmentSource::File(p) => std::fs::read(p)
-                    .map_err(|e| format!("cannot read attachment {}: {e}", p.display()))?,
-                AttachmentSource::Message(id) => {
-                    desk.store().body(*id).ok().flatten().ok_or_else(|| {
-                        "the forwarded mail's body is not downloaded yet".to_string()
-                    })?
-                }
-            };
+            let data = desk
+                .attachment_bytes(&a.source)
+                .map_err(|e| match &a.source {
+                    AttachmentSource::File(p) if desk.attachment_size(p).is_err() => format!(
+                        "The attachment {} is gone; remove it or put the file back.",
+                        p.display()
+                    ),
+                    _ => e.0,
+                })?;
             out.push(FileAttachment {
                 filename: a.name.clone(),
                 content_type: a.content_type.clone(),
@@ -208,15 +128,15 @@ impl ComposeState {
     }
 }
 
-pub(super) fn message_attachment(desk: &Desk, id: u64) -> ComposeAttachment {
-    let size = desk
-        .store()
-        .body(id)
+pub(super) fn message_attachment(desk: &dyn DeskClient, id: u64) -> ComposeAttachment {
+    // The size and name only label the attachment; unknown ones show as 0 / "message".
+    let size = desk.body_size(id).ok().flatten().unwrap_or(0);
+    let subject = desk
+        .summary(id)
         .ok()
         .flatten()
-        .map(|b| b.len() as u64)
-        .unwrap_or(0);
-    let subject = desk.summary(id).map(|s| s.subject).unwrap_or_default();
+        .map(|s| s.subject)
+        .unwrap_or_default();
     let mut name: String = subject
         .chars()
         .map(|c| {
@@ -249,13 +169,19 @@ pub(super) fn join_addr(a: &str, b: &str) -> String {
     }
 }
 
-pub(super) fn file_attachment(p: &Path) -> ComposeAttachment {
+/// A file attachment as a reopened draft or the editor names it; a file
+/// that is gone shows size 0 and Send reports it.
+pub(super) fn file_attachment(desk: &dyn DeskClient, p: &Path) -> ComposeAttachment {
+    sized_attachment(p, desk.attachment_size(p).unwrap_or(0))
+}
+
+fn sized_attachment(p: &Path, size: u64) -> ComposeAttachment {
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "attachment".into());
     ComposeAttachment {
-        size: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+        size,
         content_type: content_type_for(&name).to_string(),
         name,
         source: AttachmentSource::File(p.to_path_buf()),

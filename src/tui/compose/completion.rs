@@ -4,7 +4,8 @@ use super::*;
 
 /// Addresses to complete from: records with addresses, then the people of
 /// the last mails in each account's INBOX and Sent.
-pub(super) fn known_addresses(desk: &Desk, own: &[String]) -> Vec<(String, String)> {
+/// Completion candidates; a read that fails only leaves fewer of them.
+pub(super) fn known_addresses(desk: &dyn DeskClient, own: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut add = |email: &str, name: &str| {
@@ -20,7 +21,7 @@ pub(super) fn known_addresses(desk: &Desk, own: &[String]) -> Vec<(String, Strin
         RecordKind::Customer,
         RecordKind::Account,
     ] {
-        for r in desk.records(kind) {
+        for r in desk.records(kind).unwrap_or_default() {
             if r.deleted {
                 continue;
             }
@@ -30,21 +31,35 @@ pub(super) fn known_addresses(desk: &Desk, own: &[String]) -> Vec<(String, Strin
         }
     }
     for a in &desk.config().accounts {
-        for row in desk.page(&a.name, "INBOX", None, RECENT_MAILS) {
+        for row in newest(desk, &a.name, "INBOX") {
             for p in &row.summary.from {
                 add(&p.email, &p.name);
             }
         }
         let sent = desk
             .special_folder(&a.name, "\\Sent")
+            .ok()
+            .flatten()
             .unwrap_or_else(|| "Sent".into());
-        for row in desk.page(&a.name, &sent, None, RECENT_MAILS) {
+        for row in newest(desk, &a.name, &sent) {
             for p in row.summary.to.iter().chain(row.summary.cc.iter()) {
                 add(&p.email, &p.name);
             }
         }
     }
     out
+}
+
+fn newest(desk: &dyn DeskClient, account: &str, folder: &str) -> Vec<crate::protocol::ListRow> {
+    let q = crate::protocol::PageQuery {
+        account: account.into(),
+        folder: folder.into(),
+        from: crate::protocol::PageFrom::After,
+        cursor: None,
+        n: RECENT_MAILS,
+        collapsed: false,
+    };
+    desk.page(&q).unwrap_or_default()
 }
 
 impl ComposeState {

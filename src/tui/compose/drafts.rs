@@ -59,19 +59,18 @@ impl ComposeState {
         idle || overdue
     }
 
-    /// Save the draft if [`ComposeState::autosave_due`]; `None` when not due.
-    pub fn autosave(&mut self, store: &Store, now: Instant) -> Option<Result<u64, StoreError>> {
-        self.autosave_due(now).then(|| self.save_draft(store))
+    /// The command saving the draft if [`ComposeState::autosave_due`].
+    pub fn autosave(&mut self, now: Instant) -> Option<Command> {
+        self.autosave_due(now).then(|| self.save_draft())
     }
 
-    /// Save the draft durably (also when nothing changed); returns its id.
-    pub fn save_draft(&mut self, store: &Store) -> Result<u64, StoreError> {
-        let saved = store.save_draft(&self.draft())?;
-        self.draft_id = saved.id;
+    /// The command saving the draft (also when nothing changed); a failure
+    /// comes back from the desk as an error event.
+    pub fn save_draft(&mut self) -> Command {
         self.saved = true;
         self.dirty = false;
         self.last_save = Some(Instant::now());
-        Ok(saved.id)
+        Command::SaveDraft(Box::new(self.draft()))
     }
 
     pub(super) fn touch(&mut self) {

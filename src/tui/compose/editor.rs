@@ -29,7 +29,11 @@ impl ComposeState {
 
     /// Read back what `$EDITOR` left: the header block and the body.
     /// Nothing changes when the text cannot be read.
-    pub fn apply_editor_text(&mut self, text_in: &str) -> Result<(), String> {
+    pub fn apply_editor_text(
+        &mut self,
+        desk: &dyn DeskClient,
+        text_in: &str,
+    ) -> Result<(), String> {
         let t = text_in.replace("\r\n", "\n");
         let (head, body) = match t.split_once("\n\n") {
             Some((h, b)) => (h, b),
@@ -88,7 +92,7 @@ impl ComposeState {
             }
         }
         for f in &files {
-            if !f.is_file() {
+            if desk.attachment_size(f).is_err() {
                 return Err(format!("Attach: {} is not a readable file.", f.display()));
             }
         }
@@ -118,7 +122,7 @@ impl ComposeState {
                 .iter()
                 .any(|a| a.source == AttachmentSource::File(f.clone()))
             {
-                self.attachments.push(file_attachment(&f));
+                self.attachments.push(file_attachment(desk, &f));
             }
         }
         self.attach_cursor = 0;

@@ -25,12 +25,12 @@ impl ComposeState {
     }
 
     /// Typed text goes to the current field; Enter only breaks lines in the body.
-    pub fn input(&mut self, key: Key) {
-        self.handle_input(key);
+    pub fn input(&mut self, desk: &dyn DeskClient, key: Key) {
+        self.handle_input(desk, key);
         self.sync_cursors();
     }
 
-    pub(super) fn handle_input(&mut self, key: Key) {
+    pub(super) fn handle_input(&mut self, desk: &dyn DeskClient, key: Key) {
         let alt = key.mods.contains(KeyModifiers::ALT);
         match &mut self.mode {
             Mode::AttachPrompt { input, matches } => {
@@ -45,13 +45,15 @@ impl ComposeState {
                     }
                     KeyCode::Enter => {
                         let path = expand_home(input.trim());
-                        match self.add_attachment(&path) {
+                        match self.add_attachment(desk, &path) {
                             Ok(()) => {
                                 self.mode = Mode::Edit;
-                                self.notice =
-                                    Some((format!("Attached {}.", path.display()), false));
+                                self.notice = Some(StatusMessage::notice(format!(
+                                    "Attached {}.",
+                                    path.display()
+                                )));
                             }
-                            Err(e) => self.notice = Some((e, true)),
+                            Err(e) => self.notice = Some(StatusMessage::error(e)),
                         }
                     }
                     _ => {}
@@ -69,21 +71,18 @@ impl ComposeState {
                         self.mode = Mode::Edit;
                         if let Some(name) = name {
                             let ctx = self.template_ctx.clone().unwrap_or_default();
-                            match self.insert_template(&name, &ctx) {
+                            match self.insert_template(desk, &name, &ctx) {
                                 Ok(()) => {
                                     let flagged = !self.template_warnings().is_empty();
                                     self.notice = Some(if flagged {
-                                        (
-                                            format!(
-                                                "Inserted template {name}; look at the flagged placeholders."
-                                            ),
-                                            true,
-                                        )
+                                        StatusMessage::error(format!(
+                                            "Inserted template {name}; look at the flagged placeholders."
+                                        ))
                                     } else {
-                                        (format!("Inserted template {name}."), false)
+                                        StatusMessage::notice(format!("Inserted template {name}."))
                                     });
                                 }
-                                Err(e) => self.notice = Some((e, true)),
+                                Err(e) => self.notice = Some(StatusMessage::error(e)),
                             }
                         }
                     }
@@ -116,18 +115,18 @@ impl ComposeState {
                 KeyCode::Char(' ') | KeyCode::Right | KeyCode::Down => self.cycle_identity(true),
                 KeyCode::Left | KeyCode::Up => self.cycle_identity(false),
                 KeyCode::Enter => self.field = TO,
-                _ => self.notice = Some((
-                    "This row is who the mail is from: Space or ←/→ chooses, Tab goes on to To."
-                        .into(),
-                    false,
-                )),
+                _ => {
+                    self.notice = Some(StatusMessage::notice(
+                        "This row is who the mail is from: Space or ←/→ chooses, Tab goes on to To.",
+                    ))
+                }
             },
             ATTACH => match key.code {
                 KeyCode::Enter | KeyCode::Char('a') => self.open_attach_prompt(),
                 KeyCode::Delete | KeyCode::Backspace | KeyCode::Char('d') => {
                     let i = self.attach_cursor;
                     if self.remove_attachment(i) {
-                        self.notice = Some(("Attachment removed.".into(), false));
+                        self.notice = Some(StatusMessage::notice("Attachment removed."));
                     }
                 }
                 KeyCode::Right | KeyCode::Char('l') => {
@@ -141,16 +140,13 @@ impl ComposeState {
                     let on = !self.forwards_as_attachment();
                     match self.set_forward_as_attachment(on) {
                         Ok(()) => {
-                            self.notice = Some((
-                                if on {
-                                    "The original goes as an attachment.".into()
-                                } else {
-                                    "The original goes inline.".into()
-                                },
-                                false,
-                            ))
+                            self.notice = Some(StatusMessage::notice(if on {
+                                "The original goes as an attachment."
+                            } else {
+                                "The original goes inline."
+                            }))
                         }
-                        Err(e) => self.notice = Some((e, true)),
+                        Err(e) => self.notice = Some(StatusMessage::error(e)),
                     }
                 }
                 _ => {}

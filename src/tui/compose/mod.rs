@@ -30,20 +30,21 @@
 //!   Alt-A adds a file from any row.
 //! - Esc asks how to close: keep the draft (default) or discard it.
 
-use crate::desk::{Command, Desk, Outgoing};
-use crate::outbox::message::{FileAttachment, content_type_for};
+use crate::outbox::message::content_type_for;
 use crate::outbox::template::{self, TemplateContext};
+pub use crate::protocol::AttachmentSource;
+use crate::protocol::{Command, DeskClient, FileAttachment, Outgoing};
 use crate::store::drafts::StoredDraft;
-use crate::store::{MessageSummary, RecordKind, Store, StoreError};
+use crate::store::{MessageSummary, RecordKind};
 use crate::tui::action::Action;
+use crate::tui::app::StatusMessage;
 use crate::tui::keymap::Key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::{CursorMove, TextArea};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod actions;
 mod attachments;
 mod completion;
 mod drafts;
@@ -54,13 +55,16 @@ mod subjects;
 mod templates;
 #[cfg(test)]
 mod tests;
+mod validate;
 
-pub use attachments::complete_path;
-pub use identity::{ComposeSettings, Identity, IdentityConfig, identities_for};
+pub use crate::config::identities::{ComposeSettings, IdentityConfig};
+pub use actions::ComposeOutcome;
+pub use identity::{Identity, identities_for};
 pub use subjects::{forward_subject, reply_subject};
-pub use templates::{template_context, template_names};
 // Helpers shared between the compose submodules.
-use attachments::{expand_home, file_attachment, human_size, join_addr, message_attachment};
+use crate::config::files::expand_home;
+use crate::mail::format::human_size;
+use attachments::{file_attachment, join_addr, message_attachment};
 use completion::known_addresses;
 use identity::signature_block;
 
@@ -79,14 +83,6 @@ const AUTOSAVE_IDLE: Duration = Duration::from_secs(2);
 const AUTOSAVE_MAX: Duration = Duration::from_secs(10);
 /// How many recent mails per account feed recipient completion.
 const RECENT_MAILS: usize = 200;
-
-/// Where an attachment's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttachmentSource {
-    File(PathBuf),
-    /// A stored mail's raw bytes, attached as message/rfc822.
-    Message(u64),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeAttachment {
@@ -137,9 +133,7 @@ pub struct ComposeState {
     /// Selected attachment on the Attach row.
     pub attach_cursor: usize,
     /// A message for the pane (text, is an error).
-    pub notice: Option<(String, bool)>,
-    /// Where templates are read from.
-    pub templates_dir: PathBuf,
+    pub notice: Option<StatusMessage>,
     attachments: Vec<ComposeAttachment>,
     system_address: Option<String>,
     /// Completion candidates: (address, name).
@@ -204,7 +198,6 @@ impl ComposeState {
             mode: Mode::Edit,
             attach_cursor: 0,
             notice: None,
-            templates_dir: crate::config::paths::config_dir().join("templates"),
             attachments: Vec::new(),
             system_address: cfg.system_address.clone().filter(|s| !s.trim().is_empty()),
             known: Vec::new(),
@@ -225,25 +218,22 @@ impl ComposeState {
         }
     }
 
-    /// The identities file's settings (defaults when it is absent or bad).
-    pub fn settings() -> ComposeSettings {
-        ComposeSettings::load(&crate::config::paths::config_dir()).unwrap_or_default()
-    }
-
     /// Start a new mail, reply, reply-all or forward of `base`, with the
     /// identities of `<config dir>/identities.toml`.
     pub fn start(
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         action: Action,
         base: Option<&MessageSummary>,
     ) -> Result<ComposeState, String> {
-        let (settings, problem) = match ComposeSettings::load(&crate::config::paths::config_dir()) {
+        let (settings, problem) = match desk.compose_settings() {
             Ok(s) => (s, None),
             Err(e) => (ComposeSettings::default(), Some(e)),
         };
         let mut c = Self::start_with(desk, action, base, &settings)?;
         if let Some(p) = problem {
-            c.notice = Some((format!("Identities file ignored: {p}"), true));
+            c.notice = Some(StatusMessage::error(format!(
+                "Identities file ignored: {p}"
+            )));
         }
         c.sync_cursors();
         Ok(c)
@@ -251,7 +241,7 @@ impl ComposeState {
 
     /// [`ComposeState::start`] with the given settings.
     pub fn start_with(
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         action: Action,
         base: Option<&MessageSummary>,
         settings: &ComposeSettings,
@@ -261,7 +251,7 @@ impl ComposeState {
             return Err("No account is configured to send from; add an [[accounts]] entry.".into());
         }
         c.known = known_addresses(desk, &c.own);
-        c.draft_id = desk.store().next_id().unwrap_or(0);
+        c.draft_id = desk.new_draft_id().map_err(|e| e.0)?;
         let needs_base = matches!(action, Action::Reply | Action::ReplyAll | Action::Forward);
         let Some(m) = base.filter(|_| needs_base) else {
             if needs_base {
@@ -275,19 +265,16 @@ impl ComposeState {
         };
         c.identity = c.identity_for(desk, m);
         let quote: String = desk
-            .store()
-            .body(m.id)
-            .ok()
-            .flatten()
-            .map(|raw| {
-                let r = crate::mail::render::render(&raw, &Default::default());
-                r.lines
+            .quote_lines(m.id)
+            .map_err(|e| e.0)?
+            .map(|lines| {
+                lines
                     .iter()
                     .map(|l| {
-                        if l.text.is_empty() {
+                        if l.is_empty() {
                             ">".to_string()
                         } else {
-                            format!("> {}", l.text)
+                            format!("> {l}")
                         }
                     })
                     .collect::<Vec<_>>()
@@ -362,7 +349,7 @@ impl ComposeState {
 
     /// The identity to answer `m` with: the one it was addressed to, else one
     /// of the account it is stored in.
-    fn identity_for(&self, desk: &Desk, m: &MessageSummary) -> Option<usize> {
+    fn identity_for(&self, desk: &dyn DeskClient, m: &MessageSummary) -> Option<usize> {
         let addressed =
             m.to.iter()
                 .chain(m.cc.iter())
@@ -370,12 +357,8 @@ impl ComposeState {
                 .chain(m.from.iter())
                 .map(|p| p.email.to_lowercase())
                 .collect::<Vec<_>>();
-        let mut by_account = None;
-        if let Ok(locs) = desk.store().locations(m.id)
-            && let Some(l) = locs.first()
-        {
-            by_account = Some(l.account.clone());
-        }
+        // Not knowing the account only weakens the guess.
+        let by_account = desk.account_of(m.id).ok().flatten();
         // Addressed to an identity of the account it is stored in, first.
         let hit = |same_account: bool| {
             self.identities.iter().position(|i| {
@@ -427,7 +410,7 @@ impl ComposeState {
 
     /// Reopen a saved draft.
     pub fn from_draft(
-        desk: &Arc<Desk>,
+        desk: &dyn DeskClient,
         d: &StoredDraft,
         settings: &ComposeSettings,
     ) -> ComposeState {
@@ -456,170 +439,21 @@ impl ComposeState {
             c.attach_message(desk, id);
         }
         for p in &d.attachments {
-            c.attachments.push(file_attachment(p));
+            c.attachments.push(file_attachment(desk, p));
         }
         c.draft_id = d.id;
         c.saved = d.id != 0;
         if d.id == 0 {
-            c.draft_id = desk.store().next_id().unwrap_or(0);
+            // Without a fresh id the draft is still kept, under id 0.
+            c.draft_id = desk.new_draft_id().unwrap_or(0);
         }
         c.field = if c.identity.is_none() { FROM } else { BODY };
         c.sync_cursors();
         c
     }
-
-    /// Saved drafts, newest first, for the next start to offer.
-    pub fn recover(desk: &Desk) -> Vec<StoredDraft> {
-        desk.store().drafts().unwrap_or_default()
-    }
 }
 
 impl ComposeState {
-    fn header_fields(&self) -> [(&'static str, &TextArea<'static>); 4] {
-        [
-            ("To", &self.to),
-            ("Cc", &self.cc),
-            ("Bcc", &self.bcc),
-            ("Subject", &self.subject),
-        ]
-    }
-
-    /// Every recipient of one address field.
-    pub fn recipients(&self, field: usize) -> Vec<String> {
-        self.address_area(field)
-            .map(|t| addresses_of(&text(t)))
-            .unwrap_or_default()
-    }
-
-    /// The Bcc the mail gets: the typed ones plus the archive address when
-    /// the identity asks for it.
-    pub fn effective_bcc(&self) -> Vec<String> {
-        let mut bcc = self.recipients(BCC);
-        if let (Some(id), Some(sys)) = (self.current_identity(), &self.system_address)
-            && id.archive_bcc
-            && !bcc.iter().any(|b| b.eq_ignore_ascii_case(sys))
-        {
-            bcc.push(sys.clone());
-        }
-        bcc
-    }
-
-    /// Why Send is refused now, if it is.
-    pub fn blocked_reason(&self) -> Option<String> {
-        if self.recipients(TO).is_empty() {
-            return Some("Add a recipient in To.".into());
-        }
-        if self.current_identity().is_none() {
-            return Some("Choose who the mail is from (From row: Space or ←/→).".into());
-        }
-        if let Some(id) = self.current_identity()
-            && (id.name.contains(['\r', '\n']) || id.email.contains(['\r', '\n']))
-        {
-            return Some(
-                "The identity's name or address contains a line break; fix identities.toml.".into(),
-            );
-        }
-        for (name, t) in self.header_fields() {
-            let lines = t.lines();
-            let multi_line = name == "Subject" && lines.len() > 1;
-            if multi_line || lines.iter().any(|l| l.contains(['\r', '\n'])) {
-                return Some(format!(
-                    "{name} contains a line break; header fields must be one line."
-                ));
-            }
-        }
-        for (name, field) in [("To", TO), ("Cc", CC), ("Bcc", BCC)] {
-            for a in self.recipients(field) {
-                if let Err(e) = crate::mail::address::validate_recipient(&a) {
-                    return Some(format!(
-                        "{name}: {}: {e}",
-                        crate::mail::sanitize::sanitize_line(&a)
-                    ));
-                }
-            }
-        }
-        if text(&self.subject).trim().is_empty() {
-            return Some("Write a subject.".into());
-        }
-        let body = text(&self.body);
-        if !self.has_own_text(&body) {
-            return Some("Write the message body.".into());
-        }
-        let unknown: Vec<String> = self
-            .template_unknown
-            .iter()
-            .filter(|u| body.contains(&format!("{{{u}}}")))
-            .map(|u| format!("{{{u}}}"))
-            .collect();
-        if !unknown.is_empty() {
-            return Some(format!(
-                "{} {} not a known placeholder; fix or remove it.",
-                unknown.join(", "),
-                if unknown.len() == 1 { "is" } else { "are" }
-            ));
-        }
-        for a in &self.attachments {
-            if let AttachmentSource::File(p) = &a.source
-                && !p.is_file()
-            {
-                return Some(format!(
-                    "The attachment {} is gone; remove it or put the file back.",
-                    p.display()
-                ));
-            }
-        }
-        None
-    }
-
-    /// Whether `body` holds more than the signature and the quote (a
-    /// forward's original counts as content).
-    fn has_own_text(&self, body: &str) -> bool {
-        if self.forwards_as_attachment()
-            || self
-                .forward_block
-                .as_deref()
-                .is_some_and(|b| body.contains(b))
-        {
-            return !body.trim().is_empty();
-        }
-        let mut rest = body.to_string();
-        if let Some(s) = &self.signature_block {
-            rest = rest.replacen(s.as_str(), "", 1);
-        }
-        if let Some(m) = &self.quote_marker {
-            rest = rest.replacen(m.as_str(), "", 1);
-        }
-        rest.lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('>'))
-    }
-
-    /// The mail to queue, once [`ComposeState::blocked_reason`] is `None`.
-    pub fn outgoing(&self, desk: &Desk) -> Result<Outgoing, String> {
-        if let Some(r) = self.blocked_reason() {
-            return Err(r);
-        }
-        let Some(id) = self.current_identity() else {
-            return Err("Choose who the mail is from.".into());
-        };
-        let checked = |v: Vec<String>| -> Result<Vec<String>, String> {
-            v.iter()
-                .map(|a| crate::mail::address::validate_recipient(a).map_err(|e| e.to_string()))
-                .collect()
-        };
-        Ok(Outgoing {
-            account: id.account.clone(),
-            from_name: id.name.clone(),
-            from: id.email.clone(),
-            to: checked(self.recipients(TO))?,
-            cc: checked(self.recipients(CC))?,
-            bcc: checked(self.effective_bcc())?,
-            subject: text(&self.subject).trim().to_string(),
-            body: text(&self.body),
-            in_reply_to: self.in_reply_to,
-            attachments: self.file_attachments(desk)?,
-        })
-    }
-
     /// Show the cursor only in the field being edited.
     pub fn sync_cursors(&mut self) {
         use ratatui::style::{Modifier, Style};
@@ -639,182 +473,6 @@ impl ComposeState {
                 Style::default()
             });
         }
-    }
-
-    /// Handle a bound action: `(close overlay, commands, status message)`.
-    pub fn action(
-        &mut self,
-        desk: &Arc<Desk>,
-        action: Action,
-    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
-        let r = self.handle_action(desk, action);
-        self.sync_cursors();
-        r
-    }
-
-    fn handle_action(
-        &mut self,
-        desk: &Arc<Desk>,
-        action: Action,
-    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
-        match &mut self.mode {
-            Mode::AttachPrompt { input, matches } => {
-                match action {
-                    Action::NextField => {
-                        let (completed, found) = complete_path(input);
-                        *input = completed;
-                        *matches = found;
-                        if matches.is_empty() {
-                            self.notice = Some(("No file matches.".into(), true));
-                        }
-                    }
-                    Action::Cancel | Action::Back => {
-                        self.mode = Mode::Edit;
-                        self.notice = None;
-                    }
-                    _ => {}
-                }
-                return (false, vec![], None);
-            }
-            Mode::Templates { names, cursor } => {
-                match action {
-                    Action::NextField => *cursor = (*cursor + 1).min(names.len().saturating_sub(1)),
-                    Action::PrevField => *cursor = cursor.saturating_sub(1),
-                    Action::Cancel | Action::Back | Action::InsertTemplate => {
-                        self.mode = Mode::Edit
-                    }
-                    _ => {}
-                }
-                return (false, vec![], None);
-            }
-            Mode::ConfirmClose { discard } => {
-                let discard = *discard;
-                self.mode = Mode::Edit;
-                self.notice = None;
-                if matches!(action, Action::Cancel | Action::Back) {
-                    return self.close(desk, discard);
-                }
-            }
-            Mode::Edit => {}
-        }
-        match action {
-            Action::NextField => {
-                let completing = matches!(self.field, TO | CC | BCC) && self.complete_recipient();
-                if !completing {
-                    self.field = (self.field + 1) % FIELDS.len();
-                }
-            }
-            Action::PrevField => self.field = (self.field + FIELDS.len() - 1) % FIELDS.len(),
-            Action::Cancel | Action::Back => {
-                if !self.dirty && !self.saved {
-                    return (true, vec![], None);
-                }
-                let saved = self.save_draft(desk.store());
-                self.mode = Mode::ConfirmClose { discard: false };
-                let msg = match saved {
-                    Ok(_) => (
-                        "Draft saved. Esc again closes and keeps it; d then Esc discards it; any other key goes back to writing."
-                            .to_string(),
-                        false,
-                    ),
-                    Err(e) => (
-                        format!(
-                            "The draft could not be saved ({e}). Esc again closes anyway; any other key goes back to writing."
-                        ),
-                        true,
-                    ),
-                };
-                self.notice = Some(msg.clone());
-                return (false, vec![], Some(msg));
-            }
-            Action::InsertTemplate => {
-                let to = self.recipients(TO).into_iter().next();
-                self.template_ctx = Some(template_context(desk, self.in_reply_to, to.as_deref()));
-                if let Err(e) = self.open_templates() {
-                    self.notice = Some((e.clone(), true));
-                    return (false, vec![], Some((e, true)));
-                }
-            }
-            Action::ExternalEditor => self.wants_editor = true,
-            Action::Send => {
-                let out = match self.outgoing(desk) {
-                    Ok(o) => o,
-                    Err(reason) => {
-                        return (
-                            false,
-                            vec![],
-                            Some((format!("Cannot send yet: {reason}"), true)),
-                        );
-                    }
-                };
-                // Build the bytes once here so a mail the outbox would refuse
-                // keeps its draft and the pane stays open with the reason.
-                let probe = crate::outbox::message::Draft {
-                    from_name: out.from_name.clone(),
-                    from: out.from.clone(),
-                    to: out.to.clone(),
-                    cc: out.cc.clone(),
-                    bcc: out.bcc.clone(),
-                    subject: out.subject.clone(),
-                    body: out.body.clone(),
-                    attachments: vec![],
-                };
-                if let Err(e) = crate::outbox::message::build(&probe, None) {
-                    return (false, vec![], Some((format!("Cannot send: {e}"), true)));
-                }
-                if self.draft_id != 0 {
-                    // The outbox has the mail from here on; a draft left
-                    // behind would be offered again after a restart.
-                    if let Err(e) = desk.store().delete_draft(self.draft_id) {
-                        tracing::warn!("could not delete draft {}: {e}", self.draft_id);
-                    }
-                    self.saved = false;
-                }
-                self.dirty = false;
-                return (true, vec![Command::Send(Box::new(out))], None);
-            }
-            _ => {}
-        }
-        (false, vec![], None)
-    }
-
-    /// Close the pane, keeping the draft saved or discarding it.
-    fn close(
-        &mut self,
-        desk: &Arc<Desk>,
-        discard: bool,
-    ) -> (bool, Vec<Command>, Option<(String, bool)>) {
-        if discard {
-            if self.draft_id != 0
-                && let Err(e) = desk.store().delete_draft(self.draft_id)
-            {
-                return (
-                    true,
-                    vec![],
-                    Some((format!("Could not discard the draft: {e}"), true)),
-                );
-            }
-            self.saved = false;
-            self.dirty = false;
-            return (true, vec![], Some(("Draft discarded.".into(), false)));
-        }
-        if self.dirty
-            && let Err(e) = self.save_draft(desk.store())
-        {
-            return (
-                true,
-                vec![],
-                Some((format!("Could not save the draft: {e}"), true)),
-            );
-        }
-        (
-            true,
-            vec![],
-            Some((
-                "Draft kept; it is offered again on the next start.".into(),
-                false,
-            )),
-        )
     }
 
     /// A one-line summary of the attachments with sizes.

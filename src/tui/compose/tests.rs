@@ -1,6 +1,7 @@
-//! Compose behaviour on a real store.
+//! Compose behaviour against an in-memory desk: no store, no files.
 
 use super::*;
+use crate::desk::fake::FakeDesk;
 
 fn settings() -> ComposeSettings {
     ComposeSettings::parse(
@@ -21,6 +22,10 @@ agents = ["boris@desk.example"]
     .expect("settings")
 }
 
+fn desk() -> FakeDesk {
+    FakeDesk::new(crate::demo::demo_config())
+}
+
 fn blank() -> ComposeState {
     ComposeState::blank(&crate::demo::demo_config(), &settings())
 }
@@ -34,7 +39,7 @@ fn key(code: KeyCode) -> Key {
 
 fn typ(c: &mut ComposeState, s: &str) {
     for ch in s.chars() {
-        c.input(key(KeyCode::Char(ch)));
+        c.input(&desk(), key(KeyCode::Char(ch)));
     }
 }
 
@@ -142,7 +147,7 @@ fn editor_text_round_trips() {
         "{t}"
     );
     let mut d = blank();
-    d.apply_editor_text(&t).expect("applies");
+    d.apply_editor_text(&desk(), &t).expect("applies");
     assert_eq!(d.identity, Some(0));
     assert_eq!(d.editor_text(), t);
     assert_eq!(text(&d.body), text(&c.body));
@@ -150,7 +155,7 @@ fn editor_text_round_trips() {
 
     // Edited in the editor: new identity, wrapped To, CRLF endings.
     let edited = "From: alice@desk.example\r\nTo: ann@example.com,\r\n  dan@example.com\r\nSubject: Changed\r\n\r\nNew body\r\n";
-    d.apply_editor_text(edited).expect("applies");
+    d.apply_editor_text(&desk(), edited).expect("applies");
     assert_eq!(d.identity, Some(1));
     assert_eq!(
         d.recipients(TO),
@@ -162,11 +167,14 @@ fn editor_text_round_trips() {
 
     let before = d.editor_text();
     assert!(
-        d.apply_editor_text("From: nobody@else.example\n\nx")
+        d.apply_editor_text(&desk(), "From: nobody@else.example\n\nx")
             .is_err()
     );
-    assert!(d.apply_editor_text("X-Evil: 1\n\nx").is_err());
-    assert!(d.apply_editor_text("just a body without headers").is_err());
+    assert!(d.apply_editor_text(&desk(), "X-Evil: 1\n\nx").is_err());
+    assert!(
+        d.apply_editor_text(&desk(), "just a body without headers")
+            .is_err()
+    );
     assert_eq!(d.editor_text(), before, "a failed read changes nothing");
 }
 
@@ -200,36 +208,20 @@ fn completion_from_known_addresses() {
 }
 
 #[test]
-fn path_completion() {
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("invoice-2026.pdf"), b"x").expect("w");
-    std::fs::write(dir.path().join("invoice-2025.pdf"), b"x").expect("w");
-    std::fs::create_dir(dir.path().join("scans")).expect("mkdir");
-    std::fs::write(dir.path().join(".hidden"), b"x").expect("w");
-    let base = format!("{}/", dir.path().display());
-    let (done, found) = complete_path(&format!("{base}inv"));
-    assert_eq!(done, format!("{base}invoice-202"));
-    assert_eq!(found.len(), 2);
-    let (done, _) = complete_path(&format!("{base}sc"));
-    assert_eq!(done, format!("{base}scans/"));
-    let (_, found) = complete_path(&base);
-    assert!(!found.iter().any(|f| f.starts_with('.')), "{found:?}");
-}
-
-#[test]
 fn attachments_add_and_remove() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let f = dir.path().join("report.pdf");
-    std::fs::write(&f, vec![0u8; 2048]).expect("w");
+    let f = PathBuf::from("/home/alice/report.pdf");
+    let mut d = desk();
+    d.files.insert(f.clone(), vec![0u8; 2048]);
     let mut c = blank();
-    c.add_attachment(&f).expect("added");
-    assert!(c.add_attachment(&f).is_err(), "twice");
-    assert!(c.add_attachment(dir.path()).is_err(), "a directory");
+    c.add_attachment(&d, &f).expect("added");
+    assert!(c.add_attachment(&d, &f).is_err(), "twice");
+    let dir = Path::new("/home/alice");
+    assert!(c.add_attachment(&d, dir).is_err(), "a directory");
     assert_eq!(c.attachment_line(), vec!["report.pdf (2 KB)"]);
     assert_eq!(c.attachments()[0].content_type, "application/pdf");
     assert_eq!(c.draft().attachments, vec![f.clone()]);
     c.field = ATTACH;
-    c.input(key(KeyCode::Char('d')));
+    c.input(&d, key(KeyCode::Char('d')));
     assert!(c.attachments().is_empty());
 }
 
@@ -247,20 +239,18 @@ fn autosave_waits_for_a_pause() {
 
 #[test]
 fn unknown_template_placeholder_blocks_until_removed() {
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        dir.path().join("thanks"),
-        "Dear {Person.name}, re {Case.nmber}. {User.name}\n",
-    )
-    .expect("w");
+    let mut d = desk();
+    d.templates.insert(
+        "thanks".into(),
+        "Dear {Person.name}, re {Case.nmber}. {User.name}\n".into(),
+    );
     let mut c = blank();
-    c.templates_dir = dir.path().to_path_buf();
     c.set_identity(1);
     c.to = area("ann@example.com");
     c.subject = area("Hi");
     let mut ctx = TemplateContext::new();
     ctx.set("Person.name", "Ann").set("User.name", "Alice");
-    c.insert_template("thanks", &ctx).expect("inserted");
+    c.insert_template(&d, "thanks", &ctx).expect("inserted");
     assert_eq!(text(&c.body), "Dear Ann, re {Case.nmber}. Alice");
     let r = c.blocked_reason().unwrap_or_default();
     assert!(r.contains("{Case.nmber}"), "{r}");

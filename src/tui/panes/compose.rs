@@ -263,11 +263,11 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &ComposeState, theme: &Theme) {
         }
         _ => {}
     }
-    if let Some((msg, is_err)) = &c.notice {
+    if let Some(m) = &c.notice {
         frame.render_widget(
-            Paragraph::new(Span::styled(
-                msg.clone(),
-                theme.style(if *is_err { Role::Error } else { Role::Muted }),
+            Paragraph::new(crate::tui::panes::safe(
+                &m.text,
+                theme.style(if m.is_error { Role::Error } else { Role::Muted }),
             )),
             rows[10],
         );

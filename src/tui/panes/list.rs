@@ -10,15 +10,6 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// "14:03" today-ish mail, else "Nov 25".
-pub fn short_date(ts: i64) -> String {
-    use chrono::{Local, TimeZone};
-    match Local.timestamp_opt(ts, 0).single() {
-        Some(d) => d.format("%b %d %H:%M").to_string(),
-        None => "".into(),
-    }
-}
-
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::List;
     let l = &app.list;
@@ -97,7 +88,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 ),
                 Span::styled(" ", style),
                 Span::styled(
-                    fit(&short_date(s.date), date_w),
+                    fit(&app.clock.short_date(s.date), date_w),
                     if selected {
                         style
                     } else {

@@ -1,6 +1,7 @@
 //! Outbox overlay: every queued mail with its state, retry time and the
 //! server's reason for a failure. S sends now, d cancels.
 
+use crate::mail::format::Clock;
 use crate::store::{OutboxEntry, OutboxState};
 use crate::tui::panes::{fit, safe};
 use crate::tui::theme::{Role, Theme};
@@ -10,16 +11,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-fn state_text(e: &OutboxEntry) -> (String, Role) {
-    let at = |t: i64| {
-        chrono::DateTime::from_timestamp(t, 0)
-            .map(|d| {
-                d.with_timezone(&chrono::Local)
-                    .format("%H:%M:%S")
-                    .to_string()
-            })
-            .unwrap_or_default()
-    };
+fn state_text(e: &OutboxEntry, clock: &Clock) -> (String, Role) {
+    let at = |t: i64| clock.time_of_day(t);
     match &e.state {
         OutboxState::Queued => ("queued".into(), Role::Normal),
         OutboxState::Sending => ("sending".into(), Role::Accent),
@@ -33,7 +26,14 @@ fn state_text(e: &OutboxEntry) -> (String, Role) {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, entries: &[OutboxEntry], cursor: usize, theme: &Theme) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    entries: &[OutboxEntry],
+    cursor: usize,
+    clock: &Clock,
+    theme: &Theme,
+) {
     let r = centered(area, 90, 80);
     let width = r.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, entries: &[OutboxEntry], cursor: usiz
         )));
     }
     for (i, e) in entries.iter().enumerate() {
-        let (state, role) = state_text(e);
+        let (state, role) = state_text(e, clock);
         let selected = i == cursor;
         let style = if selected {
             theme.style(Role::Selected)

@@ -1,6 +1,7 @@
 //! Command palette and record picker: a filter line over a fuzzy-ranked list.
 
-use crate::tui::app::{App, RecordPicker};
+use crate::tui::action::Action;
+use crate::tui::app::{PickList, RecordPicker};
 use crate::tui::panes::safe;
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::{centered, pane_block};
@@ -20,7 +21,6 @@ fn draw_list(
 ) {
     let r = centered(area, 60, 60);
     let height = r.height.saturating_sub(3) as usize;
-    let cursor = cursor.min(items.len().saturating_sub(1));
     let start = cursor.saturating_sub(height.saturating_sub(1));
     let mut lines = vec![Line::from(vec![
         Span::styled("> ", theme.style(Role::Accent)),
@@ -48,36 +48,39 @@ fn draw_list(
     );
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, input: &str, cursor: usize, theme: &Theme) {
-    let items = app
-        .palette_matches(input)
-        .into_iter()
-        .map(|(_, l)| l)
-        .collect();
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    input: &str,
+    matches: &PickList<(Action, String)>,
+    theme: &Theme,
+) {
+    let items = matches.items().iter().map(|(_, l)| l.clone()).collect();
     draw_list(
         frame,
         area,
         "Command — Enter runs, Esc closes",
         input,
         items,
-        cursor,
+        matches.cursor(),
         theme,
     );
 }
 
-pub fn draw_picker(frame: &mut Frame, area: Rect, app: &App, p: &RecordPicker, theme: &Theme) {
-    let items = app
-        .picker_matches(p)
-        .into_iter()
+pub fn draw_picker(frame: &mut Frame, area: Rect, p: &RecordPicker, theme: &Theme) {
+    let items = p
+        .matches
+        .items()
+        .iter()
         .map(|r| format!("{:<8} {}", r.kind.label(), r.title()))
         .collect();
     draw_list(
         frame,
         area,
         "Link to record — Enter links, Esc closes",
-        &p.input,
+        p.input.as_str(),
         items,
-        p.cursor,
+        p.matches.cursor(),
         theme,
     );
 }

@@ -60,7 +60,7 @@ pub fn window<'a>(app: &App, theme: &Theme, from: usize, count: usize) -> (Vec<L
                 format!(
                     " ({}, {})",
                     crate::mail::sanitize::sanitize_line(&a.mime),
-                    human_size(a.size as u64)
+                    crate::mail::format::human_size(a.size as u64)
                 ),
                 theme.style(Role::Muted),
             ),
@@ -87,16 +87,6 @@ pub fn window<'a>(app: &App, theme: &Theme, from: usize, count: usize) -> (Vec<L
         });
     out.extend(body);
     (out, total)
-}
-
-pub fn human_size(n: u64) -> String {
-    if n >= 1 << 20 {
-        format!("{:.1} MB", n as f64 / (1u64 << 20) as f64)
-    } else if n >= 1024 {
-        format!("{:.1} KB", n as f64 / 1024.0)
-    } else {
-        format!("{n} B")
-    }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -1,8 +1,8 @@
 //! A record's card: its fields, related records and History (all mail
 //! linked to it and to its related records, newest first, with status).
 
+use crate::mail::format::Clock;
 use crate::tui::app::RecordCard;
-use crate::tui::panes::list::short_date;
 use crate::tui::panes::{fit, safe};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::{centered, pane_block};
@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
-pub fn lines<'a>(card: &RecordCard, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+pub fn lines<'a>(card: &RecordCard, width: usize, clock: &Clock, theme: &Theme) -> Vec<Line<'a>> {
     let r = &card.record;
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{} ", r.kind.label()), theme.style(Role::Muted)),
@@ -66,7 +66,7 @@ pub fn lines<'a>(card: &RecordCard, width: usize, theme: &Theme) -> Vec<Line<'a>
         let who = m.sender().to_string();
         let subj_w = width.saturating_sub(12 + 1 + 9 + 1 + sender_w + 1);
         lines.push(Line::from(vec![
-            Span::styled(fit(&short_date(m.date), 12), style),
+            Span::styled(fit(&clock.short_date(m.date), 12), style),
             Span::styled(" ", style),
             Span::styled(fit(m.status.name(), 9), style),
             Span::styled(" ", style),
@@ -78,10 +78,10 @@ pub fn lines<'a>(card: &RecordCard, width: usize, theme: &Theme) -> Vec<Line<'a>
     lines
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, card: &RecordCard, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, card: &RecordCard, clock: &Clock, theme: &Theme) {
     let r = centered(area, 90, 90);
     let width = r.width.saturating_sub(2) as usize;
-    let lines = lines(card, width, theme);
+    let lines = lines(card, width, clock, theme);
     let height = r.height.saturating_sub(2) as usize;
     let head = lines.len().saturating_sub(card.history.len());
     let scroll = (head + card.cursor + 1).saturating_sub(height);

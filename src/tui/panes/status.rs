@@ -22,10 +22,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ));
             spans.push(safe(&format!("{}  ", h.desc), bar));
         }
-    } else if let Some((msg, is_err)) = &app.status.message {
+    } else if let Some(m) = &app.status.message {
         spans.push(safe(
-            msg,
-            theme.style(if *is_err {
+            &m.text,
+            theme.style(if m.is_error {
                 Role::Error
             } else {
                 Role::StatusBar

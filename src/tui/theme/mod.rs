@@ -26,6 +26,10 @@
 //! colour; without a truecolor terminal RGB colours are mapped to the
 //! nearest xterm 256-colour palette entry.
 
+mod parse;
+
+pub use parse::reduce_to_256;
+use parse::{line_of, parse_file};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -237,17 +241,17 @@ const BUILTINS: &[(&str, &str, &str)] = &[
     (
         "dark",
         "themes/dark.toml",
-        include_str!("../../themes/dark.toml"),
+        include_str!("../../../themes/dark.toml"),
     ),
     (
         "light",
         "themes/light.toml",
-        include_str!("../../themes/light.toml"),
+        include_str!("../../../themes/light.toml"),
     ),
     (
         "mono",
         "themes/mono.toml",
-        include_str!("../../themes/mono.toml"),
+        include_str!("../../../themes/mono.toml"),
     ),
 ];
 
@@ -348,9 +352,9 @@ impl Theme {
         let user = match user_dir {
             Some(dir) => {
                 let path = dir.join(format!("{name}.toml"));
-                match std::fs::read_to_string(&path) {
-                    Ok(src) => Some((parse_file(&src, &path)?, src, path)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                match crate::config::read_optional(&path) {
+                    Ok(Some(src)) => Some((parse_file(&src, &path)?, src, path)),
+                    Ok(None) => None,
                     Err(source) => {
                         return Err(ThemeError::Io {
                             file: path.display().to_string(),
@@ -458,9 +462,8 @@ impl Theme {
 /// Theme names usable with [`Theme::load`]: builtins plus `*.toml` in `user_dir`.
 pub fn available(user_dir: Option<&Path>) -> Vec<String> {
     let mut names: Vec<String> = Theme::builtin_names().map(str::to_owned).collect();
-    if let Some(entries) = user_dir.and_then(|d| std::fs::read_dir(d).ok()) {
-        for entry in entries.flatten() {
-            let path = entry.path();
+    if let Some(dir) = user_dir {
+        for path in crate::config::dir_entries(dir) {
             if path.extension().is_some_and(|e| e == "toml")
                 && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
                 && valid_name(stem)
@@ -490,240 +493,5 @@ fn builtin_file(name: &str) -> Option<Result<ThemeFile, ThemeError>> {
         .map(|(_, origin, src)| parse_file(src, Path::new(origin)))
 }
 
-fn line_of(src: &str, span: &Range<usize>) -> usize {
-    let end = span.start.min(src.len());
-    src.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-fn parse_file(src: &str, origin: &Path) -> Result<ThemeFile, ThemeError> {
-    let file = origin.display().to_string();
-    let line = |span: &Range<usize>| line_of(src, span);
-    let invalid = |span: &Range<usize>, message: String| ThemeError::Invalid {
-        file: file.clone(),
-        line: line(span),
-        message,
-    };
-    let doc = DeTable::parse(src).map_err(|e| ThemeError::Toml {
-        file: file.clone(),
-        line: e.span().map_or(1, |s| line(&s)),
-        message: e.message().trim().to_owned(),
-    })?;
-    let mut entries: Vec<_> = doc.get_ref().iter().collect();
-    entries.sort_by_key(|(k, _)| k.span().start);
-    let mut out = ThemeFile::default();
-    for (key, value) in entries {
-        let key_name: &str = key.get_ref().as_ref();
-        if key_name == "extends" {
-            let DeValue::String(s) = value.get_ref() else {
-                return Err(invalid(
-                    &value.span(),
-                    "`extends` must be a theme name string".into(),
-                ));
-            };
-            out.extends = Some(Spanned::new(value.span(), s.to_string()));
-            continue;
-        }
-        let role: Role = key_name.parse().map_err(|()| ThemeError::UnknownRole {
-            file: file.clone(),
-            line: line(&key.span()),
-            role: key_name.to_owned(),
-        })?;
-        let DeValue::Table(table) = value.get_ref() else {
-            return Err(invalid(
-                &key.span(),
-                format!("`{role}` must be a table: write [{role}] and its fields below it"),
-            ));
-        };
-        let mut spec = RoleSpec::default();
-        for (field, v) in table.iter() {
-            let field_name: &str = field.get_ref().as_ref();
-            match field_name {
-                "fg" | "bg" => {
-                    let colour =
-                        parse_colour(v.get_ref()).ok_or_else(|| ThemeError::BadColour {
-                            file: file.clone(),
-                            line: line(&v.span()),
-                            field: format!("{role}.{field_name}"),
-                            value: display_value(v.get_ref()),
-                        })?;
-                    if field_name == "fg" {
-                        spec.fg = Some(colour);
-                    } else {
-                        spec.bg = Some(colour);
-                    }
-                }
-                _ => {
-                    let Some(i) = ATTRS.iter().position(|(n, _)| *n == field_name) else {
-                        return Err(invalid(
-                            &field.span(),
-                            format!(
-                                "unknown field `{role}.{field_name}` (expected fg, bg, bold, dim, italic, underlined, reversed, crossed_out)"
-                            ),
-                        ));
-                    };
-                    let Some(b) = v.get_ref().as_bool() else {
-                        return Err(invalid(
-                            &v.span(),
-                            format!(
-                                "`{role}.{field_name}` must be true or false, not {}",
-                                v.get_ref().type_str()
-                            ),
-                        ));
-                    };
-                    spec.attrs[i] = Some(b);
-                }
-            }
-        }
-        out.roles.insert(role, spec);
-    }
-    Ok(out)
-}
-
-fn parse_colour(v: &DeValue<'_>) -> Option<Color> {
-    match v {
-        DeValue::String(s) => {
-            let s = s.trim();
-            // ratatui accepts things like "light-blue" and "#rrggbb"; "#rgb" is added here.
-            if let Some(hex) = s.strip_prefix('#')
-                && hex.len() == 3
-            {
-                let mut digits = hex.chars().map(|c| c.to_digit(16));
-                let (Some(Some(r)), Some(Some(g)), Some(Some(b))) =
-                    (digits.next(), digits.next(), digits.next())
-                else {
-                    return None;
-                };
-                let expand = |d: u32| u8::try_from(d * 17).ok();
-                return Some(Color::Rgb(expand(r)?, expand(g)?, expand(b)?));
-            }
-            Color::from_str(s).ok()
-        }
-        DeValue::Integer(i) => i.as_str().parse::<u8>().ok().map(Color::Indexed),
-        _ => None,
-    }
-}
-
-fn display_value(v: &DeValue<'_>) -> String {
-    match v {
-        DeValue::String(s) => s.to_string(),
-        DeValue::Integer(i) => i.as_str().to_owned(),
-        other => other.type_str().to_owned(),
-    }
-}
-
-/// Maps a colour for a 256-colour terminal: RGB becomes the nearest entry of
-/// the xterm colour cube (16-231) or grey ramp (232-255); other colours are
-/// returned unchanged. The 16 basic colours are never chosen, since
-/// terminals redefine them freely.
-pub fn reduce_to_256(c: Color) -> Color {
-    match c {
-        Color::Rgb(r, g, b) => Color::Indexed(nearest_256(r, g, b)),
-        other => other,
-    }
-}
-
-const CUBE: [u8; 6] = [0, 95, 135, 175, 215, 255];
-
-fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
-    let dist = |(r2, g2, b2): (u8, u8, u8)| {
-        let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
-        d(r, r2) + d(g, g2) + d(b, b2)
-    };
-    let level = |v: u8| -> usize {
-        CUBE.iter()
-            .enumerate()
-            .min_by_key(|(_, l)| (i32::from(**l) - i32::from(v)).abs())
-            .map_or(0, |(i, _)| i)
-    };
-    let (ri, gi, bi) = (level(r), level(g), level(b));
-    let cube_rgb = (CUBE[ri], CUBE[gi], CUBE[bi]);
-    // Indices fit: 16 + 36*5 + 6*5 + 5 = 231.
-    let cube_index = (16 + 36 * ri + 6 * gi + bi) as u8;
-    let (grey_index, grey_rgb) = (0u8..24)
-        .map(|i| {
-            let v = 8 + 10 * i;
-            (232 + i, (v, v, v))
-        })
-        .min_by_key(|(_, rgb)| dist(*rgb))
-        .unwrap_or((232, (8, 8, 8)));
-    if dist(grey_rgb) < dist(cube_rgb) {
-        grey_index
-    } else {
-        cube_index
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builtins_define_every_role() {
-        for name in Theme::builtin_names() {
-            let file = builtin_file(name).expect("exists").expect(name);
-            for role in Role::ALL {
-                assert!(file.roles.contains_key(role), "{name} lacks [{role}]");
-            }
-        }
-    }
-
-    #[test]
-    fn builtin_dark_selected() {
-        let t = Theme::builtin("dark").expect("dark");
-        let s = t.style(Role::Selected);
-        assert_eq!(s.fg, Some(Color::Black));
-        assert_eq!(s.bg, Some(Color::Rgb(0x87, 0xaf, 0xff)));
-    }
-
-    #[test]
-    fn cube_and_grey_reduction() {
-        assert_eq!(nearest_256(0x87, 0xaf, 0xff), 111);
-        assert_eq!(nearest_256(0, 0, 0), 16);
-        assert_eq!(nearest_256(255, 255, 255), 231);
-        assert_eq!(nearest_256(0x30, 0x30, 0x30), 236);
-        assert_eq!(nearest_256(0xff, 0x00, 0x00), 196);
-        assert_eq!(nearest_256(0x80, 0x80, 0x80), 244);
-        assert_eq!(reduce_to_256(Color::Red), Color::Red);
-        assert_eq!(reduce_to_256(Color::Indexed(7)), Color::Indexed(7));
-    }
-
-    #[test]
-    fn env_vars() {
-        assert_eq!(
-            ColorEnv::from_vars(false, Some("truecolor")),
-            ColorEnv::TRUECOLOR
-        );
-        assert!(ColorEnv::from_vars(false, Some("24bit")).truecolor);
-        assert!(!ColorEnv::from_vars(false, Some("yes")).truecolor);
-        assert!(!ColorEnv::from_vars(false, None).truecolor);
-        assert!(ColorEnv::from_vars(true, None).no_color);
-    }
-
-    #[test]
-    fn colour_forms() {
-        let c = |s: &str| parse_colour(&DeValue::String(s.to_owned().into()));
-        assert_eq!(c("#e0e0ff"), Some(Color::Rgb(0xe0, 0xe0, 0xff)));
-        assert_eq!(c("#fff"), Some(Color::Rgb(255, 255, 255)));
-        assert_eq!(c("lightblue"), Some(Color::LightBlue));
-        assert_eq!(c("reset"), Some(Color::Reset));
-        assert_eq!(c("236"), Some(Color::Indexed(236)));
-        assert_eq!(c("#12345g"), None);
-        assert_eq!(c("256"), None);
-        assert_eq!(c("blurple"), None);
-    }
-
-    #[test]
-    fn rejects_path_like_names() {
-        for n in ["../dark", "a/b", ".hidden", ""] {
-            assert!(!valid_name(n), "{n}");
-            assert!(matches!(
-                Theme::load(n, None, ColorEnv::TRUECOLOR),
-                Err(ThemeError::UnknownTheme { .. })
-            ));
-        }
-    }
-}
+mod tests;

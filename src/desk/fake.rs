@@ -1,0 +1,282 @@
+//! An in-memory `DeskClient` for state tests of the screen: no store, no
+//! files, no tasks. It answers from the rows, records, files and templates
+//! it is given and keeps every command it is sent.
+
+use crate::config::Config;
+use crate::config::identities::ComposeSettings;
+use crate::protocol::{
+    AccountFolders, AttachmentSource, Command, DeskClient, DeskError, DeskResult, ListRow,
+    PageCursor, PageFrom, PageQuery, TemplateContext,
+};
+use crate::store::drafts::StoredDraft;
+use crate::store::notifications::Notification;
+use crate::store::{
+    FolderEntry, FolderState, HistoryItem, MessageSummary, OutboxEntry, Record, RecordKind,
+    RecordRef,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub struct FakeDesk {
+    pub config: Config,
+    /// Mails per (account, folder), newest first.
+    pub mails: BTreeMap<(String, String), Vec<MessageSummary>>,
+    pub records: Vec<Record>,
+    /// Links of a mail.
+    pub links: BTreeMap<u64, Vec<Record>>,
+    /// The agent's files: path → bytes.
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+    pub templates: BTreeMap<String, String>,
+    pub settings: ComposeSettings,
+    pub drafts: Vec<StoredDraft>,
+    /// Every command sent, in order.
+    pub sent: Mutex<Vec<Command>>,
+    next_id: AtomicU64,
+}
+
+impl FakeDesk {
+    pub fn new(config: Config) -> FakeDesk {
+        FakeDesk {
+            config,
+            next_id: AtomicU64::new(1000),
+            ..FakeDesk::default()
+        }
+    }
+
+    /// Put `mails` (newest first) into `account/folder`.
+    pub fn with_folder(mut self, account: &str, folder: &str, mails: Vec<MessageSummary>) -> Self {
+        self.mails
+            .insert((account.to_string(), folder.to_string()), mails);
+        self
+    }
+
+    /// The commands sent so far, taken out.
+    pub fn take_sent(&self) -> Vec<Command> {
+        self.sent
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+    }
+
+    fn row(m: &MessageSummary) -> ListRow {
+        ListRow {
+            cursor: PageCursor::from_key(m.id.to_be_bytes().to_vec()),
+            entry: FolderEntry {
+                uid: u32::try_from(m.id).unwrap_or(u32::MAX),
+                flags: 0,
+            },
+            summary: m.clone(),
+            thread_size: 1,
+        }
+    }
+
+    fn find(&self, id: u64) -> Option<&MessageSummary> {
+        self.mails.values().flatten().find(|m| m.id == id)
+    }
+}
+
+impl DeskClient for FakeDesk {
+    fn send(&self, cmd: Command) {
+        if let Ok(mut s) = self.sent.lock() {
+            s.push(cmd);
+        }
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn folders(&self) -> DeskResult<Vec<AccountFolders>> {
+        let mut out: Vec<AccountFolders> = Vec::new();
+        for ((account, folder), mails) in &self.mails {
+            let state = FolderState {
+                name: folder.clone(),
+                total: mails.len() as u64,
+                unread: mails.len() as u64,
+                ..FolderState::default()
+            };
+            match out.iter_mut().find(|a| a.account == *account) {
+                Some(a) => a.folders.push(state),
+                None => out.push(AccountFolders {
+                    account: account.clone(),
+                    group: false,
+                    folders: vec![state],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    fn page(&self, q: &PageQuery) -> DeskResult<Vec<ListRow>> {
+        let rows: Vec<ListRow> = self
+            .mails
+            .get(&(q.account.clone(), q.folder.clone()))
+            .map(|m| m.iter().map(FakeDesk::row).collect())
+            .unwrap_or_default();
+        let at = q
+            .cursor
+            .as_ref()
+            .and_then(|c| rows.iter().position(|r| r.cursor == *c));
+        let (start, end) = match (q.from, at) {
+            (PageFrom::After, Some(i)) => (i + 1, (i + 1 + q.n).min(rows.len())),
+            (PageFrom::At, Some(i)) => (i, (i + q.n).min(rows.len())),
+            (PageFrom::After | PageFrom::At, None) => (0, q.n.min(rows.len())),
+            (PageFrom::Before, Some(i)) => (i.saturating_sub(q.n), i),
+            (PageFrom::Before, None) => (rows.len().saturating_sub(q.n), rows.len()),
+        };
+        Ok(rows
+            .get(start..end)
+            .map(<[ListRow]>::to_vec)
+            .unwrap_or_default())
+    }
+
+    fn summary(&self, id: u64) -> DeskResult<Option<MessageSummary>> {
+        Ok(self.find(id).cloned())
+    }
+
+    fn account_of(&self, id: u64) -> DeskResult<Option<String>> {
+        Ok(self
+            .mails
+            .iter()
+            .find(|(_, m)| m.iter().any(|m| m.id == id))
+            .map(|((a, _), _)| a.clone()))
+    }
+
+    fn raw_source(&self, id: u64) -> DeskResult<Option<String>> {
+        Ok(self.find(id).map(|m| format!("Subject: {}\n", m.subject)))
+    }
+
+    fn body_size(&self, id: u64) -> DeskResult<Option<u64>> {
+        Ok(self.find(id).map(|m| m.size))
+    }
+
+    fn quote_lines(&self, id: u64) -> DeskResult<Option<Vec<String>>> {
+        Ok(self.find(id).map(|m| vec![m.preview.clone()]))
+    }
+
+    fn special_folder(&self, _account: &str, _use: &str) -> DeskResult<Option<String>> {
+        Ok(None)
+    }
+
+    fn links_of(&self, id: u64) -> DeskResult<Vec<Record>> {
+        Ok(self.links.get(&id).cloned().unwrap_or_default())
+    }
+
+    fn records(&self, kind: RecordKind) -> DeskResult<Vec<Record>> {
+        Ok(self
+            .records
+            .iter()
+            .filter(|r| r.kind == kind && !r.deleted)
+            .cloned()
+            .collect())
+    }
+
+    fn record(&self, r: RecordRef) -> DeskResult<Option<Record>> {
+        Ok(self.records.iter().find(|x| x.reference() == r).cloned())
+    }
+
+    fn children_of(&self, r: RecordRef) -> DeskResult<Vec<Record>> {
+        Ok(self
+            .records
+            .iter()
+            .filter(|x| x.parent == Some(r))
+            .cloned()
+            .collect())
+    }
+
+    fn history(&self, _r: &Record) -> DeskResult<Vec<HistoryItem>> {
+        Ok(vec![])
+    }
+
+    fn notifications(&self) -> DeskResult<Vec<Notification>> {
+        Ok(vec![])
+    }
+
+    fn deleted_records(&self) -> DeskResult<Vec<Record>> {
+        Ok(self.records.iter().filter(|r| r.deleted).cloned().collect())
+    }
+
+    fn outbox_entries(&self) -> DeskResult<Vec<OutboxEntry>> {
+        Ok(vec![])
+    }
+
+    fn drafts(&self) -> DeskResult<Vec<StoredDraft>> {
+        Ok(self.drafts.clone())
+    }
+
+    fn new_draft_id(&self) -> DeskResult<u64> {
+        Ok(self.next_id.fetch_add(1, Ordering::SeqCst))
+    }
+
+    fn template_context(
+        &self,
+        _parent: Option<u64>,
+        to: Option<&str>,
+    ) -> DeskResult<TemplateContext> {
+        let mut ctx = TemplateContext::new();
+        ctx.set("User.name", self.config.agent.name.clone());
+        if let Some(to) = to {
+            ctx.set("Person.emailAddress", to);
+        }
+        Ok(ctx)
+    }
+
+    fn compose_settings(&self) -> DeskResult<ComposeSettings> {
+        Ok(self.settings.clone())
+    }
+
+    fn template_names(&self) -> DeskResult<Vec<String>> {
+        if self.templates.is_empty() {
+            return Err(DeskError("No templates.".into()));
+        }
+        Ok(self.templates.keys().cloned().collect())
+    }
+
+    fn template_text(&self, name: &str) -> DeskResult<String> {
+        self.templates
+            .get(name)
+            .cloned()
+            .ok_or_else(|| DeskError(format!("no template {name}")))
+    }
+
+    fn attachment_size(&self, path: &Path) -> DeskResult<u64> {
+        match self.files.get(path) {
+            Some(b) => Ok(b.len() as u64),
+            None => Err(DeskError(format!("{} is not a file", path.display()))),
+        }
+    }
+
+    fn attachment_bytes(&self, source: &AttachmentSource) -> DeskResult<Vec<u8>> {
+        match source {
+            AttachmentSource::File(p) => self
+                .files
+                .get(p)
+                .cloned()
+                .ok_or_else(|| DeskError(format!("cannot read attachment {}", p.display()))),
+            AttachmentSource::Message(id) => self
+                .find(*id)
+                .map(|m| m.subject.clone().into_bytes())
+                .ok_or_else(|| DeskError("the forwarded mail's body is not downloaded yet".into())),
+        }
+    }
+
+    fn complete_path(&self, input: &str) -> (String, Vec<String>) {
+        let names: Vec<String> = self
+            .files
+            .keys()
+            .map(|p| p.display().to_string())
+            .filter(|p| p.starts_with(input))
+            .collect();
+        match names.as_slice() {
+            [one] => (one.clone(), names),
+            _ => (input.to_string(), names),
+        }
+    }
+
+    fn flush(&self) -> DeskResult<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,440 @@
+//! The words the screen and the desk speak: `Command`s in, `Event`s out,
+//! the queries of [`DeskClient`] and the view models they return. A leaf:
+//! it imports no room that talks (tui, desk, sync, outbox); all of it is serde.
+
+use crate::config::Config;
+use crate::config::identities::ComposeSettings;
+use crate::mail::render::{RenderOptions, RenderedMail};
+use crate::store::drafts::StoredDraft;
+use crate::store::notifications::Notification;
+use crate::store::{
+    FolderEntry, FolderState, HistoryItem, MessageSummary, OutboxEntry, Record, RecordKind,
+    RecordRef,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What the interface asks the desk to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Command {
+    /// Set or clear flags of a mail in one folder.
+    SetFlags {
+        id: u64,
+        account: String,
+        folder: String,
+        add: u8,
+        remove: u8,
+    },
+    /// Parse and render a mail off the interface task.
+    Render {
+        id: u64,
+        options: RenderOptions,
+    },
+    Link {
+        id: u64,
+        record: RecordRef,
+    },
+    Unlink {
+        id: u64,
+        record: RecordRef,
+    },
+    /// Link every mail to the records its addresses match.
+    Relink {
+        ids: Vec<u64>,
+    },
+    SyncNow,
+    /// Move a mail to the account's Trash (never expunged).
+    Trash {
+        id: u64,
+        account: String,
+        folder: String,
+    },
+    /// Move a mail to another folder of its account (`None`: the archive).
+    MoveTo {
+        id: u64,
+        account: String,
+        folder: String,
+        to: Option<String>,
+    },
+    /// Save attachment `index` (1-based; `None`: all) into the download dir.
+    SaveAttachments {
+        id: u64,
+        index: Option<usize>,
+    },
+    /// Pipe attachment `index` (`None`: the whole raw mail) to a shell command.
+    PipePart {
+        id: u64,
+        index: Option<usize>,
+        command: String,
+    },
+    /// Save a record edited in a form.
+    SaveRecord {
+        record: Box<Record>,
+    },
+    /// Move a record to the trash / bring it back.
+    DeleteRecord {
+        record: RecordRef,
+    },
+    RestoreRecord {
+        record: RecordRef,
+    },
+    /// The agent follows the record, or stops following it.
+    ToggleFollow {
+        record: RecordRef,
+    },
+    NotificationRead {
+        id: u64,
+    },
+    /// Create a record prefilled from a mail and link it.
+    CreateFromMail {
+        id: u64,
+        kind: RecordKind,
+    },
+    /// Outbox: send a waiting entry now / cancel it.
+    RetryNow {
+        entry: u64,
+    },
+    CancelOutgoing {
+        entry: u64,
+    },
+    /// Queue a mail for sending (demo desk: file it in Sent).
+    Send(Box<Outgoing>),
+    /// Keep a mail being written; the same draft id overwrites.
+    SaveDraft(Box<StoredDraft>),
+    /// Forget a draft (sent, discarded or deleted from the drafts list).
+    DeleteDraft {
+        id: u64,
+    },
+}
+
+/// A mail the agent wrote, before it becomes bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub account: String,
+    pub from_name: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    /// The stored mail this answers.
+    pub in_reply_to: Option<u64>,
+    pub attachments: Vec<FileAttachment>,
+}
+
+/// What the desk tells the interface.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Event {
+    /// A folder's rows changed: pull the visible ones again.
+    FolderChanged {
+        account: String,
+        folder: String,
+    },
+    Rendered {
+        id: u64,
+        mail: Arc<RenderedMail>,
+    },
+    /// An outbox entry changed state.
+    OutboxChanged,
+    /// Records, follows or notifications changed.
+    RecordsChanged,
+    LinksChanged {
+        id: u64,
+    },
+    Sync {
+        account: String,
+        state: SyncState,
+    },
+    NewMail {
+        account: String,
+        folder: String,
+        count: usize,
+    },
+    /// Something failed: plain words, already sanitised.
+    Error(String),
+    Notice(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncState {
+    Offline,
+    Connecting,
+    Syncing { done: u64, total: u64 },
+    Idle,
+    Retrying { in_secs: u64, reason: String },
+    Error(String),
+}
+
+impl SyncState {
+    pub fn label(&self) -> String {
+        match self {
+            SyncState::Offline => "offline".into(),
+            SyncState::Connecting => "connecting".into(),
+            SyncState::Syncing { done, total } => format!("syncing {done} of {total}"),
+            SyncState::Idle => "idle".into(),
+            SyncState::Retrying { in_secs, .. } => format!("retrying in {in_secs}s"),
+            SyncState::Error(e) => format!("error: {e}"),
+        }
+    }
+}
+
+/// The folders of one account, as the folder pane shows them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountFolders {
+    pub account: String,
+    pub group: bool,
+    pub folders: Vec<FolderState>,
+}
+
+/// A file attached to an outgoing mail, with its bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// Where the next or previous page of a list starts. Opaque to the screen:
+/// only the desk that handed it out can read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PageCursor(Vec<u8>);
+
+impl PageCursor {
+    pub(crate) fn from_key(key: Vec<u8>) -> PageCursor {
+        PageCursor(key)
+    }
+
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// One row of a message list page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListRow {
+    pub cursor: PageCursor,
+    pub entry: FolderEntry,
+    pub summary: MessageSummary,
+    /// Mails in the row's thread (collapsed lists).
+    pub thread_size: u64,
+}
+
+/// Which mails of a folder a page holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageFrom {
+    /// The newest `n` after the cursor (exclusive); `None`: from the newest.
+    After,
+    /// The `n` before the cursor (exclusive); `None`: up to the oldest.
+    Before,
+    /// From the cursor on (inclusive).
+    At,
+}
+
+/// A page of a folder: one row per mail, or per thread when collapsed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PageQuery {
+    pub account: String,
+    pub folder: String,
+    pub from: PageFrom,
+    pub cursor: Option<PageCursor>,
+    pub n: usize,
+    pub collapsed: bool,
+}
+
+/// The values a template's placeholders take for one mail; a missing key
+/// means "no value".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateContext {
+    pub(crate) values: BTreeMap<String, String>,
+}
+
+impl TemplateContext {
+    pub fn new() -> TemplateContext {
+        TemplateContext::default()
+    }
+
+    /// Set a placeholder's value; empty values count as missing.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        let v = value.into();
+        if v.trim().is_empty() {
+            self.values.remove(name);
+        } else {
+            self.values.insert(name.to_string(), v);
+        }
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+}
+
+/// A query the desk could not answer, in plain words (already sanitised).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{0}")]
+pub struct DeskError(pub String);
+
+pub type DeskResult<T> = Result<T, DeskError>;
+
+/// The desk as the screen sees it: commands are fire-and-forget with
+/// `Event`s back; queries are small reads that answer at once.
+pub trait DeskClient: Send + Sync {
+    /// Run a command; its outcome comes back as events.
+    fn send(&self, cmd: Command);
+    /// The configuration the desk runs with.
+    fn config(&self) -> &Config;
+    fn folders(&self) -> DeskResult<Vec<AccountFolders>>;
+    fn page(&self, q: &PageQuery) -> DeskResult<Vec<ListRow>>;
+    fn summary(&self, id: u64) -> DeskResult<Option<MessageSummary>>;
+    /// The account a mail is stored in first.
+    fn account_of(&self, id: u64) -> DeskResult<Option<String>>;
+    /// The mail's source as text, for the raw view.
+    fn raw_source(&self, id: u64) -> DeskResult<Option<String>>;
+    /// The size of the mail's source, `None` while its body is not fetched.
+    fn body_size(&self, id: u64) -> DeskResult<Option<u64>>;
+    /// The mail's body as plain lines, for quoting in a reply.
+    fn quote_lines(&self, id: u64) -> DeskResult<Option<Vec<String>>>;
+    /// The folder of `account` with special use `use_` (e.g. `\\Sent`).
+    fn special_folder(&self, account: &str, use_: &str) -> DeskResult<Option<String>>;
+    fn links_of(&self, id: u64) -> DeskResult<Vec<Record>>;
+    fn records(&self, kind: RecordKind) -> DeskResult<Vec<Record>>;
+    fn record(&self, r: RecordRef) -> DeskResult<Option<Record>>;
+    fn children_of(&self, r: RecordRef) -> DeskResult<Vec<Record>>;
+    fn history(&self, r: &Record) -> DeskResult<Vec<HistoryItem>>;
+    /// The agent's notifications, newest first.
+    fn notifications(&self) -> DeskResult<Vec<Notification>>;
+    /// Records in the trash.
+    fn deleted_records(&self) -> DeskResult<Vec<Record>>;
+    /// Outbox entries, newest first.
+    fn outbox_entries(&self) -> DeskResult<Vec<OutboxEntry>>;
+    /// Saved drafts, for the start to offer again.
+    fn drafts(&self) -> DeskResult<Vec<StoredDraft>>;
+    /// A fresh id for a draft about to be written.
+    fn new_draft_id(&self) -> DeskResult<u64>;
+    /// Placeholder values for a mail answering `parent` or going to `to`.
+    fn template_context(
+        &self,
+        parent: Option<u64>,
+        to: Option<&str>,
+    ) -> DeskResult<TemplateContext>;
+
+    // ---- the agent's own files: read where the agent sits ----
+
+    /// `identities.toml`: who mail may go out as.
+    fn compose_settings(&self) -> DeskResult<ComposeSettings>;
+    /// Names of the text templates, sorted; the error says where to put some.
+    fn template_names(&self) -> DeskResult<Vec<String>>;
+    fn template_text(&self, name: &str) -> DeskResult<String>;
+    /// The size of a file the agent attaches; an error when it is no file.
+    fn attachment_size(&self, path: &std::path::Path) -> DeskResult<u64>;
+    /// The bytes of an attached file or forwarded mail, for sending.
+    fn attachment_bytes(&self, source: &AttachmentSource) -> DeskResult<Vec<u8>>;
+    /// Completion of a path being typed: the longest common completion and
+    /// the names that match.
+    fn complete_path(&self, input: &str) -> (String, Vec<String>);
+    /// Write everything pending to disk (before suspend and exit).
+    fn flush(&self) -> DeskResult<()>;
+}
+
+/// Where an attachment's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttachmentSource {
+    File(std::path::PathBuf),
+    /// A stored mail's raw bytes, attached as message/rfc822.
+    Message(u64),
+}
+
+/// A shared desk is a desk too.
+impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
+    fn send(&self, cmd: Command) {
+        (**self).send(cmd)
+    }
+    fn config(&self) -> &Config {
+        (**self).config()
+    }
+    fn folders(&self) -> DeskResult<Vec<AccountFolders>> {
+        (**self).folders()
+    }
+    fn page(&self, q: &PageQuery) -> DeskResult<Vec<ListRow>> {
+        (**self).page(q)
+    }
+    fn summary(&self, id: u64) -> DeskResult<Option<MessageSummary>> {
+        (**self).summary(id)
+    }
+    fn account_of(&self, id: u64) -> DeskResult<Option<String>> {
+        (**self).account_of(id)
+    }
+    fn raw_source(&self, id: u64) -> DeskResult<Option<String>> {
+        (**self).raw_source(id)
+    }
+    fn body_size(&self, id: u64) -> DeskResult<Option<u64>> {
+        (**self).body_size(id)
+    }
+    fn quote_lines(&self, id: u64) -> DeskResult<Option<Vec<String>>> {
+        (**self).quote_lines(id)
+    }
+    fn special_folder(&self, account: &str, use_: &str) -> DeskResult<Option<String>> {
+        (**self).special_folder(account, use_)
+    }
+    fn links_of(&self, id: u64) -> DeskResult<Vec<Record>> {
+        (**self).links_of(id)
+    }
+    fn records(&self, kind: RecordKind) -> DeskResult<Vec<Record>> {
+        (**self).records(kind)
+    }
+    fn record(&self, r: RecordRef) -> DeskResult<Option<Record>> {
+        (**self).record(r)
+    }
+    fn children_of(&self, r: RecordRef) -> DeskResult<Vec<Record>> {
+        (**self).children_of(r)
+    }
+    fn history(&self, r: &Record) -> DeskResult<Vec<HistoryItem>> {
+        (**self).history(r)
+    }
+    fn notifications(&self) -> DeskResult<Vec<Notification>> {
+        (**self).notifications()
+    }
+    fn deleted_records(&self) -> DeskResult<Vec<Record>> {
+        (**self).deleted_records()
+    }
+    fn outbox_entries(&self) -> DeskResult<Vec<OutboxEntry>> {
+        (**self).outbox_entries()
+    }
+    fn drafts(&self) -> DeskResult<Vec<StoredDraft>> {
+        (**self).drafts()
+    }
+    fn new_draft_id(&self) -> DeskResult<u64> {
+        (**self).new_draft_id()
+    }
+    fn template_context(
+        &self,
+        parent: Option<u64>,
+        to: Option<&str>,
+    ) -> DeskResult<TemplateContext> {
+        (**self).template_context(parent, to)
+    }
+    fn compose_settings(&self) -> DeskResult<ComposeSettings> {
+        (**self).compose_settings()
+    }
+    fn template_names(&self) -> DeskResult<Vec<String>> {
+        (**self).template_names()
+    }
+    fn template_text(&self, name: &str) -> DeskResult<String> {
+        (**self).template_text(name)
+    }
+    fn attachment_size(&self, path: &std::path::Path) -> DeskResult<u64> {
+        (**self).attachment_size(path)
+    }
+    fn attachment_bytes(&self, source: &AttachmentSource) -> DeskResult<Vec<u8>> {
+        (**self).attachment_bytes(source)
+    }
+    fn complete_path(&self, input: &str) -> (String, Vec<String>) {
+        (**self).complete_path(input)
+    }
+    fn flush(&self) -> DeskResult<()> {
+        (**self).flush()
+    }
+}

@@ -1,0 +1,215 @@
+//! Screen state against an in-memory desk: no store, no terminal, no
+//! runtime. Keys go into `App`; what it asks of the desk is read back from
+//! the commands it returns and the fake desk's log.
+
+use deskmail::desk::fake::FakeDesk;
+use deskmail::protocol::Command;
+use deskmail::store::drafts::StoredDraft;
+use deskmail::store::{MessageSummary, Party, Record, RecordKind};
+use deskmail::tui::action::Action;
+use deskmail::tui::app::{App, Focus, Overlay};
+use deskmail::tui::keymap::{Key, Keymap};
+use std::path::Path;
+
+fn mail(id: u64, subject: &str) -> MessageSummary {
+    MessageSummary {
+        id,
+        subject: subject.into(),
+        from: vec![Party {
+            name: "Carol Customer".into(),
+            email: "carol@example.com".into(),
+        }],
+        date: 1_700_000_000 - id as i64 * 3600,
+        preview: format!("About {subject}"),
+        ..MessageSummary::default()
+    }
+}
+
+/// A desk with `n` mails in support/INBOX and three contacts.
+fn desk(n: u64) -> FakeDesk {
+    let mut d = FakeDesk::new(deskmail::demo::demo_config()).with_folder(
+        "support",
+        "INBOX",
+        (1..=n).map(|i| mail(i, &format!("Order {i}"))).collect(),
+    );
+    for (id, name) in [(1, "Ann Archer"), (2, "Bob Baker"), (3, "Cid Carter")] {
+        let mut r = Record::new(RecordKind::Contact, name);
+        r.id = id;
+        d.records.push(r);
+    }
+    d
+}
+
+fn app(desk: &FakeDesk, rows: usize) -> App {
+    let mut app = App::new(Keymap::builtin("default").expect("keymap"));
+    app.list.height = rows;
+    let cmds = app.load(desk);
+    assert!(
+        matches!(cmds.as_slice(), [Command::Render { id: 1, .. }]),
+        "{cmds:?}"
+    );
+    app
+}
+
+/// Press `keys` (keymap notation); the commands they produced.
+fn press(app: &mut App, desk: &FakeDesk, keys: &str) -> Vec<Command> {
+    let mut out = Vec::new();
+    for k in Key::parse_sequence(keys).expect("keys") {
+        out.extend(app.handle_key(desk, k));
+    }
+    out
+}
+
+fn typ(app: &mut App, desk: &FakeDesk, text: &str) {
+    for c in text.chars() {
+        let k: Key = if c == ' ' {
+            "<Space>".parse().expect("space")
+        } else {
+            c.to_string().parse().expect("char")
+        };
+        app.handle_key(desk, k);
+    }
+}
+
+#[test]
+fn moving_past_the_window_pulls_the_next_row_from_the_desk() {
+    let d = desk(30);
+    let mut a = app(&d, 5);
+    assert_eq!(a.list.rows.len(), 5);
+    let cmds = press(&mut a, &d, "j j j j j j");
+    assert_eq!(a.list.selected().map(|r| r.summary.id), Some(7));
+    assert_eq!(a.list.first_index, 2);
+    assert_eq!(a.list.rows.len(), 5, "the window keeps its height");
+    assert!(matches!(cmds.last(), Some(Command::Render { id: 7, .. })));
+    press(&mut a, &d, "G");
+    assert_eq!(a.list.selected().map(|r| r.summary.id), Some(30));
+    press(&mut a, &d, "g g");
+    assert_eq!(a.list.selected().map(|r| r.summary.id), Some(1));
+}
+
+#[test]
+fn enter_in_the_palette_after_moving_past_the_end_runs_the_last_match() {
+    let d = desk(3);
+    let mut a = app(&d, 5);
+    press(&mut a, &d, ":");
+    typ(&mut a, &d, "focus");
+    let last = match &a.overlay {
+        Some(Overlay::Palette { matches, .. }) => {
+            assert!(matches.items().len() > 1, "{:?}", matches.items());
+            matches.items().last().map(|(action, _)| *action)
+        }
+        other => panic!("no palette: {other:?}"),
+    };
+    for _ in 0..40 {
+        press(&mut a, &d, "<Down>");
+    }
+    match &a.overlay {
+        Some(Overlay::Palette { matches, .. }) => {
+            assert_eq!(matches.selected().map(|(action, _)| *action), last)
+        }
+        other => panic!("the palette closed: {other:?}"),
+    }
+    press(&mut a, &d, "<Enter>");
+    assert!(a.overlay.is_none());
+    let want = match last {
+        Some(Action::FocusFolders) => Focus::Folders,
+        Some(Action::FocusList) => Focus::List,
+        Some(Action::FocusReader) => Focus::Reader,
+        Some(Action::FocusRecords) => Focus::Records,
+        other => panic!("unexpected last match {other:?}"),
+    };
+    assert_ne!(want, Focus::List, "the focus did not start there");
+    assert_eq!(a.focus, want, "Enter ran what was shown selected");
+}
+
+#[test]
+fn enter_in_the_record_picker_past_the_end_links_the_last_record() {
+    let d = desk(3);
+    let mut a = app(&d, 5);
+    press(&mut a, &d, "L");
+    assert!(
+        matches!(a.overlay, Some(Overlay::Picker(_))),
+        "{:?}",
+        a.overlay
+    );
+    for _ in 0..10 {
+        press(&mut a, &d, "<Down>");
+    }
+    let cmds = press(&mut a, &d, "<Enter>");
+    match cmds.as_slice() {
+        [Command::Link { id: 1, record }] => assert_eq!(*record, (RecordKind::Contact, 3)),
+        other => panic!("no link: {other:?}"),
+    }
+}
+
+#[test]
+fn deleting_the_last_draft_selects_the_one_before_and_tells_the_desk() {
+    let d = desk(1);
+    let mut a = app(&d, 5);
+    let drafts: Vec<StoredDraft> = (1..=3)
+        .map(|id| StoredDraft {
+            id,
+            subject: format!("draft {id}"),
+            ..StoredDraft::default()
+        })
+        .collect();
+    a.overlay = Some(Overlay::Drafts(deskmail::tui::app::PickList::new(drafts)));
+    let cmds = press(&mut a, &d, "G d");
+    assert!(
+        matches!(cmds.as_slice(), [Command::DeleteDraft { id: 3 }]),
+        "{cmds:?}"
+    );
+    match &a.overlay {
+        Some(Overlay::Drafts(l)) => assert_eq!(l.selected().map(|d| d.id), Some(2)),
+        other => panic!("drafts closed: {other:?}"),
+    }
+}
+
+#[test]
+fn an_outbox_override_does_not_reach_the_trash_or_drafts() {
+    let d = desk(1);
+    let mut keymap = Keymap::builtin("default").expect("keymap");
+    keymap.merge(
+        Keymap::parse(
+            "[[outbox]]\non = \"x\"\nrun = \"back\"\n\n[[trash]]\non = \"z\"\nrun = \"back\"\n",
+            Path::new("keymap.toml"),
+        )
+        .expect("override"),
+    );
+    let mut a = App::new(keymap);
+    a.load(&d);
+    a.handle_action(&d, Action::RecordTrash);
+    assert!(matches!(a.overlay, Some(Overlay::Trash(_))));
+    press(&mut a, &d, "x");
+    assert!(
+        matches!(a.overlay, Some(Overlay::Trash(_))),
+        "x is outbox only"
+    );
+    press(&mut a, &d, "z");
+    assert!(a.overlay.is_none(), "z closes the trash");
+}
+
+#[test]
+fn a_reply_quotes_through_the_desk_and_esc_saves_the_draft_by_command() {
+    let d = desk(2);
+    let mut a = app(&d, 5);
+    press(&mut a, &d, "r");
+    let Some(Overlay::Compose(c)) = &a.overlay else {
+        panic!("no compose: {:?}", a.status.message);
+    };
+    let body = c.body.lines().join("\n");
+    assert!(body.contains("> About Order 1"), "{body}");
+    typ(&mut a, &d, "Thanks");
+    let cmds = press(&mut a, &d, "<Esc>");
+    match cmds.as_slice() {
+        [Command::SaveDraft(draft)] => {
+            assert!(draft.body.contains("Thanks"), "{}", draft.body);
+            assert_eq!(draft.in_reply_to, Some(1));
+        }
+        other => panic!("no draft saved: {other:?}"),
+    }
+    assert!(
+        d.take_sent().is_empty(),
+        "nothing went to the desk behind the screen"
+    );
+}
