@@ -46,6 +46,8 @@ pub struct Desk {
     /// Commands still working off the caller's task; 0 means settled.
     in_flight: AtomicUsize,
     settled: Notify,
+    /// The search indexer, once `start_search` ran; the relay nudges it too.
+    search: relay::SearchSlot,
 }
 
 impl Desk {
@@ -73,6 +75,7 @@ impl Desk {
             me: me.clone(),
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
+            search: relay::SearchSlot::default(),
         });
         (desk, rx)
     }
@@ -192,7 +195,12 @@ impl Desk {
         }
         let (sync_tx, sync_rx) = mpsc::unbounded_channel();
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
-        tokio::spawn(relay::relay(sync_rx, outbox_rx, self.events.clone()));
+        tokio::spawn(relay::relay(
+            sync_rx,
+            outbox_rx,
+            self.events.clone(),
+            Arc::clone(&self.search),
+        ));
         let floor = self
             .config
             .min_free_mb
@@ -220,6 +228,58 @@ impl Desk {
         );
         if let Ok(mut g) = self.outbox.lock() {
             *g = Some(outbox);
+        }
+    }
+
+    /// Open the search index of `data_dir` and start its indexer. Search is
+    /// derived data: when the index cannot open, the desk runs without it.
+    pub fn start_search(&self, data_dir: &std::path::Path) {
+        match crate::search::SearchIndex::open(data_dir) {
+            Ok(index) => {
+                let h = crate::search::indexer::spawn(Arc::new(index), Arc::clone(&self.store));
+                if let Ok(mut g) = self.search.lock() {
+                    *g = Some(h);
+                }
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                self.emit(Event::Error(format!("Search is off: {e}")));
+            }
+        }
+    }
+
+    fn search_handle(&self) -> Option<crate::search::indexer::IndexerHandle> {
+        self.search.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Run a search query, newest first (hits are checked against the store).
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::search::Hit>, crate::search::SearchError> {
+        match self.search_handle() {
+            Some(h) => h.index().search(&self.store, query, limit),
+            None => Err(crate::search::SearchError::Index(
+                "the index is not open".into(),
+            )),
+        }
+    }
+
+    /// Tell the indexer which mails a command changes.
+    fn touch_search(&self, cmd: &Command) {
+        let ids = match cmd {
+            Command::SetFlags { id, .. }
+            | Command::Link { id, .. }
+            | Command::Unlink { id, .. }
+            | Command::Trash { id, .. }
+            | Command::MoveTo { id, .. }
+            | Command::CreateFromMail { id, .. } => vec![*id],
+            Command::Relink { ids } => ids.clone(),
+            _ => return,
+        };
+        if let Some(h) = self.search_handle() {
+            h.changed(ids);
         }
     }
 
@@ -438,6 +498,7 @@ impl Desk {
 
     /// Run a command; slow work goes to a blocking task, never the caller.
     pub fn send(self: &Arc<Self>, cmd: Command) {
+        self.touch_search(&cmd);
         let desk = Arc::clone(self);
         match cmd {
             Command::SaveAttachments { id, index } => {
@@ -774,6 +835,9 @@ impl Desk {
             }],
             None,
         )?;
+        if let Some(h) = self.search_handle() {
+            h.new_mail();
+        }
         for id in report.created.iter().chain(report.located.iter()) {
             if let Some(p) = parent {
                 for r in self.store.links_of(p.id)? {
