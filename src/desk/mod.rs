@@ -384,6 +384,58 @@ impl Desk {
         &self.store
     }
 
+    /// A mail imported as headers only (over `max_message_mb`) is fetched
+    /// whole when the agent opens it, then shown again if still wanted.
+    fn fetch_whole_if_cut(self: &Arc<Self>, id: u64, runtime: &tokio::runtime::Handle) {
+        let Ok(Some(summary)) = self.store.summary(id) else {
+            return;
+        };
+        if !summary.body_cut || self.backend == Backend::Demo || !self.renders.claim_fetch(id) {
+            return;
+        }
+        let loc = self.store.locations(id).ok().and_then(|l| {
+            l.into_iter().find(|loc| {
+                self.config
+                    .account(&loc.account)
+                    .is_some_and(|a| a.kind == crate::config::AccountKind::Imap)
+            })
+        });
+        let Some(loc) = loc else {
+            self.renders.fetch_done(id);
+            return;
+        };
+        let desk = Arc::clone(self);
+        runtime.spawn(async move {
+            desk.emit(Event::Notice(format!(
+                "Fetching the whole mail ({}) from the server…",
+                crate::mail::render::human_size(
+                    usize::try_from(summary.size).unwrap_or(usize::MAX)
+                )
+            )));
+            let fetched = match desk.config.account(&loc.account) {
+                Some(acc) => crate::sync::imap::fetch_whole(acc, &desk.store, &loc).await,
+                None => return desk.renders.fetch_done(id),
+            };
+            let stored = fetched.map_err(|e| e.to_string()).and_then(|raw| {
+                desk.store
+                    .put_whole_body(id, &raw)
+                    .map_err(|e| e.to_string())
+            });
+            desk.renders.fetch_done(id);
+            match stored {
+                Ok(()) => {
+                    desk.renders.forget(id);
+                    if let Some((wanted, options)) = desk.renders.wanted()
+                        && wanted == id
+                    {
+                        desk.send(Command::Render { id, options });
+                    }
+                }
+                Err(e) => desk.fail("Could not fetch the whole mail", e),
+            }
+        });
+    }
+
     /// Run `work` on a blocking task, counted until it is done.
     fn spawn_work(self: &Arc<Self>, work: impl FnOnce(&Desk) + Send + 'static) {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -463,6 +515,8 @@ impl Desk {
                     render::Ticket::Running => return,
                     render::Ticket::Start(cancel) => cancel,
                 };
+                let runtime = tokio::runtime::Handle::current();
+                let owner = Arc::clone(self);
                 desk.spawn_work(move |desk| {
                     let raw = match desk.store.body(id) {
                         Ok(raw) => raw,
@@ -480,7 +534,10 @@ impl Desk {
                         (None, _) => desk.emit(Event::Notice(
                             "This mail's body is still being fetched.".into(),
                         )),
-                        (Some(_), Some(mail)) => desk.emit(Event::Rendered { id, mail }),
+                        (Some(_), Some(mail)) => {
+                            desk.emit(Event::Rendered { id, mail });
+                            owner.fetch_whole_if_cut(id, &runtime);
+                        }
                         // Cancelled: the interface has moved on.
                         (Some(_), None) => {}
                     }

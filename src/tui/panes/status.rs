@@ -1,6 +1,6 @@
 //! Status bar: the last message or error, per-account sync state, pending keys.
 
-use crate::desk::SyncState;
+use crate::protocol::SyncState;
 use crate::tui::app::App;
 use crate::tui::panes::safe;
 use crate::tui::theme::{Role, Theme};
