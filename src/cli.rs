@@ -285,15 +285,7 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
         ColorEnv::from_env(),
     )?;
     let keymap = Keymap::load(&keymap_name, Some(&cfg_dir.join("keymap.toml")))?;
-    let warnings = cfg
-        .accounts
-        .iter()
-        .flat_map(|a| {
-            a.security_warnings()
-                .into_iter()
-                .map(move |w| format!("{}: {w}", a.name))
-        })
-        .collect();
+    let warnings = cfg.security_warnings();
     Ok(crate::tui::RunOptions {
         keymap,
         theme,
