@@ -226,24 +226,23 @@ impl SearchIndex {
     /// Index every mail past the watermark, committing every [`BATCH`] mails
     /// with the new watermark. Returns how many mails were indexed.
     pub fn catch_up(&self, store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<usize> {
-        let Some(mut w) = self.lock_writer() else {
-            return Ok(0);
-        };
-        let mut mark = payload_of(&self.index).watermark;
         let total = store.message_count();
         let mut done = 0usize;
         loop {
+            // The writer is taken per batch, so a search repairing a stale
+            // hit waits for one batch at most, not the whole build.
+            let Some(mut w) = self.lock_writer() else {
+                return Ok(done);
+            };
+            let mark = payload_of(&self.index).watermark;
             let ids = store.message_ids_after(mark, BATCH)?;
             let Some(&last) = ids.last() else { break };
             document::index_ids(&w, self.fields, store, &ids)?;
-            mark = last;
-            commit_with(&mut w, mark)?;
+            commit_with(&mut w, last)?;
+            drop(w);
+            self.reader.reload()?;
             done += ids.len();
             progress(done as u64, total);
-        }
-        drop(w);
-        if done > 0 {
-            self.reader.reload()?;
         }
         Ok(done)
     }
