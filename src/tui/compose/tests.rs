@@ -287,7 +287,7 @@ fn hostile_completion_names_and_attach_prompt_file_names_reach_the_screen_saniti
     let mut c = blank();
     c.known = vec![(
         "eve@evil.example".into(),
-        "Eve\u{202e}nimdA\u{1b}]0;pwned\u{7}\u{9b}2J".into(),
+        "Eve\u{202e}nimdA\u{1b}]0;pwned\u{7}\u{9b}42J".into(),
     )];
     c.field = TO;
     typ(&mut c, "ev");
@@ -295,16 +295,26 @@ fn hostile_completion_names_and_attach_prompt_file_names_reach_the_screen_saniti
     let screen = compose_screen(&c);
     assert!(forbidden(&screen).is_empty(), "{:?}", forbidden(&screen));
     assert!(screen.contains("eve@evil.example"), "{screen}");
+    // The terminal drops lone control characters; the sequences' payloads
+    // would still show as debris without the sanitiser.
+    assert!(
+        !screen.contains("pwned") && !screen.contains("42J"),
+        "{screen}"
+    );
 
     c.mode = Mode::AttachPrompt {
         input: "/tmp/in\u{1b}[2Jput".into(),
         matches: vec![
             "report\u{2066}.pdf\u{9b}31m".into(),
-            "invoice\u{202e}fdp.exe".into(),
+            "invoice\u{202e}fdp.exe\u{1b}]52;c;c2VjcmV0\u{7}".into(),
         ],
     };
     let screen = compose_screen(&c);
     assert!(forbidden(&screen).is_empty(), "{:?}", forbidden(&screen));
     assert!(screen.contains("Attach file:"), "{screen}");
     assert!(screen.contains("invoice"), "{screen}");
+    assert!(
+        !screen.contains("31m") && !screen.contains("52;c") && !screen.contains("[2J"),
+        "{screen}"
+    );
 }
