@@ -481,3 +481,132 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
         deskmail::mail::render::render_to_text(&store.body(small).expect("read").expect("body"));
     assert!(small_text.contains("Body of small."), "{small_text}");
 }
+
+/// The text of the next `n` renderings of mail `id`, asked for once.
+async fn renderings(
+    desk: &Arc<deskmail::desk::Desk>,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<deskmail::desk::Event>,
+    id: u64,
+    n: usize,
+) -> Vec<String> {
+    use deskmail::desk::{Command, Event};
+    desk.send(Command::Render {
+        id,
+        options: deskmail::mail::render::RenderOptions::default(),
+    });
+    let mut shown = Vec::new();
+    while shown.len() < n {
+        match tokio::time::timeout(WAIT, events.recv()).await {
+            Ok(Some(Event::Rendered { id: got, mail })) if got == id => shown.push(
+                mail.lines
+                    .iter()
+                    .map(|l| l.text.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Ok(Some(Event::Error(e))) => panic!("{e}"),
+            Ok(Some(_)) => {}
+            other => panic!(
+                "no rendering {}: {other:?} after {shown:?}",
+                shown.len() + 1
+            ),
+        }
+    }
+    shown
+}
+
+#[tokio::test]
+async fn opening_a_cut_pop3_mail_fetches_it_whole_or_says_the_server_no_longer_has_it() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let big_mail = |msgid: &str, line: &str| {
+        let mut big = format!(
+            "From: Logs <logs@example.com>\r\nTo: support@desk.example\r\n\
+             Subject: Full server log\r\nMessage-ID: <{msgid}>\r\n\
+             Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
+        )
+        .into_bytes();
+        while big.len() < 3 << 19 {
+            big.extend_from_slice(line.as_bytes());
+        }
+        big
+    };
+    let kept = big_mail(
+        "kept-pop@example.com",
+        "10:00:00 worker: a line of the log\r\n",
+    );
+    stack.deliver(USER, &kept);
+    stack.deliver(
+        USER,
+        &big_mail("gone-pop@example.com", "10:00:00 gone line\r\n"),
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(
+        &stack,
+        USER,
+        stack.pop3_port,
+        "starttls",
+        "max_message_mb = 1",
+    ));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    let id_of = |msgid: &str| {
+        store
+            .id_by_message_id(msgid)
+            .expect("read")
+            .expect("the big mail is listed")
+    };
+    let (kept_id, gone_id) = (id_of("kept-pop@example.com"), id_of("gone-pop@example.com"));
+    assert!(
+        store
+            .summary(kept_id)
+            .expect("read")
+            .expect("summary")
+            .body_cut
+    );
+    // Deleted on the server after the sync (by another client).
+    stack.doveadm(&[
+        "expunge",
+        "-u",
+        USER,
+        "mailbox",
+        "INBOX",
+        "header",
+        "Message-ID",
+        "gone-pop",
+    ]);
+
+    use deskmail::desk::{Backend, Desk};
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), Backend::Servers);
+
+    let shown = renderings(&desk, &mut events, kept_id, 2).await;
+    assert!(shown[0].contains("headers were imported"), "{}", shown[0]);
+    assert!(shown[1].contains("worker: a line of the log"));
+    let whole = store.body(kept_id).expect("read").expect("body");
+    assert!(whole.ends_with(&kept[kept.len() - 1000..]) && whole.len() >= kept.len());
+    assert!(
+        !store
+            .summary(kept_id)
+            .expect("read")
+            .expect("summary")
+            .body_cut
+    );
+
+    let shown = renderings(&desk, &mut events, gone_id, 2).await;
+    assert!(shown[1].contains("headers were imported"), "{}", shown[1]);
+    assert!(
+        shown[1].contains("The POP3 server no longer has this mail"),
+        "{}",
+        shown[1]
+    );
+    assert!(!shown[1].contains("gone line"));
+    // Said once: opening it again does not ask the server again.
+    assert!(
+        !store
+            .summary(gone_id)
+            .expect("read")
+            .expect("summary")
+            .body_cut
+    );
+}

@@ -326,6 +326,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// Every account's transport warnings, "account: warning", for the status line.
+    pub fn security_warnings(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .flat_map(|a| {
+                a.security_warnings()
+                    .into_iter()
+                    .map(move |w| format!("{}: {w}", a.name))
+            })
+            .collect()
+    }
+
     /// Load and validate `file`. Secrets are not resolved here.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {

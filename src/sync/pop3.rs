@@ -671,6 +671,71 @@ pub async fn run_polling(
     }
 }
 
+/// The longest mail fetched on demand: the agent asked for it, but a
+/// hostile server must still not fill memory.
+const ON_DEMAND_MAX: usize = 1 << 30;
+
+/// What an on-demand fetch found on the POP3 server.
+pub enum Whole {
+    /// The whole source of the mail.
+    Mail(Vec<u8>),
+    /// The server no longer lists the mail (deleted there since the sync).
+    Gone,
+}
+
+/// The whole source of one mail imported as headers only because of its
+/// size, asked for when the agent opens it: found by its UIDL, then `RETR`.
+pub async fn fetch_whole(
+    acc: &AccountConfig,
+    store: &crate::store::Store,
+    loc: &crate::store::Location,
+) -> Result<Whole, SyncError> {
+    let c = connect::ctx(acc);
+    let map: UidlMap = match store.setting(&setting_name(&acc.name))? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            SyncError::Store(format!(
+                "the POP3 state of account \"{}\" is unreadable: {e}",
+                acc.name
+            ))
+        })?,
+        None => UidlMap::default(),
+    };
+    // The map forgets a UIDL once the server stops listing it.
+    let Some(uidl) = map
+        .uids
+        .iter()
+        .find(|(_, uid)| **uid == loc.uid)
+        .map(|(id, _)| id.clone())
+    else {
+        return Ok(Whole::Gone);
+    };
+    let mut pop = connect(acc).await?;
+    let result = async {
+        let listing = pop.uidl().await.map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+        let Some(n) = listing.iter().find(|(_, id)| *id == uidl).map(|(n, _)| *n) else {
+            return Ok(Whole::Gone);
+        };
+        let (raw, size) = pop
+            .retr(n, ON_DEMAND_MAX)
+            .await
+            .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+        if size > raw.len() as u64 {
+            return Err(SyncError::Protocol {
+                account: acc.name.clone(),
+                doing: "fetching a whole mail".into(),
+                server: format!(
+                    "the mail is larger than {} MB, more than deskmail fetches",
+                    ON_DEMAND_MAX >> 20
+                ),
+            });
+        }
+        Ok(Whole::Mail(raw))
+    }
+    .await;
+    pop.quit().await;
+    result
+}
+
 /// Log in and out: a check of the account's settings.
 pub async fn check(acc: &AccountConfig) -> Result<(), SyncError> {
     let pop = connect(acc).await?;
