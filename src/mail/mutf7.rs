@@ -38,8 +38,9 @@ pub fn decode(wire: &str) -> Option<String> {
                 .map(|p| u16::from_be_bytes([p[0], p[1]]));
             for c in char::decode_utf16(units) {
                 let c = c.ok()?;
-                // Printable ASCII must not be encoded (RFC 3501): a sign of garbage.
-                if (' '..='~').contains(&c) {
+                // Printable ASCII must not be encoded (RFC 3501), and ASCII
+                // controls travel raw (see `encode`): either is a sign of garbage.
+                if (' '..='~').contains(&c) || c.is_ascii_control() {
                     return None;
                 }
                 out.push(c);
@@ -71,7 +72,12 @@ pub fn encode(name: &str) -> String {
         }
     };
     for c in name.chars() {
-        if (' '..='~').contains(&c) {
+        // ASCII controls stay as they are: a server that lists a name with a raw
+        // control byte must get the same bytes back, or the folder cannot be opened.
+        if c.is_ascii_control() {
+            flush(&mut pending, &mut out);
+            out.push(c);
+        } else if (' '..='~').contains(&c) {
             flush(&mut pending, &mut out);
             if c == '&' {
                 out.push_str("&-");
@@ -114,6 +120,16 @@ mod tests {
             assert_eq!(decode(wire), None, "{wire}");
             assert_eq!(display(wire), wire);
         }
+    }
+
+    #[test]
+    fn a_name_listed_with_raw_control_bytes_is_sent_back_unchanged() {
+        for wire in ["Sent\u{1b}]0;pwned\u{7}", "Trash\u{1b}[2J", "A\u{7f}B"] {
+            assert_eq!(display(wire), wire);
+            assert_eq!(encode(&display(wire)), wire);
+        }
+        // An encoded control is garbage, shown as the server sent it.
+        assert_eq!(decode("&ABs-"), None);
     }
 
     proptest! {

@@ -674,7 +674,13 @@ pub async fn fetch_whole(
     let c = connect::ctx(acc);
     let server = server_name(acc, store, &loc.folder);
     let connect::Connected { mut session, .. } = connect::connect(acc).await?;
-    let mb = bounded(&c, Stage::Select, READ_TIMEOUT, session.examine(&server)).await?;
+    let mb = bounded(
+        &c,
+        Stage::Select,
+        READ_TIMEOUT,
+        session.examine(mutf7::encode(&server)),
+    )
+    .await?;
     if mb.uid_validity != Some(loc.uidvalidity) {
         return Err(SyncError::Protocol {
             account: acc.name.clone(),
