@@ -662,6 +662,43 @@ pub async fn push_changes(
                 }
             }
         }
+        if let ChangeOp::Restore { to, .. } = &first.op {
+            // Moved by the desk earlier: the UIDs there are found by Message-ID.
+            let mut uids = Vec::new();
+            for change in &group {
+                if let ChangeOp::Restore { message_id, .. } = &change.op {
+                    let query = format!("HEADER Message-ID {}", imap_quote(message_id));
+                    match session.uid_search(&query).await {
+                        Ok(found) => uids.extend(found),
+                        Err(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_)) => {
+                        }
+                        Err(e) => return Err(c.imap(Stage::Store, e)),
+                    }
+                }
+            }
+            let result = if uids.is_empty() {
+                Ok(())
+            } else {
+                move_uid(session, caps, &uid_set(&uids), &server_folder(ctx, to)).await
+            };
+            match result {
+                Ok(()) => {
+                    for change in &group {
+                        ctx.store.finish_change(acc, change.seq)?;
+                    }
+                    ctx.report.event(SyncUpdate::FolderChanged {
+                        account: acc.to_string(),
+                        folder: to.clone(),
+                    });
+                    pushed += group.len();
+                }
+                Err(async_imap::error::Error::No(t) | async_imap::error::Error::Bad(t)) => {
+                    refused(ctx, &group, &crate::mail::sanitize::sanitize_line(&t))?;
+                }
+                Err(e) => return Err(c.imap(Stage::Store, e)),
+            }
+            continue;
+        }
         if selected.as_ref().map(|(_, v)| *v) != Some(first.uidvalidity) {
             // The folder was recreated since: the changes no longer apply.
             for change in &group {
@@ -690,6 +727,8 @@ pub async fn push_changes(
             }
             ChangeOp::Trash => move_uid(session, caps, &uid, trash).await,
             ChangeOp::Move { to } => move_uid(session, caps, &uid, &server_folder(ctx, to)).await,
+            // Handled above.
+            ChangeOp::Restore { .. } => Ok(()),
         };
         match result {
             Ok(()) => {
@@ -742,6 +781,7 @@ fn group_changes(
                     ..
                 },
             ) => a1 == a2 && r1 == r2,
+            (ChangeOp::Restore { to: t1, .. }, ChangeOp::Restore { to: t2, .. }) => t1 == t2,
             _ => a == b,
         }
     }
@@ -754,8 +794,7 @@ fn group_changes(
                 if g.len() < MAX_GROUP
                     && g[0].folder == change.folder
                     && g[0].uidvalidity == change.uidvalidity
-                    && same(&g[0].op, &change.op)
-                    && !g.iter().any(|c| c.uid == change.uid) =>
+                    && same(&g[0].op, &change.op) =>
             {
                 g.push(change)
             }
@@ -790,7 +829,7 @@ fn refused(
     let what = match &first.op {
         ChangeOp::Flags { .. } => "changing flags".to_string(),
         ChangeOp::Trash => format!("moving {mails} to Trash"),
-        ChangeOp::Move { to } => format!(
+        ChangeOp::Move { to } | ChangeOp::Restore { to, .. } => format!(
             "moving {mails} to \"{}\"",
             crate::mail::sanitize::sanitize_line(to)
         ),
@@ -810,6 +849,19 @@ fn refused(
         ctx.store.finish_change(acc, change.seq)?;
     }
     Ok(())
+}
+
+/// A string as an IMAP quoted string (Message-IDs are plain ASCII).
+fn imap_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 fn flag_names(bits: u8) -> String {

@@ -118,6 +118,14 @@ actions! {
     Notifications => "notifications", "Notifications";
     /// Show deleted records; Enter restores one.
     RecordTrash => "record_trash", "Deleted records (restore)";
+    /// Mark or unmark the selected mail and move down.
+    ToggleMark => "toggle_mark", "Mark / unmark mail";
+    MarkThread => "mark_thread", "Mark / unmark thread";
+    /// Mark every mail of the current view.
+    MarkAll => "mark_all", "Mark all";
+    ClearMarks => "clear_marks", "Clear marks";
+    /// Revert the last move, delete, flag, read, link or unlink.
+    Undo => "undo", "Undo last change";
 }
 
 impl Action {
@@ -169,6 +177,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 57);
+        assert_eq!(Action::ALL.len(), 62);
     }
 }

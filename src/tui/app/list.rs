@@ -63,6 +63,9 @@ impl App {
         else {
             return vec![];
         };
+        if self.list.account != account || self.list.folder != name {
+            self.list.marks.clear();
+        }
         self.list.account = account;
         self.list.folder = name;
         self.list.total = self.folder_total();

@@ -5,6 +5,7 @@
 mod actions;
 mod events;
 mod list;
+mod marks;
 mod overlays;
 mod pieces;
 mod state;
@@ -192,6 +193,7 @@ impl RecordPicker {
             all,
             matches: PickList::default(),
             message,
+            marked: vec![],
         };
         p.rank();
         p

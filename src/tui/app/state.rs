@@ -73,6 +73,8 @@ pub struct ListView {
     pub first_index: u64,
     pub total: u64,
     pub height: usize,
+    /// Marked mails of this folder, with their flags when marked.
+    pub marks: BTreeMap<u64, u8>,
 }
 
 impl ListView {
@@ -143,6 +145,11 @@ pub enum PromptPurpose {
         account: String,
         folder: String,
     },
+    MoveMarked {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +168,8 @@ pub struct RecordPicker {
     pub matches: PickList<Record>,
     /// The mail being linked.
     pub message: u64,
+    /// Marked mails linked together instead, when there are marks.
+    pub marked: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
