@@ -793,3 +793,15 @@ fn compose_overlay_at_80x24() {
     assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))));
     insta::assert_snapshot!("overlay_compose", h.overlay_screen());
 }
+
+#[test]
+fn list_with_marks_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("v");
+    h.key("j");
+    h.key("v");
+    h.key("v");
+    let screen = h.screen(&mono());
+    assert!(screen.contains("3 marked"), "{screen}");
+    insta::assert_snapshot!("list_marks_80x24", screen);
+}
