@@ -805,3 +805,38 @@ fn list_with_marks_at_80x24() {
     assert!(screen.contains("3 marked"), "{screen}");
     insta::assert_snapshot!("list_marks_80x24", screen);
 }
+
+#[test]
+fn each_quick_view_shows_only_its_mails_and_names_itself_in_the_title() {
+    let mut h = Harness::new(80, 24);
+    let all = h.app.list.total;
+    for (keys, name) in [
+        ("g u", "unread"),
+        ("g f", "flagged"),
+        ("g l", "unlinked"),
+        ("g w", "waiting"),
+    ] {
+        h.key(keys);
+        let screen = h.screen(&mono());
+        assert!(screen.contains(&format!("INBOX · {name}")), "{screen}");
+        assert!(h.app.list.total < all, "{name} shows every mail");
+        let rows = &h.app.list.rows;
+        match name {
+            "unread" => assert!(rows.iter().all(|r| r.entry.flags & flags::SEEN == 0)),
+            "flagged" => assert!(rows.iter().all(|r| r.entry.flags & flags::FLAGGED != 0)),
+            "waiting" => assert!(
+                rows.windows(2)
+                    .all(|w| w[0].summary.date <= w[1].summary.date),
+                "oldest first"
+            ),
+            _ => {}
+        }
+        insta::assert_snapshot!(format!("view_{name}_80x24"), screen);
+    }
+    h.key("g a");
+    assert_eq!(h.app.list.total, all);
+    assert!(
+        !h.screen(&mono()).contains(" · "),
+        "view_all drops the name"
+    );
+}

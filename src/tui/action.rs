@@ -126,6 +126,13 @@ actions! {
     ClearMarks => "clear_marks", "Clear marks";
     /// Revert the last move, delete, flag, read, link or unlink.
     Undo => "undo", "Undo last change";
+    ViewUnread => "view_unread", "View: unread";
+    ViewFlagged => "view_flagged", "View: flagged";
+    /// Mail linked to no record: what still needs triage.
+    ViewUnlinked => "view_unlinked", "View: not linked to a record";
+    /// Threads whose last mail is the customer's and unanswered, oldest first.
+    ViewWaiting => "view_waiting", "View: waiting for an answer";
+    ViewAll => "view_all", "View: whole folder";
 }
 
 impl Action {
@@ -177,6 +184,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 62);
+        assert_eq!(Action::ALL.len(), 67);
     }
 }

@@ -78,6 +78,14 @@ impl App {
                 self.marks_action(desk, action)
             }
             Action::Undo => vec![Command::Undo],
+            Action::ViewAll
+            | Action::ViewUnread
+            | Action::ViewFlagged
+            | Action::ViewUnlinked
+            | Action::ViewWaiting => match super::View::of(action) {
+                Some(v) => self.set_view(desk, v),
+                None => vec![],
+            },
             Action::LinkRecord if !self.list.marks.is_empty() => self.link_marked(desk),
             _ if !self.list.marks.is_empty() => match self.bulk_action(action) {
                 Some(cmds) => cmds,

@@ -9,6 +9,7 @@ mod marks;
 mod overlays;
 mod pieces;
 mod state;
+mod views;
 
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};

@@ -60,6 +60,19 @@ pub enum FolderRow {
     },
 }
 
+/// Which mails of the folder the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    All,
+    Unread,
+    Flagged,
+    /// Linked to no record: still to be triaged.
+    Unlinked,
+    /// Threads whose last mail is the customer's, unanswered; oldest first.
+    Waiting,
+}
+
 /// The message list window: exactly the rows on screen.
 #[derive(Debug, Default)]
 pub struct ListView {
@@ -75,6 +88,9 @@ pub struct ListView {
     pub height: usize,
     /// Marked mails of this folder, with their flags when marked.
     pub marks: BTreeMap<u64, u8>,
+    pub view: View,
+    /// Every row of the current view (empty for the whole folder).
+    pub filtered: Vec<ListRow>,
 }
 
 impl ListView {

@@ -13,15 +13,17 @@ use ratatui::widgets::Paragraph;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::List;
     let l = &app.list;
+    let place = match l.view.label() {
+        Some(v) => format!("{}/{} · {v}", l.account, l.folder),
+        None => format!("{}/{}", l.account, l.folder),
+    };
     let title = if l.rows.is_empty() {
-        format!("{}/{} — empty", l.account, l.folder)
+        format!("{place} — empty")
     } else if l.collapsed {
-        format!("{}/{} — threads", l.account, l.folder)
+        format!("{place} — threads")
     } else {
         format!(
-            "{}/{} {}–{} of {}",
-            l.account,
-            l.folder,
+            "{place} {}–{} of {}",
             l.first_index + 1,
             l.first_index + l.rows.len() as u64,
             l.total.max(l.first_index + l.rows.len() as u64)
