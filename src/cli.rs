@@ -104,6 +104,24 @@ pub enum Cmd {
         #[arg(long, value_name = "NAME")]
         account: Option<String>,
     },
+    /// Search every account and folder (exit 0 with hits, 1 without, 2 on a bad query)
+    #[command(
+        after_help = "Query: words, \"phrases\", from: to: cc: subject: body: attachment: \
+has:attachment is:unread is:flagged folder: account: case:N record:NAME \
+before:YYYY-MM-DD after:YYYY-MM-DD date:7d, AND OR NOT -word ( )"
+    )]
+    Search {
+        /// The query, e.g. 'from:lucas refund'
+        query: String,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+        /// At most this many mails, newest first
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Delete the search index and build it again from the store
+    Reindex,
     /// Print a mail file as the reader shows it, sanitised
     Render {
         /// An RFC 822 file (.eml)
@@ -221,6 +239,10 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Cmd::Doctor { account }) => doctor(&g, account).await,
+        Some(Cmd::Search { query, json, limit }) => {
+            crate::search::cli::search(&data_dir(&g), &query, json, limit)
+        }
+        Some(Cmd::Reindex) => crate::search::cli::reindex(&data_dir(&g)),
     }
 }
 
@@ -288,6 +310,7 @@ async fn run_configured(g: &Global) -> Result<i32> {
     let (desk, events) = Desk::new(store, cfg, Backend::Servers);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
+    desk.start_search(&data_dir(g));
     Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 
@@ -333,6 +356,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, Backend::Demo);
     desk.set_data_dir(&dir);
+    desk.start_search(&dir);
     Ok(crate::tui::run(desk, events, opts).await?.code())
 }
 

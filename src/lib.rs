@@ -12,6 +12,7 @@ pub mod hangup;
 pub mod mail;
 pub mod outbox;
 pub mod protocol;
+pub mod search;
 pub mod store;
 pub mod sync;
 pub mod tui;

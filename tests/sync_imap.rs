@@ -962,3 +962,68 @@ async fn two_different_mails_sharing_a_message_id_are_both_shown_and_the_clash_i
         ]
     );
 }
+
+#[tokio::test]
+async fn a_mail_over_max_message_mb_is_imported_as_headers_and_a_note() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let mut big = b"From: Logs <logs@example.com>\r\nTo: support@desk.example\r\n\
+Subject: Full server log\r\nMessage-ID: <big-imap@example.com>\r\n\
+Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
+        .to_vec();
+    while big.len() < 3 << 20 {
+        big.extend_from_slice(b"2026-11-25 10:00:00 worker: a line of the log\r\n");
+    }
+    stack.deliver(USER, &big);
+    stack.deliver_many(USER, gen_mailbox(20, 77));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = config(&stack, stack.imap_port, "max_message_mb = 1");
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, "INBOX"), (21, 0));
+    let id = store
+        .id_by_message_id("big-imap@example.com")
+        .expect("read")
+        .expect("the big mail is listed");
+    let summary = store.summary(id).expect("read").expect("summary");
+    assert_eq!(summary.subject, "Full server log");
+    assert!(summary.size >= 3 << 20, "{}", summary.size);
+    let body = store.body(id).expect("read").expect("a body");
+    assert!(body.len() < 4096, "{}", body.len());
+    let text = deskmail::mail::render::render_to_text(&body);
+    assert!(
+        text.contains("more than max_message_mb = 1 for this account"),
+        "{text}"
+    );
+    assert!(summary.body_cut);
+
+    // Opening it shows the note at once, then fetches the whole mail.
+    use deskmail::desk::{Backend, Command, Desk, Event};
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), Backend::Servers);
+    desk.send(Command::Render {
+        id,
+        options: deskmail::mail::render::RenderOptions::default(),
+    });
+    let mut shown = Vec::new();
+    while shown.len() < 2 {
+        match tokio::time::timeout(WAIT, events.recv()).await {
+            Ok(Some(Event::Rendered { mail, .. })) => shown.push(
+                mail.lines
+                    .iter()
+                    .map(|l| l.text.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Ok(Some(Event::Error(e))) => panic!("{e}"),
+            Ok(Some(_)) => {}
+            other => panic!("no second rendering: {other:?} after {shown:?}"),
+        }
+    }
+    assert!(shown[0].contains("headers were imported"), "{}", shown[0]);
+    assert!(shown[1].contains("worker: a line of the log"));
+    // Delivery added its trace headers in front.
+    let whole = store.body(id).expect("read").expect("body");
+    assert!(whole.ends_with(&big[big.len() - 1000..]) && whole.len() > big.len());
+    assert!(!store.summary(id).expect("read").expect("summary").body_cut);
+}

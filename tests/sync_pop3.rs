@@ -292,3 +292,50 @@ async fn background_task_polls_for_new_mail() {
     wait_for(6).await.expect("polled mail in time");
     handle.shutdown();
 }
+
+#[tokio::test]
+async fn a_mail_over_max_message_mb_is_imported_as_headers_and_a_note() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let mut big = b"From: Logs <logs@example.com>\r\nTo: support@desk.example\r\n\
+Subject: Full server log\r\nMessage-ID: <big-pop@example.com>\r\n\
+Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
+        .to_vec();
+    while big.len() < 3 << 20 {
+        big.extend_from_slice(b"2026-11-25 10:00:00 worker: a line of the log\r\n");
+    }
+    stack.deliver(USER, &big);
+    stack.deliver(USER, &one_mail("small"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(
+        &stack,
+        USER,
+        stack.pop3_port,
+        "starttls",
+        "max_message_mb = 1",
+    ));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    let id = store
+        .id_by_message_id("big-pop@example.com")
+        .expect("read")
+        .expect("the big mail is listed");
+    let summary = store.summary(id).expect("read").expect("summary");
+    assert_eq!(summary.subject, "Full server log");
+    assert!(summary.size >= 3 << 20, "{}", summary.size);
+    let body = store.body(id).expect("read").expect("a body");
+    assert!(body.len() < 4096, "{}", body.len());
+    let text = deskmail::mail::render::render_to_text(&body);
+    assert!(
+        text.contains("more than max_message_mb = 1 for this account"),
+        "{text}"
+    );
+    let small = store
+        .id_by_message_id("small@example.com")
+        .expect("read")
+        .expect("small mail");
+    let small_text =
+        deskmail::mail::render::render_to_text(&store.body(small).expect("read").expect("body"));
+    assert!(small_text.contains("Body of small."), "{small_text}");
+}

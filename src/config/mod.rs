@@ -125,6 +125,7 @@ impl std::fmt::Debug for AccountConfig {
             .field("fetch_since", &self.fetch_since)
             .field("target_folder", &self.target_folder)
             .field("check_interval_secs", &self.check_interval_secs)
+            .field("max_message_mb", &self.max_message_mb)
             .field("server_saves_sent", &self.server_saves_sent)
             .field("skip_notification", &self.skip_notification)
             .field("smtp", &self.smtp)
@@ -142,6 +143,10 @@ pub fn is_loopback_host(host: &str) -> bool {
 
 fn default_check_interval() -> u64 {
     60
+}
+
+fn default_max_message_mb() -> u64 {
+    50
 }
 
 /// `Debug` is written by hand below: it never shows a password.
@@ -178,6 +183,9 @@ pub struct AccountConfig {
     pub target_folder: Option<String>,
     #[serde(default = "default_check_interval")]
     pub check_interval_secs: u64,
+    /// Mails bigger than this many MB are imported as headers plus a note.
+    #[serde(default = "default_max_message_mb")]
+    pub max_message_mb: u64,
     #[serde(default)]
     pub server_saves_sent: bool,
     /// Folders whose new mail never rings the bell.
@@ -382,6 +390,11 @@ impl Config {
 }
 
 impl AccountConfig {
+    /// [`AccountConfig::max_message_mb`] in bytes (at least 1 MB).
+    pub fn max_message_bytes(&self) -> usize {
+        usize::try_from(self.max_message_mb.max(1).saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
     /// What weakens this account's transport security, one short phrase
     /// each, for the status line and `deskmail doctor`.
     pub fn security_warnings(&self) -> Vec<String> {

@@ -31,6 +31,7 @@ pub fn demo_config() -> Config {
         fetch_since: None,
         target_folder: None,
         check_interval_secs: 60,
+        max_message_mb: 50,
         server_saves_sent: false,
         skip_notification: vec![],
         smtp: None,

@@ -49,6 +49,8 @@ pub struct Desk {
     settled: Notify,
     /// Changes the agent can take back, last on top.
     undo: std::sync::Mutex<Vec<triage::UndoStep>>,
+    /// The search indexer, once `start_search` ran; the relay nudges it too.
+    search: relay::SearchSlot,
 }
 
 impl Desk {
@@ -77,6 +79,7 @@ impl Desk {
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
             undo: std::sync::Mutex::new(Vec::new()),
+            search: relay::SearchSlot::default(),
         });
         (desk, rx)
     }
@@ -196,7 +199,12 @@ impl Desk {
         }
         let (sync_tx, sync_rx) = mpsc::unbounded_channel();
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
-        tokio::spawn(relay::relay(sync_rx, outbox_rx, self.events.clone()));
+        tokio::spawn(relay::relay(
+            sync_rx,
+            outbox_rx,
+            self.events.clone(),
+            Arc::clone(&self.search),
+        ));
         let floor = self
             .config
             .min_free_mb
@@ -224,6 +232,58 @@ impl Desk {
         );
         if let Ok(mut g) = self.outbox.lock() {
             *g = Some(outbox);
+        }
+    }
+
+    /// Open the search index of `data_dir` and start its indexer. Search is
+    /// derived data: when the index cannot open, the desk runs without it.
+    pub fn start_search(&self, data_dir: &std::path::Path) {
+        match crate::search::SearchIndex::open(data_dir) {
+            Ok(index) => {
+                let h = crate::search::indexer::spawn(Arc::new(index), Arc::clone(&self.store));
+                if let Ok(mut g) = self.search.lock() {
+                    *g = Some(h);
+                }
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                self.emit(Event::Error(format!("Search is off: {e}")));
+            }
+        }
+    }
+
+    fn search_handle(&self) -> Option<crate::search::indexer::IndexerHandle> {
+        self.search.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Run a search query, newest first (hits are checked against the store).
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::search::Hit>, crate::search::SearchError> {
+        match self.search_handle() {
+            Some(h) => h.index().search(&self.store, query, limit),
+            None => Err(crate::search::SearchError::Index(
+                "the index is not open".into(),
+            )),
+        }
+    }
+
+    /// Tell the indexer which mails a command changes.
+    fn touch_search(&self, cmd: &Command) {
+        let ids = match cmd {
+            Command::SetFlags { id, .. }
+            | Command::Link { id, .. }
+            | Command::Unlink { id, .. }
+            | Command::Trash { id, .. }
+            | Command::MoveTo { id, .. }
+            | Command::CreateFromMail { id, .. } => vec![*id],
+            Command::Relink { ids } => ids.clone(),
+            _ => return,
+        };
+        if let Some(h) = self.search_handle() {
+            h.changed(ids);
         }
     }
 
@@ -330,6 +390,58 @@ impl Desk {
         &self.store
     }
 
+    /// A mail imported as headers only (over `max_message_mb`) is fetched
+    /// whole when the agent opens it, then shown again if still wanted.
+    fn fetch_whole_if_cut(self: &Arc<Self>, id: u64, runtime: &tokio::runtime::Handle) {
+        let Ok(Some(summary)) = self.store.summary(id) else {
+            return;
+        };
+        if !summary.body_cut || self.backend == Backend::Demo || !self.renders.claim_fetch(id) {
+            return;
+        }
+        let loc = self.store.locations(id).ok().and_then(|l| {
+            l.into_iter().find(|loc| {
+                self.config
+                    .account(&loc.account)
+                    .is_some_and(|a| a.kind == crate::config::AccountKind::Imap)
+            })
+        });
+        let Some(loc) = loc else {
+            self.renders.fetch_done(id);
+            return;
+        };
+        let desk = Arc::clone(self);
+        runtime.spawn(async move {
+            desk.emit(Event::Notice(format!(
+                "Fetching the whole mail ({}) from the server…",
+                crate::mail::render::human_size(
+                    usize::try_from(summary.size).unwrap_or(usize::MAX)
+                )
+            )));
+            let fetched = match desk.config.account(&loc.account) {
+                Some(acc) => crate::sync::imap::fetch_whole(acc, &desk.store, &loc).await,
+                None => return desk.renders.fetch_done(id),
+            };
+            let stored = fetched.map_err(|e| e.to_string()).and_then(|raw| {
+                desk.store
+                    .put_whole_body(id, &raw)
+                    .map_err(|e| e.to_string())
+            });
+            desk.renders.fetch_done(id);
+            match stored {
+                Ok(()) => {
+                    desk.renders.forget(id);
+                    if let Some((wanted, options)) = desk.renders.wanted()
+                        && wanted == id
+                    {
+                        desk.send(Command::Render { id, options });
+                    }
+                }
+                Err(e) => desk.fail("Could not fetch the whole mail", e),
+            }
+        });
+    }
+
     /// Run `work` on a blocking task, counted until it is done.
     fn spawn_work(self: &Arc<Self>, work: impl FnOnce(&Desk) + Send + 'static) {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -392,6 +504,7 @@ impl Desk {
 
     /// Run a command; slow work goes to a blocking task, never the caller.
     pub fn send(self: &Arc<Self>, cmd: Command) {
+        self.touch_search(&cmd);
         let desk = Arc::clone(self);
         match cmd {
             Command::SaveAttachments { id, index } => {
@@ -408,6 +521,8 @@ impl Desk {
                     render::Ticket::Running => return,
                     render::Ticket::Start(cancel) => cancel,
                 };
+                let runtime = tokio::runtime::Handle::current();
+                let owner = Arc::clone(self);
                 desk.spawn_work(move |desk| {
                     let raw = match desk.store.body(id) {
                         Ok(raw) => raw,
@@ -425,7 +540,10 @@ impl Desk {
                         (None, _) => desk.emit(Event::Notice(
                             "This mail's body is still being fetched.".into(),
                         )),
-                        (Some(_), Some(mail)) => desk.emit(Event::Rendered { id, mail }),
+                        (Some(_), Some(mail)) => {
+                            desk.emit(Event::Rendered { id, mail });
+                            owner.fetch_whole_if_cut(id, &runtime);
+                        }
                         // Cancelled: the interface has moved on.
                         (Some(_), None) => {}
                     }
@@ -780,6 +898,9 @@ impl Desk {
             }],
             None,
         )?;
+        if let Some(h) = self.search_handle() {
+            h.new_mail();
+        }
         for id in report.created.iter().chain(report.located.iter()) {
             if let Some(p) = parent {
                 for r in self.store.links_of(p.id)? {

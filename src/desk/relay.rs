@@ -9,6 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+/// Where the search indexer's handle lives once the desk started it.
+pub(crate) type SearchSlot =
+    std::sync::Arc<std::sync::Mutex<Option<crate::search::indexer::IndexerHandle>>>;
+
 /// How long updates gather into one burst after the first arrives.
 const BURST: Duration = Duration::from_millis(25);
 
@@ -25,6 +29,17 @@ pub(crate) struct Burst {
 }
 
 impl Burst {
+    /// Wake the indexer for what the burst stored: new mail, relinked mail.
+    fn nudge(&self, search: &SearchSlot) {
+        let Some(h) = search.lock().ok().and_then(|g| g.clone()) else {
+            return;
+        };
+        if !self.new_mail.is_empty() || !self.changed.is_empty() {
+            h.new_mail();
+        }
+        h.changed(self.links.iter().copied().collect());
+    }
+
     pub(crate) fn sync(&mut self, u: SyncUpdate) {
         match u {
             SyncUpdate::State { account, state } => {
@@ -106,6 +121,7 @@ pub(crate) async fn relay(
     mut sync: UnboundedReceiver<SyncUpdate>,
     mut outbox: UnboundedReceiver<OutboxUpdate>,
     events: UnboundedSender<Event>,
+    search: SearchSlot,
 ) {
     let (mut sync_open, mut outbox_open) = (true, true);
     while sync_open || outbox_open {
@@ -127,6 +143,7 @@ pub(crate) async fn relay(
         while let Ok(u) = outbox.try_recv() {
             burst.outbox(u);
         }
+        burst.nudge(&search);
         for e in burst.events() {
             if events.send(e).is_err() {
                 // The interface is gone: nobody is left to tell.

@@ -58,6 +58,10 @@ struct Inner {
     cache: VecDeque<(Key, Arc<RenderedMail>, usize)>,
     cached_bytes: usize,
     running: Vec<(Key, Arc<AtomicBool>)>,
+    /// The render the interface asked for last.
+    wanted: Option<(u64, RenderOptions)>,
+    /// Mails whose whole body is being fetched.
+    fetching: std::collections::HashSet<u64>,
 }
 
 /// The desk's renders: running ones and the cache.
@@ -92,6 +96,7 @@ impl RenderQueue {
                 flag.store(true, Ordering::Relaxed);
             }
         }
+        g.wanted = Some((id, o.clone()));
         if let Some(pos) = g.cache.iter().position(|(ck, _, _)| *ck == k)
             && let Some(entry) = g.cache.remove(pos)
         {
@@ -134,6 +139,37 @@ impl RenderQueue {
             }
         }
         Some(mail)
+    }
+
+    /// The mail and options the interface asked for last.
+    pub fn wanted(&self) -> Option<(u64, RenderOptions)> {
+        self.inner.lock().ok().and_then(|g| g.wanted.clone())
+    }
+
+    /// Drop every cached rendering of mail `id` (its body changed).
+    pub fn forget(&self, id: u64) {
+        if let Ok(mut g) = self.inner.lock() {
+            let mut freed = 0;
+            g.cache.retain(|((cid, _), _, b)| {
+                let keep = *cid != id;
+                if !keep {
+                    freed += b;
+                }
+                keep
+            });
+            g.cached_bytes -= freed;
+        }
+    }
+
+    /// Whether to start fetching the whole body of `id` (not already doing so).
+    pub fn claim_fetch(&self, id: u64) -> bool {
+        self.inner.lock().is_ok_and(|mut g| g.fetching.insert(id))
+    }
+
+    pub fn fetch_done(&self, id: u64) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.fetching.remove(&id);
+        }
     }
 
     /// Bytes held by the cache and its number of entries.

@@ -85,6 +85,9 @@ pub struct MessageSummary {
     /// one was kept apart instead of merged into it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub msgid_clash: bool,
+    /// Over the account's `max_message_mb`: only the headers are stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_cut: bool,
 }
 
 impl MessageSummary {
@@ -470,6 +473,20 @@ impl Store {
             Some(v) => Ok(Some(decode(&v)?)),
             None => Ok(None),
         }
+    }
+
+    /// Store the whole source of a mail imported as headers only.
+    pub fn put_whole_body(&self, id: u64, raw: &[u8]) -> Result<()> {
+        let _g = self.lock();
+        let Some(mut s) = self.summary(id)? else {
+            return Ok(());
+        };
+        s.body_cut = false;
+        let mut index = sled::Batch::default();
+        index.insert(keys::with_id(keys::MESSAGE, id), encode(&s)?);
+        let mut bodies = sled::Batch::default();
+        bodies.insert(&Self::body_key(id), raw);
+        self.apply_with_bodies(index, bodies)
     }
 
     pub fn update_summary(&self, s: &MessageSummary) -> Result<()> {

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod notifications;
 pub mod outbox;
 pub mod records;
+pub mod search_feed;
 
 use serde::{Deserialize, Serialize};
 use std::mem::ManuallyDrop;

@@ -201,6 +201,8 @@ struct RawMail {
     uid: u32,
     flags: u8,
     raw: Vec<u8>,
+    /// The size the server reported (RFC822.SIZE), 0 when unknown.
+    size: u64,
 }
 
 /// Parse one batch into store rows; runs on a blocking thread.
@@ -212,8 +214,17 @@ fn parse_batch(
 ) -> Vec<NewMail> {
     batch
         .into_iter()
-        .map(|m| {
-            let summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
+        .map(|mut m| {
+            let limit = ctx.acc.max_message_bytes();
+            // Fetched up to one byte past the limit: longer means too big.
+            let size = m.size.max(m.raw.len() as u64);
+            let cut = m.raw.len() > limit;
+            if cut {
+                m.raw = super::ingest::headers_with_note(&m.raw, size, ctx.acc.max_message_mb);
+            }
+            let mut summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
+            summary.size = size;
+            summary.body_cut = cut;
             NewMail {
                 account: ctx.acc.name.clone(),
                 folder: plan.desk.clone(),
@@ -327,7 +338,8 @@ async fn fetch_new(
         };
         let first = if i == 0 { FIRST_CHUNK } else { CHUNK };
         for chunk in plan_batches(window, &sizes, first) {
-            match fetch_chunk(&c, session, &chunk).await {
+            let limit = ctx.acc.max_message_bytes();
+            match fetch_chunk(&c, session, &chunk, &sizes, limit, &raw_tx).await {
                 Ok(batch) => {
                     if raw_tx.send(batch).await.is_err() {
                         break 'windows;
@@ -402,25 +414,43 @@ async fn fetch_chunk(
     c: &Ctx<'_>,
     session: &mut ImapSession,
     chunk: &[u32],
+    sizes: &HashMap<u32, u32>,
+    limit: usize,
+    early: &tokio::sync::mpsc::Sender<Vec<RawMail>>,
 ) -> Result<Vec<RawMail>, SyncError> {
     let set = uid_set(chunk);
+    // A partial fetch: whatever size the server reported, no mail brings
+    // more than the limit (and one byte, to tell it was cut).
+    let query = format!("(UID FLAGS BODY.PEEK[]<0.{}>)", limit.saturating_add(1));
     let mut stream = bounded(
         c,
         Stage::Fetch,
         READ_TIMEOUT,
-        session.uid_fetch(&set, "(UID FLAGS BODY.PEEK[])"),
+        session.uid_fetch(&set, &query),
     )
     .await?;
     let mut out = Vec::with_capacity(chunk.len());
+    let mut bytes = 0usize;
     loop {
         match tokio::time::timeout(READ_TIMEOUT, stream.next()).await {
             Ok(Some(Ok(f))) => {
                 let Some(uid) = f.uid else { continue };
                 let Some(body) = f.body() else { continue };
+                // The batch was planned on reported sizes; what really
+                // arrives is handed on whenever it passes the batch budget.
+                bytes += body.len();
+                if bytes > BATCH_BYTES as usize && !out.is_empty() {
+                    let ready = std::mem::take(&mut out);
+                    bytes = body.len();
+                    if early.send(ready).await.is_err() {
+                        return Ok(Vec::new());
+                    }
+                }
                 out.push(RawMail {
                     uid,
                     flags: flags_of(&f),
                     raw: body.to_vec(),
+                    size: u64::from(sizes.get(&uid).copied().unwrap_or(0)),
                 });
             }
             Ok(Some(Err(e))) => return Err(c.imap(Stage::Fetch, e)),
@@ -618,16 +648,57 @@ pub fn desk_name(server: &str) -> String {
 
 /// The server folder behind a desk folder.
 fn server_folder(ctx: &AccountCtx, desk: &str) -> String {
-    match &ctx.acc.target_folder {
+    server_name(&ctx.acc, &ctx.store, desk)
+}
+
+fn server_name(acc: &AccountConfig, store: &Store, desk: &str) -> String {
+    match &acc.target_folder {
         Some(t) if t == desk => "INBOX".to_string(),
-        _ => ctx
-            .store
-            .folder_state(&ctx.acc.name, desk)
+        _ => store
+            .folder_state(&acc.name, desk)
             .ok()
             .flatten()
             .and_then(|st| st.server)
             .unwrap_or_else(|| desk.to_string()),
     }
+}
+
+/// The whole source of one mail, for a mail imported as headers only
+/// because of its size: asked for when the agent opens it.
+pub async fn fetch_whole(
+    acc: &AccountConfig,
+    store: &Store,
+    loc: &crate::store::Location,
+) -> Result<Vec<u8>, SyncError> {
+    let c = connect::ctx(acc);
+    let server = server_name(acc, store, &loc.folder);
+    let connect::Connected { mut session, .. } = connect::connect(acc).await?;
+    let mb = bounded(&c, Stage::Select, READ_TIMEOUT, session.examine(&server)).await?;
+    if mb.uid_validity != Some(loc.uidvalidity) {
+        return Err(SyncError::Protocol {
+            account: acc.name.clone(),
+            doing: "fetching a whole mail".into(),
+            server: format!("folder \"{}\" was recreated; sync again", loc.folder),
+        });
+    }
+    let uid = loc.uid.to_string();
+    let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+        session
+            .uid_fetch(&uid, "(UID BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await
+    })
+    .await?;
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+    fetched
+        .iter()
+        .find_map(|f| f.body().map(<[u8]>::to_vec))
+        .ok_or_else(|| SyncError::Protocol {
+            account: acc.name.clone(),
+            doing: "fetching a whole mail".into(),
+            server: format!("the mail is no longer in \"{}\"", loc.folder),
+        })
 }
 
 /// Push the changes queued at the desk. Consecutive changes of one folder

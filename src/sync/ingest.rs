@@ -46,5 +46,68 @@ pub fn summary_from_raw(raw: &[u8], own: &[String]) -> MessageSummary {
         },
         not_linked_reason: None,
         msgid_clash: false,
+        body_cut: false,
+    }
+}
+
+/// A mail over the account's size limit as stored instead: its own headers
+/// (without the Content-* ones, which described the missing body) and a
+/// plain-text note with its size. `prefix` is the start of the mail.
+pub fn headers_with_note(prefix: &[u8], size: u64, limit_mb: u64) -> Vec<u8> {
+    let end = find(prefix, b"\r\n\r\n")
+        .or_else(|| find(prefix, b"\n\n"))
+        // No end of headers within the limit: keep the first lines only.
+        .unwrap_or(prefix.len().min(64 * 1024));
+    let mut out = Vec::with_capacity(end + 512);
+    let mut skipping = false;
+    for line in prefix[..end].split_inclusive(|&b| b == b'\n') {
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !folded {
+            skipping = line
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"content-"))
+                || line
+                    .get(..13)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(b"mime-version:"));
+        }
+        if !skipping {
+            out.extend_from_slice(line);
+        }
+    }
+    while out.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        out.pop();
+    }
+    let note = format!(
+        "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         [This mail is {}, more than max_message_mb = {limit_mb} for this account: only its \
+         headers were imported.]\r\n",
+        crate::mail::render::human_size(usize::try_from(size).unwrap_or(usize::MAX))
+    );
+    out.extend_from_slice(note.as_bytes());
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oversized_mail_keeps_its_headers_and_says_its_size() {
+        let raw = b"From: a@x.example\r\nSubject: Logs\r\nMessage-ID: <big@x>\r\n\
+Content-Type: multipart/mixed;\r\n boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAAAA";
+        let stored = headers_with_note(raw, 73 << 20, 50);
+        let s = summary_from_raw(&stored, &[]);
+        assert_eq!(s.subject, "Logs");
+        assert_eq!(s.message_id, "big@x");
+        let text = crate::mail::render::render_to_text(&stored);
+        assert!(
+            text.contains("This mail is 73.0 MB, more than max_message_mb = 50"),
+            "{text}"
+        );
+        assert!(!text.contains("AAAA"), "{text}");
     }
 }

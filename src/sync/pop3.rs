@@ -38,6 +38,10 @@ use tokio::sync::{Notify, watch};
 const BATCH: usize = 200;
 /// POP3 has one mailbox; its desk copy has a fixed UIDVALIDITY.
 const UIDVALIDITY: u32 = 1;
+/// The longest UIDL listing accepted (a million mails take about 30 MB).
+const UIDL_MAX: usize = 64 << 20;
+/// Bytes of mail per store write at most (one bigger mail still goes alone).
+const BATCH_BYTES: usize = 8 << 20;
 /// The longest response line accepted (RFC 1939 allows 512 bytes; mail lines may be longer).
 const MAX_LINE: usize = 1 << 20;
 
@@ -139,34 +143,45 @@ impl Pop3 {
         read_status(&mut self.stream).await
     }
 
-    /// The body of a multi-line answer, dot-unstuffed, CRLF kept.
-    async fn multiline(&mut self) -> Result<Vec<u8>, Fail> {
+    /// The body of a multi-line answer, dot-unstuffed, CRLF kept, and its
+    /// whole length. Past `limit` bytes the rest is read but not kept.
+    async fn multiline(&mut self, limit: usize) -> Result<(Vec<u8>, u64), Fail> {
         let mut out = Vec::new();
+        let mut total = 0u64;
         let mut line = Vec::new();
         loop {
             read_line(&mut self.stream, &mut line).await?;
             if line == b".\r\n" || line == b".\n" {
-                return Ok(out);
+                return Ok((out, total));
             }
             let body = if line.starts_with(b"..") {
                 &line[1..]
             } else {
                 &line[..]
             };
-            out.extend_from_slice(body);
+            total += body.len() as u64;
+            let room = limit.saturating_sub(out.len());
+            out.extend_from_slice(&body[..body.len().min(room)]);
         }
     }
 
     /// `UIDL`: (message number, unique id) of every mail on the server.
     async fn uidl(&mut self) -> Result<Vec<(u32, String)>, Fail> {
         self.command("UIDL").await?;
-        let text = self.multiline().await?;
+        let (text, total) = self.multiline(UIDL_MAX).await?;
+        if total > text.len() as u64 {
+            return Err(Fail::Err(format!(
+                "the server's UIDL listing is larger than {} MB",
+                UIDL_MAX >> 20
+            )));
+        }
         Ok(parse_uidl(&text))
     }
 
-    async fn retr(&mut self, n: u32) -> Result<Vec<u8>, Fail> {
+    /// `RETR`: at most `limit` bytes of the mail, and its whole length.
+    async fn retr(&mut self, n: u32, limit: usize) -> Result<(Vec<u8>, u64), Fail> {
         self.command(&format!("RETR {n}")).await?;
-        self.multiline().await
+        self.multiline(limit).await
     }
 
     /// Say goodbye; the answer does not matter.
@@ -439,20 +454,36 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     ctx.report.progress(&desk, 0, total);
     let mut created = 0usize;
     let mut done = 0u64;
-    for chunk in new.chunks(BATCH) {
-        let mut raws = Vec::with_capacity(chunk.len());
-        for (n, id) in chunk {
-            let raw = pop
-                .retr(*n)
+    let limit = ctx.acc.max_message_bytes();
+    let mut rest = &new[..];
+    while !rest.is_empty() {
+        // A batch ends at BATCH mails or BATCH_BYTES, whichever comes first.
+        let mut raws = Vec::new();
+        let mut bytes = 0usize;
+        let mut taken = 0usize;
+        for (n, id) in rest {
+            if taken >= BATCH || bytes > BATCH_BYTES {
+                break;
+            }
+            let (mut raw, size) = pop
+                .retr(*n, limit.saturating_add(1))
                 .await
                 .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
-            raws.push((id.clone(), next, raw));
+            let cut = raw.len() > limit;
+            if cut {
+                raw = super::ingest::headers_with_note(&raw, size, ctx.acc.max_message_mb);
+            }
+            bytes += raw.len();
+            taken += 1;
+            raws.push((id.clone(), next, raw, size, cut));
             next = next.checked_add(1).ok_or_else(|| SyncError::Protocol {
                 account: acc.clone(),
                 doing: "fetching mail".into(),
                 server: "more mails than deskmail can number".into(),
             })?;
         }
+        let (chunk, left) = rest.split_at(taken);
+        rest = left;
         let cursor = FolderState {
             name: desk.clone(),
             uidvalidity: UIDVALIDITY,
@@ -467,15 +498,18 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
                 let mut ids = Vec::with_capacity(raws.len());
                 let rows: Vec<NewMail> = raws
                     .into_iter()
-                    .map(|(id, uid, raw)| {
+                    .map(|(id, uid, raw, size, cut)| {
                         ids.push((id, uid));
+                        let mut summary = super::ingest::summary_from_raw(&raw, &c2.own);
+                        summary.size = size;
+                        summary.body_cut = cut;
                         NewMail {
                             account: c2.acc.name.clone(),
                             folder: d2.clone(),
                             uidvalidity: UIDVALIDITY,
                             uid,
                             flags: 0,
-                            summary: super::ingest::summary_from_raw(&raw, &c2.own),
+                            summary,
                             raw: Some(raw),
                         }
                     })
@@ -602,8 +636,29 @@ mod tests {
             .write_all(b"Subject: a\r\n\r\n..dot\r\nline\r\n.\r\n")
             .await
             .expect("write");
-        let body = pop.multiline().await.expect("body");
+        let (body, size) = pop.multiline(1 << 20).await.expect("body");
         assert_eq!(body, b"Subject: a\r\n\r\n.dot\r\nline\r\n");
+        assert_eq!(size, body.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_multiline_answer_keeps_at_most_the_limit_and_counts_the_rest() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut pop = Pop3 {
+            stream: BufReader::new(Box::new(client)),
+        };
+        let writer = tokio::spawn(async move {
+            server.write_all(b"Subject: big\r\n\r\n").await?;
+            for _ in 0..10_000 {
+                server.write_all(&[b'x'; 98]).await?;
+                server.write_all(b"\r\n").await?;
+            }
+            server.write_all(b".\r\n").await
+        });
+        let (body, size) = pop.multiline(4096).await.expect("body");
+        assert_eq!(body.len(), 4096);
+        assert_eq!(size, 16 + 10_000 * 100);
+        writer.await.expect("join").expect("write");
     }
 
     fn account(port: u16) -> AccountConfig {

@@ -229,7 +229,9 @@ impl App {
                     && let Some(id) = self.reader.id
                 {
                     let raw = desk.raw_source(id);
-                    self.reader.raw_text = self.ask(raw);
+                    self.reader.raw_text = self
+                        .ask(raw)
+                        .map(|t| t.lines().map(str::to_string).collect());
                 }
                 vec![]
             }

@@ -107,7 +107,8 @@ pub struct ReaderView {
     pub all_headers: bool,
     pub show_quotes: bool,
     pub raw: bool,
-    pub raw_text: Option<String>,
+    /// The sanitised source, split into lines once.
+    pub raw_text: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default)]

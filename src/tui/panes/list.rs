@@ -128,3 +128,41 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         area,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Record, RecordKind};
+    use crate::tui::app::App;
+    use crate::tui::keymap::Keymap;
+    use crate::tui::theme::{ColorEnv, Theme};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    #[test]
+    fn folder_names_and_record_stages_reach_the_screen_sanitised() {
+        let mut app = App::new(Keymap::builtin("default").expect("keymap"));
+        let theme = Theme::load("dark", None, ColorEnv::from_vars(false, None)).expect("theme");
+        app.list.account = "support".into();
+        app.list.folder = "Drafts\u{202e}exe.txt\u{9b}2J".into();
+        let mut deal = Record::new(RecordKind::Deal, "Renewal");
+        deal.fields
+            .insert("stage".into(), "won\u{2066}\u{1b}[31m!".into());
+        app.records.records = vec![deal];
+        let mut term = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+        term.draw(|f| crate::tui::ui::draw(f, &app, &theme))
+            .expect("draw");
+        let screen: String = term
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        let bad: Vec<char> = screen
+            .chars()
+            .filter(|c| crate::mail::sanitize::is_forbidden_char(*c))
+            .collect();
+        assert!(bad.is_empty(), "on screen: {bad:?}");
+        assert!(screen.contains("support/Drafts"), "{screen}");
+    }
+}
