@@ -138,6 +138,14 @@ pub enum Command {
     },
     /// Revert the last move, delete, flag, read, link or unlink.
     Undo,
+    /// Hide mails from their folder until `until` (Unix seconds); they come
+    /// back unread.
+    Snooze {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+        until: i64,
+    },
 }
 
 /// A mail the agent wrote, before it becomes bytes.

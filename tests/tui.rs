@@ -840,3 +840,80 @@ fn each_quick_view_shows_only_its_mails_and_names_itself_in_the_title() {
         "view_all drops the name"
     );
 }
+
+#[test]
+fn snoozed_mail_stays_hidden_across_a_restart_and_returns_unread_at_its_time() {
+    use deskmail::protocol::Command;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(demo_dir(), dir.path());
+    let inbox = |desk: &Desk| -> Vec<ListRow> {
+        let q = PageQuery {
+            account: "support".into(),
+            folder: "INBOX".into(),
+            from: PageFrom::After,
+            cursor: None,
+            n: 10_000,
+            collapsed: false,
+        };
+        desk.page(&q).expect("page")
+    };
+    let t0 = 1_764_000_000;
+    let until = deskmail::tui::app::snooze_until("2h", &Clock::utc_at(t0)).expect("a time");
+    let (id, before) = {
+        let store = Arc::new(Store::open(dir.path()).expect("open"));
+        let (desk, _events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
+        desk.set_clock(t0);
+        let rows = inbox(&desk);
+        let id = rows[3].summary.id;
+        desk.send(Command::SetFlags {
+            id,
+            account: "support".into(),
+            folder: "INBOX".into(),
+            add: flags::SEEN,
+            remove: 0,
+        });
+        desk.send(Command::Snooze {
+            ids: vec![id],
+            account: "support".into(),
+            folder: "INBOX".into(),
+            until,
+        });
+        rt.block_on(desk.settled());
+        let after = inbox(&desk);
+        assert_eq!(after.len() + 1, rows.len());
+        assert!(after.iter().all(|r| r.summary.id != id), "still listed");
+        desk.flush().expect("flush");
+        (id, rows.len())
+    };
+    // A new desk on the same store: the snooze is still there.
+    let store = Arc::new(Store::open(dir.path()).expect("reopen"));
+    let (desk, mut events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
+    desk.set_clock(until - 60);
+    assert_eq!(desk.wake_snoozed(), 0, "woke early");
+    assert_eq!(inbox(&desk).len() + 1, before);
+    desk.set_clock(until);
+    assert_eq!(desk.wake_snoozed(), 1);
+    let rows = inbox(&desk);
+    assert_eq!(rows.len(), before);
+    let back = rows
+        .iter()
+        .find(|r| r.summary.id == id)
+        .expect("back in INBOX");
+    assert_eq!(back.entry.flags & flags::SEEN, 0, "comes back unread");
+    let mut said = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let Event::Notice(n) = e {
+            said.push(n);
+        }
+    }
+    assert!(
+        said.iter()
+            .any(|n| n.starts_with("Back from snooze in INBOX")),
+        "{said:?}"
+    );
+}

@@ -49,6 +49,8 @@ pub struct Desk {
     settled: Notify,
     /// Changes the agent can take back, last on top.
     undo: std::sync::Mutex<Vec<triage::UndoStep>>,
+    /// An injected time (tests); `None` reads the system clock.
+    clock: std::sync::Mutex<Option<i64>>,
     /// The search indexer, once `start_search` ran; the relay nudges it too.
     search: relay::SearchSlot,
 }
@@ -79,6 +81,7 @@ impl Desk {
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
             undo: std::sync::Mutex::new(Vec::new()),
+            clock: std::sync::Mutex::new(None),
             search: relay::SearchSlot::default(),
         });
         (desk, rx)
@@ -194,6 +197,18 @@ impl Desk {
     /// Start the background sync tasks (not on the demo desk). Call from
     /// inside the tokio runtime.
     pub fn start_background(&self) {
+        // Snoozed mail comes back on time on every desk, demo included.
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                let Some(desk) = me.upgrade() else { break };
+                desk.spawn_work(|d| {
+                    d.wake_snoozed();
+                });
+            }
+        });
         if self.backend == Backend::Demo {
             return;
         }
@@ -755,6 +770,12 @@ impl Desk {
             }
             Command::CreateCaseFromMails { ids } => self.create_case_for(&ids),
             Command::Undo => self.undo(),
+            Command::Snooze {
+                ids,
+                account,
+                folder,
+                until,
+            } => self.snooze(&ids, &account, &folder, until),
             Command::SyncNow => match self.backend {
                 Backend::Demo => self.emit(Event::Notice(
                     "The demo desk has no servers to sync with.".into(),

@@ -334,3 +334,90 @@ impl Desk {
         )));
     }
 }
+
+impl Desk {
+    /// Now, in Unix seconds: the injected time when tests set one.
+    pub fn now(&self) -> i64 {
+        self.clock
+            .lock()
+            .ok()
+            .and_then(|c| *c)
+            .unwrap_or_else(|| chrono::Utc::now().timestamp())
+    }
+
+    /// Fix the desk's clock (tests); snoozed mail wakes by it.
+    pub fn set_clock(&self, now: i64) {
+        if let Ok(mut c) = self.clock.lock() {
+            *c = Some(now);
+        }
+    }
+
+    pub(super) fn snooze(&self, ids: &[u64], account: &str, folder: &str, until: i64) {
+        for id in ids {
+            let s = crate::store::snooze::Snooze {
+                id: *id,
+                account: account.to_string(),
+                folder: folder.to_string(),
+                until,
+            };
+            if let Err(e) = self.store.snooze(&s) {
+                return self.fail("Could not snooze the mail", e);
+            }
+        }
+        self.emit(Event::FolderChanged {
+            account: account.to_string(),
+            folder: folder.to_string(),
+        });
+        let when = chrono::DateTime::from_timestamp(until, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default();
+        self.emit(Event::Notice(format!(
+            "Snoozed {} until {when}.",
+            mails(ids.len())
+        )));
+    }
+
+    /// Ids hidden from `account`/`folder` now.
+    pub(super) fn snoozed_in(&self, account: &str, folder: &str) -> Vec<u64> {
+        let now = self.now();
+        self.store
+            .snoozes()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.account == account && s.folder == folder && s.until > now)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Bring back every snoozed mail whose time has come: unread again, with
+    /// a notice. Returns how many came back.
+    pub fn wake_snoozed(&self) -> usize {
+        let now = self.now();
+        let due: Vec<_> = match self.store.snoozes() {
+            Ok(all) => all.into_iter().filter(|s| s.until <= now).collect(),
+            Err(e) => {
+                self.fail("Could not read snoozed mail", e);
+                return 0;
+            }
+        };
+        for s in &due {
+            if let Err(e) = self.store.unsnooze(s.id) {
+                self.fail("Could not bring back a snoozed mail", e);
+                continue;
+            }
+            self.flags_many(&[s.id], &s.account, &s.folder, 0, crate::store::flags::SEEN);
+            let subject = self
+                .store
+                .summary(s.id)
+                .ok()
+                .flatten()
+                .map(|m| m.subject)
+                .unwrap_or_default();
+            self.emit(Event::Notice(sanitize_line(&format!(
+                "Back from snooze in {}: {subject}",
+                s.folder
+            ))));
+        }
+        due.len()
+    }
+}

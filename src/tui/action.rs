@@ -133,6 +133,8 @@ actions! {
     /// Threads whose last mail is the customer's and unanswered, oldest first.
     ViewWaiting => "view_waiting", "View: waiting for an answer";
     ViewAll => "view_all", "View: whole folder";
+    /// Hide the thread until a time (`2h`, `tomorrow 9:00`, `mon`).
+    Snooze => "snooze", "Snooze until…";
 }
 
 impl Action {
@@ -184,6 +186,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 67);
+        assert_eq!(Action::ALL.len(), 68);
     }
 }

@@ -78,6 +78,7 @@ impl App {
                 self.marks_action(desk, action)
             }
             Action::Undo => vec![Command::Undo],
+            Action::Snooze => self.ask_snooze(),
             Action::ViewAll
             | Action::ViewUnread
             | Action::ViewFlagged
@@ -434,6 +435,11 @@ impl App {
                 };
                 vec![Command::PipePart { id, index, command }]
             }
+            PromptPurpose::Snooze {
+                ids,
+                account,
+                folder,
+            } => self.answer_snooze(&input, ids, account, folder),
             PromptPurpose::MoveMarked {
                 ids,
                 account,

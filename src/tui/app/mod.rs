@@ -8,11 +8,13 @@ mod list;
 mod marks;
 mod overlays;
 mod pieces;
+mod snooze;
 mod state;
 mod views;
 
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
+pub use snooze::snooze_until;
 pub use state::*;
 
 use crate::mail::format::Clock;

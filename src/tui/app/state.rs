@@ -167,6 +167,11 @@ pub enum PromptPurpose {
         account: String,
         folder: String,
     },
+    Snooze {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+    },
 }
 
 #[derive(Debug, Clone)]
