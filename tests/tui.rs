@@ -917,3 +917,34 @@ fn snoozed_mail_stays_hidden_across_a_restart_and_returns_unread_at_its_time() {
         "{said:?}"
     );
 }
+
+#[test]
+fn next_unread_skips_read_mail_then_goes_to_the_next_folder_with_unread() {
+    let mut h = Harness::new(80, 24);
+    // The next unread after the selected (first) mail.
+    let first_unread = h
+        .newest("INBOX", 400)
+        .into_iter()
+        .skip(1)
+        .find(|r| r.entry.flags & flags::SEEN == 0)
+        .expect("an unread mail");
+    h.key("g n");
+    assert_eq!(
+        h.app.list.selected().map(|r| r.summary.id),
+        Some(first_unread.summary.id)
+    );
+    // From the bottom of INBOX the next unread is in another folder of support.
+    h.key("G");
+    h.key("g n");
+    let (account, folder) = (h.app.list.account.clone(), h.app.list.folder.clone());
+    if folder == "INBOX" {
+        assert!(
+            h.app.status.message.is_some(),
+            "no next unread and nothing said"
+        );
+    } else {
+        assert_eq!(account, "support");
+        let sel = h.app.list.selected().expect("a mail selected");
+        assert_eq!(sel.entry.flags & flags::SEEN, 0, "{folder}");
+    }
+}

@@ -299,3 +299,16 @@ fn mark_all_marks_the_whole_folder_not_only_the_window() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn mark_folder_read_is_one_command_for_every_unread_mail_of_the_folder() {
+    let d = desk(30);
+    let mut a = app(&d, 5);
+    match press(&mut a, &d, "M").as_slice() {
+        [Command::SetFlagsMany { ids, add, .. }] => {
+            assert_eq!(ids.len(), 30);
+            assert_eq!(*add, deskmail::store::flags::SEEN);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -135,6 +135,9 @@ actions! {
     ViewAll => "view_all", "View: whole folder";
     /// Hide the thread until a time (`2h`, `tomorrow 9:00`, `mon`).
     Snooze => "snooze", "Snooze until…";
+    /// The next unread mail, in this folder or the account's next ones.
+    NextUnread => "next_unread", "Next unread mail";
+    MarkFolderRead => "mark_folder_read", "Mark the folder read";
 }
 
 impl Action {
@@ -186,6 +189,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 68);
+        assert_eq!(Action::ALL.len(), 70);
     }
 }

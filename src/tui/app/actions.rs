@@ -79,6 +79,8 @@ impl App {
             }
             Action::Undo => vec![Command::Undo],
             Action::Snooze => self.ask_snooze(),
+            Action::NextUnread => self.next_unread(desk),
+            Action::MarkFolderRead => self.mark_folder_read(desk),
             Action::ViewAll
             | Action::ViewUnread
             | Action::ViewFlagged

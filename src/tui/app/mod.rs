@@ -10,6 +10,7 @@ mod overlays;
 mod pieces;
 mod snooze;
 mod state;
+mod unread;
 mod views;
 
 pub use events::fuzzy_filter;
