@@ -133,17 +133,28 @@ impl SearchIndex {
         };
         crate::config::paths::ensure_private_dir(&dir).map_err(|e| open_err(e.to_string()))?;
         let (schema, fields) = schema();
+        discard_leftovers(data_dir);
         let mut index = match Index::open_in_dir(&dir) {
             Ok(i) => i,
             Err(_) if is_empty_dir(&dir) => {
                 Index::create_in_dir(&dir, schema.clone()).map_err(|e| open_err(e.to_string()))?
             }
-            Err(e) => return Err(open_err(e.to_string())),
+            Err(e) => {
+                // Derived data: a damaged index is set aside and rebuilt.
+                tracing::warn!(
+                    "search index unreadable ({e}): rebuilding {}",
+                    dir.display()
+                );
+                discard(&dir).map_err(|e| open_err(e.to_string()))?;
+                crate::config::paths::ensure_private_dir(&dir)
+                    .map_err(|e| open_err(e.to_string()))?;
+                Index::create_in_dir(&dir, schema.clone()).map_err(|e| open_err(e.to_string()))?
+            }
         };
         if payload_of(&index).schema != SCHEMA_VERSION {
             tracing::info!("search index schema changed: rebuilding {}", dir.display());
             drop(index);
-            std::fs::remove_dir_all(&dir).map_err(|e| open_err(e.to_string()))?;
+            discard(&dir).map_err(|e| open_err(e.to_string()))?;
             crate::config::paths::ensure_private_dir(&dir).map_err(|e| open_err(e.to_string()))?;
             index = Index::create_in_dir(&dir, schema).map_err(|e| open_err(e.to_string()))?;
         }
@@ -177,7 +188,7 @@ impl SearchIndex {
     ) -> Result<SearchIndex> {
         let dir = index_dir(data_dir);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| SearchError::Open {
+            discard(&dir).map_err(|e| SearchError::Open {
                 path: dir.display().to_string(),
                 reason: e.to_string(),
             })?;
@@ -226,24 +237,23 @@ impl SearchIndex {
     /// Index every mail past the watermark, committing every [`BATCH`] mails
     /// with the new watermark. Returns how many mails were indexed.
     pub fn catch_up(&self, store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<usize> {
-        let Some(mut w) = self.lock_writer() else {
-            return Ok(0);
-        };
-        let mut mark = payload_of(&self.index).watermark;
         let total = store.message_count();
         let mut done = 0usize;
         loop {
+            // The writer is taken per batch, so a search repairing a stale
+            // hit waits for one batch at most, not the whole build.
+            let Some(mut w) = self.lock_writer() else {
+                return Ok(done);
+            };
+            let mark = payload_of(&self.index).watermark;
             let ids = store.message_ids_after(mark, BATCH)?;
             let Some(&last) = ids.last() else { break };
             document::index_ids(&w, self.fields, store, &ids)?;
-            mark = last;
-            commit_with(&mut w, mark)?;
+            commit_with(&mut w, last)?;
+            drop(w);
+            self.reader.reload()?;
             done += ids.len();
             progress(done as u64, total);
-        }
-        drop(w);
-        if done > 0 {
-            self.reader.reload()?;
         }
         Ok(done)
     }
@@ -383,6 +393,31 @@ fn payload_of(index: &Index) -> Payload {
         .and_then(|m| m.payload)
         .and_then(|p| serde_json::from_str(&p).ok())
         .unwrap_or_default()
+}
+
+const DISCARDED: &str = "search.discarded-";
+
+/// Move the index out of the way in one rename, then delete it: a kill in
+/// the middle leaves either the whole old index or none, never a half.
+fn discard(dir: &Path) -> std::io::Result<()> {
+    let aside = dir.with_file_name(format!("{DISCARDED}{}", std::process::id()));
+    std::fs::rename(dir, &aside)?;
+    if let Err(e) = std::fs::remove_dir_all(&aside) {
+        tracing::warn!("could not delete {}: {e}", aside.display());
+    }
+    Ok(())
+}
+
+/// Delete indexes an earlier, killed process had set aside.
+fn discard_leftovers(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(DISCARDED) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn is_empty_dir(dir: &Path) -> bool {
