@@ -515,8 +515,21 @@ fn sigterm_ends_deskmail_quietly_and_gives_the_terminal_back() {
 /// `(INBOX, Archive)` totals of the support account from `stats --json`.
 fn inbox_and_archive(data: &Path) -> (u64, u64) {
     let d = data.to_str().expect("utf-8 path");
-    let out = deskmail(&["stats", "--json", "--data-dir", d]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    // The desk that just quit may still hold the store for a moment.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let out = deskmail(&["stats", "--json", "--data-dir", d]);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stats --json: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     let total = |name: &str| {
         v["accounts"]
             .as_array()

@@ -355,6 +355,7 @@ impl Desk {
         } else {
             format!(" {}", triage::mails(n))
         };
+        let target = crate::mail::sanitize::sanitize_line(&target);
         self.emit(Event::Notice(match self.backend {
             Backend::Demo => format!("Moved{what} to {target}."),
             Backend::Servers => format!("Moving{what} to {target}…"),
