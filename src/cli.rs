@@ -285,15 +285,7 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
         ColorEnv::from_env(),
     )?;
     let keymap = Keymap::load(&keymap_name, Some(&cfg_dir.join("keymap.toml")))?;
-    let warnings = cfg
-        .accounts
-        .iter()
-        .flat_map(|a| {
-            a.security_warnings()
-                .into_iter()
-                .map(move |w| format!("{}: {w}", a.name))
-        })
-        .collect();
+    let warnings = cfg.security_warnings();
     Ok(crate::tui::RunOptions {
         keymap,
         theme,
@@ -516,11 +508,22 @@ async fn doctor(g: &Global, only: Option<String>) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Bytes of rendered text per write to the terminal.
+const CHUNK: usize = 64 << 10;
+
 fn render(file: &Path) -> Result<i32> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    crate::console::print(
-        crate::console::Stream::Out,
-        &crate::mail::render::render_to_text(&raw),
-    );
+    let mail = crate::mail::render::render(&raw, &crate::mail::render::text_options());
+    drop(raw);
+    // Printed in chunks: a 100 MB mail is not copied whole once more.
+    let mut chunk = String::with_capacity(CHUNK);
+    crate::mail::render::write_text(&mail, |piece| {
+        chunk.push_str(piece);
+        if chunk.len() >= CHUNK {
+            crate::console::print(crate::console::Stream::Out, &chunk);
+            chunk.clear();
+        }
+    });
+    crate::console::print(crate::console::Stream::Out, &chunk);
     Ok(0)
 }

@@ -448,3 +448,46 @@ fn documented_notation_round_trips() {
     assert_eq!("<A-x>".parse::<Key>().ok(), "<M-x>".parse::<Key>().ok());
     assert_eq!(Key::char('G').mods, KeyModifiers::NONE);
 }
+
+#[test]
+fn doctor_warns_of_plain_text_to_a_remote_host_and_not_to_loopback() {
+    use std::os::unix::fs::PermissionsExt;
+    // A closed port: both accounts fail to connect at once, on this machine.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("config.toml");
+    // 0.0.0.0 reaches this machine but is not a loopback address.
+    let account = |name: &str, host: &str| {
+        format!(
+            "[[accounts]]\nname = \"{name}\"\nemail = \"{name}@desk.example\"\n\
+             host = \"{host}\"\nport = {port}\ntls = \"none\"\nuser = \"{name}\"\n\
+             password = \"secret\"\n\n"
+        )
+    };
+    let text = format!(
+        "[agent]\nname = \"Sam Agent\"\nemail = \"agent@desk.example\"\n\n{}{}",
+        account("remote", "0.0.0.0"),
+        account("local", "127.0.0.1")
+    );
+    fs::write(&file, text).expect("write config");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+        .arg("doctor")
+        .arg("--config")
+        .arg(&file)
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .output()
+        .expect("run doctor");
+    let out = String::from_utf8_lossy(&out.stdout);
+    let warnings: Vec<&str> = out.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{out}");
+    assert!(
+        warnings[0].contains("IMAP to 0.0.0.0 is unencrypted")
+            && warnings[0].contains("plain text"),
+        "{out}"
+    );
+}

@@ -294,6 +294,148 @@ async fn background_task_polls_for_new_mail() {
 }
 
 #[tokio::test]
+async fn max_messages_per_connection_fetches_the_oldest_first_and_the_rest_next_time() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(5, 7)), 5);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "max_messages_per_connection = 2";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    for expected in [2, 4, 5, 5] {
+        sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+            .await
+            .expect("sync");
+        assert_eq!(folder_stats(&store, USER, "INBOX").0, expected);
+    }
+    assert_eq!(stack.message_count(USER, "INBOX"), 5, "nothing deleted");
+}
+
+#[tokio::test]
+async fn delete_after_download_removes_stored_mail_from_the_server() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(3, 8)), 3);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "delete_after_download = true";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 3);
+    assert_eq!(stack.message_count(USER, "INBOX"), 0);
+    // The desk keeps its copies when the server no longer lists them.
+    stack.deliver(USER, &one_mail("after-delete"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 4);
+    assert_eq!(stack.message_count(USER, "INBOX"), 0);
+}
+
+#[tokio::test]
+async fn delete_after_days_keeps_mail_until_it_is_old_enough() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(2, 9)), 2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "delete_after_download = \"30d\"";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+    assert_eq!(stack.message_count(USER, "INBOX"), 2, "too young to delete");
+    // Age the download record by 31 days, as if a month had passed.
+    let key = format!("pop3.uidl.{USER}");
+    let state = store.setting(&key).expect("setting").expect("uidl map");
+    let mut map: serde_json::Value = serde_json::from_str(&state).expect("json");
+    let month_ago = chrono::Utc::now().timestamp() - 31 * 86_400;
+    if let Some(seen) = map.get_mut("seen").and_then(|s| s.as_object_mut()) {
+        for v in seen.values_mut() {
+            *v = serde_json::Value::from(month_ago);
+        }
+    }
+    store
+        .set_setting(&key, &map.to_string())
+        .expect("write setting");
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_eq!(stack.message_count(USER, "INBOX"), 0);
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+}
+
+#[tokio::test]
+async fn inactive_account_stays_configured_but_is_not_synced() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(2, 10)), 2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let text = format!(
+        "{}{}",
+        pop3_account(&stack, USER, stack.pop3s_port, "tls", ""),
+        pop3_account(&stack, "paused", stack.pop3s_port, "tls", "active = false")
+    );
+    let cfg = parse(&text);
+    assert_eq!(cfg.accounts.len(), 2);
+    let report = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(report.accounts, 1);
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+    assert_eq!(folder_stats(&store, "paused", "INBOX").0, 0);
+}
+
+#[tokio::test]
+async fn check_interval_zero_syncs_at_start_and_then_only_when_asked() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(1, 11)), 1);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "check_interval_secs = 0";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = sync::spawn_all(Arc::clone(&cfg), Arc::clone(&store), tx);
+    let count = || folder_stats(&store, USER, "INBOX").0;
+    assert!(
+        poll_until(WAIT, || async { (count() == 1).then_some(()) })
+            .await
+            .is_some(),
+        "the first sync at start did not happen"
+    );
+    stack.deliver(USER, &one_mail("manual-1"));
+    // A 1 s interval would have fetched it several times over by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(), 1, "fetched without being asked");
+    handle.sync_now();
+    assert!(
+        poll_until(WAIT, || async { (count() == 2).then_some(()) })
+            .await
+            .is_some(),
+        "asking did not sync"
+    );
+    handle.shutdown();
+}
+
+#[tokio::test]
+async fn apop_is_used_when_the_greeting_offers_it() {
+    let stack = MailStack::start_with(StackOptions {
+        apop: true,
+        ..StackOptions::dovecot_only()
+    });
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(2, 12)), 2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", ""));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, USER, "INBOX").0, 2);
+    let log = stack.log_tail(200);
+    assert!(log.contains("method=APOP"), "{log}");
+}
+
+#[tokio::test]
 async fn a_mail_over_max_message_mb_is_imported_as_headers_and_a_note() {
     let stack = MailStack::start_with(StackOptions::dovecot_only());
     let mut big = b"From: Logs <logs@example.com>\r\nTo: support@desk.example\r\n\
@@ -338,4 +480,133 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
     let small_text =
         deskmail::mail::render::render_to_text(&store.body(small).expect("read").expect("body"));
     assert!(small_text.contains("Body of small."), "{small_text}");
+}
+
+/// The text of the next `n` renderings of mail `id`, asked for once.
+async fn renderings(
+    desk: &Arc<deskmail::desk::Desk>,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<deskmail::desk::Event>,
+    id: u64,
+    n: usize,
+) -> Vec<String> {
+    use deskmail::desk::{Command, Event};
+    desk.send(Command::Render {
+        id,
+        options: deskmail::mail::render::RenderOptions::default(),
+    });
+    let mut shown = Vec::new();
+    while shown.len() < n {
+        match tokio::time::timeout(WAIT, events.recv()).await {
+            Ok(Some(Event::Rendered { id: got, mail })) if got == id => shown.push(
+                mail.lines
+                    .iter()
+                    .map(|l| l.text.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Ok(Some(Event::Error(e))) => panic!("{e}"),
+            Ok(Some(_)) => {}
+            other => panic!(
+                "no rendering {}: {other:?} after {shown:?}",
+                shown.len() + 1
+            ),
+        }
+    }
+    shown
+}
+
+#[tokio::test]
+async fn opening_a_cut_pop3_mail_fetches_it_whole_or_says_the_server_no_longer_has_it() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let big_mail = |msgid: &str, line: &str| {
+        let mut big = format!(
+            "From: Logs <logs@example.com>\r\nTo: support@desk.example\r\n\
+             Subject: Full server log\r\nMessage-ID: <{msgid}>\r\n\
+             Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
+        )
+        .into_bytes();
+        while big.len() < 3 << 19 {
+            big.extend_from_slice(line.as_bytes());
+        }
+        big
+    };
+    let kept = big_mail(
+        "kept-pop@example.com",
+        "10:00:00 worker: a line of the log\r\n",
+    );
+    stack.deliver(USER, &kept);
+    stack.deliver(
+        USER,
+        &big_mail("gone-pop@example.com", "10:00:00 gone line\r\n"),
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let cfg = parse(&pop3_account(
+        &stack,
+        USER,
+        stack.pop3_port,
+        "starttls",
+        "max_message_mb = 1",
+    ));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    let id_of = |msgid: &str| {
+        store
+            .id_by_message_id(msgid)
+            .expect("read")
+            .expect("the big mail is listed")
+    };
+    let (kept_id, gone_id) = (id_of("kept-pop@example.com"), id_of("gone-pop@example.com"));
+    assert!(
+        store
+            .summary(kept_id)
+            .expect("read")
+            .expect("summary")
+            .body_cut
+    );
+    // Deleted on the server after the sync (by another client).
+    stack.doveadm(&[
+        "expunge",
+        "-u",
+        USER,
+        "mailbox",
+        "INBOX",
+        "header",
+        "Message-ID",
+        "gone-pop",
+    ]);
+
+    use deskmail::desk::{Backend, Desk};
+    let (desk, mut events) = Desk::new(Arc::clone(&store), (*cfg).clone(), Backend::Servers);
+
+    let shown = renderings(&desk, &mut events, kept_id, 2).await;
+    assert!(shown[0].contains("headers were imported"), "{}", shown[0]);
+    assert!(shown[1].contains("worker: a line of the log"));
+    let whole = store.body(kept_id).expect("read").expect("body");
+    assert!(whole.ends_with(&kept[kept.len() - 1000..]) && whole.len() >= kept.len());
+    assert!(
+        !store
+            .summary(kept_id)
+            .expect("read")
+            .expect("summary")
+            .body_cut
+    );
+
+    let shown = renderings(&desk, &mut events, gone_id, 2).await;
+    assert!(shown[1].contains("headers were imported"), "{}", shown[1]);
+    assert!(
+        shown[1].contains("The POP3 server no longer has this mail"),
+        "{}",
+        shown[1]
+    );
+    assert!(!shown[1].contains("gone line"));
+    // Said once: opening it again does not ask the server again.
+    assert!(
+        !store
+            .summary(gone_id)
+            .expect("read")
+            .expect("summary")
+            .body_cut
+    );
 }

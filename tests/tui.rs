@@ -710,8 +710,13 @@ fn outbox_overlay_at_80x24() {
             Some("550 5.1.1 no such user"),
         ))
         .expect("enqueue");
+    let mut unsure = entry("Re: Shipping address", OutboxState::Sending, None);
+    unsure.unconfirmed = true;
+    store.enqueue(unsure).expect("enqueue");
     h.key("O");
-    insta::assert_snapshot!("overlay_outbox", h.overlay_screen());
+    let screen = h.overlay_screen();
+    assert!(screen.contains("unconfirmed"), "{screen}");
+    insta::assert_snapshot!("overlay_outbox", screen);
 }
 
 #[test]

@@ -312,3 +312,35 @@ fn mark_folder_read_is_one_command_for_every_unread_mail_of_the_folder() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_status_line_warns_of_plain_text_to_a_remote_host() {
+    use deskmail::tui::theme::{ColorEnv, Theme};
+    let cfg = deskmail::config::Config::parse(
+        "[[accounts]]\nname = \"support\"\nemail = \"support@desk.example\"\n\
+         host = \"mail.desk.example\"\nport = 143\ntls = \"none\"\nuser = \"support\"\n\
+         password = \"secret\"\n\n\
+         [[accounts]]\nname = \"local\"\nemail = \"local@desk.example\"\n\
+         host = \"127.0.0.1\"\nport = 143\ntls = \"none\"\nuser = \"local\"\n\
+         password = \"secret\"\n",
+        Path::new("config.toml"),
+    )
+    .expect("config parses");
+    let d = desk(3);
+    let mut app = app(&d, 10);
+    app.status.warnings = cfg.security_warnings();
+    let theme = Theme::load("dark", None, ColorEnv::from_vars(false, None)).expect("theme");
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30)).expect("terminal");
+    term.draw(|f| deskmail::tui::ui::draw(f, &app, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    let status: String = (0..buf.area.width)
+        .map(|x| buf[(x, buf.area.height - 1)].symbol().to_string())
+        .collect();
+    assert!(
+        status.contains("support: IMAP to mail.desk.example is unencrypted"),
+        "{status}"
+    );
+    assert!(!status.contains("127.0.0.1"), "{status}");
+}

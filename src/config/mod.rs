@@ -52,6 +52,34 @@ pub enum TlsMode {
     None,
 }
 
+/// How an account logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// The password from `password_command` or `password`.
+    #[default]
+    Password,
+    /// SASL XOAUTH2 with a token from `oauth2_token_command` (Gmail, Microsoft 365).
+    Xoauth2,
+    /// SASL OAUTHBEARER (RFC 7628) with a token from `oauth2_token_command`.
+    Oauthbearer,
+}
+
+impl AuthMethod {
+    pub fn is_oauth(self) -> bool {
+        self != AuthMethod::Password
+    }
+
+    /// The SASL mechanism name.
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "PLAIN",
+            AuthMethod::Xoauth2 => "XOAUTH2",
+            AuthMethod::Oauthbearer => "OAUTHBEARER",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
@@ -76,6 +104,9 @@ pub struct SmtpConfig {
     /// Unset: inherit the account's `ca_file`.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// `sha256:…` of the SMTP server's own certificate; unset: the account's.
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
     /// Unset: inherit the account's `accept_invalid_certs`.
     #[serde(default)]
     pub accept_invalid_certs: Option<bool>,
@@ -100,6 +131,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("password_command", &redacted(&self.password_command))
             .field("password", &redacted(&self.password))
             .field("ca_file", &self.ca_file)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("final_reply_timeout_secs", &self.final_reply_timeout_secs)
             .finish()
@@ -117,10 +149,16 @@ impl std::fmt::Debug for AccountConfig {
             .field("port", &self.port)
             .field("tls", &self.tls)
             .field("ca_file", &self.ca_file)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("user", &self.user)
             .field("password_command", &redacted(&self.password_command))
             .field("password", &redacted(&self.password))
+            .field("auth", &self.auth)
+            .field(
+                "oauth2_token_command",
+                &redacted(&self.oauth2_token_command),
+            )
             .field("folders", &self.folders)
             .field("fetch_since", &self.fetch_since)
             .field("target_folder", &self.target_folder)
@@ -129,6 +167,12 @@ impl std::fmt::Debug for AccountConfig {
             .field("server_saves_sent", &self.server_saves_sent)
             .field("skip_notification", &self.skip_notification)
             .field("smtp", &self.smtp)
+            .field("active", &self.active)
+            .field("delete_after_download", &self.delete_after_download)
+            .field(
+                "max_messages_per_connection",
+                &self.max_messages_per_connection,
+            )
             .finish()
     }
 }
@@ -149,6 +193,36 @@ fn default_max_message_mb() -> u64 {
     50
 }
 
+fn default_true() -> bool {
+    true
+}
+
+/// POP3 `delete_after_download`: `true` (at once) or `"30d"` (after so many days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DeleteAfter {
+    Now(bool),
+    After(String),
+}
+
+impl DeleteAfter {
+    /// Days to keep a downloaded mail on the server; `None`: never delete.
+    pub fn days(&self) -> Result<Option<u32>, String> {
+        match self {
+            DeleteAfter::Now(true) => Ok(Some(0)),
+            DeleteAfter::Now(false) => Ok(None),
+            DeleteAfter::After(s) => s
+                .trim()
+                .strip_suffix('d')
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    format!("\"{s}\" is not true, false or a number of days like \"30d\"")
+                }),
+        }
+    }
+}
+
 /// `Debug` is written by hand below: it never shows a password.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +239,10 @@ pub struct AccountConfig {
     pub tls: TlsMode,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// `sha256:…` of the server's own certificate: trusted exactly, like a
+    /// `ca_file` holding that certificate.
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
     #[serde(default)]
     pub accept_invalid_certs: bool,
     pub user: String,
@@ -172,6 +250,12 @@ pub struct AccountConfig {
     pub password_command: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    /// `password`, `xoauth2` or `oauthbearer`; SMTP logs in the same way.
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// With OAuth2: a command whose first output line is a fresh access token.
+    #[serde(default)]
+    pub oauth2_token_command: Option<String>,
     /// Monitored folders; empty means INBOX plus the Sent folder.
     #[serde(default)]
     pub folders: Vec<String>,
@@ -193,6 +277,16 @@ pub struct AccountConfig {
     pub skip_notification: Vec<String>,
     #[serde(default)]
     pub smtp: Option<SmtpConfig>,
+    /// `false`: configured but not synced.
+    #[serde(default = "default_true")]
+    pub active: bool,
+    /// POP3: delete mail on the server once it is safely stored (`true`) or
+    /// so many days after (`"30d"`).
+    #[serde(default)]
+    pub delete_after_download: Option<DeleteAfter>,
+    /// POP3: download at most this many mails per connection.
+    #[serde(default)]
+    pub max_messages_per_connection: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -232,6 +326,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// Every account's transport warnings, "account: warning", for the status line.
+    pub fn security_warnings(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .flat_map(|a| {
+                a.security_warnings()
+                    .into_iter()
+                    .map(move |w| format!("{}: {w}", a.name))
+            })
+            .collect()
+    }
+
     /// Load and validate `file`. Secrets are not resolved here.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
@@ -288,6 +394,24 @@ impl Config {
                     "set either password_command or password, not both".into(),
                 ));
             }
+            if a.auth.is_oauth() && a.oauth2_token_command.is_none() {
+                return Err(invalid(
+                    &at,
+                    "accounts.oauth2_token_command",
+                    format!(
+                        "auth = \"{}\" needs oauth2_token_command, a command that prints a \
+                         fresh access token (for example `oama access you@example.com`)",
+                        a.auth.mechanism().to_lowercase()
+                    ),
+                ));
+            }
+            if let Some(Err(e)) = a.delete_after_download.as_ref().map(|d| d.days()) {
+                return Err(invalid(
+                    "delete_after_download",
+                    "accounts.delete_after_download",
+                    e,
+                ));
+            }
             if let Some(since) = &a.fetch_since
                 && chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").is_err()
             {
@@ -296,6 +420,17 @@ impl Config {
                     "accounts.fetch_since",
                     format!("\"{since}\" is not a date like 2026-01-31"),
                 ));
+            }
+            for fp in [
+                a.tls_fingerprint.as_deref(),
+                a.smtp.as_ref().and_then(|s| s.tls_fingerprint.as_deref()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Err(e) = crate::trust::parse_fingerprint(fp) {
+                    return Err(invalid("tls_fingerprint", "accounts.tls_fingerprint", e));
+                }
             }
             if !a.email.contains('@') {
                 return Err(invalid(
@@ -435,6 +570,25 @@ impl AccountConfig {
                 s.accept_invalid_certs.unwrap_or(inherited),
             )
         })
+    }
+}
+
+impl AccountConfig {
+    /// The certificates IMAP and POP3 trust for this account.
+    pub fn trust(&self) -> Result<std::sync::Arc<crate::trust::Trust>, String> {
+        crate::trust::Trust::new(self.ca_file.as_deref(), self.tls_fingerprint.as_deref())
+    }
+
+    /// The certificates SMTP trusts: its own `ca_file`/`tls_fingerprint`,
+    /// else the account's.
+    pub fn smtp_cert_trust(&self) -> Result<std::sync::Arc<crate::trust::Trust>, String> {
+        let (ca_file, _) = self.smtp_trust().unwrap_or((None, false));
+        let fingerprint = self
+            .smtp
+            .as_ref()
+            .and_then(|s| s.tls_fingerprint.clone())
+            .or_else(|| self.tls_fingerprint.clone());
+        crate::trust::Trust::new(ca_file.as_deref(), fingerprint.as_deref())
     }
 }
 

@@ -23,10 +23,13 @@ pub fn demo_config() -> Config {
         port: 0,
         tls: TlsMode::None,
         ca_file: None,
+        tls_fingerprint: None,
         accept_invalid_certs: false,
         user: name.into(),
         password_command: None,
         password: None,
+        auth: Default::default(),
+        oauth2_token_command: None,
         folders: vec!["INBOX".into()],
         fetch_since: None,
         target_folder: None,
@@ -35,6 +38,9 @@ pub fn demo_config() -> Config {
         server_saves_sent: false,
         skip_notification: vec![],
         smtp: None,
+        active: true,
+        delete_after_download: None,
+        max_messages_per_connection: None,
     };
     Config {
         agent: AgentConfig {

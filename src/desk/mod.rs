@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use tokio::sync::{Notify, mpsc};
 
+/// Added under the headers-only note of a cut POP3 mail the server deleted.
+const GONE_FROM_POP3: &str = "\r\n[The POP3 server no longer has this mail (it was deleted there \
+     after deskmail imported its headers), so the rest of it cannot be fetched.]\r\n";
+
 pub mod fake;
 mod queries;
 mod relay;
@@ -417,9 +421,12 @@ impl Desk {
         }
         let loc = self.store.locations(id).ok().and_then(|l| {
             l.into_iter().find(|loc| {
-                self.config
-                    .account(&loc.account)
-                    .is_some_and(|a| a.kind == crate::config::AccountKind::Imap)
+                self.config.account(&loc.account).is_some_and(|a| {
+                    matches!(
+                        a.kind,
+                        crate::config::AccountKind::Imap | crate::config::AccountKind::Pop3
+                    )
+                })
             })
         });
         let Some(loc) = loc else {
@@ -435,6 +442,9 @@ impl Desk {
                 )
             )));
             let fetched = match desk.config.account(&loc.account) {
+                Some(acc) if acc.kind == crate::config::AccountKind::Pop3 => {
+                    desk.fetch_whole_pop3(acc, id, &loc).await
+                }
                 Some(acc) => crate::sync::imap::fetch_whole(acc, &desk.store, &loc).await,
                 None => return desk.renders.fetch_done(id),
             };
@@ -456,6 +466,25 @@ impl Desk {
                 Err(e) => desk.fail("Could not fetch the whole mail", e),
             }
         });
+    }
+
+    /// The whole mail from a POP3 server; when the server no longer has it,
+    /// the stored headers and note say so in the reader instead.
+    async fn fetch_whole_pop3(
+        &self,
+        acc: &crate::config::AccountConfig,
+        id: u64,
+        loc: &crate::store::Location,
+    ) -> Result<Vec<u8>, crate::sync::SyncError> {
+        match crate::sync::pop3::fetch_whole(acc, &self.store, loc).await? {
+            crate::sync::pop3::Whole::Mail(raw) => Ok(raw),
+            crate::sync::pop3::Whole::Gone => {
+                tracing::info!(account = %acc.name, "mail {id}: the POP3 server no longer has it");
+                let mut kept = self.store.body(id)?.unwrap_or_default();
+                kept.extend_from_slice(GONE_FROM_POP3.as_bytes());
+                Ok(kept)
+            }
+        }
     }
 
     /// Run `work` on a blocking task, counted until it is done.

@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod folders;
 pub mod format;
 pub(crate) mod mime;
+pub mod mutf7;
 pub mod parse;
 pub mod render;
 pub mod sanitize;

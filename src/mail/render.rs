@@ -171,9 +171,23 @@ fn render_body(
             push_plain(&mut out.lines, &text, false, true, opts);
         } else {
             let (flowed, delsp) = flowed_params(part);
-            let text = sanitize_text(&text);
-            let text = if flowed { unflow(&text, delsp) } else { text };
-            push_plain(&mut out.lines, &text, true, false, opts);
+            if flowed {
+                let text = unflow(&sanitize_text(&text), delsp);
+                push_plain(&mut out.lines, &text, true, false, opts);
+            } else {
+                // Line by line: no second whole copy of a huge mail. The
+                // sanitiser ends every sequence at a line break, so the
+                // result is the same as for the whole text.
+                let lines = text.split('\n').flat_map(|l| {
+                    let clean = sanitize_text(l);
+                    if clean.contains('\n') {
+                        clean.split('\n').map(str::to_string).collect()
+                    } else {
+                        vec![clean]
+                    }
+                });
+                push_lines(&mut out.lines, lines, true, false, opts);
+            }
         }
     }
 }
@@ -190,34 +204,44 @@ pub fn raw_source(raw: &[u8]) -> String {
     sanitize_text(&String::from_utf8_lossy(raw))
 }
 
-/// What `deskmail render FILE.eml` prints, with local time and quotes shown.
-pub fn render_to_text(raw: &[u8]) -> String {
-    let opts = RenderOptions {
+/// The options of `deskmail render FILE.eml`: local time, quotes shown.
+pub fn text_options() -> RenderOptions {
+    RenderOptions {
         show_quotes: true,
         ..RenderOptions::default()
-    };
-    render_to_text_with(raw, &opts)
+    }
+}
+
+/// What `deskmail render FILE.eml` prints, with local time and quotes shown.
+pub fn render_to_text(raw: &[u8]) -> String {
+    render_to_text_with(raw, &text_options())
 }
 
 /// [`render_to_text`] with explicit options.
 pub fn render_to_text_with(raw: &[u8], opts: &RenderOptions) -> String {
-    let mail = render(raw, opts);
     let mut s = String::new();
+    write_text(&render(raw, opts), |piece| s.push_str(piece));
+    s
+}
+
+/// A rendered mail as text, handed to `put` a piece at a time, so that a
+/// huge mail can be printed without a second whole copy of it.
+pub fn write_text(mail: &RenderedMail, mut put: impl FnMut(&str)) {
     for (name, value) in &mail.headers {
-        s.push_str(name);
-        s.push_str(": ");
-        s.push_str(value);
-        s.push('\n');
+        put(name);
+        put(": ");
+        put(value);
+        put("\n");
     }
-    s.push('\n');
+    put("\n");
     for line in &mail.lines {
-        s.push_str(&line.text);
-        s.push('\n');
+        put(&line.text);
+        put("\n");
     }
     if !mail.attachments.is_empty() {
-        s.push_str("\nAttachments:\n");
+        put("\nAttachments:\n");
         for a in &mail.attachments {
-            s.push_str(&format!(
+            put(&format!(
                 "  [{}] {} ({}, {})\n",
                 a.index,
                 a.name,
@@ -226,7 +250,6 @@ pub fn render_to_text_with(raw: &[u8], opts: &RenderOptions) -> String {
             ));
         }
     }
-    s
 }
 
 /// `512 B`, `12.3 KB`, `4.0 MB`.
@@ -420,6 +443,17 @@ fn push_plain(
     prewrapped: bool,
     opts: &RenderOptions,
 ) {
+    push_lines(out, text.split('\n'), wrap, prewrapped, opts);
+}
+
+/// [`push_plain`] over lines already split at `\n`.
+fn push_lines<S: AsRef<str>>(
+    out: &mut Vec<RenderedLine>,
+    lines: impl Iterator<Item = S>,
+    wrap: bool,
+    prewrapped: bool,
+    opts: &RenderOptions,
+) {
     let mut in_sig = false;
     let mut quote_run: Vec<RenderedLine> = Vec::new();
     let mut quote_src = 0usize;
@@ -441,8 +475,8 @@ fn push_plain(
         *src = 0;
     };
     let width = if wrap && !prewrapped { opts.width } else { 0 };
-    for line in text.split('\n') {
-        let line = line.trim_end_matches(['\r']);
+    for line in lines {
+        let line = line.as_ref().trim_end_matches(['\r']);
         if !in_sig && (line == "-- " || line == "--") {
             fold(out, &mut quote_run, &mut quote_src);
             in_sig = true;

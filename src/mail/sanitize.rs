@@ -64,14 +64,19 @@ pub fn sanitize_line(s: &str) -> String {
     out
 }
 
-/// Core state machine shared by both modes.
+/// The character starting at byte `i` of `s`, if any.
+fn at(s: &str, i: usize) -> Option<char> {
+    s.get(i..)?.chars().next()
+}
+
+/// Core state machine shared by both modes. Walks byte offsets rather than
+/// a collected `Vec<char>`, which would take four times the text's size.
 fn strip(s: &str, mode: Mode) -> String {
     let mut out = String::with_capacity(s.len());
     let mut col = 0usize;
-    let chars: Vec<char> = s.chars().collect();
     let mut i = 0usize;
-    while i < chars.len() {
-        let c = chars[i];
+    while let Some(c) = at(s, i) {
+        let next = i + c.len_utf8();
         match c {
             '\n' | '\u{2028}' | '\u{2029}' => {
                 match mode {
@@ -79,7 +84,7 @@ fn strip(s: &str, mode: Mode) -> String {
                     Mode::Line => out.push(' '),
                 }
                 col = 0;
-                i += 1;
+                i = next;
             }
             '\t' => {
                 match mode {
@@ -93,51 +98,51 @@ fn strip(s: &str, mode: Mode) -> String {
                         col += 1;
                     }
                 }
-                i += 1;
+                i = next;
             }
             '\u{1b}' => {
-                i = skip_escape(&chars, i + 1);
+                i = skip_escape(s, next);
             }
             '\u{9b}' => {
-                i = skip_csi(&chars, i + 1);
+                i = skip_csi(s, next);
             }
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => {
-                i = skip_string(&chars, i + 1);
+                i = skip_string(s, next);
             }
             c if is_forbidden_char(c) => {
-                i += 1;
+                i = next;
             }
             c => {
                 out.push(c);
                 col += c.width().unwrap_or(0);
-                i += 1;
+                i = next;
             }
         }
     }
     out
 }
 
-/// Skips an escape sequence whose ESC is just before `i`; returns the index
-/// of the first character after it.
-fn skip_escape(chars: &[char], i: usize) -> usize {
-    let Some(&next) = chars.get(i) else {
+/// Skips an escape sequence whose ESC is just before byte `i`; returns the
+/// byte offset of the first character after it.
+fn skip_escape(s: &str, i: usize) -> usize {
+    let Some(next) = at(s, i) else {
         return i;
     };
     match next {
-        '[' => skip_csi(chars, i + 1),
-        ']' | 'P' | 'X' | '^' | '_' => skip_string(chars, i + 1),
+        '[' => skip_csi(s, i + 1),
+        ']' | 'P' | 'X' | '^' | '_' => skip_string(s, i + 1),
         // nF sequences: intermediates then one final byte (e.g. `ESC ( B`).
         '\u{20}'..='\u{2f}' => {
             let mut j = i;
-            while let Some(&c) = chars.get(j) {
+            while let Some(c) = at(s, j) {
                 if ('\u{20}'..='\u{2f}').contains(&c) {
                     j += 1;
                 } else {
                     break;
                 }
             }
-            match chars.get(j) {
-                Some(&c) if ('\u{30}'..='\u{7e}').contains(&c) => j + 1,
+            match at(s, j) {
+                Some(c) if ('\u{30}'..='\u{7e}').contains(&c) => j + 1,
                 _ => j,
             }
         }
@@ -148,10 +153,10 @@ fn skip_escape(chars: &[char], i: usize) -> usize {
     }
 }
 
-/// Skips a CSI sequence body starting at `i` (just after `ESC [` or U+009B).
-fn skip_csi(chars: &[char], i: usize) -> usize {
+/// Skips a CSI sequence body starting at byte `i` (just after `ESC [` or U+009B).
+fn skip_csi(s: &str, i: usize) -> usize {
     let mut j = i;
-    while let Some(&c) = chars.get(j) {
+    while let Some(c) = at(s, j) {
         match c {
             // Parameter and intermediate bytes.
             '\u{20}'..='\u{3f}' => j += 1,
@@ -164,24 +169,24 @@ fn skip_csi(chars: &[char], i: usize) -> usize {
     j
 }
 
-/// Skips a string sequence payload (OSC, DCS, SOS, PM, APC) starting at `i`.
+/// Skips a string sequence payload (OSC, DCS, SOS, PM, APC) starting at byte `i`.
 ///
 /// It ends at BEL, ST (`ESC \` or U+009C) or, when unterminated, at a line
 /// break (kept) so that a stray introducer cannot swallow the whole mail.
 /// Another escape introducer also ends it and is processed normally.
-fn skip_string(chars: &[char], i: usize) -> usize {
+fn skip_string(s: &str, i: usize) -> usize {
     let mut j = i;
-    while let Some(&c) = chars.get(j) {
+    while let Some(c) = at(s, j) {
         match c {
-            '\u{7}' | '\u{9c}' => return j + 1,
+            '\u{7}' | '\u{9c}' => return j + c.len_utf8(),
             '\u{1b}' => {
-                if chars.get(j + 1) == Some(&'\\') {
+                if at(s, j + 1) == Some('\\') {
                     return j + 2;
                 }
                 return j;
             }
             '\n' | '\r' => return j,
-            _ => j += 1,
+            _ => j += c.len_utf8(),
         }
     }
     j

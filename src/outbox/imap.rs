@@ -3,6 +3,7 @@
 //! pass, opened with the sync engine's connect helper; every step is bounded.
 
 use crate::config::AccountConfig;
+use crate::mail::mutf7;
 use futures::TryStreamExt;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ pub async fn sent_folder(session: &mut Session) -> Result<String, ImapError> {
         .iter()
         .map(|n| {
             let special = crate::sync::imap::special_use_of(n.attributes());
-            (n.name().to_string(), special)
+            (mutf7::display(n.name()), special)
         })
         .collect();
     if let Some(sent) = crate::mail::folders::find(&list, crate::mail::folders::SpecialFolder::Sent)
@@ -91,7 +92,11 @@ pub async fn find_by_message_id(
     folder: &str,
     message_id: &str,
 ) -> Result<(u32, Vec<u32>), ImapError> {
-    let mb = bounded(&format!("EXAMINE {folder}"), session.examine(folder)).await?;
+    let mb = bounded(
+        &format!("EXAMINE {folder}"),
+        session.examine(mutf7::encode(folder)),
+    )
+    .await?;
     let uidvalidity = mb.uid_validity.unwrap_or(0);
     let bare = message_id
         .trim()
@@ -111,7 +116,7 @@ pub async fn find_by_message_id(
 pub async fn append(session: &mut Session, folder: &str, raw: &[u8]) -> Result<(), ImapError> {
     bounded(
         &format!("APPEND to {folder}"),
-        session.append(folder, Some("(\\Seen)"), None, raw),
+        session.append(mutf7::encode(folder), Some("(\\Seen)"), None, raw),
     )
     .await?;
     drain(session);
@@ -125,7 +130,11 @@ pub async fn mark_answered(
     uidvalidity: u32,
     uid: u32,
 ) -> Result<bool, ImapError> {
-    let mb = bounded(&format!("SELECT {folder}"), session.select(folder)).await?;
+    let mb = bounded(
+        &format!("SELECT {folder}"),
+        session.select(mutf7::encode(folder)),
+    )
+    .await?;
     if mb.uid_validity.unwrap_or(0) != uidvalidity {
         return Ok(false);
     }

@@ -1,17 +1,19 @@
 //! Submitting an outbox entry's bytes over SMTP with lettre: implicit TLS,
 //! STARTTLS (required, never falling back to plain text) or none, AUTH with
-//! the account's resolved secret, certificates checked against the webpki
-//! roots plus `ca_file` unless the agent chose `accept_invalid_certs`.
+//! the account's resolved secret, certificates checked by the account's trust
+//! (pins, webpki roots plus `ca_file`) unless the agent chose `accept_invalid_certs`.
 
-use super::diagnose::{self, Diagnosis, SmtpCtx};
+use super::diagnose::{self, Diagnosis, FailureKind, SmtpCtx};
 use crate::config::{AccountConfig, SmtpConfig, TlsMode, secret};
+use crate::mail::sanitize::sanitize_line;
 use crate::store::OutboxEntry;
+use crate::trust::Trust;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
-use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest wait for any single SMTP exchange.
@@ -67,60 +69,82 @@ pub async fn smtp_secret(acc: &AccountConfig) -> Result<Option<secret::Secret>, 
         .map_err(|e| Diagnosis::config(format!("Not sent: {e}")))
 }
 
+/// lettre's TLS settings. lettre cannot take a rustls verifier, so it is
+/// told to accept any certificate (it still checks the handshake signature)
+/// and [`check_certificate`] applies the account's trust right after the
+/// handshake, before AUTH or any mail is sent.
 fn tls_parameters(acc: &AccountConfig, s: &SmtpConfig) -> Result<TlsParameters, Diagnosis> {
-    let (ca_file, accept_invalid) = acc.smtp_trust().unwrap_or((None, false));
-    let mut b = TlsParameters::builder(s.host.clone());
-    if let Some(file) = ca_file {
-        let pem = std::fs::read(&file).map_err(|e| {
+    TlsParameters::builder(s.host.clone())
+        .dangerous_accept_invalid_certs(true)
+        .build_rustls()
+        .map_err(|e| {
             Diagnosis::config(format!(
-                "Not sent: cannot read ca_file {} of account \"{}\": {e}",
-                file.display(),
-                acc.name
+                "Not sent: TLS setup for {} of account \"{}\" failed: {e}",
+                s.host, acc.name
             ))
-        })?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| {
-            Diagnosis::config(format!(
-                "Not sent: ca_file {} of account \"{}\" is not a PEM certificate: {e}",
-                file.display(),
-                acc.name
-            ))
-        })?;
-        b = b.add_root_certificate(cert);
-    }
+        })
+}
+
+/// The account's SMTP trust; `None` when the agent chose not to check.
+fn smtp_trust(acc: &AccountConfig) -> Result<Option<Arc<Trust>>, Diagnosis> {
+    let (_, accept_invalid) = acc.smtp_trust().unwrap_or((None, false));
     if accept_invalid {
         tracing::warn!(
             account = %acc.name,
             "accept_invalid_certs = true: the SMTP server's certificate is not checked"
         );
-        b = b.dangerous_accept_invalid_certs(true);
+        return Ok(None);
     }
-    b.build_rustls()
-        .map_err(|e| Diagnosis::config(format!("Not sent: TLS setup for {} failed: {e}", s.host)))
+    acc.smtp_cert_trust()
+        .map(Some)
+        .map_err(|e| Diagnosis::config(format!("Not sent: account \"{}\": {e}", acc.name)))
 }
 
-/// A transport for the account, with credentials when a password is configured.
-pub async fn transport(
-    acc: &AccountConfig,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, Diagnosis> {
-    let s = smtp_config(acc)?;
-    let tls = match s.tls {
-        TlsMode::Tls => Tls::Wrapper(tls_parameters(acc, s)?),
-        TlsMode::Starttls => Tls::Required(tls_parameters(acc, s)?),
-        TlsMode::None => Tls::None,
+/// Check the certificate the server presented against the account's trust.
+/// A refusal is a configuration failure: retrying cannot change it.
+fn check_certificate(
+    conn: &AsyncSmtpConnection,
+    trust: Option<&Trust>,
+    ctx: &SmtpCtx<'_>,
+) -> Result<(), Diagnosis> {
+    let Some(trust) = trust else {
+        return Ok(());
     };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.as_str())
-        .port(s.port)
-        .tls(tls)
-        .timeout(Some(SMTP_TIMEOUT));
-    if let Some(secret) = smtp_secret(acc).await? {
-        b = b
-            .credentials(Credentials::new(
-                smtp_user(acc),
-                secret.expose().to_string(),
-            ))
-            .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-    }
-    Ok(b.build())
+    let refused = |message: String| {
+        tracing::warn!(account = %ctx.account, "{message}");
+        Diagnosis {
+            kind: FailureKind::Tls,
+            code: None,
+            server_said: String::new(),
+            message,
+        }
+    };
+    let chain = conn.certificate_chain().map_err(|e| {
+        refused(format!(
+            "Not sent: the secure connection to {}:{} gave no certificate to check ({}).",
+            ctx.host,
+            ctx.port,
+            sanitize_line(&e.to_string())
+        ))
+    })?;
+    trust.check_chain(ctx.host, &chain).map_err(|e| {
+        let described = chain
+            .first()
+            .map(|der| {
+                let table = format!("account \"{}\" (or its [accounts.smtp])", ctx.account);
+                format!(" {}", crate::trust::describe_refused(der, &table))
+            })
+            .unwrap_or_default();
+        refused(format!(
+            "Not sent: the certificate of {}:{} was refused: {}.{described} Or, if the server \
+             uses its own certificate authority, set ca_file to that authority's certificate. \
+             Nothing changes until the configuration does, so the mail waits in the outbox: \
+             retry it there after the change.",
+            ctx.host,
+            ctx.port,
+            crate::trust::refusal_reason(&e, ctx.host),
+        ))
+    })
 }
 
 /// The envelope of an entry: its From and every recipient, Bcc included.
@@ -187,13 +211,19 @@ async fn bounded<T>(
     }
 }
 
-/// Connect, start TLS as configured and log in: everything before MAIL FROM.
-async fn open(
+/// Connect, start TLS as configured and log in (with `token` when the
+/// account uses OAuth2): everything before MAIL FROM.
+async fn open_once(
     acc: &AccountConfig,
     s: &SmtpConfig,
     ctx: &SmtpCtx<'_>,
+    token: Option<secret::Secret>,
 ) -> Result<AsyncSmtpConnection, Diagnosis> {
     let hello = ClientId::default();
+    let trust = match s.tls {
+        TlsMode::None => None,
+        _ => smtp_trust(acc)?,
+    };
     let wrapper = match s.tls {
         TlsMode::Tls => Some(tls_parameters(acc, s)?),
         _ => None,
@@ -214,7 +244,40 @@ async fn open(
         let params = tls_parameters(acc, s)?;
         bounded(ctx, conn.starttls(params, &hello)).await?;
     }
-    if let Some(secret) = smtp_secret(acc).await? {
+    if s.tls != TlsMode::None
+        && let Err(d) = check_certificate(&conn, trust.as_deref(), ctx)
+    {
+        let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
+        return Err(d);
+    }
+    if let Some(token) = token {
+        let creds = Credentials::new(smtp_user(acc), token.expose().to_string());
+        // lettre speaks XOAUTH2 only; Gmail and Microsoft 365 accept it.
+        let res =
+            tokio::time::timeout(SMTP_TIMEOUT, conn.auth(&[Mechanism::Xoauth2], &creds)).await;
+        if let Ok(Err(e)) = res {
+            let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
+            let server = sanitize_line(&e.to_string());
+            return Err(Diagnosis {
+                kind: FailureKind::AuthFailed,
+                code: e.status().map(|c| c.to_string()),
+                message: format!(
+                    "Not sent: {}:{} refused the OAuth2 token of \"{}\", also after \
+                     oauth2_token_command was run again. Run that command by hand: if it fails or \
+                     prints an old token, sign in again with your token helper (for example \
+                     `oama authorize`). The server said: \"{server}\"",
+                    ctx.host, ctx.port, ctx.user
+                ),
+                server_said: server,
+            });
+        }
+        if res.is_err() {
+            return Err(Diagnosis::temporary(format!(
+                "Not sent yet: {}:{} took too long to answer; the outbox will retry.",
+                ctx.host, ctx.port
+            )));
+        }
+    } else if let Some(secret) = smtp_secret(acc).await? {
         let creds = Credentials::new(smtp_user(acc), secret.expose().to_string());
         bounded(
             ctx,
@@ -223,6 +286,32 @@ async fn open(
         .await?;
     }
     Ok(conn)
+}
+
+/// Connect and log in; with OAuth2 a refused token is fetched again once,
+/// since the command may have handed out one that just expired.
+async fn open(
+    acc: &AccountConfig,
+    s: &SmtpConfig,
+    ctx: &SmtpCtx<'_>,
+) -> Result<AsyncSmtpConnection, Diagnosis> {
+    if !acc.auth.is_oauth() {
+        return open_once(acc, s, ctx, None).await;
+    }
+    let mut refused = None;
+    for attempt in 0..2 {
+        let token = crate::sync::connect::resolve_token(acc)
+            .await
+            .map_err(|e| Diagnosis::config(format!("Not sent: {e}")))?;
+        match open_once(acc, s, ctx, Some(token)).await {
+            Err(d) if d.kind == FailureKind::AuthFailed => {
+                tracing::warn!(account = %acc.name, attempt, "SMTP refused the OAuth2 token: {}", d.server_said);
+                refused = Some(d);
+            }
+            other => return other,
+        }
+    }
+    Err(refused.unwrap_or_else(|| Diagnosis::config("Not sent: the OAuth2 login failed")))
 }
 
 /// Submit the entry's bytes; `Ok` once the server accepted DATA.
@@ -304,11 +393,10 @@ pub async fn submit(acc: &AccountConfig, entry: &OutboxEntry) -> Result<(), Subm
 }
 
 /// `deskmail doctor`: connect to the account's SMTP server, say EHLO, start
-/// TLS and log in as configured, without sending anything.
+/// TLS, check the certificate and log in as configured, without sending anything.
 pub async fn check(acc: &AccountConfig) -> Result<(), Diagnosis> {
     let s = smtp_config(acc)?;
-    let transport = transport(acc).await?;
-    let user = s.user.clone().unwrap_or_default();
+    let user = smtp_user(acc);
     let ctx = SmtpCtx {
         account: &acc.name,
         host: &s.host,
@@ -317,12 +405,7 @@ pub async fn check(acc: &AccountConfig) -> Result<(), Diagnosis> {
         from: &acc.email,
         recipients: &[],
     };
-    match transport.test_connection().await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Diagnosis::temporary(format!(
-            "account \"{}\": the SMTP server {}:{} did not answer as expected",
-            acc.name, s.host, s.port
-        ))),
-        Err(e) => Err(super::diagnose::smtp_error(&ctx, &e)),
-    }
+    let mut conn = open(acc, s, &ctx).await?;
+    let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.quit()).await;
+    Ok(())
 }

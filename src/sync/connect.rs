@@ -1,10 +1,11 @@
 //! Opening an IMAP session as an account's configuration says: implicit TLS,
 //! STARTTLS (never falling back to plain text) or plain; certificates checked
-//! against the webpki roots plus `ca_file`, or not at all when the agent chose
+//! by the account's trust (pins, webpki roots plus `ca_file`), or not at all when the agent chose
 //! `accept_invalid_certs`; login with the resolved secret; bounded waits.
 
 use super::diagnose::{Ctx, Stage, SyncError};
-use crate::config::{AccountConfig, TlsMode};
+use crate::config::{AccountConfig, AuthMethod, TlsMode};
+use crate::trust::Trust;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,62 +112,57 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
     }
 }
 
-/// The rustls client configuration of an account.
-pub fn tls_config(acc: &AccountConfig) -> Result<Arc<rustls::ClientConfig>, SyncError> {
+/// The rustls client configuration of an account, and the trust behind it
+/// (`None` with `accept_invalid_certs`), which remembers a refused certificate.
+pub fn tls_config(
+    acc: &AccountConfig,
+) -> Result<(Arc<rustls::ClientConfig>, Option<Arc<Trust>>), SyncError> {
     let c = ctx(acc);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| c.tls(&e))?;
     if acc.accept_invalid_certs {
         tracing::warn!(
             account = %acc.name,
             "accept_invalid_certs = true: the server's certificate is not checked"
         );
-        return Ok(Arc::new(
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-                .with_no_client_auth(),
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| c.tls(&e))?;
+        return Ok((
+            Arc::new(
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+                    .with_no_client_auth(),
+            ),
+            None,
         ));
     }
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(file) = &acc.ca_file {
-        let config_err = |message: String| SyncError::Config {
-            account: acc.name.clone(),
-            message,
-        };
-        let pem = std::fs::read(file)
-            .map_err(|e| config_err(format!("cannot read ca_file {}: {e}", file.display())))?;
-        let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| {
-                config_err(format!("ca_file {} is not valid PEM: {e}", file.display()))
-            })?;
-            roots.add(cert).map_err(|e| {
-                config_err(format!(
-                    "ca_file {} holds a certificate rustls cannot use: {e}",
-                    file.display()
-                ))
-            })?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(config_err(format!(
-                "ca_file {} holds no PEM certificate",
-                file.display()
-            )));
-        }
-    }
-    Ok(Arc::new(
-        builder.with_root_certificates(roots).with_no_client_auth(),
-    ))
+    let trust = acc.trust().map_err(|message| SyncError::Config {
+        account: acc.name.clone(),
+        message,
+    })?;
+    let config = trust.client_config().map_err(|e| c.tls(&e))?;
+    Ok((config, Some(trust)))
 }
 
-async fn tls_wrap(acc: &AccountConfig, tcp: TcpStream) -> Result<ImapStream, SyncError> {
+/// A TLS failure, with the refused certificate described when there is one.
+pub fn tls_failure(acc: &AccountConfig, trust: Option<&Trust>, e: &std::io::Error) -> SyncError {
+    let mut err = ctx(acc).io(Stage::Tls, e);
+    if let (SyncError::Tls { certificate, .. }, Some(der)) =
+        (&mut err, trust.and_then(|t| t.refused()))
+    {
+        *certificate = format!(
+            " {}",
+            crate::trust::describe_refused(&der, &format!("account \"{}\"", acc.name))
+        );
+    }
+    err
+}
+
+/// Start TLS on `tcp` as the account's trust says (IMAP and POP3).
+pub async fn tls_wrap(acc: &AccountConfig, tcp: TcpStream) -> Result<ImapStream, SyncError> {
     let c = ctx(acc);
-    let config = tls_config(acc)?;
+    let (config, trust) = tls_config(acc)?;
     let name = ServerName::try_from(acc.host.clone()).map_err(|e| SyncError::Config {
         account: acc.name.clone(),
         message: format!("host \"{}\" is not a valid server name: {e}", acc.host),
@@ -174,7 +170,7 @@ async fn tls_wrap(acc: &AccountConfig, tcp: TcpStream) -> Result<ImapStream, Syn
     let connector = tokio_rustls::TlsConnector::from(config);
     match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(Box::new(s)),
-        Ok(Err(e)) => Err(c.io(Stage::Tls, &e)),
+        Ok(Err(e)) => Err(tls_failure(acc, trust.as_deref(), &e)),
         Err(_) => Err(c.timeout(Stage::Tls)),
     }
 }
@@ -291,16 +287,125 @@ pub async fn resolve_secret(
     })
 }
 
+/// A fresh OAuth2 access token from `oauth2_token_command` (run off the
+/// async threads).
+pub async fn resolve_token(
+    acc: &AccountConfig,
+) -> Result<crate::config::secret::Secret, SyncError> {
+    let (name, cmd) = (acc.name.clone(), acc.oauth2_token_command.clone());
+    let Some(cmd) = cmd else {
+        return Err(SyncError::Config {
+            account: acc.name.clone(),
+            message: "OAuth2 login needs oauth2_token_command".into(),
+        });
+    };
+    tokio::task::spawn_blocking(move || crate::config::secret::resolve(&name, Some(&cmd), None))
+        .await
+        .map_err(|e| SyncError::Config {
+            account: acc.name.clone(),
+            message: format!("running oauth2_token_command failed: {e}"),
+        })?
+        .map_err(|e| SyncError::Config {
+            account: acc.name.clone(),
+            message: crate::mail::sanitize::sanitize_line(&e.to_string()),
+        })
+}
+
+/// The SASL client side of XOAUTH2 / OAUTHBEARER: the token first, then an
+/// empty answer to the server's error challenge, which is kept for the diagnosis.
+struct OAuth {
+    first: Option<Vec<u8>>,
+    error: Arc<std::sync::Mutex<String>>,
+}
+
+impl async_imap::Authenticator for OAuth {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        match self.first.take() {
+            Some(initial) => initial,
+            None => {
+                if let Ok(mut e) = self.error.lock() {
+                    *e = String::from_utf8_lossy(challenge).into_owned();
+                }
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The initial SASL response carrying `token` for `user`.
+pub fn oauth_initial_response(method: AuthMethod, user: &str, token: &str) -> Vec<u8> {
+    match method {
+        AuthMethod::Oauthbearer => format!("n,a={user},\x01auth=Bearer {token}\x01\x01"),
+        _ => format!("user={user}\x01auth=Bearer {token}\x01\x01"),
+    }
+    .into_bytes()
+}
+
+/// Log in with an OAuth2 token; a refused token is fetched again once,
+/// since the command may have handed out one that just expired.
+async fn oauth_login(
+    acc: &AccountConfig,
+    mut client: async_imap::Client<ImapStream>,
+) -> Result<ImapSession, SyncError> {
+    let c = ctx(acc);
+    let mut refused = String::new();
+    for attempt in 0..2 {
+        let token = resolve_token(acc).await?;
+        let error = Arc::new(std::sync::Mutex::new(String::new()));
+        let auth = OAuth {
+            first: Some(oauth_initial_response(acc.auth, &acc.user, token.expose())),
+            error: Arc::clone(&error),
+        };
+        let res = tokio::time::timeout(
+            READ_TIMEOUT,
+            client.authenticate(acc.auth.mechanism(), auth),
+        )
+        .await;
+        match res {
+            Ok(Ok(session)) => return Ok(session),
+            Ok(Err((
+                async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text),
+                back,
+            ))) => {
+                let detail = error.lock().map(|e| e.clone()).unwrap_or_default();
+                refused = if detail.is_empty() {
+                    text
+                } else {
+                    format!("{text} {detail}")
+                };
+                tracing::warn!(account = %acc.name, attempt, "OAuth2 token refused: {refused}");
+                client = back;
+            }
+            Ok(Err((e, _))) => return Err(c.imap(Stage::Login, e)),
+            Err(_) => return Err(c.timeout(Stage::Login)),
+        }
+    }
+    Err(SyncError::TokenRefused {
+        account: acc.name.clone(),
+        user: acc.user.clone(),
+        mechanism: acc.auth.mechanism().to_string(),
+        server: crate::mail::sanitize::sanitize_line(&refused),
+    })
+}
+
 /// Connect, log in and read the capabilities.
 pub async fn connect(acc: &AccountConfig) -> Result<Connected, SyncError> {
     let c = ctx(acc);
-    let secret = resolve_secret(acc).await?;
-    let client = open(acc).await?;
-    let login = tokio::time::timeout(READ_TIMEOUT, client.login(&acc.user, secret.expose())).await;
-    let mut session = match login {
-        Ok(Ok(s)) => s,
-        Ok(Err((e, _))) => return Err(c.imap(Stage::Login, e)),
-        Err(_) => return Err(c.timeout(Stage::Login)),
+    let mut session = if acc.auth.is_oauth() {
+        let client = open(acc).await?;
+        oauth_login(acc, client).await?
+    } else {
+        let secret = resolve_secret(acc).await?;
+        let client = open(acc).await?;
+        let login =
+            tokio::time::timeout(READ_TIMEOUT, client.login(&acc.user, secret.expose())).await;
+        match login {
+            Ok(Ok(s)) => s,
+            Ok(Err((e, _))) => return Err(c.imap(Stage::Login, e)),
+            Err(_) => return Err(c.timeout(Stage::Login)),
+        }
     };
     let caps = bounded(&c, Stage::Login, READ_TIMEOUT, session.capabilities()).await?;
     let caps = Caps {

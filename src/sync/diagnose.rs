@@ -51,15 +51,29 @@ pub enum SyncError {
         server: String,
     },
     #[error(
+        "account \"{account}\": the server refused the OAuth2 token ({mechanism}) for user \"{user}\", \
+         also after fetching a fresh one: \"{server}\". Run oauth2_token_command by hand: if it \
+         fails or prints an old token, sign in again with your token helper (for example \
+         `oama authorize`); check that user is the mailbox address the token was issued for"
+    )]
+    TokenRefused {
+        account: String,
+        user: String,
+        mechanism: String,
+        server: String,
+    },
+    #[error(
         "account \"{account}\": the TLS connection to {host} failed: {reason}. \
          If the certificate is self-signed or from a private authority, set ca_file = \"/path/to/ca.pem\" for this account; \
          if the name does not match, use the host name the certificate was made for; \
-         as a last resort set accept_invalid_certs = true (the connection is then not protected against interception)"
+         as a last resort set accept_invalid_certs = true (the connection is then not protected against interception).{certificate}"
     )]
     Tls {
         account: String,
         host: String,
         reason: String,
+        /// The refused certificate and the line that trusts it, or empty.
+        certificate: String,
     },
     #[error(
         "account \"{account}\": could not connect to {host}:{port} ({reason}). \
@@ -145,7 +159,7 @@ pub enum ErrorKind {
 impl SyncError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SyncError::AuthFailed { .. } => ErrorKind::AuthFailed,
+            SyncError::AuthFailed { .. } | SyncError::TokenRefused { .. } => ErrorKind::AuthFailed,
             SyncError::Tls { .. } => ErrorKind::Tls,
             SyncError::Refused { .. } => ErrorKind::Refused,
             SyncError::Timeout { .. } => ErrorKind::Timeout,
@@ -256,6 +270,7 @@ impl Ctx<'_> {
                 account: self.account.into(),
                 host: self.host.into(),
                 reason,
+                certificate: String::new(),
             },
             _ => SyncError::ConnectionLost {
                 account: self.account.into(),
@@ -267,25 +282,12 @@ impl Ctx<'_> {
 
     /// Diagnose a rustls failure in words an agent can act on.
     pub fn tls(&self, e: &rustls::Error) -> SyncError {
-        use rustls::CertificateError as C;
-        let reason = match e {
-            rustls::Error::InvalidCertificate(c) => match c {
-                C::UnknownIssuer => "the certificate is self-signed or issued by an authority this computer does not trust".to_string(),
-                C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".to_string(),
-                C::NotValidYet | C::NotValidYetContext { .. } => "the server's certificate is not valid yet (check the clock)".to_string(),
-                C::NotValidForName | C::NotValidForNameContext { .. } => format!(
-                    "the server's certificate is not valid for the name \"{}\"",
-                    self.host
-                ),
-                C::Revoked => "the server's certificate was revoked".to_string(),
-                other => format!("the server's certificate was refused ({other:?})"),
-            },
-            other => sanitize_line(&other.to_string()),
-        };
+        let reason = crate::trust::refusal_reason(e, self.host);
         SyncError::Tls {
             account: self.account.into(),
             host: self.host.into(),
             reason,
+            certificate: String::new(),
         }
     }
 

@@ -13,6 +13,7 @@ use super::diagnose::{Ctx, Stage, SyncError};
 use super::progress::Reporter;
 use crate::config::AccountConfig;
 use crate::crm::linking::{LinkRules, auto_link};
+use crate::mail::mutf7;
 use crate::protocol::SyncState;
 use crate::store::{FolderState, NewMail, Store, flags};
 use crate::sync::SyncUpdate;
@@ -130,7 +131,7 @@ pub async fn list_folders(
         Ok(names
             .iter()
             .filter(|n| !n.attributes().contains(&NameAttribute::NoSelect))
-            .map(|n| (n.name().to_string(), special_use_of(n.attributes())))
+            .map(|n| (mutf7::display(n.name()), special_use_of(n.attributes())))
             .collect())
     };
     bounded(c, Stage::List, READ_TIMEOUT, fut).await
@@ -475,7 +476,7 @@ pub async fn sync_folder(
             &c,
             Stage::Select,
             READ_TIMEOUT,
-            session.select_condstore(&plan.server),
+            session.select_condstore(mutf7::encode(&plan.server)),
         )
         .await?
     } else {
@@ -483,7 +484,7 @@ pub async fn sync_folder(
             &c,
             Stage::Select,
             READ_TIMEOUT,
-            session.select(&plan.server),
+            session.select(mutf7::encode(&plan.server)),
         )
         .await?
     };
@@ -721,7 +722,13 @@ pub async fn push_changes(
         let first = &group[0];
         let server = server_folder(ctx, &first.folder);
         if selected.as_ref().map(|(n, _)| n) != Some(&server) {
-            let mb = bounded(&c, Stage::Select, READ_TIMEOUT, session.select(&server)).await;
+            let mb = bounded(
+                &c,
+                Stage::Select,
+                READ_TIMEOUT,
+                session.select(mutf7::encode(&server)),
+            )
+            .await;
             match mb {
                 Ok(mb) => selected = Some((server.clone(), mb.uid_validity.unwrap_or(0))),
                 Err(e) if e.is_transient() && !matches!(e, SyncError::Protocol { .. }) => {
@@ -958,10 +965,11 @@ async fn move_uid(
     uid: &str,
     to: &str,
 ) -> Result<(), async_imap::error::Error> {
+    let to = mutf7::encode(to);
     if caps.mv {
-        return session.uid_mv(uid, to).await;
+        return session.uid_mv(uid, &to).await;
     }
-    session.uid_copy(uid, to).await?;
+    session.uid_copy(uid, &to).await?;
     let _: Vec<Fetch> = session
         .uid_store(uid, "+FLAGS.SILENT (\\Deleted)")
         .await?
@@ -1119,7 +1127,17 @@ pub async fn run_session(
     } = sync_account_once(ctx).await?;
     *new_total += new;
     *healthy = true;
-    let interval = Duration::from_secs(ctx.acc.check_interval_secs.max(5));
+    // check_interval_secs = 0: manual only, no IDLE and no timed polls.
+    let manual = ctx.acc.check_interval_secs == 0;
+    let interval = if manual {
+        IDLE_MAX
+    } else {
+        Duration::from_secs(ctx.acc.check_interval_secs.max(5))
+    };
+    let caps = Caps {
+        idle: caps.idle && !manual,
+        ..caps
+    };
     // The folder synced last is the one still selected: INBOX when monitored.
     let inbox = plans.len().saturating_sub(1);
     let mut last_poll = Instant::now();
@@ -1137,6 +1155,12 @@ pub async fn run_session(
                 if let Some(p) = plans.get(inbox) {
                     *new_total += sync_folder(ctx, &mut session, &caps, p).await?.new_messages;
                 }
+            }
+            Wake::Timer if manual => {
+                // Only keeps the connection alive until the agent asks.
+                bounded(&c, Stage::Idle, READ_TIMEOUT, session.noop()).await?;
+                last_poll = Instant::now();
+                continue;
             }
             Wake::Timer | Wake::Asked => {
                 ctx.report.state(SyncState::Syncing { done: 0, total: 0 });

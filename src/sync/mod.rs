@@ -55,7 +55,8 @@ fn accounts<'a>(
         })?;
         return Ok(vec![acc]);
     }
-    Ok(config.accounts.iter().collect())
+    // An inactive account stays configured but is not synced unless named.
+    Ok(config.accounts.iter().filter(|a| a.active).collect())
 }
 
 fn account_ctx(

@@ -14,7 +14,8 @@
 //! deduplicates by Message-ID, so they find their old records and nothing is
 //! duplicated. UIDs are never reused, so a UID can never name two mails.
 //!
-//! Mail is never deleted on the server.
+//! Mail is deleted on the server only when `delete_after_download` says so,
+//! and only after its copy and the UIDL map are flushed to disk.
 
 use super::connect::{self, AsyncReadWrite, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::diagnose::{Ctx, Stage, SyncError};
@@ -25,7 +26,6 @@ use crate::mail::sanitize::sanitize_line;
 use crate::protocol::SyncState;
 use crate::store::{FolderState, NewMail};
 use crate::sync::SyncUpdate;
-use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -62,11 +62,16 @@ fn setting_name(account: &str) -> String {
 struct UidlMap {
     next: u32,
     uids: HashMap<String, u32>,
+    /// When each UIDL was downloaded (Unix seconds), for `delete_after_download = "30d"`.
+    #[serde(default)]
+    seen: HashMap<String, i64>,
 }
 
 /// A POP3 connection: line-oriented commands and dot-terminated answers.
 pub struct Pop3 {
     stream: BufReader<Box<dyn AsyncReadWrite>>,
+    /// The greeting's text: its `<…>` timestamp offers APOP.
+    greeting: String,
 }
 
 /// A `-ERR` answer or a transport failure.
@@ -202,24 +207,6 @@ fn parse_uidl(text: &[u8]) -> Vec<(u32, String)> {
         .collect()
 }
 
-async fn tls_wrap(
-    acc: &AccountConfig,
-    tcp: TcpStream,
-) -> Result<Box<dyn AsyncReadWrite>, SyncError> {
-    let c = connect::ctx(acc);
-    let config = connect::tls_config(acc)?;
-    let name = ServerName::try_from(acc.host.clone()).map_err(|e| SyncError::Config {
-        account: acc.name.clone(),
-        message: format!("host \"{}\" is not a valid server name: {e}", acc.host),
-    })?;
-    let connector = tokio_rustls::TlsConnector::from(config);
-    match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
-        Ok(Ok(s)) => Ok(Box::new(s)),
-        Ok(Err(e)) => Err(c.io(Stage::Tls, &e)),
-        Err(_) => Err(c.timeout(Stage::Tls)),
-    }
-}
-
 fn greeting_failed(c: &Ctx<'_>, f: Fail) -> SyncError {
     match f {
         Fail::Timeout => c.timeout(Stage::Greeting),
@@ -259,11 +246,11 @@ pub async fn open(acc: &AccountConfig) -> Result<Pop3, SyncError> {
     };
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn AsyncReadWrite> = match acc.tls {
-        TlsMode::Tls => tls_wrap(acc, tcp).await?,
+        TlsMode::Tls => connect::tls_wrap(acc, tcp).await?,
         TlsMode::None => Box::new(tcp),
         TlsMode::Starttls => {
             let mut plain = BufReader::new(tcp);
-            read_status(&mut plain)
+            let greeting = read_status(&mut plain)
                 .await
                 .map_err(|f| greeting_failed(&c, f))?;
             let sent = tokio::time::timeout(CONNECT_TIMEOUT, async {
@@ -295,16 +282,18 @@ pub async fn open(acc: &AccountConfig) -> Result<Pop3, SyncError> {
                     server: "the server sent data before the TLS handshake".into(),
                 });
             }
-            let stream = tls_wrap(acc, plain.into_inner()).await?;
+            let stream = connect::tls_wrap(acc, plain.into_inner()).await?;
             return Ok(Pop3 {
                 stream: BufReader::new(stream),
+                greeting,
             });
         }
     };
     let mut pop = Pop3 {
         stream: BufReader::new(stream),
+        greeting: String::new(),
     };
-    read_status(&mut pop.stream)
+    pop.greeting = read_status(&mut pop.stream)
         .await
         .map_err(|f| greeting_failed(&c, f))?;
     Ok(pop)
@@ -321,6 +310,14 @@ pub async fn connect(acc: &AccountConfig) -> Result<Pop3, SyncError> {
             message: "the user name or password contains a line break".into(),
         });
     }
+    // APOP when offered: the password never crosses the wire, even in TLS.
+    if let Some(stamp) = apop_timestamp(&pop.greeting) {
+        let digest = apop_digest(&stamp, secret.expose());
+        pop.command(&format!("APOP {} {digest}", acc.user))
+            .await
+            .map_err(|f| f.diagnose(&c, Stage::Login))?;
+        return Ok(pop);
+    }
     pop.command(&format!("USER {}", acc.user))
         .await
         .map_err(|f| f.diagnose(&c, Stage::Login))?;
@@ -328,6 +325,23 @@ pub async fn connect(acc: &AccountConfig) -> Result<Pop3, SyncError> {
         .await
         .map_err(|f| f.diagnose(&c, Stage::Login))?;
     Ok(pop)
+}
+
+/// The `<…@…>` timestamp of a greeting that offers APOP (RFC 1939 7).
+fn apop_timestamp(greeting: &str) -> Option<String> {
+    let start = greeting.find('<')?;
+    let end = greeting[start..].find('>')? + start;
+    let stamp = &greeting[start..=end];
+    (stamp.contains('@') && !stamp.contains(char::is_whitespace)).then(|| stamp.to_string())
+}
+
+/// APOP's digest: MD5 of the timestamp followed by the password, in hex.
+fn apop_digest(stamp: &str, password: &str) -> String {
+    use md5::Digest;
+    let mut h = md5::Md5::new();
+    h.update(stamp.as_bytes());
+    h.update(password.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn load_map(ctx: &AccountCtx) -> Result<UidlMap, SyncError> {
@@ -427,6 +441,7 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
         let covered = UidlMap {
             next: map.next,
             uids: map.uids.clone(),
+            seen: HashMap::new(),
         };
         let dropped =
             joined(tokio::task::spawn_blocking(move || forget_unmapped(&c2, &d2, &covered)).await)?;
@@ -442,13 +457,20 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     // (it is not listed again), which keeps the map as small as the mailbox.
     let listed: HashSet<&str> = listing.iter().map(|(_, id)| id.as_str()).collect();
     map.uids.retain(|id, _| listed.contains(id.as_str()));
+    map.seen.retain(|id, _| listed.contains(id.as_str()));
     let mut seen = HashSet::new();
-    let new: Vec<(u32, String)> = listing
-        .into_iter()
+    let mut new: Vec<(u32, String)> = listing
+        .iter()
         .filter(|(_, id)| !map.uids.contains_key(id) && seen.insert(id.clone()))
+        .cloned()
         .collect();
+    // The oldest first; the rest waits for the next connection.
+    if let Some(max) = ctx.acc.max_messages_per_connection.filter(|m| *m > 0) {
+        new.truncate(max as usize);
+    }
     let total = new.len() as u64;
     if new.is_empty() {
+        delete_expired(ctx, pop, &listing, &map).await?;
         return Ok(0);
     }
     ctx.report.progress(&desk, 0, total);
@@ -521,7 +543,9 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             })
             .await,
         )?;
+        let now = chrono::Utc::now().timestamp();
         for (id, uid) in ids {
+            map.seen.insert(id.clone(), now);
             map.uids.insert(id, uid);
         }
         map.next = next;
@@ -568,7 +592,56 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             count: created,
         });
     }
+    delete_expired(ctx, pop, &listing, &map).await?;
     Ok(created)
+}
+
+/// `DELE` the stored mails whose `delete_after_download` time has come; the
+/// server removes them at QUIT. Runs after the store is flushed, so a mail
+/// is never deleted before its copy is on disk.
+async fn delete_expired(
+    ctx: &AccountCtx,
+    pop: &mut Pop3,
+    listing: &[(u32, String)],
+    map: &UidlMap,
+) -> Result<(), SyncError> {
+    let Some(days) = ctx
+        .acc
+        .delete_after_download
+        .as_ref()
+        .and_then(|d| d.days().ok().flatten())
+    else {
+        return Ok(());
+    };
+    let c = connect::ctx(&ctx.acc);
+    let cutoff = chrono::Utc::now().timestamp() - i64::from(days) * 86_400;
+    let due: Vec<u32> = listing
+        .iter()
+        .filter(|(_, id)| map.uids.contains_key(id))
+        .filter(|(_, id)| map.seen.get(id).is_none_or(|t| *t <= cutoff) || days == 0)
+        .map(|(n, _)| *n)
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let c2 = ctx.clone();
+    joined(tokio::task::spawn_blocking(move || c2.store.flush().map_err(SyncError::from)).await)?;
+    for n in &due {
+        pop.command(&format!("DELE {n}"))
+            .await
+            .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+    }
+    tracing::info!(account = %ctx.acc.name, "{} POP3 mails marked for deletion on the server", due.len());
+    Ok(())
+}
+
+/// `Duration::MAX` never ends (tokio's sleep cannot take it).
+async fn sleep_or_forever(d: Duration) {
+    if d == Duration::MAX {
+        std::future::pending::<()>().await;
+    } else {
+        tokio::time::sleep(d).await;
+    }
 }
 
 /// Poll the account every `check_interval_secs` (or when woken) until shutdown.
@@ -582,9 +655,13 @@ pub async fn run_polling(
     loop {
         *new_total += sync_once(ctx).await?;
         *healthy = true;
-        let every = Duration::from_secs(ctx.acc.check_interval_secs.max(1));
+        // check_interval_secs = 0: manual only, the next sync waits to be asked.
+        let every = match ctx.acc.check_interval_secs {
+            0 => Duration::MAX,
+            n => Duration::from_secs(n),
+        };
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = sleep_or_forever(every) => {}
             _ = wake.notified() => {}
             _ = shutdown.wait_for(|v| *v) => return Ok(()),
         }
@@ -592,6 +669,71 @@ pub async fn run_polling(
             return Ok(());
         }
     }
+}
+
+/// The longest mail fetched on demand: the agent asked for it, but a
+/// hostile server must still not fill memory.
+const ON_DEMAND_MAX: usize = 1 << 30;
+
+/// What an on-demand fetch found on the POP3 server.
+pub enum Whole {
+    /// The whole source of the mail.
+    Mail(Vec<u8>),
+    /// The server no longer lists the mail (deleted there since the sync).
+    Gone,
+}
+
+/// The whole source of one mail imported as headers only because of its
+/// size, asked for when the agent opens it: found by its UIDL, then `RETR`.
+pub async fn fetch_whole(
+    acc: &AccountConfig,
+    store: &crate::store::Store,
+    loc: &crate::store::Location,
+) -> Result<Whole, SyncError> {
+    let c = connect::ctx(acc);
+    let map: UidlMap = match store.setting(&setting_name(&acc.name))? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            SyncError::Store(format!(
+                "the POP3 state of account \"{}\" is unreadable: {e}",
+                acc.name
+            ))
+        })?,
+        None => UidlMap::default(),
+    };
+    // The map forgets a UIDL once the server stops listing it.
+    let Some(uidl) = map
+        .uids
+        .iter()
+        .find(|(_, uid)| **uid == loc.uid)
+        .map(|(id, _)| id.clone())
+    else {
+        return Ok(Whole::Gone);
+    };
+    let mut pop = connect(acc).await?;
+    let result = async {
+        let listing = pop.uidl().await.map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+        let Some(n) = listing.iter().find(|(_, id)| *id == uidl).map(|(n, _)| *n) else {
+            return Ok(Whole::Gone);
+        };
+        let (raw, size) = pop
+            .retr(n, ON_DEMAND_MAX)
+            .await
+            .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+        if size > raw.len() as u64 {
+            return Err(SyncError::Protocol {
+                account: acc.name.clone(),
+                doing: "fetching a whole mail".into(),
+                server: format!(
+                    "the mail is larger than {} MB, more than deskmail fetches",
+                    ON_DEMAND_MAX >> 20
+                ),
+            });
+        }
+        Ok(Whole::Mail(raw))
+    }
+    .await;
+    pop.quit().await;
+    result
 }
 
 /// Log in and out: a check of the account's settings.
@@ -631,6 +773,7 @@ mod tests {
         let (client, mut server) = tokio::io::duplex(1024);
         let mut pop = Pop3 {
             stream: BufReader::new(Box::new(client)),
+            greeting: String::new(),
         };
         server
             .write_all(b"Subject: a\r\n\r\n..dot\r\nline\r\n.\r\n")
@@ -646,6 +789,7 @@ mod tests {
         let (client, mut server) = tokio::io::duplex(1 << 16);
         let mut pop = Pop3 {
             stream: BufReader::new(Box::new(client)),
+            greeting: String::new(),
         };
         let writer = tokio::spawn(async move {
             server.write_all(b"Subject: big\r\n\r\n").await?;
@@ -710,10 +854,22 @@ mod tests {
     }
 
     #[test]
+    fn apop_digest_matches_the_rfc_example() {
+        let g = "POP3 server ready <1896.697170952@dbc.mtview.ca.us>";
+        let stamp = apop_timestamp(g).expect("stamp");
+        assert_eq!(
+            apop_digest(&stamp, "tanstaaf"),
+            "c4c9334bac560ecc979e58001b3e22fb"
+        );
+        assert_eq!(apop_timestamp("Dovecot ready."), None);
+    }
+
+    #[test]
     fn map_roundtrip() {
         let m = UidlMap {
             next: 3,
             uids: HashMap::from([("a".to_string(), 1)]),
+            seen: HashMap::from([("a".to_string(), 1_700_000_000)]),
         };
         let t = serde_json::to_string(&m).expect("json");
         let back: UidlMap = serde_json::from_str(&t).expect("json");

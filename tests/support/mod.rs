@@ -7,6 +7,7 @@
 
 pub mod mailgen;
 pub mod mailstack;
+pub mod oauth;
 
 pub use mailgen::{encode_header, gen_mailbox, gen_mailbox_iter, gen_message_id};
 pub use mailstack::{APT_PACKAGES, DOMAIN, HOST, MailStack, PASSWORD, StackOptions, USERS};

@@ -258,3 +258,63 @@ fn unknown_template_placeholder_blocks_until_removed() {
     c.body = area("Dear Ann. Alice");
     assert_eq!(c.blocked_reason(), None);
 }
+
+/// Every cell of the compose pane drawn on a test terminal.
+fn compose_screen(c: &ComposeState) -> String {
+    use crate::tui::theme::{ColorEnv, Theme};
+    let theme = Theme::load("dark", None, ColorEnv::from_vars(false, None)).expect("theme");
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).expect("terminal");
+    term.draw(|f| crate::tui::panes::compose::draw(f, f.area(), c, &theme))
+        .expect("draw");
+    term.backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect()
+}
+
+fn forbidden(screen: &str) -> Vec<char> {
+    screen
+        .chars()
+        .filter(|c| crate::mail::sanitize::is_forbidden_char(*c))
+        .collect()
+}
+
+#[test]
+fn hostile_completion_names_and_attach_prompt_file_names_reach_the_screen_sanitised() {
+    let mut c = blank();
+    c.known = vec![(
+        "eve@evil.example".into(),
+        "Eve\u{202e}nimdA\u{1b}]0;pwned\u{7}\u{9b}42J".into(),
+    )];
+    c.field = TO;
+    typ(&mut c, "ev");
+    assert_eq!(c.suggestions().len(), 1);
+    let screen = compose_screen(&c);
+    assert!(forbidden(&screen).is_empty(), "{:?}", forbidden(&screen));
+    assert!(screen.contains("eve@evil.example"), "{screen}");
+    // The terminal drops lone control characters; the sequences' payloads
+    // would still show as debris without the sanitiser.
+    assert!(
+        !screen.contains("pwned") && !screen.contains("42J"),
+        "{screen}"
+    );
+
+    c.mode = Mode::AttachPrompt {
+        input: "/tmp/in\u{1b}[2Jput".into(),
+        matches: vec![
+            "report\u{2066}.pdf\u{9b}31m".into(),
+            "invoice\u{202e}fdp.exe\u{1b}]52;c;c2VjcmV0\u{7}".into(),
+        ],
+    };
+    let screen = compose_screen(&c);
+    assert!(forbidden(&screen).is_empty(), "{:?}", forbidden(&screen));
+    assert!(screen.contains("Attach file:"), "{screen}");
+    assert!(screen.contains("invoice"), "{screen}");
+    assert!(
+        !screen.contains("31m") && !screen.contains("52;c") && !screen.contains("[2J"),
+        "{screen}"
+    );
+}

@@ -11,10 +11,18 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
+/// Under an unconfirmed entry: what happened and what the agent can do.
+const UNCONFIRMED: &str = "The server did not confirm this mail after its data went out, so it \
+     may have been sent. Check with the recipient or in Sent, then S sends it anyway or d cancels it.";
+
 fn state_text(e: &OutboxEntry, clock: &Clock) -> (String, Role) {
     let at = |t: i64| clock.time_of_day(t);
     match &e.state {
         OutboxState::Queued => ("queued".into(), Role::Normal),
+        // The worker does not send it again on its own: the agent decides.
+        OutboxState::Sending if e.unconfirmed => {
+            ("unconfirmed: waiting for you".into(), Role::Warning)
+        }
         OutboxState::Sending => ("sending".into(), Role::Accent),
         OutboxState::Sent { at: t } => (format!("sent {}", at(*t)), Role::Ok),
         OutboxState::Retrying { at: t, attempt } => (
@@ -71,6 +79,12 @@ pub fn draw(
             lines.push(Line::from(vec![
                 Span::raw("    "),
                 safe(&reason, theme.style(role)),
+            ]));
+        }
+        if e.unconfirmed && e.state == OutboxState::Sending {
+            lines.push(Line::from(vec![
+                Span::raw("    "),
+                Span::styled(UNCONFIRMED, theme.style(role)),
             ]));
         }
     }
