@@ -106,6 +106,46 @@ pub enum Command {
     DeleteDraft {
         id: u64,
     },
+    /// Set or clear flags of several mails of one folder (marked mails);
+    /// the server hears one `UID STORE` for them.
+    SetFlagsMany {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+        add: u8,
+        remove: u8,
+    },
+    /// Move several mails of one folder (`to: None`: the archive).
+    MoveMany {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+        to: Option<String>,
+    },
+    /// Move several mails of one folder to the account's Trash.
+    TrashMany {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+    },
+    LinkMany {
+        ids: Vec<u64>,
+        record: RecordRef,
+    },
+    /// One case for several mails: made from the first, linked to all.
+    CreateCaseFromMails {
+        ids: Vec<u64>,
+    },
+    /// Revert the last move, delete, flag, read, link or unlink.
+    Undo,
+    /// Hide mails from their folder until `until` (Unix seconds); they come
+    /// back unread.
+    Snooze {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+        until: i64,
+    },
 }
 
 /// A mail the agent wrote, before it becomes bytes.

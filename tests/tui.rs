@@ -798,3 +798,158 @@ fn compose_overlay_at_80x24() {
     assert!(matches!(h.app.overlay, Some(Overlay::Compose(_))));
     insta::assert_snapshot!("overlay_compose", h.overlay_screen());
 }
+
+#[test]
+fn list_with_marks_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("v");
+    h.key("j");
+    h.key("v");
+    h.key("v");
+    let screen = h.screen(&mono());
+    assert!(screen.contains("3 marked"), "{screen}");
+    insta::assert_snapshot!("list_marks_80x24", screen);
+}
+
+#[test]
+fn each_quick_view_shows_only_its_mails_and_names_itself_in_the_title() {
+    let mut h = Harness::new(80, 24);
+    let all = h.app.list.total;
+    for (keys, name) in [
+        ("g u", "unread"),
+        ("g f", "flagged"),
+        ("g l", "unlinked"),
+        ("g w", "waiting"),
+    ] {
+        h.key(keys);
+        let screen = h.screen(&mono());
+        assert!(screen.contains(&format!("INBOX · {name}")), "{screen}");
+        assert!(h.app.list.total < all, "{name} shows every mail");
+        let rows = &h.app.list.rows;
+        match name {
+            "unread" => assert!(rows.iter().all(|r| r.entry.flags & flags::SEEN == 0)),
+            "flagged" => assert!(rows.iter().all(|r| r.entry.flags & flags::FLAGGED != 0)),
+            "waiting" => assert!(
+                rows.windows(2)
+                    .all(|w| w[0].summary.date <= w[1].summary.date),
+                "oldest first"
+            ),
+            _ => {}
+        }
+        insta::assert_snapshot!(format!("view_{name}_80x24"), screen);
+    }
+    h.key("g a");
+    assert_eq!(h.app.list.total, all);
+    assert!(
+        !h.screen(&mono()).contains(" · "),
+        "view_all drops the name"
+    );
+}
+
+#[test]
+fn snoozed_mail_stays_hidden_across_a_restart_and_returns_unread_at_its_time() {
+    use deskmail::protocol::Command;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(demo_dir(), dir.path());
+    let inbox = |desk: &Desk| -> Vec<ListRow> {
+        let q = PageQuery {
+            account: "support".into(),
+            folder: "INBOX".into(),
+            from: PageFrom::After,
+            cursor: None,
+            n: 10_000,
+            collapsed: false,
+        };
+        desk.page(&q).expect("page")
+    };
+    let t0 = 1_764_000_000;
+    let until = deskmail::tui::app::snooze_until("2h", &Clock::utc_at(t0)).expect("a time");
+    let (id, before) = {
+        let store = Arc::new(Store::open(dir.path()).expect("open"));
+        let (desk, _events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
+        desk.set_clock(t0);
+        let rows = inbox(&desk);
+        let id = rows[3].summary.id;
+        desk.send(Command::SetFlags {
+            id,
+            account: "support".into(),
+            folder: "INBOX".into(),
+            add: flags::SEEN,
+            remove: 0,
+        });
+        desk.send(Command::Snooze {
+            ids: vec![id],
+            account: "support".into(),
+            folder: "INBOX".into(),
+            until,
+        });
+        rt.block_on(desk.settled());
+        let after = inbox(&desk);
+        assert_eq!(after.len() + 1, rows.len());
+        assert!(after.iter().all(|r| r.summary.id != id), "still listed");
+        desk.flush().expect("flush");
+        (id, rows.len())
+    };
+    // A new desk on the same store: the snooze is still there.
+    let store = Arc::new(Store::open(dir.path()).expect("reopen"));
+    let (desk, mut events) = Desk::new(store, deskmail::demo::demo_config(), Backend::Demo);
+    desk.set_clock(until - 60);
+    assert_eq!(desk.wake_snoozed(), 0, "woke early");
+    assert_eq!(inbox(&desk).len() + 1, before);
+    desk.set_clock(until);
+    assert_eq!(desk.wake_snoozed(), 1);
+    let rows = inbox(&desk);
+    assert_eq!(rows.len(), before);
+    let back = rows
+        .iter()
+        .find(|r| r.summary.id == id)
+        .expect("back in INBOX");
+    assert_eq!(back.entry.flags & flags::SEEN, 0, "comes back unread");
+    let mut said = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let Event::Notice(n) = e {
+            said.push(n);
+        }
+    }
+    assert!(
+        said.iter()
+            .any(|n| n.starts_with("Back from snooze in INBOX")),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn next_unread_skips_read_mail_then_goes_to_the_next_folder_with_unread() {
+    let mut h = Harness::new(80, 24);
+    // The next unread after the selected (first) mail.
+    let first_unread = h
+        .newest("INBOX", 400)
+        .into_iter()
+        .skip(1)
+        .find(|r| r.entry.flags & flags::SEEN == 0)
+        .expect("an unread mail");
+    h.key("g n");
+    assert_eq!(
+        h.app.list.selected().map(|r| r.summary.id),
+        Some(first_unread.summary.id)
+    );
+    // From the bottom of INBOX the next unread is in another folder of support.
+    h.key("G");
+    h.key("g n");
+    let (account, folder) = (h.app.list.account.clone(), h.app.list.folder.clone());
+    if folder == "INBOX" {
+        assert!(
+            h.app.status.message.is_some(),
+            "no next unread and nothing said"
+        );
+    } else {
+        assert_eq!(account, "support");
+        let sel = h.app.list.selected().expect("a mail selected");
+        assert_eq!(sel.entry.flags & flags::SEEN, 0, "{folder}");
+    }
+}

@@ -215,6 +215,105 @@ fn a_reply_quotes_through_the_desk_and_esc_saves_the_draft_by_command() {
 }
 
 #[test]
+fn three_marked_mails_are_archived_by_one_command_carrying_their_ids() {
+    let d = desk(10);
+    let mut a = app(&d, 5);
+    press(&mut a, &d, "v v v");
+    assert_eq!(a.list.marks.len(), 3);
+    assert_eq!(
+        a.list.selected().map(|r| r.summary.id),
+        Some(4),
+        "marking moves down"
+    );
+    let cmds = press(&mut a, &d, "a");
+    let moves: Vec<&Command> = cmds
+        .iter()
+        .filter(|c| matches!(c, Command::MoveMany { .. } | Command::MoveTo { .. }))
+        .collect();
+    match moves.as_slice() {
+        [
+            Command::MoveMany {
+                ids, folder, to, ..
+            },
+        ] => {
+            assert_eq!(ids, &vec![1, 2, 3]);
+            assert_eq!(folder, "INBOX");
+            assert_eq!(to, &None, "archive is the account's archive");
+        }
+        other => panic!("not one bulk move: {other:?}"),
+    }
+    assert!(a.list.marks.is_empty(), "moved mails are no longer marked");
+    assert!(matches!(press(&mut a, &d, "z").as_slice(), [Command::Undo]));
+}
+
+#[test]
+fn flag_read_link_and_case_apply_to_every_marked_mail_until_esc_clears_marks() {
+    let d = desk(10);
+    let mut a = app(&d, 5);
+    press(&mut a, &d, "v j v");
+    let marked = vec![1, 3];
+    match press(&mut a, &d, "s").as_slice() {
+        [Command::SetFlagsMany { ids, add, .. }] => {
+            assert_eq!(ids, &marked);
+            assert_eq!(*add, deskmail::store::flags::FLAGGED);
+        }
+        other => panic!("{other:?}"),
+    }
+    match press(&mut a, &d, "s").as_slice() {
+        [Command::SetFlagsMany { remove, .. }] => {
+            assert_eq!(
+                *remove,
+                deskmail::store::flags::FLAGGED,
+                "all flagged: unflag"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut a, &d, "L");
+    match press(&mut a, &d, "<Enter>").as_slice() {
+        [Command::LinkMany { ids, .. }] => assert_eq!(ids, &marked),
+        other => panic!("{other:?}"),
+    }
+    match a.handle_action(&d, Action::CreateCase).as_slice() {
+        [Command::CreateCaseFromMails { ids }] => assert_eq!(ids, &marked),
+        other => panic!("{other:?}"),
+    }
+    press(&mut a, &d, "<Esc>");
+    assert!(a.list.marks.is_empty());
+    let cmds = press(&mut a, &d, "a");
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::MoveTo { id: 4, .. })),
+        "without marks the selected mail alone: {cmds:?}"
+    );
+}
+
+#[test]
+fn mark_all_marks_the_whole_folder_not_only_the_window() {
+    let d = desk(30);
+    let mut a = app(&d, 5);
+    press(&mut a, &d, "*");
+    assert_eq!(a.list.marks.len(), 30);
+    match press(&mut a, &d, "d").as_slice() {
+        [Command::TrashMany { ids, .. }] => assert_eq!(ids.len(), 30),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn mark_folder_read_is_one_command_for_every_unread_mail_of_the_folder() {
+    let d = desk(30);
+    let mut a = app(&d, 5);
+    match press(&mut a, &d, "M").as_slice() {
+        [Command::SetFlagsMany { ids, add, .. }] => {
+            assert_eq!(ids.len(), 30);
+            assert_eq!(*add, deskmail::store::flags::SEEN);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn the_status_line_warns_of_plain_text_to_a_remote_host() {
     use deskmail::tui::theme::{ColorEnv, Theme};
     let cfg = deskmail::config::Config::parse(

@@ -511,3 +511,62 @@ fn sigterm_ends_deskmail_quietly_and_gives_the_terminal_back() {
     assert!(log.contains("SIGTERM"), "{log}");
     assert!(log.contains("store flushed"), "{log}");
 }
+
+/// `(INBOX, Archive)` totals of the support account from `stats --json`.
+fn inbox_and_archive(data: &Path) -> (u64, u64) {
+    let d = data.to_str().expect("utf-8 path");
+    // The desk that just quit may still hold the store for a moment.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let out = deskmail(&["stats", "--json", "--data-dir", d]);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stats --json: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let total = |name: &str| {
+        v["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["name"] == "support")
+            .flat_map(|a| a["folders"].as_array().cloned().unwrap_or_default())
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["total"].as_u64())
+            .unwrap_or(0)
+    };
+    (total("INBOX"), total("Archive"))
+}
+
+#[test]
+fn mark_three_archive_undo_then_mark_two_archive_moves_exactly_two() {
+    let t = Tmux::start(80, 24, &[]);
+    let d = t.data.to_str().expect("utf-8 path").to_string();
+    let out = deskmail(&["demo", "--data-dir", &d, "--no-tui"]);
+    assert!(out.status.success());
+    let (inbox, archive) = inbox_and_archive(&t.data);
+    assert!(inbox >= 5, "demo INBOX too small: {inbox}");
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    settle(&t);
+    t.keys(&["v", "v", "v"]);
+    t.wait_for("3 marked", Duration::from_secs(5));
+    t.keys(&["a"]);
+    t.wait_for("Moved 3 mails to Archive", Duration::from_secs(5));
+    t.keys(&["z"]);
+    t.wait_for("Moved 3 mails back to INBOX", Duration::from_secs(5));
+    settle(&t);
+    t.keys(&["v", "v"]);
+    t.wait_for("2 marked", Duration::from_secs(5));
+    t.keys(&["a"]);
+    t.wait_for("Moved 2 mails to Archive", Duration::from_secs(5));
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
+    assert_eq!(inbox_and_archive(&t.data), (inbox - 2, archive + 2));
+}

@@ -19,6 +19,7 @@ mod queries;
 mod relay;
 pub mod render;
 mod templates;
+mod triage;
 
 pub use crate::protocol::{AccountFolders, Command, DeskClient, Event, Outgoing, SyncState};
 
@@ -50,6 +51,10 @@ pub struct Desk {
     /// Commands still working off the caller's task; 0 means settled.
     in_flight: AtomicUsize,
     settled: Notify,
+    /// Changes the agent can take back, last on top.
+    undo: std::sync::Mutex<Vec<triage::UndoStep>>,
+    /// An injected time (tests); `None` reads the system clock.
+    clock: std::sync::Mutex<Option<i64>>,
     /// The search indexer, once `start_search` ran; the relay nudges it too.
     search: relay::SearchSlot,
 }
@@ -79,6 +84,8 @@ impl Desk {
             me: me.clone(),
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
+            undo: std::sync::Mutex::new(Vec::new()),
+            clock: std::sync::Mutex::new(None),
             search: relay::SearchSlot::default(),
         });
         (desk, rx)
@@ -194,6 +201,18 @@ impl Desk {
     /// Start the background sync tasks (not on the demo desk). Call from
     /// inside the tokio runtime.
     pub fn start_background(&self) {
+        // Snoozed mail comes back on time on every desk, demo included.
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                let Some(desk) = me.upgrade() else { break };
+                desk.spawn_work(|d| {
+                    d.wake_snoozed();
+                });
+            }
+        });
         if self.backend == Backend::Demo {
             return;
         }
@@ -308,7 +327,7 @@ impl Desk {
             .map(|f| f.name)
     }
 
-    fn move_mail(&self, id: u64, account: String, folder: String, to: Option<String>) {
+    fn move_mail(&self, ids: Vec<u64>, account: String, folder: String, to: Option<String>) {
         let target = match &to {
             Some(t) => t.clone(),
             None => match self.special_use_folder(&account, "\\Trash") {
@@ -324,29 +343,32 @@ impl Desk {
         if target == folder {
             return self.emit(Event::Notice(format!("The mail is already in {target}.")));
         }
-        match self.backend {
-            Backend::Demo => match self.store.relocate(&account, &folder, id, &target) {
-                Ok(_) => {
-                    self.emit(Event::FolderChanged {
-                        account: account.clone(),
-                        folder,
-                    });
-                    self.emit(Event::FolderChanged {
-                        account,
-                        folder: target.clone(),
-                    });
-                    self.emit(Event::Notice(format!("Moved to {target}.")));
-                }
-                Err(e) => self.fail("Could not move the mail", e),
-            },
-            Backend::Servers => match self.store.queue_move(&account, &folder, id, to.as_deref()) {
-                Ok(_) => {
-                    self.emit(Event::Notice(format!("Moving to {target}…")));
-                    self.wake_sync();
-                }
-                Err(e) => self.fail("Could not move the mail", e),
-            },
+        let moved = self.move_many(&ids, &account, &folder, &target);
+        if moved.is_empty() {
+            return;
         }
+        let n = moved.len();
+        self.remember(triage::UndoStep::Moved {
+            account,
+            from: folder,
+            to: target.clone(),
+            ids: moved,
+        });
+        let what = if n == 1 && ids.len() == 1 {
+            String::new()
+        } else {
+            format!(" {}", triage::mails(n))
+        };
+        let target = crate::mail::sanitize::sanitize_line(&target);
+        self.emit(Event::Notice(match self.backend {
+            Backend::Demo => format!("Moved{what} to {target}."),
+            Backend::Servers => format!("Moving{what} to {target}…"),
+        }));
+    }
+
+    fn archive_of(&self, account: &str, to: Option<String>) -> String {
+        to.or_else(|| self.special_use_folder(account, "\\Archive"))
+            .unwrap_or_else(|| "Archive".into())
     }
 
     /// Servers: the change is queued for sync. Demo: it applies at once.
@@ -580,11 +602,27 @@ impl Desk {
                 remove,
             } => self.set_flags(id, account, folder, add, remove),
             Command::Link { id, record } => match self.store.link(id, record) {
-                Ok(_) => self.emit(Event::LinksChanged { id }),
+                Ok(new) => {
+                    if new {
+                        self.remember(triage::UndoStep::Linked {
+                            ids: vec![id],
+                            record,
+                        });
+                    }
+                    self.emit(Event::LinksChanged { id })
+                }
                 Err(e) => self.fail("Could not link the mail", e),
             },
             Command::Unlink { id, record } => match self.store.unlink(id, record) {
-                Ok(_) => self.emit(Event::LinksChanged { id }),
+                Ok(gone) => {
+                    if gone {
+                        self.remember(triage::UndoStep::Unlinked {
+                            ids: vec![id],
+                            record,
+                        });
+                    }
+                    self.emit(Event::LinksChanged { id })
+                }
                 Err(e) => self.fail("Could not unlink the mail", e),
             },
             Command::Relink { ids } => {
@@ -709,18 +747,65 @@ impl Desk {
                 id,
                 account,
                 folder,
-            } => self.move_mail(id, account, folder, None),
+            } => self.move_mail(vec![id], account, folder, None),
+            Command::TrashMany {
+                ids,
+                account,
+                folder,
+            } => self.move_mail(ids, account, folder, None),
             Command::MoveTo {
                 id,
                 account,
                 folder,
                 to,
             } => {
-                let to = to
-                    .or_else(|| self.special_use_folder(&account, "\\Archive"))
-                    .unwrap_or_else(|| "Archive".into());
-                self.move_mail(id, account, folder, Some(to))
+                let to = self.archive_of(&account, to);
+                self.move_mail(vec![id], account, folder, Some(to))
             }
+            Command::MoveMany {
+                ids,
+                account,
+                folder,
+                to,
+            } => {
+                let to = self.archive_of(&account, to);
+                self.move_mail(ids, account, folder, Some(to))
+            }
+            Command::SetFlagsMany {
+                ids,
+                account,
+                folder,
+                add,
+                remove,
+            } => {
+                let before = self.flags_many(&ids, &account, &folder, add, remove);
+                if !before.is_empty() {
+                    self.remember(triage::UndoStep::Flags {
+                        account,
+                        folder,
+                        before,
+                    });
+                }
+            }
+            Command::LinkMany { ids, record } => {
+                let linked = self.link_many(&ids, record);
+                let n = linked.len();
+                if n > 0 {
+                    self.remember(triage::UndoStep::Linked {
+                        ids: linked,
+                        record,
+                    });
+                }
+                self.emit(Event::Notice(format!("Linked {}.", triage::mails(n))));
+            }
+            Command::CreateCaseFromMails { ids } => self.create_case_for(&ids),
+            Command::Undo => self.undo(),
+            Command::Snooze {
+                ids,
+                account,
+                folder,
+                until,
+            } => self.snooze(&ids, &account, &folder, until),
             Command::SyncNow => match self.backend {
                 Backend::Demo => self.emit(Event::Notice(
                     "The demo desk has no servers to sync with.".into(),

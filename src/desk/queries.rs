@@ -110,9 +110,32 @@ impl DeskClient for Desk {
     }
 
     fn page(&self, q: &PageQuery) -> DeskResult<Vec<ListRow>> {
-        self.store_page(q)
+        let hidden = self.snoozed_in(&q.account, &q.folder);
+        if hidden.is_empty() {
+            return self
+                .store_page(q)
+                .map(view)
+                .map_err(|e| failed("Could not read the folder", e));
+        }
+        // Ask for as many more rows as can be hidden, then drop those.
+        let wide = PageQuery {
+            n: q.n.saturating_add(hidden.len()),
+            ..q.clone()
+        };
+        let mut rows: Vec<ListRow> = self
+            .store_page(&wide)
             .map(view)
-            .map_err(|e| failed("Could not read the folder", e))
+            .map_err(|e| failed("Could not read the folder", e))?
+            .into_iter()
+            .filter(|r| !hidden.contains(&r.summary.id))
+            .collect();
+        if q.from == PageFrom::Before {
+            let extra = rows.len().saturating_sub(q.n);
+            rows.drain(..extra);
+        } else {
+            rows.truncate(q.n);
+        }
+        Ok(rows)
     }
 
     fn summary(&self, id: u64) -> DeskResult<Option<MessageSummary>> {

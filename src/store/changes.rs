@@ -15,6 +15,9 @@ pub enum ChangeOp {
     Trash,
     /// Move to another server folder (archive is a move to the archive folder).
     Move { to: String },
+    /// Undo of a move: the mail with this Message-ID, now in `folder` under
+    /// a UID the desk may not know, goes back to `to`.
+    Restore { to: String, message_id: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

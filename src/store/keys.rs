@@ -23,6 +23,8 @@ pub const OUTBOX: u8 = b'o';
 pub const NOTIFICATION: u8 = b'n';
 pub const PENDING_CHANGE: u8 = b'p';
 pub const SETTING: u8 = b'S';
+/// (id): a snoozed mail, hidden from its folder until its time.
+pub const SNOOZE: u8 = b'z';
 
 pub fn inv_date(date: i64) -> u64 {
     u64::MAX - (date.max(0) as u64)

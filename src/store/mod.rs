@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod records;
 pub mod search_feed;
+pub mod snooze;
 
 use serde::{Deserialize, Serialize};
 use std::mem::ManuallyDrop;

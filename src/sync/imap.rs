@@ -708,8 +708,10 @@ pub async fn fetch_whole(
         })
 }
 
-/// Push the changes queued at the desk. A refusal rolls the store back and
-/// is shown; a broken connection leaves the rest queued for the next session.
+/// Push the changes queued at the desk. Consecutive changes of one folder
+/// doing the same thing go as one UID set (a bulk archive of 500 marked mails
+/// is one `UID MOVE`). A refusal rolls the store back and is shown; a broken
+/// connection leaves the rest queued for the next session.
 pub async fn push_changes(
     ctx: &AccountCtx,
     session: &mut ImapSession,
@@ -722,8 +724,9 @@ pub async fn push_changes(
     let pending = ctx.store.pending_changes(acc)?;
     let mut selected: Option<(String, u32)> = None;
     let mut pushed = 0;
-    for change in pending {
-        let server = server_folder(ctx, &change.folder);
+    for group in group_changes(pending) {
+        let first = &group[0];
+        let server = server_folder(ctx, &first.folder);
         if selected.as_ref().map(|(n, _)| n) != Some(&server) {
             let mb = bounded(
                 &c,
@@ -738,18 +741,58 @@ pub async fn push_changes(
                     return Err(e);
                 }
                 Err(e) => {
-                    refused(ctx, &change, &e.to_string())?;
+                    refused(ctx, &group, &e.to_string())?;
                     continue;
                 }
             }
         }
-        if selected.as_ref().map(|(_, v)| *v) != Some(change.uidvalidity) {
-            // The folder was recreated since: the change no longer applies.
-            ctx.store.finish_change(acc, change.seq)?;
+        if let ChangeOp::Restore { to, .. } = &first.op {
+            // Moved by the desk earlier: the UIDs there are found by Message-ID.
+            let mut uids = Vec::new();
+            for change in &group {
+                if let ChangeOp::Restore { message_id, .. } = &change.op {
+                    let query = format!("HEADER Message-ID {}", imap_quote(message_id));
+                    match session.uid_search(&query).await {
+                        Ok(found) => uids.extend(found),
+                        Err(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_)) => {
+                        }
+                        Err(e) => return Err(c.imap(Stage::Store, e)),
+                    }
+                }
+            }
+            let result = if uids.is_empty() {
+                Ok(())
+            } else {
+                move_uid(session, caps, &uid_set(&uids), &server_folder(ctx, to)).await
+            };
+            match result {
+                Ok(()) => {
+                    for change in &group {
+                        ctx.store.finish_change(acc, change.seq)?;
+                    }
+                    ctx.report.event(SyncUpdate::FolderChanged {
+                        account: acc.to_string(),
+                        folder: to.clone(),
+                    });
+                    pushed += group.len();
+                }
+                Err(async_imap::error::Error::No(t) | async_imap::error::Error::Bad(t)) => {
+                    refused(ctx, &group, &crate::mail::sanitize::sanitize_line(&t))?;
+                }
+                Err(e) => return Err(c.imap(Stage::Store, e)),
+            }
             continue;
         }
-        let uid = change.uid.to_string();
-        let result: Result<(), async_imap::error::Error> = match &change.op {
+        if selected.as_ref().map(|(_, v)| *v) != Some(first.uidvalidity) {
+            // The folder was recreated since: the changes no longer apply.
+            for change in &group {
+                ctx.store.finish_change(acc, change.seq)?;
+            }
+            continue;
+        }
+        let uids: Vec<u32> = group.iter().map(|c| c.uid).collect();
+        let uid = uid_set(&uids);
+        let result: Result<(), async_imap::error::Error> = match &first.op {
             ChangeOp::Flags { add, remove, .. } => {
                 let mut r = Ok(());
                 for (sign, bits) in [('+', *add), ('-', *remove)] {
@@ -768,26 +811,33 @@ pub async fn push_changes(
             }
             ChangeOp::Trash => move_uid(session, caps, &uid, trash).await,
             ChangeOp::Move { to } => move_uid(session, caps, &uid, &server_folder(ctx, to)).await,
+            // Handled above.
+            ChangeOp::Restore { .. } => Ok(()),
         };
         match result {
             Ok(()) => {
-                if !matches!(change.op, ChangeOp::Flags { .. }) {
-                    ctx.store.remove_location(
-                        acc,
-                        &change.folder,
-                        change.uidvalidity,
-                        change.uid,
-                    )?;
+                let moved = !matches!(first.op, ChangeOp::Flags { .. });
+                for change in &group {
+                    if moved {
+                        ctx.store.remove_location(
+                            acc,
+                            &change.folder,
+                            change.uidvalidity,
+                            change.uid,
+                        )?;
+                    }
+                    ctx.store.finish_change(acc, change.seq)?;
+                }
+                if moved {
                     ctx.report.event(SyncUpdate::FolderChanged {
                         account: acc.to_string(),
-                        folder: change.folder.clone(),
+                        folder: first.folder.clone(),
                     });
                 }
-                ctx.store.finish_change(acc, change.seq)?;
-                pushed += 1;
+                pushed += group.len();
             }
             Err(async_imap::error::Error::No(t) | async_imap::error::Error::Bad(t)) => {
-                refused(ctx, &change, &crate::mail::sanitize::sanitize_line(&t))?;
+                refused(ctx, &group, &crate::mail::sanitize::sanitize_line(&t))?;
             }
             Err(e) => return Err(c.imap(Stage::Store, e)),
         }
@@ -795,39 +845,107 @@ pub async fn push_changes(
     Ok(pushed)
 }
 
-/// The server said no: undo the change in the store and tell the agent.
+/// Runs of queued changes that can go to the server as one command: same
+/// folder, same UIDVALIDITY, same operation (for flags: same bits).
+fn group_changes(
+    pending: Vec<crate::store::changes::PendingChange>,
+) -> Vec<Vec<crate::store::changes::PendingChange>> {
+    use crate::store::changes::ChangeOp;
+    fn same(a: &ChangeOp, b: &ChangeOp) -> bool {
+        match (a, b) {
+            (
+                ChangeOp::Flags {
+                    add: a1,
+                    remove: r1,
+                    ..
+                },
+                ChangeOp::Flags {
+                    add: a2,
+                    remove: r2,
+                    ..
+                },
+            ) => a1 == a2 && r1 == r2,
+            (ChangeOp::Restore { to: t1, .. }, ChangeOp::Restore { to: t2, .. }) => t1 == t2,
+            _ => a == b,
+        }
+    }
+    // A long UID set is still one line; keep it well under servers' limits.
+    const MAX_GROUP: usize = 1000;
+    let mut out: Vec<Vec<crate::store::changes::PendingChange>> = Vec::new();
+    for change in pending {
+        match out.last_mut() {
+            Some(g)
+                if g.len() < MAX_GROUP
+                    && g[0].folder == change.folder
+                    && g[0].uidvalidity == change.uidvalidity
+                    && same(&g[0].op, &change.op) =>
+            {
+                g.push(change)
+            }
+            _ => out.push(vec![change]),
+        }
+    }
+    out
+}
+
+/// The server said no: undo the changes in the store and tell the agent.
 fn refused(
     ctx: &AccountCtx,
-    change: &crate::store::changes::PendingChange,
+    changes: &[crate::store::changes::PendingChange],
     why: &str,
 ) -> Result<(), SyncError> {
     use crate::store::changes::ChangeOp;
     let acc = ctx.acc.name.as_str();
-    if let ChangeOp::Flags { before, .. } = change.op {
-        ctx.store
-            .set_flags(acc, &change.folder, change.uidvalidity, change.uid, before)?;
+    let Some(first) = changes.first() else {
+        return Ok(());
+    };
+    for change in changes {
+        if let ChangeOp::Flags { before, .. } = change.op {
+            ctx.store
+                .set_flags(acc, &change.folder, change.uidvalidity, change.uid, before)?;
+        }
     }
-    let what = match &change.op {
+    let mails = if changes.len() == 1 {
+        "a mail".to_string()
+    } else {
+        format!("{} mails", changes.len())
+    };
+    let what = match &first.op {
         ChangeOp::Flags { .. } => "changing flags".to_string(),
-        ChangeOp::Trash => "moving a mail to Trash".to_string(),
-        ChangeOp::Move { to } => format!(
-            "moving a mail to \"{}\"",
+        ChangeOp::Trash => format!("moving {mails} to Trash"),
+        ChangeOp::Move { to } | ChangeOp::Restore { to, .. } => format!(
+            "moving {mails} to \"{}\"",
             crate::mail::sanitize::sanitize_line(to)
         ),
     };
     let msg = format!(
         "account \"{}\": the server refused {what} in \"{}\": \"{why}\"; the change was undone",
         crate::mail::sanitize::sanitize_line(acc),
-        crate::mail::sanitize::sanitize_line(&change.folder)
+        crate::mail::sanitize::sanitize_line(&first.folder)
     );
     tracing::warn!("{msg}");
     ctx.report.event(SyncUpdate::Error(msg));
     ctx.report.event(SyncUpdate::FolderChanged {
         account: acc.to_string(),
-        folder: change.folder.clone(),
+        folder: first.folder.clone(),
     });
-    ctx.store.finish_change(acc, change.seq)?;
+    for change in changes {
+        ctx.store.finish_change(acc, change.seq)?;
+    }
     Ok(())
+}
+
+/// A string as an IMAP quoted string (Message-IDs are plain ASCII).
+fn imap_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 fn flag_names(bits: u8) -> String {
@@ -846,7 +964,7 @@ fn flag_names(bits: u8) -> String {
     v.join(" ")
 }
 
-/// MOVE when offered, else COPY + \Deleted + UID EXPUNGE of just this UID.
+/// MOVE when offered, else COPY + \Deleted + UID EXPUNGE of just these UIDs.
 async fn move_uid(
     session: &mut ImapSession,
     caps: &Caps,
@@ -1078,6 +1196,41 @@ pub fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queued_changes_group_by_folder_and_operation() {
+        use crate::store::changes::{ChangeOp, PendingChange};
+        let c = |uid, folder: &str, op: ChangeOp| PendingChange {
+            seq: uid as u64,
+            account: "a".into(),
+            folder: folder.into(),
+            uidvalidity: 1,
+            uid,
+            id: uid as u64,
+            op,
+        };
+        let arch = || ChangeOp::Move {
+            to: "Archive".into(),
+        };
+        let seen = |before| ChangeOp::Flags {
+            add: flags::SEEN,
+            remove: 0,
+            before,
+        };
+        let groups = group_changes(vec![
+            c(1, "INBOX", arch()),
+            c(2, "INBOX", arch()),
+            c(3, "Other", arch()),
+            c(4, "Other", seen(0)),
+            c(5, "Other", seen(flags::FLAGGED)),
+            c(6, "Other", ChangeOp::Trash),
+        ]);
+        let uids: Vec<Vec<u32>> = groups
+            .iter()
+            .map(|g| g.iter().map(|c| c.uid).collect())
+            .collect();
+        assert_eq!(uids, vec![vec![1, 2], vec![3], vec![4, 5], vec![6]]);
+    }
 
     #[test]
     fn uid_sets_compress_runs() {

@@ -387,7 +387,7 @@ fn settle_changes(ctx: &AccountCtx) -> Result<(), SyncError> {
     for change in ctx.store.pending_changes(acc)? {
         match &change.op {
             ChangeOp::Flags { .. } => {}
-            ChangeOp::Trash | ChangeOp::Move { .. } => {
+            ChangeOp::Trash | ChangeOp::Move { .. } | ChangeOp::Restore { .. } => {
                 ctx.report.event(SyncUpdate::Notice(format!(
                     "account \"{}\": a POP3 server has no folders, so the mail stays in \"{}\"",
                     sanitize_line(acc),

@@ -118,6 +118,26 @@ actions! {
     Notifications => "notifications", "Notifications";
     /// Show deleted records; Enter restores one.
     RecordTrash => "record_trash", "Deleted records (restore)";
+    /// Mark or unmark the selected mail and move down.
+    ToggleMark => "toggle_mark", "Mark / unmark mail";
+    MarkThread => "mark_thread", "Mark / unmark thread";
+    /// Mark every mail of the current view.
+    MarkAll => "mark_all", "Mark all";
+    ClearMarks => "clear_marks", "Clear marks";
+    /// Revert the last move, delete, flag, read, link or unlink.
+    Undo => "undo", "Undo last change";
+    ViewUnread => "view_unread", "View: unread";
+    ViewFlagged => "view_flagged", "View: flagged";
+    /// Mail linked to no record: what still needs triage.
+    ViewUnlinked => "view_unlinked", "View: not linked to a record";
+    /// Threads whose last mail is the customer's and unanswered, oldest first.
+    ViewWaiting => "view_waiting", "View: waiting for an answer";
+    ViewAll => "view_all", "View: whole folder";
+    /// Hide the thread until a time (`2h`, `tomorrow 9:00`, `mon`).
+    Snooze => "snooze", "Snooze until…";
+    /// The next unread mail, in this folder or the account's next ones.
+    NextUnread => "next_unread", "Next unread mail";
+    MarkFolderRead => "mark_folder_read", "Mark the folder read";
 }
 
 impl Action {
@@ -169,6 +189,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 57);
+        assert_eq!(Action::ALL.len(), 70);
     }
 }

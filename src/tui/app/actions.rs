@@ -74,6 +74,26 @@ impl App {
             | Action::ToggleThread
             | Action::NextInThread
             | Action::PrevInThread => self.navigate(desk, action),
+            Action::ToggleMark | Action::MarkThread | Action::MarkAll | Action::ClearMarks => {
+                self.marks_action(desk, action)
+            }
+            Action::Undo => vec![Command::Undo],
+            Action::Snooze => self.ask_snooze(),
+            Action::NextUnread => self.next_unread(desk),
+            Action::MarkFolderRead => self.mark_folder_read(desk),
+            Action::ViewAll
+            | Action::ViewUnread
+            | Action::ViewFlagged
+            | Action::ViewUnlinked
+            | Action::ViewWaiting => match super::View::of(action) {
+                Some(v) => self.set_view(desk, v),
+                None => vec![],
+            },
+            Action::LinkRecord if !self.list.marks.is_empty() => self.link_marked(desk),
+            _ if !self.list.marks.is_empty() => match self.bulk_action(action) {
+                Some(cmds) => cmds,
+                None => self.mail_action(desk, action),
+            },
             _ => self.mail_action(desk, action),
         }
     }
@@ -417,6 +437,28 @@ impl App {
                 };
                 vec![Command::PipePart { id, index, command }]
             }
+            PromptPurpose::Snooze {
+                ids,
+                account,
+                folder,
+            } => self.answer_snooze(&input, ids, account, folder),
+            PromptPurpose::MoveMarked {
+                ids,
+                account,
+                folder,
+            } => {
+                if !self.has_folder(&account, &input) {
+                    self.error(format!("{account} has no folder \"{input}\"."));
+                    return vec![];
+                }
+                self.list.marks.clear();
+                vec![Command::MoveMany {
+                    ids,
+                    account,
+                    folder,
+                    to: Some(input),
+                }]
+            }
             PromptPurpose::MoveTo {
                 id,
                 account,
@@ -437,6 +479,12 @@ impl App {
                 }]
             }
         }
+    }
+
+    fn has_folder(&self, account: &str, name: &str) -> bool {
+        self.folders.iter().any(
+            |f| matches!(f, FolderRow::Folder { account: a, name: n, .. } if a == account && n == name),
+        )
     }
 
     pub(super) fn open_record(&mut self, desk: &dyn DeskClient) {
@@ -480,8 +528,9 @@ impl App {
             return vec![];
         };
         let has = row.entry.flags & flag != 0;
-        vec![Command::SetFlags {
-            id: row.summary.id,
+        // The many-mail form, so the agent can undo it (opening a mail cannot).
+        vec![Command::SetFlagsMany {
+            ids: vec![row.summary.id],
             account: self.list.account.clone(),
             folder: self.list.folder.clone(),
             add: if has { 0 } else { flag },

@@ -38,10 +38,12 @@ impl App {
         }
         self.folders = rows;
         self.folder_cursor = self.folder_cursor.min(self.folders.len().saturating_sub(1));
-        self.list.total = self.folder_total();
+        if self.list.view == super::View::All {
+            self.list.total = self.folder_total();
+        }
     }
 
-    fn folder_total(&self) -> u64 {
+    pub(super) fn folder_total(&self) -> u64 {
         self.folders
             .iter()
             .find_map(|f| match f {
@@ -63,9 +65,13 @@ impl App {
         else {
             return vec![];
         };
+        if self.list.account != account || self.list.folder != name {
+            self.list.marks.clear();
+        }
         self.list.account = account;
         self.list.folder = name;
         self.list.total = self.folder_total();
+        self.load_view(desk);
         self.list.rows = self.fetch(desk, PageFrom::After, None, self.list.height);
         self.list.cursor = 0;
         self.list.first_index = 0;
@@ -85,6 +91,7 @@ impl App {
     /// Pull the visible rows again (after a change), keeping position.
     pub fn refresh_list(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         let selected = self.list.selected().map(|r| r.summary.id);
+        self.load_view(desk);
         let first = self.list.rows.first().map(|r| r.cursor.clone());
         let from = if first.is_some() {
             PageFrom::At
@@ -115,6 +122,9 @@ impl App {
         cursor: Option<PageCursor>,
         n: usize,
     ) -> Vec<ListRow> {
+        if self.list.view != super::View::All {
+            return self.view_page(from, cursor.as_ref(), n);
+        }
         let q = PageQuery {
             account: self.list.account.clone(),
             folder: self.list.folder.clone(),

@@ -5,12 +5,17 @@
 mod actions;
 mod events;
 mod list;
+mod marks;
 mod overlays;
 mod pieces;
+mod snooze;
 mod state;
+mod unread;
+mod views;
 
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
+pub use snooze::snooze_until;
 pub use state::*;
 
 use crate::mail::format::Clock;
@@ -192,6 +197,7 @@ impl RecordPicker {
             all,
             matches: PickList::default(),
             message,
+            marked: vec![],
         };
         p.rank();
         p

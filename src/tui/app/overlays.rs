@@ -214,9 +214,19 @@ impl App {
             return vec![];
         };
         let RecordPicker {
-            matches, message, ..
+            matches,
+            message,
+            marked,
+            ..
         } = *p;
         match matches.selected() {
+            Some(r) if !marked.is_empty() => {
+                self.notice(format!("Linking {} mails to {}", marked.len(), r.title()));
+                vec![Command::LinkMany {
+                    ids: marked,
+                    record: r.reference(),
+                }]
+            }
             Some(r) => {
                 self.notice(format!("Linked to {}", r.title()));
                 vec![Command::Link {

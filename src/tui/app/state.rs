@@ -60,6 +60,19 @@ pub enum FolderRow {
     },
 }
 
+/// Which mails of the folder the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    All,
+    Unread,
+    Flagged,
+    /// Linked to no record: still to be triaged.
+    Unlinked,
+    /// Threads whose last mail is the customer's, unanswered; oldest first.
+    Waiting,
+}
+
 /// The message list window: exactly the rows on screen.
 #[derive(Debug, Default)]
 pub struct ListView {
@@ -73,6 +86,11 @@ pub struct ListView {
     pub first_index: u64,
     pub total: u64,
     pub height: usize,
+    /// Marked mails of this folder, with their flags when marked.
+    pub marks: BTreeMap<u64, u8>,
+    pub view: View,
+    /// Every row of the current view (empty for the whole folder).
+    pub filtered: Vec<ListRow>,
 }
 
 impl ListView {
@@ -144,6 +162,16 @@ pub enum PromptPurpose {
         account: String,
         folder: String,
     },
+    MoveMarked {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+    },
+    Snooze {
+        ids: Vec<u64>,
+        account: String,
+        folder: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +190,8 @@ pub struct RecordPicker {
     pub matches: PickList<Record>,
     /// The mail being linked.
     pub message: u64,
+    /// Marked mails linked together instead, when there are marks.
+    pub marked: Vec<u64>,
 }
 
 #[derive(Debug, Default)]

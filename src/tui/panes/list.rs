@@ -13,19 +13,26 @@ use ratatui::widgets::Paragraph;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::List;
     let l = &app.list;
+    let place = match l.view.label() {
+        Some(v) => format!("{}/{} · {v}", l.account, l.folder),
+        None => format!("{}/{}", l.account, l.folder),
+    };
     let title = if l.rows.is_empty() {
-        format!("{}/{} — empty", l.account, l.folder)
+        format!("{place} — empty")
     } else if l.collapsed {
-        format!("{}/{} — threads", l.account, l.folder)
+        format!("{place} — threads")
     } else {
         format!(
-            "{}/{} {}–{} of {}",
-            l.account,
-            l.folder,
+            "{place} {}–{} of {}",
             l.first_index + 1,
             l.first_index + l.rows.len() as u64,
             l.total.max(l.first_index + l.rows.len() as u64)
         )
+    };
+    let title = if l.marks.is_empty() {
+        title
+    } else {
+        format!("{title} — {} marked", l.marks.len())
     };
     let inner_w = area.width.saturating_sub(2) as usize;
     let sender_w = (inner_w / 4).clamp(8, 24);
@@ -38,6 +45,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let f = row.entry.flags;
             let unread = f & flags::SEEN == 0;
             let selected = i == l.cursor;
+            let marked = l.marks.contains_key(&row.summary.id);
             let mut style = if unread {
                 theme.style(Role::Unread)
             } else {
@@ -86,7 +94,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         theme.style(Role::Flagged)
                     },
                 ),
-                Span::styled(" ", style),
+                // The marker has its own cell, so marks show without colour too.
+                Span::styled(if marked { "*" } else { " " }, style),
                 Span::styled(
                     fit(&app.clock.short_date(s.date), date_w),
                     if selected {
