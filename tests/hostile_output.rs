@@ -110,11 +110,16 @@ async fn renaming_proxy(upstream: u16) -> u16 {
                         }
                         let mut chunk = buf[..k].to_vec();
                         for (plain, hostile) in HOSTILE_FOLDERS {
-                            chunk = replace_all(
-                                &chunk,
-                                format!("\"{hostile}\"").as_bytes(),
-                                plain.as_bytes(),
-                            );
+                            // A name sent back raw or in modified UTF-7 is the
+                            // same mailbox to an IMAP server.
+                            let encoded = deskmail::mail::mutf7::encode(hostile);
+                            for name in [hostile.to_string(), encoded] {
+                                chunk = replace_all(
+                                    &chunk,
+                                    format!("\"{name}\"").as_bytes(),
+                                    plain.as_bytes(),
+                                );
+                            }
                         }
                         if sw.write_all(&chunk).await.is_err() {
                             break;
