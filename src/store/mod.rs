@@ -167,12 +167,7 @@ impl Store {
                 }
             }
         })?;
-        let db = sled::Config::new()
-            .path(dir.join("store"))
-            .cache_capacity(32 * 1024 * 1024)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| open_error(dir, e))?;
+        let db = open_db(dir)?;
         let tree = db.open_tree("desk").map_err(|e| open_error(dir, e))?;
         let bodies = db.open_tree("bodies").map_err(|e| open_error(dir, e))?;
         let store = Store {
@@ -382,6 +377,31 @@ impl Store {
 
     fn count_prefix(&self, prefix: &[u8]) -> u64 {
         self.tree.scan_prefix(prefix).keys().count() as u64
+    }
+}
+
+/// Opens sled. A store this process has just dropped may still be closing on
+/// sled's background threads, holding the file lock for a moment: only a lock
+/// held by this very process is waited for, briefly.
+fn open_db(dir: &Path) -> Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let opened = sled::Config::new()
+            .path(dir.join("store"))
+            .cache_capacity(32 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(e) => match open_error(dir, e) {
+                StoreError::Locked { pid: Some(p), .. }
+                    if p == std::process::id() && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return Err(other),
+            },
+        }
     }
 }
 
