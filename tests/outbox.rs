@@ -693,7 +693,20 @@ async fn child_drains_until_killed() {
     let dir = std::path::PathBuf::from(dir);
     let text = std::fs::read_to_string(dir.join("config.toml")).expect("child config");
     let config = Arc::new(Config::parse(&text, &dir.join("config.toml")).expect("parses"));
-    let store = Arc::new(Store::open(&dir.join("data")).expect("child store"));
+    // The parent has just dropped its store; sled's threads may hold the lock
+    // for a moment longer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let store = loop {
+        match Store::open(&dir.join("data")) {
+            Ok(s) => break Arc::new(s),
+            Err(deskmail::store::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("child store: {e:?}"),
+        }
+    };
     let _ = outbox::drain_once(config, store, None).await;
 }
 
