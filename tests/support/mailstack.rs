@@ -1073,7 +1073,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 );
                 return Err(msg);
             }
-            let listening = listening_ports();
+            let listening = i32::try_from(child.id())
+                .map(listening_ports)
+                .unwrap_or_default();
             pending.retain(|p| !listening.contains(p));
             if pending.is_empty() {
                 break;
@@ -1155,7 +1157,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         let deadline = Instant::now() + START_TIMEOUT;
         let mut pending = ports.to_vec();
         loop {
-            let listening = listening_ports();
+            let listening = listening_ports(daemon.pid);
             pending.retain(|p| !listening.contains(p));
             if pending.is_empty() {
                 return Ok(());
@@ -1303,19 +1305,36 @@ fn reserve_ports(n: usize) -> Result<Vec<(u16, TcpListener)>, String> {
     Ok(out)
 }
 
-/// Loopback TCP ports in LISTEN state (from /proc/net/tcp, so probing
-/// does not open connections the daemons would have to serve).
-fn listening_ports() -> std::collections::HashSet<u16> {
+/// Loopback TCP ports in LISTEN state on sockets that process `pid` holds
+/// (from /proc/net/tcp and /proc/<pid>/fd, so probing opens no connection
+/// the daemons would have to serve).  Matching on the owner matters: a port
+/// counted as ready while some other process briefly held it (a reservation
+/// socket inherited across another test's fork, say) let a test connect to a
+/// daemon that had in fact failed to bind.
+fn listening_ports(pid: i32) -> std::collections::HashSet<u16> {
     let mut out = std::collections::HashSet::new();
+    let mut inodes = std::collections::HashSet::new();
+    if let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) {
+        for fd in fds.flatten() {
+            if let Ok(target) = fs::read_link(fd.path())
+                && let Some(inode) = target
+                    .to_str()
+                    .and_then(|t| t.strip_prefix("socket:["))
+                    .and_then(|t| t.strip_suffix(']'))
+            {
+                inodes.insert(inode.to_string());
+            }
+        }
+    }
     let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
         return out;
     };
     for line in table.lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(local), Some(state)) = (f.get(1), f.get(3)) else {
+        let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
             continue;
         };
-        if *state != "0A" {
+        if *state != "0A" || !inodes.contains(*inode) {
             continue;
         }
         if let Some((addr, port)) = local.split_once(':')
