@@ -1,0 +1,517 @@
+//! `deskmail serve`: a real server process on a demo desk, clients over its
+//! Unix socket (the library's RemoteDesk, raw frames for the fault cases,
+//! the real binary in tmux), stopped by pid.
+
+use deskmail::protocol::{Command, DeskClient, Event, PageFrom, PageQuery};
+use deskmail::serve::client::RemoteDesk;
+use deskmail::serve::wire::{self, ServerMsg};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Proc, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_deskmail");
+
+/// A temp home with a demo desk in it.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let h = Home { dir };
+        let out = h.run(&["demo", "--no-tui"]);
+        assert!(out.status.success(), "demo: {out:?}");
+        h
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn data(&self) -> PathBuf {
+        self.path().join("desk")
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.path().join("run").join("deskmail").join("desk.sock")
+    }
+
+    fn cmd(&self) -> Proc {
+        let mut c = Proc::new(BIN);
+        c.env("HOME", self.path())
+            .env("XDG_RUNTIME_DIR", self.path().join("run"))
+            .env("XDG_STATE_HOME", self.path().join("state"))
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env("XDG_DATA_HOME", self.path().join("data"))
+            .arg("--data-dir")
+            .arg(self.data());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd().args(args).output().expect("run deskmail")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path().join("state/deskmail/deskmail.log")).unwrap_or_default()
+    }
+
+    /// Start `deskmail serve` and wait until its socket answers.
+    fn serve(&self) -> Server {
+        let child = self
+            .cmd()
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let s = Server { child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while UnixStream::connect(self.socket()).is_err() {
+            assert!(Instant::now() < deadline, "serve never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+}
+
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    /// SIGTERM, then wait for the exit code.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id() as i32;
+        // SAFETY: a signal to our own child by its pid.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn first_inbox_mail(d: &RemoteDesk) -> u64 {
+    let rows = d
+        .page(&PageQuery {
+            account: "support".into(),
+            folder: "INBOX".into(),
+            from: PageFrom::After,
+            cursor: None,
+            n: 1,
+            collapsed: false,
+        })
+        .expect("page");
+    rows[0].summary.id
+}
+
+/// A raw client past the handshake.
+fn raw_client(socket: &Path) -> UnixStream {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    wire::write_frame(&mut s, &wire::hello(wire::VERSION)).expect("hello");
+    let w = wire::read_frame(&mut s).expect("read").expect("welcome");
+    wire::read_welcome(&w).expect("welcomed");
+    s
+}
+
+/// Whether the server closed `s` (EOF or reset) within a few seconds.
+fn closed_by_server(s: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+fn stats_json(h: &Home) -> String {
+    let out = h.run(&["stats", "--json"]);
+    assert!(out.status.success(), "stats: {out:?}");
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn stats_json_through_the_socket_equals_the_desks_own_stats() {
+    let h = Home::new();
+    let own = stats_json(&h);
+    let server = h.serve();
+    let served = stats_json(&h);
+    assert_eq!(served, own);
+    assert!(
+        h.log().contains("attached (uid"),
+        "stats did not go through the server"
+    );
+    // The same through an explicit --socket.
+    let sock = h.socket();
+    let out = h.run(&["--socket", sock.to_str().expect("utf-8"), "stats", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), own);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_second_server_or_embedded_desk_on_a_served_data_dir_exits_naming_the_socket() {
+    let h = Home::new();
+    let server = h.serve();
+    let sock = h.socket().display().to_string();
+    for args in [&["serve"][..], &["demo", "--no-tui"][..]] {
+        let out = h.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(&sock), "{args:?} did not name {sock}: {err}");
+    }
+    assert!(server.stop().success());
+}
+
+#[test]
+fn sigterm_stops_the_server_with_the_store_flushed_and_the_socket_gone() {
+    let h = Home::new();
+    let server = h.serve();
+    let (d, _events) = RemoteDesk::connect(&h.socket()).expect("attach");
+    let id = first_inbox_mail(&d);
+    d.send(Command::SetFlags {
+        id,
+        account: "support".into(),
+        folder: "INBOX".into(),
+        add: deskmail::store::flags::FLAGGED,
+        remove: 0,
+    });
+    // A query after the command: the server has read it.
+    d.folders().expect("folders");
+    std::thread::sleep(Duration::from_millis(300));
+    let status = server.stop();
+    assert!(status.success(), "serve exited with {status}");
+    assert!(!h.socket().exists(), "socket left behind");
+    assert!(h.log().contains("serve: SIGTERM; stopping"));
+    // The flag is on disk: the store opens in this process and shows it.
+    drop(d);
+    let store = deskmail::store::Store::open(&h.data()).expect("store opens");
+    let (_, flags) = store
+        .flags_of("support", "INBOX", id)
+        .expect("read")
+        .expect("mail");
+    assert_ne!(flags & deskmail::store::flags::FLAGGED, 0);
+}
+
+#[test]
+fn a_client_of_another_version_gets_a_clear_refusal() {
+    let h = Home::new();
+    let server = h.serve();
+    let mut s = UnixStream::connect(h.socket()).expect("connect");
+    wire::write_frame(&mut s, &wire::hello(wire::VERSION + 1)).expect("hello");
+    let answer = wire::read_frame(&mut s).expect("read").expect("answer");
+    match wire::read_welcome(&answer) {
+        Err(wire::WireError::Refused(r)) => {
+            assert!(r.contains("version"), "{r}");
+            assert!(r.contains(&(wire::VERSION + 1).to_string()), "{r}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Something that is no deskmail at all is refused too, and the server stays.
+    let mut junk = UnixStream::connect(h.socket()).expect("connect");
+    junk.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
+    junk.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    assert!(closed_by_server(&mut junk));
+    assert_eq!(stats_json(&h), {
+        let (d, _e) = RemoteDesk::connect(&h.socket()).expect("attach");
+        drop(d);
+        stats_json(&h)
+    });
+    assert!(server.stop().success());
+}
+
+#[test]
+fn oversized_and_malformed_frames_close_that_connection_and_the_server_keeps_serving() {
+    let h = Home::new();
+    let server = h.serve();
+    let before = stats_json(&h);
+    // An announced length over the limit: closed before anything is read.
+    let mut big = raw_client(&h.socket());
+    big.write_all(&((wire::MAX_FRAME as u32) + 1).to_be_bytes())
+        .expect("write");
+    assert!(closed_by_server(&mut big), "oversized frame kept open");
+    // A frame that is no message.
+    let mut bad = raw_client(&h.socket());
+    let junk = [0xc1u8, 0xff, 0x00, 0x13, 0x37];
+    wire::write_frame(&mut bad, &junk).expect("write");
+    assert!(closed_by_server(&mut bad), "malformed frame kept open");
+    // A frame cut short by the client going away.
+    let mut cut = raw_client(&h.socket());
+    cut.write_all(&100u32.to_be_bytes()).expect("write");
+    cut.write_all(b"half").expect("write");
+    drop(cut);
+    // Nothing was written, and the server answers as before.
+    assert_eq!(stats_json(&h), before);
+    let log = h.log();
+    assert!(log.contains("over the limit"), "{log}");
+    assert!(log.contains("does not decode"), "{log}");
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_client_that_disconnects_mid_command_leaves_the_server_serving_others() {
+    let h = Home::new();
+    let server = h.serve();
+    let (d, _events) = RemoteDesk::connect(&h.socket()).expect("attach");
+    let id = first_inbox_mail(&d);
+    for _ in 0..20 {
+        let mut s = raw_client(&h.socket());
+        let cmd = wire::ClientMsg::Command(Command::Render {
+            id,
+            options: Default::default(),
+        });
+        let q = wire::ClientMsg::Query {
+            id: 1,
+            query: wire::Query::QuoteLines(id),
+        };
+        wire::write_frame(&mut s, &wire::encode(&cmd).expect("encode")).expect("write");
+        wire::write_frame(&mut s, &wire::encode(&q).expect("encode")).expect("write");
+        // Gone before the answers.
+        drop(s);
+    }
+    let lines = d.quote_lines(id).expect("quote").expect("a body");
+    assert!(!lines.is_empty());
+    assert_eq!(d.folders().expect("folders").len(), 2);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_client_that_stops_reading_is_told_to_resync_or_dropped_and_others_keep_answers() {
+    let h = Home::new();
+    let server = h.serve();
+    let (fast, _events) = RemoteDesk::connect(&h.socket()).expect("attach");
+    let id = first_inbox_mail(&fast);
+    let mut slow = raw_client(&h.socket());
+    // Each toggle is one FolderChanged event for every attached client.
+    let sent = 12_000;
+    for i in 0..sent {
+        let (add, remove) = if i % 2 == 0 {
+            (deskmail::store::flags::FLAGGED, 0)
+        } else {
+            (0, deskmail::store::flags::FLAGGED)
+        };
+        fast.send(Command::SetFlags {
+            id,
+            account: "support".into(),
+            folder: "INBOX".into(),
+            add,
+            remove,
+        });
+        if i % 1000 == 0 {
+            // The fast client still gets its answers while the slow one lags.
+            fast.folders().expect("an answer during the flood");
+        }
+    }
+    fast.folders().expect("an answer after the flood");
+    std::thread::sleep(Duration::from_millis(500));
+    // The slow client reads now: either dropped, or told to resync.
+    let mut events = 0usize;
+    let mut resync = false;
+    let mut dropped = false;
+    slow.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    loop {
+        match wire::read_frame(&mut slow) {
+            Ok(Some(f)) => match wire::decode::<ServerMsg>(&f).expect("decodes") {
+                ServerMsg::Event(_) => events += 1,
+                ServerMsg::Resync => resync = true,
+                ServerMsg::Answer { .. } => {}
+            },
+            Ok(None) => {
+                dropped = true;
+                break;
+            }
+            Err(wire::WireError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
+            Err(_) => {
+                dropped = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        resync || dropped,
+        "neither resync nor drop ({events} events)"
+    );
+    assert!(
+        events < sent,
+        "all {events} events were queued for a client that did not read"
+    );
+    assert!(h.log().contains("is not reading"), "{}", h.log());
+    assert!(server.stop().success());
+}
+
+#[test]
+fn an_attached_desk_reconnects_by_itself_after_the_server_restarts() {
+    let h = Home::new();
+    let server = h.serve();
+    let (d, mut events) = RemoteDesk::connect(&h.socket()).expect("attach");
+    let first = events.blocking_recv().expect("an event");
+    assert!(
+        matches!(&first, Event::Attached(t) if t.starts_with("attached to ")),
+        "{first:?}"
+    );
+    d.folders().expect("folders");
+    assert!(server.stop().success());
+    let mut saw_reconnecting = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !saw_reconnecting {
+        if let Ok(Event::Attached(t)) = events.try_recv() {
+            saw_reconnecting = t.starts_with("reconnecting");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(saw_reconnecting, "no reconnecting… on the status line");
+    let err = d.folders().expect_err("no server now");
+    assert!(err.0.contains("reconnecting"), "{err}");
+    let server = h.serve();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut attached = false;
+    let mut refreshed = false;
+    while Instant::now() < deadline && !(attached && refreshed) {
+        match events.try_recv() {
+            Ok(Event::Attached(t)) => attached |= t.starts_with("attached to "),
+            Ok(Event::FolderChanged { .. }) if attached => refreshed = true,
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert!(attached, "never attached again");
+    assert!(
+        refreshed,
+        "the screen was not told to read its folders again"
+    );
+    assert_eq!(d.folders().expect("folders again").len(), 2);
+    assert!(server.stop().success());
+}
+
+// ---- two TUIs in tmux ----
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(h: &Home, name: &str) -> Tmux {
+        let socket = format!("deskmail-serve-{}-{name}", std::process::id());
+        let shell = format!(
+            "env -i PATH=/usr/bin:/bin HOME={home} TERM=xterm-256color \
+             XDG_RUNTIME_DIR={home}/run XDG_STATE_HOME={home}/state-{name} \
+             XDG_CONFIG_HOME={home}/config {BIN} --data-dir {data}",
+            home = h.path().display(),
+            data = h.data().display()
+        );
+        let ok = Proc::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "30",
+                &shell,
+            ])
+            .status()
+            .expect("tmux must be installed");
+        assert!(ok.success());
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Proc::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "0"])
+    }
+
+    fn wait_for(&self, what: impl Fn(&str) -> bool, limit: Duration, why: &str) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.screen();
+            if what(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "{why}; the screen shows:\n{s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// The marks column of the list's first row ("N!" when flagged).
+fn first_row_flagged(screen: &str) -> Option<bool> {
+    let line = screen.lines().nth(1)?;
+    let row = line.split("││").nth(1)?;
+    Some(row.chars().nth(1)? == '!')
+}
+
+#[test]
+fn two_tuis_attached_to_one_served_demo_desk_see_each_others_flag() {
+    let h = Home::new();
+    let server = h.serve();
+    let a = Tmux::start(&h, "a");
+    let b = Tmux::start(&h, "b");
+    let sock = h.socket().display().to_string();
+    let ready = |s: &str| s.contains("Records") && s.contains("attached to ");
+    let sa = a.wait_for(ready, Duration::from_secs(30), "A never attached");
+    let sb = b.wait_for(ready, Duration::from_secs(30), "B never attached");
+    assert!(sa.contains(&format!("attached to {sock}")), "{sa}");
+    let before = first_row_flagged(&sb).expect("a first row in B");
+    assert_eq!(first_row_flagged(&sa), Some(before));
+    let pressed = Instant::now();
+    a.tmux(&["send-keys", "-t", "0", "s"]);
+    // Shown in B without a key press there; the time is reported, not asserted.
+    b.wait_for(
+        |s| first_row_flagged(s) == Some(!before),
+        Duration::from_secs(10),
+        "B did not show A's flag",
+    );
+    eprintln!("flag in A shown in B after {:?}", pressed.elapsed());
+    a.wait_for(
+        |s| first_row_flagged(s) == Some(!before),
+        Duration::from_secs(5),
+        "A did not show its own flag",
+    );
+    a.tmux(&["send-keys", "-t", "0", "q"]);
+    b.tmux(&["send-keys", "-t", "0", "q"]);
+    assert!(server.stop().success());
+}
