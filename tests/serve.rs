@@ -515,3 +515,188 @@ fn two_tuis_attached_to_one_served_demo_desk_see_each_others_flag() {
     b.tmux(&["send-keys", "-t", "0", "q"]);
     assert!(server.stop().success());
 }
+
+// ---- identity from the operating system ----
+
+/// Unix users and a group made for one test, removed by name afterwards.
+struct Accounts {
+    users: Vec<String>,
+    group: String,
+}
+
+impl Accounts {
+    fn make(group: &str, users: &[(&str, bool)]) -> Accounts {
+        let a = Accounts {
+            users: users.iter().map(|(u, _)| u.to_string()).collect(),
+            group: group.to_string(),
+        };
+        a.remove();
+        let ok = Proc::new("groupadd").arg(group).status().expect("groupadd");
+        assert!(ok.success(), "groupadd {group}");
+        for (u, member) in users {
+            let mut c = Proc::new("useradd");
+            c.args(["-M", "-s", "/usr/sbin/nologin"]);
+            if *member {
+                c.args(["-G", group]);
+            }
+            assert!(c.arg(u).status().expect("useradd").success(), "useradd {u}");
+        }
+        a
+    }
+
+    fn remove(&self) {
+        for u in &self.users {
+            let _ = Proc::new("userdel").arg(u).stderr(Stdio::null()).status();
+        }
+        let _ = Proc::new("groupdel")
+            .arg(&self.group)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Run the binary as Unix user `user` against `socket`.
+fn as_user(user: &str, socket: &Path, args: &[&str]) -> std::process::Output {
+    Proc::new("runuser")
+        .args([
+            "-u",
+            user,
+            "--",
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            "HOME=/nonexistent",
+        ])
+        .arg(BIN)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("runuser")
+}
+
+#[test]
+fn unix_users_see_their_teams_accounts_others_are_refused_with_a_reason() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: creating Unix users for this test needs root");
+        return;
+    }
+    let pid = std::process::id() % 100_000;
+    let (alice, bob, carol, group) = (
+        format!("dmta{pid}"),
+        format!("dmtb{pid}"),
+        format!("dmtc{pid}"),
+        format!("dmtg{pid}"),
+    );
+    let _accounts = Accounts::make(&group, &[(&alice, true), (&bob, true), (&carol, true)]);
+    let h = Home::new();
+    // The agents' processes walk to the socket through the temp home.
+    std::fs::set_permissions(h.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::create_dir_all(h.path().join("run")).expect("run dir");
+    std::fs::set_permissions(h.path().join("run"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    // A served desk with a real config, not the demo's.
+    std::fs::remove_file(h.data().join("demo-desk")).expect("demo mark");
+    let cfg_dir = h.path().join("config/deskmail");
+    std::fs::create_dir_all(&cfg_dir).expect("config dir");
+    let account = |name: &str, group_line: &str, email: &str| {
+        format!(
+            "[[accounts]]\nname = \"{name}\"\n{group_line}email = \"{email}\"\n\
+             host = \"127.0.0.1\"\nport = 1\nuser = \"{name}\"\nactive = false\n\n"
+        )
+    };
+    let config = format!(
+        "[agent]\nname = \"Owner\"\nemail = \"owner@desk.example\"\n\n\
+         [server]\ngroup = \"{group}\"\n\n\
+         [[agents]]\nname = \"Alice\"\nemail = \"alice@desk.example\"\nunix_user = \"{alice}\"\n\n\
+         [[agents]]\nname = \"Bob\"\nemail = \"bob@desk.example\"\nunix_user = \"{bob}\"\n\n\
+         [[teams]]\nname = \"desk\"\nagents = [\"alice@desk.example\"]\n\n{}{}",
+        account(
+            "support",
+            "group = true\nteam = \"desk\"\n",
+            "support@desk.example"
+        ),
+        account("alice", "", "alice@desk.example"),
+    );
+    let file = cfg_dir.join("config.toml");
+    std::fs::write(&file, config).expect("config");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let server = h.serve();
+    let sock = h.socket();
+    let gid = std::fs::metadata(sock.parent().expect("dir"))
+        .expect("dir")
+        .gid();
+    let meta = std::fs::metadata(&sock).expect("socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), gid);
+    let dir_mode = std::fs::metadata(sock.parent().expect("dir"))
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o750);
+
+    // Alice is in the team: she sees the group account and her own.
+    let out = as_user(&alice, &sock, &["stats", "--json"]);
+    assert!(out.status.success(), "alice: {out:?}");
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names: Vec<&str> = stats["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, ["alice", "support"]);
+
+    // Bob is not: the group account is hidden and a command on it refused.
+    let out = as_user(&bob, &sock, &["stats", "--json"]);
+    assert!(out.status.success(), "bob: {out:?}");
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        stats["accounts"].as_array().map(Vec::len),
+        Some(0),
+        "{stats}"
+    );
+    let body = h.path().join("body.txt");
+    std::fs::write(&body, "hello").expect("body");
+    std::fs::set_permissions(&body, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = as_user(
+        &bob,
+        &sock,
+        &[
+            "send",
+            "--account",
+            "support",
+            "--to",
+            "customer@example.com",
+            "--subject",
+            "hi",
+            "--body-file",
+            body.to_str().expect("utf-8"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "bob sent from support: {out:?}");
+    assert!(
+        err.contains("Refused") && err.contains("\"support\""),
+        "{err}"
+    );
+
+    // Carol may open the socket (she is in the group) but is no agent.
+    let out = as_user(&carol, &sock, &["stats", "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "carol: {out:?}");
+    assert!(err.contains("not an agent of this desk"), "{err}");
+    assert!(err.contains(&carol), "{err}");
+
+    let log = h.log();
+    assert!(log.contains(&format!("{bob} refused a query")), "{log}");
+    assert!(log.contains(&format!("Unix user {carol}")), "{log}");
+    assert!(server.stop().success());
+}
