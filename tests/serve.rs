@@ -2,6 +2,8 @@
 //! Unix socket (the library's RemoteDesk, raw frames for the fault cases,
 //! the real binary in tmux), stopped by pid.
 
+mod support;
+
 use deskmail::protocol::{Command, DeskClient, Event, PageFrom, PageQuery};
 use deskmail::serve::client::RemoteDesk;
 use deskmail::serve::wire::{self, ServerMsg};
@@ -698,5 +700,191 @@ fn unix_users_see_their_teams_accounts_others_are_refused_with_a_reason() {
     let log = h.log();
     assert!(log.contains(&format!("{bob} refused a query")), "{log}");
     assert!(log.contains(&format!("Unix user {carol}")), "{log}");
+    assert!(server.stop().success());
+}
+
+// ---- a real mail stack behind the served desk ----
+
+fn stats_of(user: &str, socket: &Path) -> Option<serde_json::Value> {
+    let out = as_user(user, socket, &["stats", "--json"]);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).ok())
+        .flatten()
+}
+
+fn inbox_total(stats: &serde_json::Value, account: &str) -> u64 {
+    stats["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["name"] == account)
+        .flat_map(|a| a["folders"].as_array().into_iter().flatten())
+        .filter(|f| f["name"] == "INBOX")
+        .filter_map(|f| f["total"].as_u64())
+        .sum()
+}
+
+#[test]
+fn served_group_account_is_seen_by_its_team_refused_to_others_and_a_reply_survives_sigkill() {
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: creating Unix users for this test needs root");
+        return;
+    }
+    let stack = support::MailStack::start();
+    stack.deliver_many("support", support::gen_mailbox(3, 11));
+    let pid = std::process::id() % 100_000;
+    let (alice, bob, group) = (
+        format!("dmda{pid}"),
+        format!("dmdb{pid}"),
+        format!("dmdg{pid}"),
+    );
+    let _accounts = Accounts::make(&group, &[(&alice, true), (&bob, true)]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = Home { dir };
+    std::fs::set_permissions(h.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::create_dir_all(h.path().join("run")).expect("run dir");
+    std::fs::set_permissions(h.path().join("run"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let cfg_dir = h.path().join("config/deskmail");
+    std::fs::create_dir_all(&cfg_dir).expect("config dir");
+    let config = format!(
+        r#"[agent]
+name = "Owner"
+email = "owner@desk.example"
+
+[server]
+group = "{group}"
+
+[[agents]]
+name = "Alice"
+email = "alice@desk.example"
+unix_user = "{alice}"
+
+[[agents]]
+name = "Bob"
+email = "bob@desk.example"
+unix_user = "{bob}"
+
+[[teams]]
+name = "desk"
+agents = ["alice@desk.example"]
+
+[[accounts]]
+name = "support"
+group = true
+team = "desk"
+email = "support@desk.example"
+host = "{host}"
+port = {imap}
+tls = "starttls"
+ca_file = "{ca}"
+user = "support"
+password = "secret"
+
+[accounts.smtp]
+host = "{host}"
+port = {submission}
+tls = "starttls"
+user = "support"
+password = "secret"
+"#,
+        host = stack.host,
+        imap = stack.imap_port,
+        submission = stack.submission_port,
+        ca = stack.cert_pem.display(),
+    );
+    let file = cfg_dir.join("config.toml");
+    std::fs::write(&file, config).expect("config");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let server = h.serve();
+    let sock = h.socket();
+
+    // The server syncs the group account; Alice (in the team) sees its mail.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = stats_of(&alice, &sock).map(|s| inbox_total(&s, "support"));
+        if seen == Some(3) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alice never saw the 3 synced mails: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Bob does not see it, and a command on it is refused with the reason.
+    let bob_stats = stats_of(&bob, &sock).expect("bob's stats");
+    assert_eq!(inbox_total(&bob_stats, "support"), 0, "{bob_stats}");
+    let body = h.path().join("reply.txt");
+    std::fs::write(&body, "We have refunded order 10293.").expect("body");
+    std::fs::set_permissions(&body, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let token = format!("serve-reply-{pid}");
+    let send_as = |user: &str| {
+        as_user(
+            user,
+            &sock,
+            &[
+                "send",
+                "--account",
+                "support",
+                "--to",
+                &stack.address("customer"),
+                "--subject",
+                &format!("Re: refund {token}"),
+                "--body-file",
+                body.to_str().expect("utf-8"),
+            ],
+        )
+    };
+    let out = send_as(&bob);
+    assert!(!out.status.success(), "bob queued on support: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Refused"),
+        "{out:?}"
+    );
+
+    // Alice queues a reply; the server is killed right after saying "queued".
+    let out = send_as(&alice);
+    assert!(out.status.success(), "alice's reply: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("queued"),
+        "{out:?}"
+    );
+    let mut server = server;
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reaped");
+    drop(server);
+    let server = h.serve();
+    let delivered = |stack: &support::MailStack| {
+        let maildir = stack.maildir("customer");
+        let mut n = 0;
+        for sub in ["new", "cur"] {
+            for e in std::fs::read_dir(maildir.join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let text = std::fs::read(e.path()).unwrap_or_default();
+                if String::from_utf8_lossy(&text).contains(&token) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while delivered(&stack) == 0 {
+        assert!(Instant::now() < deadline, "the reply was never delivered");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Another outbox pass must not send it again.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        delivered(&stack),
+        1,
+        "the reply was delivered more than once"
+    );
     assert!(server.stop().success());
 }

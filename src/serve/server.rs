@@ -341,6 +341,12 @@ impl Server {
         let cfg = Arc::new(self.desk.config().clone());
         match crate::outbox::send::send_from_cli(cfg, Arc::clone(self.desk.store()), r).await {
             Ok(out) => {
+                // On disk before the agent hears "queued": a kill now loses nothing.
+                if let Err(e) = self.desk.store().flush() {
+                    return Err(DeskError(format!(
+                        "1\u{0}the queued mail could not be written: {e}"
+                    )));
+                }
                 self.desk.wake_outbox();
                 self.broadcast(&Event::OutboxChanged);
                 wire::encode(&wire::CliSent {
