@@ -40,6 +40,20 @@ pub struct RemoteDesk {
     known: Mutex<Vec<(String, String)>>,
     download_dir: PathBuf,
     me: Weak<RemoteDesk>,
+    counts: Counts,
+}
+
+/// What arrived over the socket, for the load benchmark and the log.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub events: AtomicU64,
+    /// Events the server numbered but never sent (gaps in `seq`).
+    pub lost: AtomicU64,
+    /// Events that arrived with a number below one already seen.
+    pub reordered: AtomicU64,
+    pub resyncs: AtomicU64,
+    /// The last event number of this connection.
+    last: AtomicU64,
 }
 
 /// Connect and say hello; the stream and what the server said.
@@ -64,6 +78,7 @@ impl RemoteDesk {
         let (tx, rx) = mpsc::unbounded_channel();
         let desk = Arc::new_cyclic(|me| RemoteDesk {
             me: me.clone(),
+            counts: Counts::default(),
             socket: socket.to_path_buf(),
             download_dir: welcome
                 .config
@@ -94,6 +109,28 @@ impl RemoteDesk {
             self.socket.display(),
             self.welcome.agent
         )
+    }
+
+    /// Events, losses and resyncs seen so far.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Check an event's number; a gap means the screen must read again.
+    fn numbered(&self, seq: u64) -> bool {
+        let c = &self.counts;
+        c.events.fetch_add(1, Ordering::Relaxed);
+        let last = c.last.load(Ordering::Relaxed);
+        if seq <= last {
+            c.reordered.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        c.last.store(seq, Ordering::Relaxed);
+        if seq > last + 1 {
+            c.lost.fetch_add(seq - last - 1, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 
     pub fn socket(&self) -> &Path {
@@ -284,12 +321,20 @@ fn read_loop(desk: Weak<RemoteDesk>, mut stream: UnixStream) {
                         let _ = tx.send(result);
                     }
                 }
-                Ok(ServerMsg::Event(e)) => {
-                    if d.events.send(e).is_err() {
+                Ok(ServerMsg::Event { seq, event }) => {
+                    let in_order = d.numbered(seq);
+                    if d.events.send(event).is_err() {
                         return;
+                    }
+                    if !in_order {
+                        tracing::info!(
+                            "events before {seq} were dropped for us; reading everything again"
+                        );
+                        d.refresh_all();
                     }
                 }
                 Ok(ServerMsg::Resync) => {
+                    d.counts.resyncs.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
                         "the desk server dropped events for us; reading everything again"
                     );
@@ -327,6 +372,8 @@ fn read_loop(desk: Weak<RemoteDesk>, mut stream: UnixStream) {
                         if let Ok(mut c) = d.conn.lock() {
                             *c = Some(s);
                         }
+                        // The new connection numbers its events from 1.
+                        d.counts.last.store(0, Ordering::Relaxed);
                         tracing::info!("attached again to {}", socket.display());
                         d.emit(Event::Attached(d.attached_line()));
                         d.refresh_all();

@@ -25,16 +25,19 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// One attached client, as the fan-out sees it.
 struct Slot {
     tx: mpsc::Sender<ServerMsg>,
+    /// The last event number handed out, dropped or not.
+    seq: AtomicU64,
     lagged: Arc<AtomicBool>,
     wake: Arc<Notify>,
     agent: Arc<Agent>,
 }
 
 impl Slot {
-    /// Queue `msg` without waiting; a full queue marks the client lagged.
+    /// Queue `event` without waiting; a full queue marks the client lagged.
     /// `false` once the client is gone.
-    fn offer(&self, msg: ServerMsg) -> bool {
-        match self.tx.try_send(msg) {
+    fn offer(&self, event: Event) -> bool {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.tx.try_send(ServerMsg::Event { seq, event }) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if !self.lagged.swap(true, Ordering::SeqCst) {
@@ -77,7 +80,7 @@ impl Server {
         let Ok(mut clients) = self.clients.lock() else {
             return;
         };
-        clients.retain(|_, slot| !slot.agent.wants(e) || slot.offer(ServerMsg::Event(e.clone())));
+        clients.retain(|_, slot| !slot.agent.wants(e) || slot.offer(e.clone()));
     }
 
     /// Forward the desk's own events (sync, outbox) to every client.
@@ -176,6 +179,7 @@ impl Server {
                 id,
                 Slot {
                     tx: tx.clone(),
+                    seq: AtomicU64::new(0),
                     lagged: Arc::clone(&lagged),
                     wake: Arc::clone(&wake),
                     agent: Arc::clone(&agent),
@@ -185,7 +189,7 @@ impl Server {
         let (view, view_events) = self.desk.agent_view(agent.config.clone());
         let writer = tokio::spawn(write_loop(wr, rx, lagged, wake, agent.login.clone()));
         let relay = tokio::spawn(Arc::clone(&self).relay_view(id, view_events));
-        self.read_loop(&mut rd, &view, &agent, &tx).await;
+        self.read_loop(&mut rd, &view, &agent, &tx, id).await;
         if let Ok(mut c) = self.clients.lock() {
             c.remove(&id);
         }
@@ -194,6 +198,15 @@ impl Server {
         // The writer ends once its queue is empty and closed.
         let _ = writer.await;
         tracing::info!("serve: {} detached", agent.login);
+    }
+
+    /// Queue an event for client `id` alone.
+    fn offer_to(&self, id: u64, e: Event) -> bool {
+        self.clients
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&id).map(|s| s.offer(e)))
+            == Some(true)
     }
 
     /// Events of one client's view: answers to that client go to it alone,
@@ -209,7 +222,7 @@ impl Server {
                         .clients
                         .lock()
                         .ok()
-                        .and_then(|c| c.get(&id).map(|s| s.offer(ServerMsg::Event(e))));
+                        .and_then(|c| c.get(&id).map(|s| s.offer(e)));
                     if alive != Some(true) {
                         break;
                     }
@@ -225,6 +238,7 @@ impl Server {
         view: &Arc<Desk>,
         agent: &Arc<Agent>,
         tx: &mpsc::Sender<ServerMsg>,
+        id: u64,
     ) {
         loop {
             let frame = match wire::read_frame_async(rd).await {
@@ -254,7 +268,7 @@ impl Server {
                     Err(reason) => {
                         tracing::warn!("serve: {} refused a command: {reason}", agent.login);
                         let words = format!("Refused by the desk server: {reason}.");
-                        let _ = tx.send(ServerMsg::Event(Event::Error(words))).await;
+                        self.offer_to(id, Event::Error(words));
                     }
                 },
                 ClientMsg::Query { id: qid, query } => {

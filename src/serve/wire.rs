@@ -123,7 +123,9 @@ pub enum ServerMsg {
         id: u64,
         result: Result<Vec<u8>, DeskError>,
     },
-    Event(Event),
+    /// `seq` counts this connection's events from 1: a gap means some were
+    /// dropped (read everything again), so loss is never silent.
+    Event { seq: u64, event: Event },
     /// Events were dropped while this client was not reading: read again.
     Resync,
 }
