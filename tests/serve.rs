@@ -168,6 +168,39 @@ fn stats_json_through_the_socket_equals_the_desks_own_stats() {
     );
 }
 
+fn records_total(stats: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(stats).expect("json");
+    v["records"]
+        .as_object()
+        .expect("records")
+        .values()
+        .filter_map(|n| n.as_u64())
+        .sum()
+}
+
+#[test]
+fn contacts_imported_through_a_running_server_are_on_the_served_desk() {
+    let h = Home::new();
+    let server = h.serve();
+    let before = records_total(&stats_json(&h));
+    let csv = h.path().join("new.csv");
+    std::fs::write(
+        &csv,
+        "name,email,phone,company\nZed Quinn,zed.quinn@example.org,,\n",
+    )
+    .expect("csv");
+    let out = h.run(&["import", "contacts", csv.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "import: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("created 1"),
+        "{out:?}"
+    );
+    assert_eq!(records_total(&stats_json(&h)), before + 1);
+    assert!(server.stop().success());
+    // Written by the server itself: the store shows it after the server stopped.
+    assert_eq!(records_total(&stats_json(&h)), before + 1);
+}
+
 #[test]
 fn a_second_server_or_embedded_desk_on_a_served_data_dir_exits_naming_the_socket() {
     let h = Home::new();
@@ -823,6 +856,16 @@ password = "secret"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // `sync --once` goes through the server: new mail is in when it returns.
+    stack.deliver_many("support", support::gen_mailbox(2, 12));
+    let out = as_user(&alice, &sock, &["sync", "--once"]);
+    assert!(out.status.success(), "sync --once: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("through the desk server"),
+        "{out:?}"
+    );
+    let seen = stats_of(&alice, &sock).map(|s| inbox_total(&s, "support"));
+    assert_eq!(seen, Some(5));
     // Bob does not see it, and a command on it is refused with the reason.
     let bob_stats = stats_of(&bob, &sock).expect("bob's stats");
     assert_eq!(inbox_total(&bob_stats, "support"), 0, "{bob_stats}");

@@ -430,17 +430,19 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
     (r, false)
 }
 
-/// `deskmail import contacts` through the server.
+/// `deskmail import contacts` through the server; the name picks the format.
 fn import_contacts(view: &Desk, name: &str, data: &[u8]) -> Result<String, DeskError> {
-    let dir = tempfile::tempdir().map_err(|e| DeskError(format!("cannot import: {e}")))?;
     let base = Path::new(name)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "contacts.csv".into());
-    let file = dir.path().join(base);
-    std::fs::write(&file, data).map_err(|e| DeskError(format!("cannot import: {e}")))?;
+    let text = std::str::from_utf8(data).map_err(|_| {
+        DeskError(format!(
+            "{base} is not UTF-8 text; save it as UTF-8 and import again"
+        ))
+    })?;
     let store = view.store();
-    let summary = crate::crm::import::import_contacts(store, &file)
+    let summary = crate::crm::import::import_contacts_text(store, Path::new(&base), text)
         .map_err(|e| DeskError(crate::mail::sanitize::sanitize_text(&format!("{e:#}"))))?;
     let rules = crate::crm::linking::LinkRules::from_config(view.config());
     let relinked = crate::crm::linking::relink_unlinked(store, &rules)
