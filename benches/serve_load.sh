@@ -8,6 +8,7 @@
 #   benches/serve_load.sh
 #   BENCH_CLIENTS=10 BENCH_SECS=20 BENCH_MESSAGES=5000 benches/serve_load.sh
 #   BENCH_PROFILE=debug benches/serve_load.sh     # skip the release build
+#   BENCH_SYNC_FIRST=1 benches/serve_load.sh       # clients start after the sync: the serve layer alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v dovecot >/dev/null || [ -x /usr/sbin/dovecot ] || {

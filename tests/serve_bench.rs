@@ -2,6 +2,8 @@
 //! 50 attached clients each page, read, flag and link 20 times a second for
 //! 60 s while the server syncs 20,000 mails from a loopback Dovecot.
 //! Prints one `BENCH serve_load` line; asserts nothing about time.
+//! `BENCH_SYNC_FIRST=1` starts the clients after the sync, to see the serve
+//! layer alone.
 
 mod support;
 
@@ -167,6 +169,19 @@ fn serve_load() {
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {
         assert!(Instant::now() < deadline, "serve never listened");
         std::thread::sleep(Duration::from_millis(50));
+    }
+    if env_or("BENCH_SYNC_FIRST", 0) == 1 {
+        // The serve layer alone: let the sync finish before the clients start.
+        let (d, _e) = RemoteDesk::connect(&socket).expect("attach");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while Instant::now() < deadline {
+            let s: deskmail::store::Stats =
+                d.ask(deskmail::serve::wire::Query::Stats).expect("stats");
+            if s.messages as usize >= mails {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
     let started = Instant::now();
     let (cpu0, _) = usage(pid);
