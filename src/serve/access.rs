@@ -158,6 +158,8 @@ impl Agent {
                 self.check_account(&out.account)?;
                 self.check_mails(store, &out.in_reply_to.into_iter().collect::<Vec<_>>())
             }
+            Command::DeleteDraft { id } => self.check_draft(store, *id),
+            Command::SaveDraft(d) if d.id != 0 => self.check_draft(store, d.id),
             Command::SaveAttachments { .. } | Command::PipePart { .. } => {
                 Err("attachments are saved and piped on the agent's side, not by the server".into())
             }
@@ -181,6 +183,24 @@ impl Agent {
                 parent: Some(id), ..
             } => self.check_mails(store, &[*id]),
             Query::SendMail(s) => self.check_account(&s.account),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a saved draft is this agent's: their own on a served desk;
+    /// unowned ones (written before the desk was served) go to its own user.
+    pub fn owns_draft(&self, d: &crate::store::drafts::StoredDraft) -> bool {
+        match &d.agent {
+            Some(a) => a.eq_ignore_ascii_case(&self.config.email),
+            None => self.accounts.is_none(),
+        }
+    }
+
+    /// Refused when draft `id` exists and is another agent's.
+    fn check_draft(&self, store: &Store, id: u64) -> Result<(), String> {
+        let all = store.drafts().map_err(|e| e.to_string())?;
+        match all.iter().find(|d| d.id == id) {
+            Some(d) if !self.owns_draft(d) => Err(format!("draft {id} is another agent's")),
             _ => Ok(()),
         }
     }
@@ -289,6 +309,32 @@ password = "secret"
         assert_eq!(seen.agent.email, "bob@desk.example");
         assert!(seen.accounts.iter().all(|a| a.name != "billing"));
         assert!(seen.accounts.iter().all(|a| a.password.is_none()));
+    }
+
+    #[test]
+    fn an_agent_sees_and_deletes_only_their_own_drafts() {
+        let c = cfg();
+        let agent = |i: usize| Agent {
+            config: c.agents[i].clone(),
+            login: c.agents[i].unix_user.clone().unwrap_or_default(),
+            accounts: Some(visible_accounts(&c, &c.agents[i])),
+        };
+        let (alice, bob) = (agent(0), agent(1));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        let saved = store
+            .save_draft(&crate::store::drafts::StoredDraft {
+                subject: "half an answer".into(),
+                agent: Some("alice@desk.example".into()),
+                ..Default::default()
+            })
+            .expect("draft");
+        assert!(alice.owns_draft(&saved));
+        assert!(!bob.owns_draft(&saved));
+        let delete = Command::DeleteDraft { id: saved.id };
+        assert!(alice.check_command(&store, &delete).is_ok());
+        let err = bob.check_command(&store, &delete).expect_err("refused");
+        assert!(err.contains("another agent's"), "{err}");
     }
 
     #[test]

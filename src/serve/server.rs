@@ -3,7 +3,7 @@
 //! out to every queue without ever waiting on a client.
 
 use crate::desk::Desk;
-use crate::protocol::{DeskClient, DeskError, Event};
+use crate::protocol::{Command, DeskClient, DeskError, Event};
 use crate::serve::access::{self, Agent};
 use crate::serve::wire::{self, ClientMsg, Query, ServerMsg, WireError};
 use std::collections::HashMap;
@@ -264,7 +264,14 @@ impl Server {
             };
             match msg {
                 ClientMsg::Command(cmd) => match agent.check_command(self.desk.store(), &cmd) {
-                    Ok(()) => view.send(cmd),
+                    Ok(()) => view.send(match cmd {
+                        // Who writes a draft is the server's to say.
+                        Command::SaveDraft(mut d) => {
+                            d.agent = Some(agent.config.email.clone());
+                            Command::SaveDraft(d)
+                        }
+                        other => other,
+                    }),
                     Err(reason) => {
                         tracing::warn!("serve: {} refused a command: {reason}", agent.login);
                         let words = format!("Refused by the desk server: {reason}.");
@@ -407,7 +414,10 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
             v.retain(|e| agent.sees_account(&e.account));
             v
         })),
-        Query::Drafts => enc(view.drafts()),
+        Query::Drafts => enc(view.drafts().map(|mut v| {
+            v.retain(|d| agent.owns_draft(d));
+            v
+        })),
         Query::NewDraftId => enc(view.new_draft_id()),
         Query::TemplateContext { parent, to } => enc(view.template_context(parent, to.as_deref())),
         Query::MailBytes(id) => {
