@@ -310,8 +310,11 @@ async fn run_configured(g: &Global) -> Result<i32> {
     if let Some(socket) = attach_socket(g, local.as_ref().ok())? {
         let (desk, events) = crate::serve::client::RemoteDesk::connect(&socket)
             .with_context(|| format!("cannot attach to {}", socket.display()))?;
-        // Theme and keymap are the agent's own; the rest is the server's.
+        // Theme, keymap and downloads are the agent's own; the rest is the server's.
         let cfg = local.unwrap_or_else(|_| desk.welcome().config.clone());
+        if let Some(d) = &cfg.download_dir {
+            desk.set_download_dir(d.clone());
+        }
         let mut opts = ui_options(g, &cfg)?;
         opts.warnings.clear();
         return Ok(crate::tui::run(desk, events, opts).await?.code());

@@ -940,3 +940,45 @@ password = "secret"
     );
     assert!(server.stop().success());
 }
+
+#[test]
+fn an_attached_tui_shows_reconnecting_and_reads_again_after_a_server_restart() {
+    let h = Home::new();
+    let server = h.serve();
+    let t = Tmux::start(&h, "r");
+    let ready = |s: &str| s.contains("Records") && s.contains("attached to ");
+    let s = t.wait_for(ready, Duration::from_secs(30), "never attached");
+    let before = first_row_flagged(&s).expect("a first row");
+    assert!(server.stop().success());
+    t.wait_for(
+        |s| s.contains("reconnecting to "),
+        Duration::from_secs(10),
+        "no reconnecting on the status line",
+    );
+    // While the server is down the desk changes under it.
+    {
+        let store = deskmail::store::Store::open(&h.data()).expect("store");
+        let rows = store.page("support", "INBOX", None, 1).expect("page");
+        let id = rows[0].summary.id;
+        let (loc, flags) = store
+            .flags_of("support", "INBOX", id)
+            .expect("flags")
+            .expect("mail");
+        let flags = flags ^ deskmail::store::flags::FLAGGED;
+        store
+            .set_flags("support", "INBOX", loc.uidvalidity, loc.uid, flags)
+            .expect("set");
+        store.flush().expect("flush");
+    }
+    // sled's threads let go of the lock a moment after the store is dropped.
+    std::thread::sleep(Duration::from_secs(2));
+    let server = h.serve();
+    // Back by itself, and the list is read again without a key press.
+    t.wait_for(
+        |s| s.contains("attached to ") && first_row_flagged(s) == Some(!before),
+        Duration::from_secs(20),
+        "the screen did not come back with the changed desk",
+    );
+    t.tmux(&["send-keys", "-t", "0", "q"]);
+    assert!(server.stop().success());
+}

@@ -219,6 +219,8 @@ impl Agent {
     pub fn config_for(&self, cfg: &Config) -> Config {
         let mut c = cfg.clone();
         c.agent = self.config.clone();
+        // The server's paths mean nothing on the agent's side.
+        c.download_dir = None;
         c.accounts.retain(|a| self.sees_account(&a.name));
         for a in &mut c.accounts {
             a.password = None;

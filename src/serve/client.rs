@@ -38,7 +38,8 @@ pub struct RemoteDesk {
     events: mpsc::UnboundedSender<Event>,
     /// The folders last listed, to refresh them all after a resync.
     known: Mutex<Vec<(String, String)>>,
-    download_dir: PathBuf,
+    /// Where this agent's attachments are saved: their side, not the server's.
+    download_dir: Mutex<PathBuf>,
     me: Weak<RemoteDesk>,
     counts: Counts,
 }
@@ -80,11 +81,7 @@ impl RemoteDesk {
             me: me.clone(),
             counts: Counts::default(),
             socket: socket.to_path_buf(),
-            download_dir: welcome
-                .config
-                .download_dir
-                .clone()
-                .unwrap_or_else(|| crate::config::paths::data_dir().join("downloads")),
+            download_dir: Mutex::new(crate::config::paths::data_dir().join("downloads")),
             welcome,
             conn: Mutex::new(Some(stream)),
             pending: Mutex::new(HashMap::new()),
@@ -226,8 +223,20 @@ impl RemoteDesk {
         }
     }
 
+    /// The agent's own `download_dir`, from their config.
+    pub fn set_download_dir(&self, dir: PathBuf) {
+        if let Ok(mut d) = self.download_dir.lock() {
+            *d = dir;
+        }
+    }
+
     fn save_parts(&self, raw: &[u8], index: Option<usize>) {
-        let dir = &self.download_dir;
+        let dir = self
+            .download_dir
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_else(|_| crate::config::paths::data_dir().join("downloads"));
+        let dir = &dir;
         let saved = match index {
             Some(i) => crate::mail::attachments::save_attachment(raw, i, dir).map(|p| vec![p]),
             None => crate::mail::attachments::save_all(raw, dir),
