@@ -3,6 +3,7 @@
 //! Writes that belong together go in one atomic `apply_batch`; readers never
 //! scan more than the rows they show.
 
+pub mod batch;
 pub mod changes;
 pub mod disk;
 pub mod drafts;
@@ -21,6 +22,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use batch::{BatchLinker, BatchView, IngestExtras, IngestSide, LinkPlan};
 pub use messages::*;
 pub use outbox::*;
 pub use records::*;
@@ -96,6 +98,10 @@ pub enum FaultPoint {
     OutboxSent,
     /// Recording that a sent entry still owes its after-send steps.
     OutboxFollowup,
+    /// An ingest batch, after its bodies are written and before its index.
+    IngestAfterBodies,
+    /// The same moment, but the process dies there (SIGKILL).
+    KillAfterBodies,
 }
 
 /// A row as stored; a value that cannot be written is an error, never
@@ -187,6 +193,7 @@ impl Store {
             },
             other => other,
         })?;
+        store.drop_orphan_bodies()?;
         // Lets the next deskmail name us if it finds the store locked.
         let _ = std::fs::write(dir.join(disk::PID_FILE), std::process::id().to_string());
         Ok(store)
