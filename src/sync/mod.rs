@@ -7,6 +7,7 @@ pub mod connect;
 pub mod diagnose;
 pub mod imap;
 pub mod ingest;
+pub mod pipeline;
 pub mod pop3;
 pub mod progress;
 mod update;

@@ -1,0 +1,224 @@
+//! The one ingest path for every source (IMAP, POP3, the outbox's Sent
+//! copies, the demo desk): raw bytes are parsed once, pass the stages, are
+//! linked in memory and written in one atomic batch. Never reads back a
+//! summary it wrote and never parses a mail twice.
+
+use crate::crm::followers::notifications_for_link;
+use crate::crm::linking::{LinkRules, LinkReads, decide};
+use crate::store::{
+    BatchLinker, BatchView, FolderState, IngestExtras, IngestReport, IngestSide, LinkPlan,
+    MessageSummary, NewMail, Store, StoreError,
+};
+use std::sync::Arc;
+
+/// A mail as it came off the wire.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub account: String,
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    pub flags: u8,
+    pub raw: Vec<u8>,
+    /// The size the server reported (0: unknown), kept when the mail is cut.
+    pub reported_size: u64,
+    /// A stored mail whose links this one takes too (a reply's Sent copy).
+    pub inherit_links_of: Option<u64>,
+}
+
+/// A mail parsed once, as the stages and the batch see it.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub mail: NewMail,
+    pub side: IngestSide,
+}
+
+/// A step every new mail passes between parsing and the batch: filters and
+/// email-to-case rules plug in here.
+pub trait Stage: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn apply(&self, mail: &mut Parsed);
+}
+
+/// What the batch writes besides the mails.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// The folder's new cursor (account, state).
+    pub cursor: Option<(String, FolderState)>,
+    /// A setting that changes with the mails (POP3's UIDL map).
+    pub setting: Option<(String, String)>,
+}
+
+/// Parse, stage, link and store mail of one desk.
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Arc<Store>,
+    rules: Arc<LinkRules>,
+    own: Arc<Vec<String>>,
+    /// (bytes, MB as configured): bigger mails keep only their headers.
+    limit: Option<(usize, u64)>,
+    /// None yet: filters and cases (the cases issue) add theirs.
+    stages: Vec<Arc<dyn Stage>>,
+}
+
+impl Pipeline {
+    pub fn new(store: Arc<Store>, rules: Arc<LinkRules>, own: Arc<Vec<String>>) -> Pipeline {
+        Pipeline {
+            store,
+            rules,
+            own,
+            limit: None,
+            stages: Vec::new(),
+        }
+    }
+
+    /// Mails over `max_mb` (an account's `max_message_mb`) keep their headers and a note.
+    pub fn with_size_limit(mut self, max_bytes: usize, max_mb: u64) -> Pipeline {
+        self.limit = Some((max_bytes, max_mb));
+        self
+    }
+
+    pub fn with_stage(mut self, stage: Arc<dyn Stage>) -> Pipeline {
+        self.stages.push(stage);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Parse one mail (pure CPU: call it on a blocking thread).
+    pub fn parse(&self, m: Incoming) -> Parsed {
+        let Incoming {
+            account,
+            folder,
+            uidvalidity,
+            uid,
+            flags,
+            mut raw,
+            reported_size,
+            inherit_links_of,
+        } = m;
+        let size = reported_size.max(raw.len() as u64);
+        let cut = self.limit.is_some_and(|(bytes, _)| raw.len() > bytes);
+        if let Some((_, mb)) = self.limit
+            && cut
+        {
+            raw = super::ingest::headers_with_note(&raw, size, mb);
+        }
+        let (mut summary, attachment_bytes): (MessageSummary, _) =
+            super::ingest::parse_once(&raw, &self.own);
+        summary.size = size;
+        summary.body_cut = cut;
+        let mut parsed = Parsed {
+            mail: NewMail {
+                account,
+                folder,
+                uidvalidity,
+                uid,
+                flags,
+                summary,
+                raw: Some(raw),
+            },
+            side: IngestSide {
+                attachment_bytes,
+                inherit_links_of,
+            },
+        };
+        for stage in self.stages.iter() {
+            stage.apply(&mut parsed);
+        }
+        parsed
+    }
+
+    /// Parse a batch on the blocking pool, one share per core, in order.
+    pub async fn parse_all(&self, mails: Vec<Incoming>) -> Result<Vec<Parsed>, StoreError> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let share = mails.len().div_ceil(cores).max(16);
+        let mut rest = mails;
+        let mut tasks = Vec::new();
+        while !rest.is_empty() {
+            let tail = rest.split_off(share.min(rest.len()));
+            let part = std::mem::replace(&mut rest, tail);
+            let p = self.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                part.into_iter().map(|m| p.parse(m)).collect::<Vec<_>>()
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.extend(t.await.map_err(|e| {
+                StoreError::Decode(format!("a mail parser thread failed: {e}"))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Write a parsed batch: mails, indexes, links, reasons, records,
+    /// notifications, UID map, cursor and setting in one atomic batch.
+    pub fn commit(&self, batch: Vec<Parsed>, extras: Extras) -> Result<IngestReport, StoreError> {
+        let (mails, sides): (Vec<NewMail>, Vec<IngestSide>) =
+            batch.into_iter().map(|p| (p.mail, p.side)).unzip();
+        let linker = RulesLinker {
+            rules: Arc::clone(&self.rules),
+        };
+        let Extras { cursor, setting } = extras;
+        self.store.ingest_with(
+            mails,
+            IngestExtras {
+                cursor: cursor.as_ref().map(|(a, st)| (a.as_str(), st.clone())),
+                setting,
+                sides,
+            },
+            Some(&linker),
+        )
+    }
+
+    /// Parse and write in one call (one mail or a small batch, already on a blocking thread).
+    pub fn ingest_now(
+        &self,
+        mails: Vec<Incoming>,
+        extras: Extras,
+    ) -> Result<IngestReport, StoreError> {
+        let parsed = mails.into_iter().map(|m| self.parse(m)).collect();
+        self.commit(parsed, extras)
+    }
+}
+
+/// The linking rules as the batch's hook.
+struct RulesLinker {
+    rules: Arc<LinkRules>,
+}
+
+impl BatchLinker for RulesLinker {
+    fn decide(
+        &self,
+        view: &BatchView<'_>,
+        mail: &MessageSummary,
+        side: IngestSide,
+    ) -> Result<LinkPlan, StoreError> {
+        let d = decide(view, &self.rules, mail, side.attachment_bytes)?;
+        let mut links = d.linked;
+        if let Some(parent) = side.inherit_links_of {
+            for r in LinkReads::links_of(view, parent)? {
+                if !links.contains(&r.reference()) {
+                    links.push(r.reference());
+                }
+            }
+        }
+        let mut plan = LinkPlan {
+            reason: if links.is_empty() { d.reason } else { None },
+            records: d.created,
+            ..LinkPlan::default()
+        };
+        for r in &links {
+            // Records created by this mail have no followers yet.
+            if !plan.records.iter().any(|c| c.reference() == *r) {
+                plan.notifications
+                    .extend(notifications_for_link(view, mail, *r)?);
+            }
+        }
+        plan.links = links;
+        Ok(plan)
+    }
+}
