@@ -277,7 +277,11 @@ impl LinkReads for Store {
         Store::links_of(self, msg)
     }
     fn accounts_of(&self, msg: u64) -> Result<Vec<String>, StoreError> {
-        Ok(self.locations(msg)?.into_iter().map(|l| l.account).collect())
+        Ok(self
+            .locations(msg)?
+            .into_iter()
+            .map(|l| l.account)
+            .collect())
     }
     fn stored_attachment_bytes(&self, msg: u64) -> Result<Option<u64>, StoreError> {
         Ok(self

@@ -35,7 +35,8 @@ impl Store {
     /// Add a notification for `n.agent`; its id is assigned here.
     pub fn add_notification(&self, mut n: Notification) -> Result<Notification> {
         n.id = self.next_id()?;
-        self.tree.insert(notification_key(&n.agent, n.id), encode(&n)?)?;
+        self.tree
+            .insert(notification_key(&n.agent, n.id), encode(&n)?)?;
         Ok(n)
     }
 

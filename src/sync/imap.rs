@@ -10,9 +10,9 @@
 
 use super::connect::{self, Caps, ImapSession, READ_TIMEOUT, bounded};
 use super::diagnose::{Ctx, Stage, SyncError};
+use super::pipeline::{Extras, Incoming, Parsed};
 use super::progress::Reporter;
 use crate::config::AccountConfig;
-use super::pipeline::{Extras, Incoming, Parsed};
 use crate::crm::linking::LinkRules;
 use crate::mail::mutf7;
 use crate::protocol::SyncState;
@@ -210,7 +210,12 @@ struct RawMail {
 }
 
 /// The pipeline's view of one fetched batch.
-fn incoming(ctx: &AccountCtx, plan: &FolderPlan, uidvalidity: u32, batch: Vec<RawMail>) -> Vec<Incoming> {
+fn incoming(
+    ctx: &AccountCtx,
+    plan: &FolderPlan,
+    uidvalidity: u32,
+    batch: Vec<RawMail>,
+) -> Vec<Incoming> {
     batch
         .into_iter()
         .map(|m| Incoming {

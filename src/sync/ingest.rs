@@ -37,7 +37,12 @@ pub fn parse_once(raw: &[u8], own: &[String]) -> (MessageSummary, Option<u64>) {
 /// The bytes of a stored mail's attachments, parsing it (None: unparsable).
 pub fn attachment_bytes(raw: &[u8]) -> Option<u64> {
     let parsed = mail_parser::MessageParser::default().parse(raw)?;
-    Some(parsed.attachments().map(|p| p.contents().len() as u64).sum())
+    Some(
+        parsed
+            .attachments()
+            .map(|p| p.contents().len() as u64)
+            .sum(),
+    )
 }
 
 fn summary_of(h: &ParsedHeaders, raw: &[u8], own: &[String]) -> MessageSummary {

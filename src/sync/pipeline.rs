@@ -4,7 +4,7 @@
 //! summary it wrote and never parses a mail twice.
 
 use crate::crm::followers::notifications_for_link;
-use crate::crm::linking::{LinkRules, LinkReads, decide};
+use crate::crm::linking::{LinkReads, LinkRules, decide};
 use crate::store::{
     BatchLinker, BatchView, FolderState, IngestExtras, IngestReport, IngestSide, LinkPlan,
     MessageSummary, NewMail, Store, StoreError,
@@ -53,6 +53,13 @@ pub struct Extras {
 #[derive(Clone)]
 pub struct Pipeline {
     store: Arc<Store>,
+    steps: Steps,
+}
+
+/// The pipeline without its store: parsing, stages and rules. A caller
+/// holding only a `&Store` (the demo builder) commits through it.
+#[derive(Clone)]
+pub struct Steps {
     rules: Arc<LinkRules>,
     own: Arc<Vec<String>>,
     /// (bytes, MB as configured): bigger mails keep only their headers.
@@ -65,26 +72,78 @@ impl Pipeline {
     pub fn new(store: Arc<Store>, rules: Arc<LinkRules>, own: Arc<Vec<String>>) -> Pipeline {
         Pipeline {
             store,
-            rules,
-            own,
-            limit: None,
-            stages: Vec::new(),
+            steps: Steps::new(rules, own),
         }
     }
 
     /// Mails over `max_mb` (an account's `max_message_mb`) keep their headers and a note.
     pub fn with_size_limit(mut self, max_bytes: usize, max_mb: u64) -> Pipeline {
-        self.limit = Some((max_bytes, max_mb));
+        self.steps.limit = Some((max_bytes, max_mb));
         self
     }
 
     pub fn with_stage(mut self, stage: Arc<dyn Stage>) -> Pipeline {
-        self.stages.push(stage);
+        self.steps.stages.push(stage);
         self
     }
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Parse one mail (pure CPU: call it on a blocking thread).
+    pub fn parse(&self, m: Incoming) -> Parsed {
+        self.steps.parse(m)
+    }
+
+    /// Parse a batch on the blocking pool, one share per core, in order.
+    pub async fn parse_all(&self, mails: Vec<Incoming>) -> Result<Vec<Parsed>, StoreError> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let share = mails.len().div_ceil(cores).max(16);
+        let mut rest = mails;
+        let mut tasks = Vec::new();
+        while !rest.is_empty() {
+            let tail = rest.split_off(share.min(rest.len()));
+            let part = std::mem::replace(&mut rest, tail);
+            let p = self.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                part.into_iter().map(|m| p.parse(m)).collect::<Vec<_>>()
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.extend(
+                t.await
+                    .map_err(|e| StoreError::Decode(format!("a mail parser thread failed: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Write a parsed batch: mails, indexes, links, reasons, records,
+    /// notifications, UID map, cursor and setting in one atomic batch.
+    pub fn commit(&self, batch: Vec<Parsed>, extras: Extras) -> Result<IngestReport, StoreError> {
+        self.steps.commit_to(&self.store, batch, extras)
+    }
+
+    /// Parse and write in one call (a few mails, already on a blocking thread).
+    pub fn ingest_now(
+        &self,
+        mails: Vec<Incoming>,
+        extras: Extras,
+    ) -> Result<IngestReport, StoreError> {
+        self.steps.ingest_now(&self.store, mails, extras)
+    }
+}
+
+impl Steps {
+    pub fn new(rules: Arc<LinkRules>, own: Arc<Vec<String>>) -> Steps {
+        Steps {
+            rules,
+            own,
+            limit: None,
+            stages: Vec::new(),
+        }
     }
 
     /// Parse one mail (pure CPU: call it on a blocking thread).
@@ -125,45 +184,26 @@ impl Pipeline {
                 inherit_links_of,
             },
         };
-        for stage in self.stages.iter() {
+        for stage in &self.stages {
             stage.apply(&mut parsed);
         }
         parsed
     }
 
-    /// Parse a batch on the blocking pool, one share per core, in order.
-    pub async fn parse_all(&self, mails: Vec<Incoming>) -> Result<Vec<Parsed>, StoreError> {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let share = mails.len().div_ceil(cores).max(16);
-        let mut rest = mails;
-        let mut tasks = Vec::new();
-        while !rest.is_empty() {
-            let tail = rest.split_off(share.min(rest.len()));
-            let part = std::mem::replace(&mut rest, tail);
-            let p = self.clone();
-            tasks.push(tokio::task::spawn_blocking(move || {
-                part.into_iter().map(|m| p.parse(m)).collect::<Vec<_>>()
-            }));
-        }
-        let mut out = Vec::new();
-        for t in tasks {
-            out.extend(t.await.map_err(|e| {
-                StoreError::Decode(format!("a mail parser thread failed: {e}"))
-            })?);
-        }
-        Ok(out)
-    }
-
-    /// Write a parsed batch: mails, indexes, links, reasons, records,
-    /// notifications, UID map, cursor and setting in one atomic batch.
-    pub fn commit(&self, batch: Vec<Parsed>, extras: Extras) -> Result<IngestReport, StoreError> {
+    /// Write a parsed batch to `store` in one atomic batch.
+    pub fn commit_to(
+        &self,
+        store: &Store,
+        batch: Vec<Parsed>,
+        extras: Extras,
+    ) -> Result<IngestReport, StoreError> {
         let (mails, sides): (Vec<NewMail>, Vec<IngestSide>) =
             batch.into_iter().map(|p| (p.mail, p.side)).unzip();
         let linker = RulesLinker {
             rules: Arc::clone(&self.rules),
         };
         let Extras { cursor, setting } = extras;
-        self.store.ingest_with(
+        store.ingest_with(
             mails,
             IngestExtras {
                 cursor: cursor.as_ref().map(|(a, st)| (a.as_str(), st.clone())),
@@ -174,14 +214,15 @@ impl Pipeline {
         )
     }
 
-    /// Parse and write in one call (one mail or a small batch, already on a blocking thread).
+    /// Parse and write in one call, on the calling thread.
     pub fn ingest_now(
         &self,
+        store: &Store,
         mails: Vec<Incoming>,
         extras: Extras,
     ) -> Result<IngestReport, StoreError> {
         let parsed = mails.into_iter().map(|m| self.parse(m)).collect();
-        self.commit(parsed, extras)
+        self.commit_to(store, parsed, extras)
     }
 }
 

@@ -20,8 +20,8 @@
 use super::connect::{self, AsyncReadWrite, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::diagnose::{Ctx, Stage, SyncError};
 use super::imap::AccountCtx;
-use crate::config::{AccountConfig, TlsMode};
 use super::pipeline::{Extras, Incoming};
+use crate::config::{AccountConfig, TlsMode};
 use crate::mail::sanitize::sanitize_line;
 use crate::protocol::SyncState;
 use crate::store::FolderState;
