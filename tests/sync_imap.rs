@@ -363,6 +363,119 @@ async fn sigkill_at_random_moments_then_resume_loses_and_duplicates_nothing() {
     let store = Store::open(&data).expect("store");
     assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
     assert_eq!(store.stats().expect("stats").messages, 5000);
+    // The rules ran for every mail: each has links or says why it has none.
+    for row in store.page(USER, "INBOX", None, usize::MAX).expect("page") {
+        assert!(
+            row.summary.not_linked_reason.is_some()
+                || !store.links_of(row.summary.id).expect("links").is_empty(),
+            "mail {} was never linked",
+            row.summary.message_id
+        );
+    }
+}
+
+/// Environment of the child process of the kill-after-bodies test.
+const KILL_CHILD_DIR: &str = "DESKMAIL_SYNC_KILL_CHILD_DIR";
+
+/// Not a test of its own: the process the kill-after-bodies test runs. It
+/// syncs the config and store in `$DESKMAIL_SYNC_KILL_CHILD_DIR` and dies by
+/// SIGKILL right after the first batch's bodies are on disk.
+#[tokio::test]
+#[ignore = "run by killed_after_the_body_write_before_the_batch_imports_exactly_once_linked_on_restart"]
+async fn child_syncs_until_killed_after_the_bodies() {
+    let Ok(dir) = std::env::var(KILL_CHILD_DIR) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let text = std::fs::read_to_string(dir.join("config.toml")).expect("child config");
+    let config = Arc::new(Config::parse(&text, &dir.join("config.toml")).expect("parses"));
+    let store = Arc::new(Store::open(&dir.join("data")).expect("child store"));
+    store.inject_fault_for_tests(deskmail::store::FaultPoint::KillAfterBodies);
+    let _ = sync::run(config, store, once(), None).await;
+}
+
+#[tokio::test]
+async fn killed_after_the_body_write_before_the_batch_imports_exactly_once_linked_on_restart() {
+    use std::os::unix::process::ExitStatusExt;
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let mails = gen_mailbox(400, 31);
+    // A contact for every sender, so every mail has a record to be linked to.
+    let senders: HashSet<String> = mails
+        .iter()
+        .filter_map(|m| {
+            deskmail::mail::parse::parse_headers(m)
+                .from
+                .first()
+                .map(|a| a.email.to_lowercase())
+        })
+        .collect();
+    assert_eq!(stack.fill_inbox(USER, mails), 400);
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        config_text(&stack, stack.imap_port, ""),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    {
+        let store = Store::open(&data).expect("store");
+        for email in &senders {
+            let mut c = Record::new(RecordKind::Contact, email.clone());
+            c.emails = vec![email.clone()];
+            store.put_record(c).expect("contact");
+        }
+        store.flush().expect("flush");
+        // Closed here, so the child can open it.
+    }
+
+    let exe = std::env::current_exe().expect("test binary");
+    let status = std::process::Command::new(exe)
+        .args([
+            "--ignored",
+            "--exact",
+            "child_syncs_until_killed_after_the_bodies",
+            "--nocapture",
+        ])
+        .env(KILL_CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run the child");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child was to die by SIGKILL after the bodies: {status}"
+    );
+
+    // Restart: the bodies written without their index are dropped on open
+    // and the mails they belonged to are fetched again.
+    let store = Arc::new(Store::open(&data).expect("reopen"));
+    let before = store.stats().expect("stats");
+    assert_eq!(before.messages, 0, "nothing was indexed before the kill");
+    assert_eq!(before.bodies, 0, "the orphaned bodies are gone");
+    sync::run(
+        config(&stack, stack.imap_port, ""),
+        Arc::clone(&store),
+        once(),
+        None,
+    )
+    .await
+    .expect("sync after the restart");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+    let stats = store.stats().expect("stats");
+    assert_eq!(stats.messages, 400, "every mail exactly once");
+    assert_eq!(stats.bodies, 400, "one body per mail, none left over");
+    for row in store.page(USER, "INBOX", None, usize::MAX).expect("page") {
+        let sender = row.summary.from.first().map(|p| p.email.clone());
+        let links = store.links_of(row.summary.id).expect("links");
+        assert!(
+            links
+                .iter()
+                .any(|r| r.kind == RecordKind::Contact && Some(&r.emails[0]) == sender.as_ref()),
+            "mail {} is not linked to its sender's contact",
+            row.summary.message_id
+        );
+        assert_eq!(row.summary.not_linked_reason, None);
+    }
 }
 
 #[tokio::test]
