@@ -263,3 +263,157 @@ impl BatchLinker for RulesLinker {
         Ok(plan)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{FaultPoint, Record, RecordKind};
+
+    fn rules() -> Arc<LinkRules> {
+        Arc::new(LinkRules {
+            own: vec!["support@desk.example".into(), "desk@desk.example".into()],
+            system_address: Some("desk@desk.example".into()),
+            ..LinkRules::default()
+        })
+    }
+
+    fn pipeline() -> (tempfile::TempDir, Pipeline) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Arc::new(Store::open(dir.path()).expect("open"));
+        let own = Arc::new(vec!["support@desk.example".to_string()]);
+        (dir, Pipeline::new(store, rules(), own))
+    }
+
+    fn mail(uid: u32, from: &str, to: &str, extra: &str) -> Incoming {
+        let raw = format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: Mail {uid}\r\nMessage-ID: <m{uid}@x.example>\r\n\
+             Date: Tue, 1 Dec 2026 10:{uid:02}:00 +0000\r\n{extra}\r\nHello.\r\n"
+        );
+        Incoming {
+            account: "support".into(),
+            folder: "INBOX".into(),
+            uidvalidity: 7,
+            uid,
+            flags: 0,
+            raw: raw.into_bytes(),
+            reported_size: 0,
+            inherit_links_of: None,
+        }
+    }
+
+    #[test]
+    fn two_mails_of_one_batch_asking_for_the_same_contact_make_one_record() {
+        let (_d, p) = pipeline();
+        let r = p
+            .ingest_now(
+                vec![
+                    mail(
+                        1,
+                        "Ann Lee <ann@cust.example>",
+                        "desk+contact@desk.example",
+                        "",
+                    ),
+                    mail(
+                        2,
+                        "Ann Lee <ann@cust.example>",
+                        "desk+contact@desk.example",
+                        "",
+                    ),
+                ],
+                Extras::default(),
+            )
+            .expect("ingest");
+        let contacts = p.store().records(RecordKind::Contact).expect("records");
+        assert_eq!(contacts.len(), 1, "{contacts:?}");
+        assert_eq!(r.records_created, vec![contacts[0].reference()]);
+        for id in r.created {
+            let links = p.store().links_of(id).expect("links");
+            assert_eq!(links.len(), 1);
+            assert_eq!(links[0].reference(), contacts[0].reference());
+            let s = p.store().summary(id).expect("summary").expect("stored");
+            assert_eq!(s.not_linked_reason, None);
+        }
+    }
+
+    #[test]
+    fn a_reply_in_the_batch_of_its_root_follows_the_roots_case() {
+        let (_d, p) = pipeline();
+        let store = Arc::clone(p.store());
+        let case = store
+            .put_record(Record::new(RecordKind::Case, "Refund"))
+            .expect("case");
+        // The root is stored and filed under a case by hand.
+        let root = p
+            .ingest_now(
+                vec![mail(1, "a@cust.example", "support@desk.example", "")],
+                Extras::default(),
+            )
+            .expect("root");
+        store.link(root.created[0], case.reference()).expect("link");
+        // Its reply and the reply to that reply arrive in one batch.
+        let r = p
+            .ingest_now(
+                vec![
+                    mail(
+                        2,
+                        "b@cust.example",
+                        "support@desk.example",
+                        "In-Reply-To: <m1@x.example>\r\n",
+                    ),
+                    mail(
+                        3,
+                        "c@cust.example",
+                        "support@desk.example",
+                        "In-Reply-To: <m2@x.example>\r\nReferences: <m2@x.example>\r\n",
+                    ),
+                ],
+                Extras::default(),
+            )
+            .expect("replies");
+        for id in r.created {
+            let links = store.links_of(id).expect("links");
+            assert!(
+                links.iter().any(|l| l.reference() == case.reference()),
+                "mail {id} is not on the case: {links:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_batch_that_fails_after_its_bodies_leaves_no_mail_link_or_reason_behind() {
+        let (_d, p) = pipeline();
+        let store = Arc::clone(p.store());
+        let mut c = Record::new(RecordKind::Contact, "Ann");
+        c.emails = vec!["ann@cust.example".into()];
+        let c = store.put_record(c).expect("contact");
+        store.inject_fault_for_tests(FaultPoint::IngestAfterBodies);
+        let batch = || vec![mail(1, "ann@cust.example", "support@desk.example", "")];
+        assert!(p.ingest_now(batch(), Extras::default()).is_err());
+        assert_eq!(store.message_count(), 0);
+        assert!(store.messages_of(c.reference()).expect("links").is_empty());
+        // The same mail again: stored once, linked, with its body.
+        let r = p.ingest_now(batch(), Extras::default()).expect("again");
+        assert_eq!(store.message_count(), 1);
+        assert_eq!(store.messages_of(c.reference()).expect("links"), r.created);
+        assert!(store.has_body(r.created[0]).expect("body"));
+    }
+
+    #[test]
+    fn the_setting_is_written_with_the_mails_it_names() {
+        let (_d, p) = pipeline();
+        let store = Arc::clone(p.store());
+        store.inject_fault_for_tests(FaultPoint::IngestAfterBodies);
+        let extras = || Extras {
+            cursor: None,
+            setting: Some(("pop3:support".into(), "{\"next\":2}".into())),
+        };
+        let batch = || vec![mail(1, "ann@cust.example", "support@desk.example", "")];
+        assert!(p.ingest_now(batch(), extras()).is_err());
+        assert_eq!(store.setting("pop3:support").expect("setting"), None);
+        p.ingest_now(batch(), extras()).expect("again");
+        assert_eq!(
+            store.setting("pop3:support").expect("setting").as_deref(),
+            Some("{\"next\":2}")
+        );
+    }
+}
