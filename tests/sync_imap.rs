@@ -780,65 +780,67 @@ async fn bench_sync_vs_raw_fetch() {
     assert_eq!(folder_stats(&store, "INBOX"), (filled as u64, 0));
     drop(store);
 
-    // The real binary, with its peak memory.
+    // The real binary, best of 3 runs (each from an empty store), with its peak memory.
     let mut binary = None;
     if binary_has_sync() {
         let cfg_file = dir.path().join("config.toml");
         std::fs::write(&cfg_file, &plain).expect("config");
-        let data = dir.path().join("bin-data");
-        let t = Instant::now();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
-            .args(["sync", "--once", "--config"])
-            .arg(&cfg_file)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .expect("deskmail");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        binary = Some((t.elapsed().as_secs_f64(), children_max_rss_kb()));
-        // What `deskmail stats --json` says about the binary's store.
-        let stats = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
-            .args(["stats", "--json", "--config"])
-            .arg(&cfg_file)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .expect("deskmail stats");
-        let json: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats json");
-        let inbox = json["accounts"][0]["folders"]
-            .as_array()
-            .and_then(|f| f.iter().find(|f| f["name"] == "INBOX"))
-            .cloned()
-            .unwrap_or_default();
-        eprintln!(
-            "BENCH stats INBOX total={} bodies_missing={}",
-            inbox["total"], inbox["bodies_missing"]
-        );
-        assert_eq!(inbox["total"].as_u64(), Some(filled as u64));
-        assert_eq!(inbox["bodies_missing"].as_u64(), Some(0));
+        let mut best = f64::INFINITY;
+        for run in 0..3 {
+            let data = dir.path().join(format!("bin-data-{run}"));
+            let t = Instant::now();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+                .args(["sync", "--once", "--config"])
+                .arg(&cfg_file)
+                .arg("--data-dir")
+                .arg(&data)
+                .output()
+                .expect("deskmail");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            best = best.min(t.elapsed().as_secs_f64());
+            // What `deskmail stats --json` says about the binary's store.
+            let stats = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+                .args(["stats", "--json", "--config"])
+                .arg(&cfg_file)
+                .arg("--data-dir")
+                .arg(&data)
+                .output()
+                .expect("deskmail stats");
+            let json: serde_json::Value =
+                serde_json::from_slice(&stats.stdout).expect("stats json");
+            let inbox = json["accounts"][0]["folders"]
+                .as_array()
+                .and_then(|f| f.iter().find(|f| f["name"] == "INBOX"))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(inbox["total"].as_u64(), Some(filled as u64));
+            assert_eq!(inbox["bodies_missing"].as_u64(), Some(0));
+            let _ = std::fs::remove_dir_all(&data);
+        }
+        // The children's peak: the largest of the sync and stats runs.
+        binary = Some((best, children_max_rss_kb()));
     }
 
-    eprintln!("BENCH messages={filled}");
-    eprintln!("BENCH raw_fetch_s={raw:.3}");
+    let first = first_screen.map_or("n/a".to_string(), |f| format!("{:.3}", f.as_secs_f64()));
+    let (bin, rss) = match binary {
+        Some((secs, rss)) => (
+            format!(
+                "binary_best_of_3_s={secs:.3} ratio={:.2} (goal <= 1.50)",
+                secs / raw
+            ),
+            format!("peak_rss_mb={:.1} (goal <= 128)", rss as f64 / 1024.0),
+        ),
+        None => ("binary: no `sync` subcommand".to_string(), String::new()),
+    };
     eprintln!(
-        "BENCH deskmail_inprocess_s={total:.3} ratio={:.2}",
+        "BENCH sync messages={filled} raw_fetch_s={raw:.3} {bin} {rss} first_rows_s={first} \
+         (goal <= 0.30) inprocess_s={total:.3} inprocess_ratio={:.2}",
         total / raw
     );
-    if let Some(f) = first_screen {
-        eprintln!("BENCH first_screen_s={:.3}", f.as_secs_f64());
-    }
-    match binary {
-        Some((secs, rss)) => eprintln!(
-            "BENCH deskmail_binary_s={secs:.3} ratio={:.2} peak_rss_mb={:.1}",
-            secs / raw,
-            rss as f64 / 1024.0
-        ),
-        None => eprintln!("BENCH deskmail_binary: no `sync` subcommand in this build"),
-    }
 }
 
 #[tokio::test]
