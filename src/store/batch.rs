@@ -3,7 +3,7 @@
 //! on. The store never imports the rules; it only writes what they planned.
 
 use super::notifications::Notification;
-use super::{Record, RecordKind, RecordRef, Result, Store, decode, keys};
+use super::{Record, RecordKind, RecordRef, Result, Store, keys};
 use std::collections::HashMap;
 
 /// The folder cursor and settings written in the same batch as the mails.
@@ -127,33 +127,26 @@ impl BatchView<'_> {
     }
 }
 
-/// Key of the marker listing the bodies of a batch not yet indexed.
-pub(super) fn pending_marker(token: u64) -> [u8; 10] {
-    let mut k = [0u8; 10];
-    k[0] = 0xFF;
-    k[1] = b'p';
-    k[2..].copy_from_slice(&token.to_be_bytes());
-    k
-}
-
 impl Store {
-    /// Drop bodies a crash left between their write and the index batch
-    /// (their mails were never indexed; the next sync fetches them again).
-    pub(super) fn drop_orphan_bodies(&self) -> Result<usize> {
+    /// Remove segments a crash left between their write and the index
+    /// batch: their first mail has no body place (the next sync fetches
+    /// those mails again). A later segment may take over single bodies
+    /// (a whole mail fetched on opening), never the first one's place.
+    pub(super) fn drop_orphan_segments(&self) -> Result<usize> {
         let mut dropped = 0;
-        for item in self.bodies.scan_prefix([0xFF, b'p']) {
-            let (k, v) = item?;
-            let ids: Vec<u64> = decode(&v)?;
-            for id in ids {
-                if !self.tree.contains_key(keys::with_id(keys::MESSAGE, id))? {
-                    self.bodies.remove(Self::body_key(id))?;
-                    dropped += 1;
-                }
+        for (segment, first) in self.segments.list().map_err(|e| self.io_error(e))? {
+            if !self
+                .tree
+                .contains_key(keys::with_id(keys::BODY_AT, first))?
+            {
+                self.segments
+                    .remove(segment, first)
+                    .map_err(|e| self.io_error(e))?;
+                dropped += 1;
             }
-            self.bodies.remove(k)?;
         }
         if dropped > 0 {
-            tracing::info!("{dropped} bodies of an interrupted ingest dropped");
+            tracing::info!("{dropped} body segments of an interrupted ingest removed");
         }
         Ok(dropped)
     }

@@ -1,8 +1,8 @@
 //! Messages, their locations (account, folder, UID) and folder indexes.
 //! One mail record per Message-ID: a second copy only adds a location.
 
-use super::batch::{BatchLinker, BatchView, IngestExtras, LinkPlan, pending_marker};
-use super::{Record, Result, Store, decode, encode, keys};
+use super::batch::{BatchLinker, BatchView, IngestExtras, LinkPlan};
+use super::{Record, Result, Store, StoreError, decode, encode, keys};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -256,12 +256,11 @@ impl Store {
         } = extras;
         let _guard = self.lock();
         let mut batch = sled::Batch::default();
-        let mut body_batch = sled::Batch::default();
+        let mut bodies: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut report = IngestReport::default();
         // New records, decided before linking, encoded once linking is done.
         let mut fresh: Vec<(MessageSummary, usize)> = Vec::new();
         let mut accounts_of: HashMap<u64, Vec<String>> = HashMap::new();
-        let mut body_ids: Vec<u64> = Vec::new();
         // Overlays so mails later in the batch see earlier ones.
         let mut msgids: HashMap<String, (u64, u64, u64)> = HashMap::new();
         let mut subjects: HashMap<Vec<u8>, u64> = HashMap::new();
@@ -270,7 +269,7 @@ impl Store {
         let mut seen_locs: std::collections::HashSet<Vec<u8>> = Default::default();
         let mut fingerprints: HashMap<u64, Fingerprint> = HashMap::new();
 
-        for (index, mail) in mails.into_iter().enumerate() {
+        for (index, mut mail) in mails.into_iter().enumerate() {
             let ukey = keys::uid_map(&mail.account, &mail.folder, mail.uidvalidity, mail.uid);
             if seen_locs.contains(&ukey) || self.tree.contains_key(&ukey)? {
                 report.skipped += 1;
@@ -310,11 +309,12 @@ impl Store {
                             .map(|s| (s.date, s.thread_id))
                             .unwrap_or((mail.summary.date, id)),
                     };
-                    if let Some(raw) = &mail.raw
-                        && !self.bodies.contains_key(Self::body_key(id))?
+                    if mail.raw.is_some()
+                        && !self.has_body(id)?
+                        && !bodies.iter().any(|(b, _)| *b == id)
+                        && let Some(raw) = mail.raw.take()
                     {
-                        body_batch.insert(&Self::body_key(id), raw.as_slice());
-                        body_ids.push(id);
+                        bodies.push((id, raw));
                     }
                     report.located.push(id);
                     (id, date, tid)
@@ -339,9 +339,8 @@ impl Store {
                         None => self.thread_size(summary.thread_id)?,
                     };
                     thread_sizes.insert(summary.thread_id, size + 1);
-                    if let Some(raw) = &mail.raw {
-                        body_batch.insert(&Self::body_key(id), raw.as_slice());
-                        body_ids.push(id);
+                    if let Some(raw) = mail.raw.take() {
+                        bodies.push((id, raw));
                     }
                     batch.insert(
                         keys::msgid(&mid),
@@ -441,7 +440,7 @@ impl Store {
             k.extend_from_slice(name.as_bytes());
             batch.insert(k, value.as_bytes());
         }
-        self.write_bodies_then_index(batch, body_batch, &body_ids)?;
+        self.write_bodies_then_index(batch, bodies)?;
         Ok(report)
     }
 
@@ -489,31 +488,29 @@ impl Store {
         Ok(())
     }
 
-    /// Bodies first, then the index batch that points at them. A crash in
-    /// between leaves bodies under ids nothing refers to (ids are never
-    /// reused); the marker written with them lets the next ingest drop them.
-    fn write_bodies_then_index(
+    /// Bodies first, in a segment file made durable, then the index batch
+    /// that points at them. A crash in between leaves a segment nothing
+    /// points to, removed on the next open; the mails are fetched again.
+    pub(super) fn write_bodies_then_index(
         &self,
-        index: sled::Batch,
-        mut bodies: sled::Batch,
-        ids: &[u64],
+        mut index: sled::Batch,
+        bodies: Vec<(u64, Vec<u8>)>,
     ) -> Result<()> {
-        let marker = pending_marker(self.next_id()?);
-        if !ids.is_empty() {
-            bodies.insert(&marker[..], encode(&ids)?);
-            self.bodies
-                .apply_batch(bodies)
-                .map_err(|e| self.explain(e.into()))?;
+        if !bodies.is_empty() {
+            let parts: Vec<(u64, &[u8])> =
+                bodies.iter().map(|(id, b)| (*id, b.as_slice())).collect();
+            let locs = self
+                .segments
+                .write(self.next_id()?, &parts)
+                .map_err(|e| self.io_error(e))?;
+            for ((id, _), loc) in bodies.iter().zip(locs) {
+                index.insert(keys::with_id(keys::BODY_AT, *id), &loc.encode()[..]);
+            }
             self.after_bodies_fault()?;
         }
         self.tree
             .apply_batch(index)
             .map_err(|e| self.explain(e.into()))?;
-        if !ids.is_empty() {
-            self.bodies
-                .remove(&marker[..])
-                .map_err(|e| self.explain(e.into()))?;
-        }
         Ok(())
     }
 
@@ -591,14 +588,10 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Store bodies fetched after their summaries, with the folder cursor, atomically.
+    /// Store bodies fetched after their summaries.
     pub fn put_bodies(&self, bodies: Vec<(u64, Vec<u8>)>) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for (id, raw) in bodies {
-            batch.insert(&Self::body_key(id), raw);
-        }
-        self.bodies.apply_batch(batch)?;
-        Ok(())
+        let _g = self.lock();
+        self.write_bodies_then_index(sled::Batch::default(), bodies)
     }
 
     pub fn summary(&self, id: u64) -> Result<Option<MessageSummary>> {
@@ -617,9 +610,7 @@ impl Store {
         s.body_cut = false;
         let mut index = sled::Batch::default();
         index.insert(keys::with_id(keys::MESSAGE, id), encode(&s)?);
-        let mut bodies = sled::Batch::default();
-        bodies.insert(&Self::body_key(id), raw);
-        self.apply_with_bodies(index, bodies)
+        self.write_bodies_then_index(index, vec![(id, raw.to_vec())])
     }
 
     pub fn update_summary(&self, s: &MessageSummary) -> Result<()> {
@@ -629,11 +620,19 @@ impl Store {
     }
 
     pub fn body(&self, id: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.bodies.get(Self::body_key(id))?.map(|v| v.to_vec()))
+        let Some(v) = self.tree.get(keys::with_id(keys::BODY_AT, id))? else {
+            return Ok(None);
+        };
+        let loc = super::segments::Locator::decode(&v)
+            .ok_or_else(|| StoreError::Decode(format!("the body place of mail {id}")))?;
+        self.segments
+            .read(&loc)
+            .map(Some)
+            .map_err(|e| self.io_error(e))
     }
 
     pub fn has_body(&self, id: u64) -> Result<bool> {
-        Ok(self.bodies.contains_key(Self::body_key(id))?)
+        Ok(self.tree.contains_key(keys::with_id(keys::BODY_AT, id))?)
     }
 
     pub fn id_by_message_id(&self, message_id: &str) -> Result<Option<u64>> {
