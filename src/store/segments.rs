@@ -64,16 +64,17 @@ impl Segments {
         let Some(&(first, _)) = bodies.first() else {
             return Ok(Vec::new());
         };
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(self.path(segment, first))?;
+        // Buffered, not gathered into one copy of the whole batch.
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
         let mut out = Vec::with_capacity(bodies.len());
         let mut offset = 0u64;
-        let mut buf = Vec::with_capacity(bodies.iter().map(|(_, b)| b.len()).sum());
         for (_, raw) in bodies {
-            buf.extend_from_slice(raw);
+            w.write_all(raw)?;
             out.push(Locator {
                 segment,
                 first,
@@ -82,7 +83,7 @@ impl Segments {
             });
             offset += raw.len() as u64;
         }
-        f.write_all(&buf)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_data()?;
         // The new name must be durable too before the index points at it.
         File::open(&self.dir)?.sync_all()?;
