@@ -34,6 +34,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
+/// Header bytes kept by `TOP`, to read a mail's date.
+const HEADERS_MAX: usize = 256 * 1024;
 /// Mails per RETR batch (and per store write).
 const BATCH: usize = 200;
 /// POP3 has one mailbox; its desk copy has a fixed UIDVALIDITY.
@@ -65,6 +67,10 @@ struct UidlMap {
     /// When each UIDL was downloaded (Unix seconds), for `delete_after_download = "30d"`.
     #[serde(default)]
     seen: HashMap<String, i64>,
+    /// UIDLs left on the server as older than `fetch_since`: never stored,
+    /// so never deleted, and not looked at again.
+    #[serde(default, skip_serializing_if = "HashSet::is_empty")]
+    older: HashSet<String>,
 }
 
 /// A POP3 connection: line-oriented commands and dot-terminated answers.
@@ -181,6 +187,12 @@ impl Pop3 {
             )));
         }
         Ok(parse_uidl(&text))
+    }
+
+    /// `TOP n 0`: the mail's headers only.
+    async fn top(&mut self, n: u32) -> Result<Vec<u8>, Fail> {
+        self.command(&format!("TOP {n} 0")).await?;
+        Ok(self.multiline(HEADERS_MAX).await?.0)
     }
 
     /// `RETR`: at most `limit` bytes of the mail, and its whole length.
@@ -442,6 +454,7 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             next: map.next,
             uids: map.uids.clone(),
             seen: HashMap::new(),
+            older: HashSet::new(),
         };
         let dropped =
             joined(tokio::task::spawn_blocking(move || forget_unmapped(&c2, &d2, &covered)).await)?;
@@ -458,10 +471,13 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     let listed: HashSet<&str> = listing.iter().map(|(_, id)| id.as_str()).collect();
     map.uids.retain(|id, _| listed.contains(id.as_str()));
     map.seen.retain(|id, _| listed.contains(id.as_str()));
+    map.older.retain(|id| listed.contains(id.as_str()));
     let mut seen = HashSet::new();
     let mut new: Vec<(u32, String)> = listing
         .iter()
-        .filter(|(_, id)| !map.uids.contains_key(id) && seen.insert(id.clone()))
+        .filter(|(_, id)| {
+            !map.uids.contains_key(id) && !map.older.contains(id) && seen.insert(id.clone())
+        })
         .cloned()
         .collect();
     // The oldest first; the rest waits for the next connection.
@@ -477,6 +493,12 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     let mut created = 0usize;
     let mut done = 0u64;
     let limit = ctx.acc.max_message_bytes();
+    let since = ctx.acc.fetch_since.as_deref().and_then(|d| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+    });
     let mut rest = &new[..];
     while !rest.is_empty() {
         // A batch ends at BATCH mails or BATCH_BYTES, whichever comes first.
@@ -486,6 +508,21 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
         for (n, id) in rest {
             if taken >= BATCH || bytes > BATCH_BYTES {
                 break;
+            }
+            if let Some(since) = since {
+                // POP3 has no SEARCH: the Date header decides, as for IMAP's SINCE.
+                let head = pop
+                    .top(*n)
+                    .await
+                    .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+                if crate::mail::parse::parse_headers(&head)
+                    .date
+                    .is_some_and(|d| d < since)
+                {
+                    map.older.insert(id.clone());
+                    taken += 1;
+                    continue;
+                }
             }
             let (raw, size) = pop
                 .retr(*n, limit.saturating_add(1))
@@ -840,6 +877,7 @@ mod tests {
             next: 3,
             uids: HashMap::from([("a".to_string(), 1)]),
             seen: HashMap::from([("a".to_string(), 1_700_000_000)]),
+            older: HashSet::from(["b".to_string()]),
         };
         let t = serde_json::to_string(&m).expect("json");
         let back: UidlMap = serde_json::from_str(&t).expect("json");
