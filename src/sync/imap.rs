@@ -10,12 +10,13 @@
 
 use super::connect::{self, Caps, ImapSession, READ_TIMEOUT, bounded};
 use super::diagnose::{Ctx, Stage, SyncError};
+use super::pipeline::{Extras, Incoming, Parsed};
 use super::progress::Reporter;
 use crate::config::AccountConfig;
-use crate::crm::linking::{LinkRules, auto_link};
+use crate::crm::linking::LinkRules;
 use crate::mail::mutf7;
 use crate::protocol::SyncState;
-use crate::store::{FolderState, NewMail, Store, flags};
+use crate::store::{FolderState, Store, flags};
 use crate::sync::SyncUpdate;
 use async_imap::types::{Fetch, Flag, NameAttribute};
 use futures::{StreamExt, TryStreamExt};
@@ -53,6 +54,8 @@ pub struct AccountCtx {
     pub store: Arc<Store>,
     pub own: Arc<Vec<String>>,
     pub rules: Arc<LinkRules>,
+    /// Every mail fetched goes through it.
+    pub pipeline: super::pipeline::Pipeline,
     pub report: Reporter,
 }
 
@@ -206,58 +209,36 @@ struct RawMail {
     size: u64,
 }
 
-/// Parse one batch into store rows; runs on a blocking thread.
-fn parse_batch(
+/// The pipeline's view of one fetched batch.
+fn incoming(
     ctx: &AccountCtx,
     plan: &FolderPlan,
     uidvalidity: u32,
     batch: Vec<RawMail>,
-) -> Vec<NewMail> {
+) -> Vec<Incoming> {
     batch
         .into_iter()
-        .map(|mut m| {
-            let limit = ctx.acc.max_message_bytes();
-            // Fetched up to one byte past the limit: longer means too big.
-            let size = m.size.max(m.raw.len() as u64);
-            let cut = m.raw.len() > limit;
-            if cut {
-                m.raw = super::ingest::headers_with_note(&m.raw, size, ctx.acc.max_message_mb);
-            }
-            let mut summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
-            summary.size = size;
-            summary.body_cut = cut;
-            NewMail {
-                account: ctx.acc.name.clone(),
-                folder: plan.desk.clone(),
-                uidvalidity,
-                uid: m.uid,
-                flags: m.flags,
-                summary,
-                raw: Some(m.raw),
-            }
+        .map(|m| Incoming {
+            account: ctx.acc.name.clone(),
+            folder: plan.desk.clone(),
+            uidvalidity,
+            uid: m.uid,
+            flags: m.flags,
+            raw: m.raw,
+            reported_size: m.size,
+            inherit_links_of: None,
         })
         .collect()
-}
-
-/// Link freshly created mails to their records; runs on a blocking thread.
-fn link_batch(ctx: &AccountCtx, created: &[u64]) -> Result<(), SyncError> {
-    for id in created {
-        if let Some(s) = ctx.store.summary(*id)?
-            && let Err(e) = auto_link(&ctx.store, &ctx.rules, &s)
-        {
-            tracing::warn!(account = %ctx.acc.name, "linking mail {id} failed: {e}");
-        }
-    }
-    Ok(())
 }
 
 fn joined<T>(r: Result<Result<T, SyncError>, tokio::task::JoinError>) -> Result<T, SyncError> {
     r.map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?
 }
 
-/// Fetch `uids` (newest first) with their bodies. Four stages run at once:
-/// the FETCH of batch k+1, parsing, the atomic store write (mails + cursor)
-/// and linking to records, so both cores stay busy.
+/// Fetch `uids` (newest first) with their bodies. Three stages run at
+/// once with bounded queues between them: the FETCH of batch k+1, parsing
+/// (spread over the cores) and the pipeline's one atomic write per batch,
+/// mails already linked, followed by one update to the desk.
 async fn fetch_new(
     ctx: &AccountCtx,
     session: &mut ImapSession,
@@ -268,16 +249,15 @@ async fn fetch_new(
     let c = connect::ctx(&ctx.acc);
     let total = uids.len() as u64;
     let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Vec<RawMail>>(QUEUE);
-    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<NewMail>>(QUEUE);
-    let (link_tx, mut link_rx) = tokio::sync::mpsc::channel::<Vec<u64>>(QUEUE * 2);
+    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<Parsed>>(QUEUE);
     let parser = {
         let (ctx, plan, uv) = (ctx.clone(), plan.clone(), cursor.uidvalidity);
         tokio::spawn(async move {
             while let Some(batch) = raw_rx.recv().await {
-                let (c2, p2) = (ctx.clone(), plan.clone());
-                let rows = tokio::task::spawn_blocking(move || parse_batch(&c2, &p2, uv, batch))
-                    .await
-                    .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?;
+                let rows = ctx
+                    .pipeline
+                    .parse_all(incoming(&ctx, &plan, uv, batch))
+                    .await?;
                 if rows_tx.send(rows).await.is_err() {
                     break;
                 }
@@ -292,10 +272,16 @@ async fn fetch_new(
             let mut done = 0u64;
             while let Some(rows) = rows_rx.recv().await {
                 let n = rows.len() as u64;
-                let (store, acc, cur) =
-                    (Arc::clone(&ctx.store), ctx.acc.name.clone(), cursor.clone());
+                let (pipeline, acc, cur) =
+                    (ctx.pipeline.clone(), ctx.acc.name.clone(), cursor.clone());
                 let report = tokio::task::spawn_blocking(move || {
-                    store.ingest(rows, Some((acc.as_str(), cur)))
+                    pipeline.commit(
+                        rows,
+                        Extras {
+                            cursor: Some((acc, cur)),
+                            setting: None,
+                        },
+                    )
                 })
                 .await
                 .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))??;
@@ -306,21 +292,8 @@ async fn fetch_new(
                     account: ctx.acc.name.clone(),
                     folder: plan.desk.clone(),
                 });
-                if !report.created.is_empty() && link_tx.send(report.created).await.is_err() {
-                    break;
-                }
             }
             Ok::<usize, SyncError>(created)
-        })
-    };
-    let linker = {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            while let Some(ids) = link_rx.recv().await {
-                let c2 = ctx.clone();
-                joined(tokio::task::spawn_blocking(move || link_batch(&c2, &ids)).await)?;
-            }
-            Ok::<(), SyncError>(())
         })
     };
     let mut fetch_err = None;
@@ -357,10 +330,8 @@ async fn fetch_new(
     // Whatever was fetched is stored before a fetch error is reported.
     let parsed = joined(parser.await);
     let written = joined(writer.await);
-    let linked = joined(linker.await);
     parsed?;
     let created = written?;
-    linked?;
     match fetch_err {
         Some(e) => Err(e),
         None => Ok(created),
