@@ -1,6 +1,7 @@
 //! The `config.toml` model, its validation and secrets.
 //! Owns reading the user's configuration; never logs a password.
 
+pub mod cases;
 pub mod files;
 pub mod identities;
 pub mod paths;
@@ -88,6 +89,15 @@ pub struct AgentConfig {
     /// The Unix login this agent attaches to a served desk as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unix_user: Option<String>,
+    /// `false`: the agent gets no new cases (absent means active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+impl AgentConfig {
+    pub fn is_active(&self) -> bool {
+        self.active.unwrap_or(true)
+    }
 }
 
 /// `[server]`: where `deskmail serve` listens and who may connect.
@@ -198,6 +208,8 @@ impl std::fmt::Debug for AccountConfig {
                 "max_messages_per_connection",
                 &self.max_messages_per_connection,
             )
+            .field("cases", &self.cases)
+            .field("filters", &self.filters)
             .finish()
     }
 }
@@ -315,6 +327,12 @@ pub struct AccountConfig {
     /// POP3: download at most this many mails per connection.
     #[serde(default)]
     pub max_messages_per_connection: Option<u32>,
+    /// `[accounts.cases]`: email-to-case for a group account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<cases::CaseConfig>,
+    /// `[[accounts.filters]]`: filters applied to this account's mail only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<cases::FilterConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -355,6 +373,9 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub teams: Vec<TeamConfig>,
+    /// `[[filters]]`: applied to every account's mail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<cases::FilterConfig>,
 }
 
 impl Config {
@@ -470,6 +491,35 @@ impl Config {
                     "accounts.email",
                     format!("\"{}\" is not an email address", a.email),
                 ));
+            }
+            if let Some(c) = &a.cases {
+                if let Err((field, message)) = c.check() {
+                    return Err(invalid(field, &format!("accounts.cases.{field}"), message));
+                }
+                if c.enabled
+                    && let Some(team) = c.team.as_ref().or(a.team.as_ref())
+                    && !self.teams.iter().any(|t| &t.name == team)
+                {
+                    return Err(invalid(
+                        "team",
+                        "accounts.cases.team",
+                        format!("no [[teams]] entry is named \"{team}\"; add one or fix the name"),
+                    ));
+                }
+            }
+            for f in &a.filters {
+                if let Err((field, message)) = f.check() {
+                    return Err(invalid(
+                        field,
+                        &format!("accounts.filters.{field}"),
+                        message,
+                    ));
+                }
+            }
+        }
+        for f in &self.filters {
+            if let Err((field, message)) = f.check() {
+                return Err(invalid(field, &format!("filters.{field}"), message));
             }
         }
         Ok(())

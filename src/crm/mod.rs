@@ -1,6 +1,7 @@
 //! CRM behaviour over the store: linking rules, system addresses, cases.
 //! Owns decisions about records; never talks to the network.
 
+pub mod cases;
 pub mod create;
 pub mod followers;
 pub mod history;

@@ -367,6 +367,7 @@ fn rules_come_from_the_config() {
             name: "Agent".into(),
             email: "Agent@Desk.Example".into(),
             unix_user: None,
+            active: None,
         },
         system_address: Some("Desk@Desk.Example".into()),
         strip_plus_tags: true,

@@ -43,17 +43,21 @@ pub fn demo_config() -> Config {
         active: true,
         delete_after_download: None,
         max_messages_per_connection: None,
+        cases: None,
+        filters: vec![],
     };
     Config {
         agent: AgentConfig {
             name: "Alice Agent".into(),
             email: "alice@desk.example".into(),
             unix_user: None,
+            active: None,
         },
         agents: vec![AgentConfig {
             name: "Boris Agent".into(),
             email: "boris@desk.example".into(),
             unix_user: None,
+            active: None,
         }],
         accounts: vec![
             account("support", true, "support@desk.example"),

@@ -24,6 +24,8 @@ pub struct IngestSide {
     pub attachment_bytes: Option<u64>,
     /// A stored mail whose links this one takes too (a reply's Sent copy).
     pub inherit_links_of: Option<u64>,
+    /// Sent by a machine (auto-reply, bounce, list): no case, no auto-reply.
+    pub automatic: bool,
 }
 
 /// What the rules decided for one new mail.
@@ -35,6 +37,10 @@ pub struct LinkPlan {
     /// Ids are assigned when written.
     pub notifications: Vec<Notification>,
     pub reason: Option<String>,
+    /// Existing records changed by the mail (a case reopened), written whole.
+    pub updated: Vec<Record>,
+    /// Settings (name, value) that change with the mail (case counter, rotation).
+    pub settings: Vec<(String, String)>,
 }
 
 /// Decides the links of a new mail inside the ingest batch.
@@ -55,6 +61,9 @@ pub struct BatchView<'a> {
     pub(super) accounts: &'a HashMap<u64, Vec<String>>,
     pub(super) links: HashMap<u64, Vec<RecordRef>>,
     pub(super) records: Vec<Record>,
+    /// Records of the store changed earlier in this batch.
+    pub(super) updated: Vec<Record>,
+    pub(super) settings: HashMap<String, String>,
 }
 
 impl BatchView<'_> {
@@ -67,7 +76,12 @@ impl BatchView<'_> {
     }
 
     pub fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>> {
-        if let Some(r) = self.records.iter().find(|r| r.kind == kind && r.id == id) {
+        if let Some(r) = self
+            .updated
+            .iter()
+            .chain(self.records.iter())
+            .find(|r| r.kind == kind && r.id == id)
+        {
             return Ok(Some(r.clone()));
         }
         self.store.record(kind, id)
@@ -75,8 +89,21 @@ impl BatchView<'_> {
 
     pub fn records(&self, kind: RecordKind) -> Result<Vec<Record>> {
         let mut out = self.store.records(kind)?;
+        for r in &mut out {
+            if let Some(u) = self.updated.iter().find(|u| u.reference() == r.reference()) {
+                *r = u.clone();
+            }
+        }
         out.extend(self.records.iter().filter(|r| r.kind == kind).cloned());
         Ok(out)
+    }
+
+    /// A setting as the batch so far leaves it.
+    pub fn setting(&self, name: &str) -> Result<Option<String>> {
+        match self.settings.get(name) {
+            Some(v) => Ok(Some(v.clone())),
+            None => self.store.setting(name),
+        }
     }
 
     pub fn records_by_address(&self, email: &str) -> Result<Vec<Record>> {

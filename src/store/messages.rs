@@ -424,6 +424,8 @@ impl Store {
             accounts: &accounts_of,
             links: HashMap::new(),
             records: Vec::new(),
+            updated: Vec::new(),
+            settings: HashMap::new(),
         };
         for (mut summary, index) in fresh {
             if let Some(linker) = linker {
@@ -461,6 +463,18 @@ impl Store {
             }
             batch.insert(keys::record(r.kind.code(), r.id), encode(&r)?);
             view.records.push(r);
+        }
+        for r in &plan.updated {
+            // Cases and their like: the address index is left as it is.
+            batch.insert(keys::record(r.kind.code(), r.id), encode(r)?);
+            view.updated.retain(|u| u.reference() != r.reference());
+            view.updated.push(r.clone());
+        }
+        for (name, value) in &plan.settings {
+            let mut k = vec![keys::SETTING];
+            k.extend_from_slice(name.as_bytes());
+            batch.insert(k, value.as_bytes());
+            view.settings.insert(name.clone(), value.clone());
         }
         let links = view.links.entry(summary.id).or_default();
         for to in &plan.links {

@@ -69,7 +69,8 @@ fn account_ctx(
     let own = Arc::new(config.own_addresses());
     let rules = Arc::new(LinkRules::from_config(config));
     let pipeline = pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own))
-        .with_size_limit(acc.max_message_bytes(), acc.max_message_mb);
+        .with_size_limit(acc.max_message_bytes(), acc.max_message_mb)
+        .with_cases(crate::crm::cases::CaseRules::from_config(config));
     AccountCtx {
         acc: Arc::new(acc.clone()),
         store: Arc::clone(store),

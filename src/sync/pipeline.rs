@@ -3,6 +3,7 @@
 //! linked in memory and written in one atomic batch. Never reads back a
 //! summary it wrote and never parses a mail twice.
 
+use crate::crm::cases::{CaseRules, is_automatic, plan_case};
 use crate::crm::followers::notifications_for_link;
 use crate::crm::linking::{LinkReads, LinkRules, decide};
 use crate::store::{
@@ -64,8 +65,25 @@ pub struct Steps {
     own: Arc<Vec<String>>,
     /// (bytes, MB as configured): bigger mails keep only their headers.
     limit: Option<(usize, u64)>,
-    /// None yet: filters and cases (the cases issue) add theirs.
+    /// The automatic-mail classifier first; filters add theirs.
     stages: Vec<Arc<dyn Stage>>,
+    /// Email-to-case of group accounts, decided with the links.
+    cases: Option<Arc<CaseRules>>,
+}
+
+/// Marks mail a machine sent (auto-replies, bounces, lists) from its headers.
+pub struct AutomaticMail;
+
+impl Stage for AutomaticMail {
+    fn name(&self) -> &'static str {
+        "automatic-mail"
+    }
+
+    fn apply(&self, mail: &mut Parsed) {
+        let sender = mail.mail.summary.from.first().map(|p| p.email.as_str());
+        let raw = mail.mail.raw.as_deref().unwrap_or_default();
+        mail.side.automatic = is_automatic(raw, sender);
+    }
 }
 
 impl Pipeline {
@@ -84,6 +102,12 @@ impl Pipeline {
 
     pub fn with_stage(mut self, stage: Arc<dyn Stage>) -> Pipeline {
         self.steps.stages.push(stage);
+        self
+    }
+
+    /// Group accounts with `[accounts.cases]` make and join cases at ingest.
+    pub fn with_cases(mut self, cases: CaseRules) -> Pipeline {
+        self.steps.cases = (!cases.is_empty()).then(|| Arc::new(cases));
         self
     }
 
@@ -142,7 +166,8 @@ impl Steps {
             rules,
             own,
             limit: None,
-            stages: Vec::new(),
+            stages: vec![Arc::new(AutomaticMail)],
+            cases: None,
         }
     }
 
@@ -182,6 +207,7 @@ impl Steps {
             side: IngestSide {
                 attachment_bytes,
                 inherit_links_of,
+                automatic: false,
             },
         };
         for stage in &self.stages {
@@ -201,6 +227,7 @@ impl Steps {
             batch.into_iter().map(|p| (p.mail, p.side)).unzip();
         let linker = RulesLinker {
             rules: Arc::clone(&self.rules),
+            cases: self.cases.clone(),
         };
         let Extras { cursor, setting } = extras;
         store.ingest_with(
@@ -229,6 +256,7 @@ impl Steps {
 /// The linking rules as the batch's hook.
 struct RulesLinker {
     rules: Arc<LinkRules>,
+    cases: Option<Arc<CaseRules>>,
 }
 
 impl BatchLinker for RulesLinker {
@@ -248,10 +276,15 @@ impl BatchLinker for RulesLinker {
             }
         }
         let mut plan = LinkPlan {
-            reason: if links.is_empty() { d.reason } else { None },
             records: d.created,
+            links,
             ..LinkPlan::default()
         };
+        if let Some(cases) = &self.cases {
+            plan_case(view, cases, &self.rules, mail, side.automatic, &mut plan)?;
+        }
+        let links = std::mem::take(&mut plan.links);
+        plan.reason = if links.is_empty() { d.reason } else { None };
         for r in &links {
             // Records created by this mail have no followers yet.
             if !plan.records.iter().any(|c| c.reference() == *r) {
