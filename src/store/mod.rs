@@ -492,6 +492,9 @@ pub struct Stats {
     pub links: u64,
     pub cases: std::collections::BTreeMap<String, u64>,
     pub cases_by_assignee: std::collections::BTreeMap<String, u64>,
+    /// Open cases nobody is assigned to.
+    #[serde(default)]
+    pub unassigned: u64,
     pub outbox: std::collections::BTreeMap<String, u64>,
 }
 
@@ -566,7 +569,14 @@ impl Store {
             let status = r.field("status").unwrap_or("New").to_string();
             *s.cases.entry(status.clone()).or_default() += 1;
             if CaseStatus::is_open_name(&status) {
-                let who = r.field("assignee").unwrap_or("unassigned").to_string();
+                let who = r
+                    .field("assignee")
+                    .filter(|a| !a.trim().is_empty())
+                    .unwrap_or("unassigned")
+                    .to_string();
+                if who == "unassigned" {
+                    s.unassigned += 1;
+                }
                 *s.cases_by_assignee.entry(who).or_default() += 1;
             }
         }

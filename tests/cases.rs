@@ -1,0 +1,295 @@
+//! Email-to-case against the real mail stack: customers write to the group
+//! address through Postfix, `sync --once` imports, and the cases, their
+//! numbers, assignees and joins are read back from the store.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deskmail::config::Config;
+use deskmail::store::{Record, RecordKind, Store};
+use deskmail::sync::{self, SyncOptions};
+use lettre::address::{Address, Envelope};
+use lettre::transport::smtp::client::Tls;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use support::MailStack;
+
+fn config(stack: &MailStack, assignment: &str, carl_active: bool) -> Arc<Config> {
+    let text = format!(
+        r#"
+[agent]
+name = "Alice"
+email = "alice@desk.example"
+
+[[agents]]
+name = "Bea"
+email = "bea@desk.example"
+
+[[agents]]
+name = "Carl"
+email = "carl@desk.example"
+active = {carl_active}
+
+[[teams]]
+name = "support"
+agents = ["alice@desk.example", "bea@desk.example", "carl@desk.example"]
+
+[[accounts]]
+name = "support"
+group = true
+email = "support@desk.example"
+host = "127.0.0.1"
+port = {port}
+tls = "starttls"
+ca_file = "{ca}"
+user = "support"
+password_command = "printf secret"
+folders = ["INBOX"]
+[accounts.cases]
+enabled = true
+team = "support"
+assignment = "{assignment}"
+subject_tag = "[#{{number}}]"
+reopen = "reopen"
+"#,
+        port = stack.imap_port,
+        ca = stack.cert_pem.display()
+    );
+    Arc::new(Config::parse(&text, Path::new("config.toml")).expect("config parses"))
+}
+
+struct Desk {
+    stack: MailStack,
+    store: Arc<Store>,
+    _dir: tempfile::TempDir,
+    sent: usize,
+}
+
+impl Desk {
+    fn start() -> Desk {
+        let stack = MailStack::start();
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Arc::new(Store::open(&dir.path().join("data")).expect("store opens"));
+        Desk {
+            stack,
+            store,
+            _dir: dir,
+            sent: 0,
+        }
+    }
+
+    /// A customer's mail to the group address, through Postfix.
+    async fn write(&mut self, from: &str, subject: &str, msgid: &str, extra: &str) {
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.stack.host.as_str())
+                .port(self.stack.smtp_port)
+                .tls(Tls::None)
+                .timeout(Some(Duration::from_secs(30)))
+                .build();
+        let raw = format!(
+            "From: {from}\r\nTo: support@desk.example\r\nSubject: {subject}\r\n\
+             Message-ID: <{msgid}>\r\nDate: Tue, 1 Dec 2026 10:00:{:02} +0000\r\n{extra}\
+             Content-Type: text/plain\r\n\r\nPlease help.\r\n",
+            self.sent % 60
+        );
+        let from: Address = from.parse().expect("from");
+        let to: Address = "support@desk.example".parse().expect("to");
+        let envelope = Envelope::new(Some(from), vec![to]).expect("envelope");
+        transport
+            .send_raw(&envelope, raw.as_bytes())
+            .await
+            .expect("SMTP");
+        self.sent += 1;
+    }
+
+    /// Wait until Postfix delivered every mail, then `sync --once`.
+    async fn sync(&self, cfg: &Arc<Config>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.stack.message_count("support", "INBOX") < self.sent {
+            assert!(
+                Instant::now() < deadline,
+                "postfix log:\n{}",
+                self.stack.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let opts = SyncOptions {
+            account: Some("support".into()),
+            once: true,
+            progress: false,
+        };
+        sync::run(cfg.clone(), self.store.clone(), opts, None)
+            .await
+            .expect("sync");
+    }
+
+    fn case_of(&self, msgid: &str) -> Option<Record> {
+        let id = self
+            .store
+            .id_by_message_id(msgid)
+            .expect("index")
+            .or_else(|| {
+                self.store
+                    .id_by_message_id(&format!("<{msgid}>"))
+                    .ok()
+                    .flatten()
+            })
+            .unwrap_or_else(|| panic!("{msgid} not synced"));
+        self.store
+            .links_of(id)
+            .expect("links")
+            .into_iter()
+            .find(|r| r.kind == RecordKind::Case)
+    }
+
+    fn number_and_assignee(&self, msgid: &str) -> (String, String) {
+        let c = self
+            .case_of(msgid)
+            .unwrap_or_else(|| panic!("{msgid}: no case"));
+        (
+            c.field("number").unwrap_or_default().into(),
+            c.field("assignee").unwrap_or_default().into(),
+        )
+    }
+}
+
+fn pair(n: &str, a: &str) -> (String, String) {
+    (n.into(), a.into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_gives_four_customers_agents_1_2_3_1_and_holds_its_place() {
+    let mut desk = Desk::start();
+    let cfg = config(&desk.stack, "round-robin", true);
+    for i in 1..=4 {
+        desk.write(
+            &format!("c{i}@example{i}.com"),
+            &format!("Help {i}"),
+            &format!("rr{i}@example.com"),
+            "",
+        )
+        .await;
+        // One sync per mail: the rotation is stored, not derived from a batch.
+        desk.sync(&cfg).await;
+    }
+    let got: Vec<_> = (1..=4)
+        .map(|i| desk.number_and_assignee(&format!("rr{i}@example.com")))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            pair("1", "alice@desk.example"),
+            pair("2", "bea@desk.example"),
+            pair("3", "carl@desk.example"),
+            pair("4", "alice@desk.example"),
+        ]
+    );
+
+    // An agent moves case 2 to Carl by hand: the rotation goes on to Bea.
+    let mut two = desk.case_of("rr2@example.com").expect("case 2");
+    two.fields
+        .insert("assignee".into(), "carl@desk.example".into());
+    desk.store.put_record(two).expect("reassign");
+    desk.write("c5@example5.com", "Help 5", "rr5@example.com", "")
+        .await;
+    desk.sync(&cfg).await;
+    assert_eq!(
+        desk.number_and_assignee("rr5@example.com"),
+        pair("5", "bea@desk.example")
+    );
+
+    // Carl is away: his turn passes to Alice.
+    let away = config(&desk.stack, "round-robin", false);
+    desk.write("c6@example6.com", "Help 6", "rr6@example.com", "")
+        .await;
+    desk.sync(&away).await;
+    assert_eq!(
+        desk.number_and_assignee("rr6@example.com"),
+        pair("6", "alice@desk.example")
+    );
+
+    let stats = serde_json::to_value(desk.store.stats().expect("stats")).expect("json");
+    assert_eq!(stats["cases"]["Assigned"], 6, "{stats}");
+    assert_eq!(
+        stats["cases_by_assignee"]["alice@desk.example"], 3,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["cases_by_assignee"]["carl@desk.example"], 2,
+        "{stats}"
+    );
+    assert_eq!(stats["unassigned"], 0, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_busy_replies_strangers_and_a_closed_case_through_the_real_stack() {
+    let mut desk = Desk::start();
+    let cfg = config(&desk.stack, "least-busy", true);
+    // Alice already carries two open cases and Bea one.
+    for (i, who) in ["alice", "alice", "bea"].iter().enumerate() {
+        let mut c = Record::new(RecordKind::Case, format!("Old {i}"));
+        c.fields.insert("number".into(), (100 + i).to_string());
+        c.fields.insert("status".into(), "Assigned".into());
+        c.fields
+            .insert("assignee".into(), format!("{who}@desk.example"));
+        desk.store.put_record(c).expect("case");
+    }
+    desk.write("ann@example1.com", "Printer jams", "ann1@example.com", "")
+        .await;
+    desk.sync(&cfg).await;
+    let ann = desk.case_of("ann1@example.com").expect("ann's case");
+    assert_eq!(ann.field("assignee"), Some("carl@desk.example"));
+    assert_eq!(ann.field("number"), Some("103"));
+    let tag = format!("[#{}]", ann.field("number").unwrap_or_default());
+
+    // Her reply joins; a stranger quoting the tag does not; a bulk mail makes nothing.
+    desk.write(
+        "ann@example1.com",
+        "Re: Printer jams",
+        "ann2@example.com",
+        "In-Reply-To: <ann1@example.com>\r\nReferences: <ann1@example.com>\r\n",
+    )
+    .await;
+    desk.write(
+        "eve@example2.com",
+        &format!("Re: Printer jams {tag}"),
+        "eve1@example.com",
+        "",
+    )
+    .await;
+    desk.write(
+        "news@example3.com",
+        "Weekly offers",
+        "news1@example.com",
+        "Precedence: bulk\r\n",
+    )
+    .await;
+    desk.sync(&cfg).await;
+    assert_eq!(desk.case_of("ann2@example.com").map(|c| c.id), Some(ann.id));
+    let eve = desk.case_of("eve1@example.com").expect("eve's own case");
+    assert_ne!(eve.id, ann.id);
+    assert_eq!(eve.field("assignee"), Some("bea@desk.example"));
+    assert!(desk.case_of("news1@example.com").is_none());
+
+    // Ann's case is closed; her next mail reopens it.
+    let mut closed = desk
+        .store
+        .record(RecordKind::Case, ann.id)
+        .expect("r")
+        .expect("case");
+    closed.fields.insert("status".into(), "Closed".into());
+    desk.store.put_record(closed).expect("close");
+    desk.write(
+        "ann@example1.com",
+        &format!("Re: Printer jams {tag}"),
+        "ann3@example.com",
+        "In-Reply-To: <ann2@example.com>\r\n",
+    )
+    .await;
+    desk.sync(&cfg).await;
+    let again = desk.case_of("ann3@example.com").expect("case");
+    assert_eq!(again.id, ann.id);
+    assert_eq!(again.field("status"), Some("Assigned"));
+}
