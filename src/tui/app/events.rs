@@ -96,6 +96,10 @@ impl App {
                 self.notice(n);
                 vec![]
             }
+            Event::Attached(text) => {
+                self.status.attached = Some(text);
+                vec![]
+            }
         }
     }
 }
