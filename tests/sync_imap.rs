@@ -1149,3 +1149,106 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
     assert!(whole.ends_with(&big[big.len() - 1000..]) && whole.len() > big.len());
     assert!(!store.summary(id).expect("read").expect("summary").body_cut);
 }
+
+/// A plain-text relay to the server that keeps what the client sends.
+async fn recording_proxy(upstream: u16) -> (u16, Arc<std::sync::Mutex<Vec<u8>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&sent);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(k) = cr.read(&mut buf).await {
+                    if k == 0 {
+                        break;
+                    }
+                    if let Ok(mut l) = log.lock() {
+                        l.extend_from_slice(&buf[..k]);
+                    }
+                    if sw.write_all(&buf[..k]).await.is_err() {
+                        break;
+                    }
+                }
+                down.abort();
+            });
+        }
+    });
+    (port, sent)
+}
+
+#[tokio::test]
+async fn resync_with_qresync_learns_expunges_from_vanished_without_listing_every_uid() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(30, 51)), 30);
+    let (port, log) = recording_proxy(stack.imap_port).await;
+    let plain = with_line(
+        &with_line(&config_text(&stack, port, ""), "tls", "tls = \"none\""),
+        "ca_file",
+        "",
+    );
+    let cfg = Arc::new(Config::parse(&plain, Path::new("c.toml")).expect("config"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("first sync");
+
+    // Another client expunges two mails and flags one; one more arrives.
+    let mut s = stack.imap_session(USER).await;
+    s.select("INBOX").await.expect("SELECT");
+    let _: Vec<_> = s
+        .uid_store("3:4", "+FLAGS (\\Deleted)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE");
+    let _: Vec<_> = s
+        .uid_expunge("3:4")
+        .await
+        .expect("EXPUNGE")
+        .try_collect()
+        .await
+        .expect("EXPUNGE");
+    let _: Vec<_> = s
+        .uid_store("7", "+FLAGS (\\Flagged)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE");
+    let _ = s.logout().await;
+    stack.deliver(USER, &gen_mailbox(31, 51)[30]);
+
+    if let Ok(mut l) = log.lock() {
+        l.clear();
+    }
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+    assert_eq!(folder_stats(&store, "INBOX").0, 29);
+    let sent = String::from_utf8_lossy(&log.lock().map(|l| l.clone()).unwrap_or_default())
+        .to_ascii_uppercase();
+    assert!(sent.contains("ENABLE QRESYNC"), "{sent}");
+    assert!(sent.contains("VANISHED"), "{sent}");
+    assert!(
+        !sent.contains("SEARCH ALL"),
+        "no list of every UID was asked for: {sent}"
+    );
+}

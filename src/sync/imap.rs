@@ -510,6 +510,63 @@ pub async fn sync_folder(
         return Ok(outcome);
     }
 
+    let since = stored.as_ref().map(|s| s.highestmodseq).unwrap_or(0);
+    let known_max = known.iter().map(|(u, _)| *u).max().unwrap_or(0);
+    if caps.qresync
+        && caps.qresync_enabled
+        && since > 0
+        && modseq > 0
+        && known_max > 0
+        && ctx.acc.fetch_since.is_none()
+    {
+        // QRESYNC: the server names what vanished and what changed since
+        // our MODSEQ; no list of every UID is asked for.
+        if since < modseq {
+            let set = format!("1:{known_max}");
+            let query = format!("(UID FLAGS) (CHANGEDSINCE {since} VANISHED)");
+            let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+                session.uid_fetch(&set, &query).await?.try_collect().await
+            })
+            .await?;
+            let known_map: HashMap<u32, u64> = known.iter().copied().collect();
+            for f in &fetched {
+                let Some(uid) = f.uid else { continue };
+                if known_map.contains_key(&uid)
+                    && ctx
+                        .store
+                        .set_flags(acc, &plan.desk, uidvalidity, uid, flags_of(f))?
+                {
+                    outcome.flag_changes += 1;
+                }
+            }
+            for uid in vanished(session) {
+                if known_map.contains_key(&uid)
+                    && ctx
+                        .store
+                        .remove_location(acc, &plan.desk, uidvalidity, uid)?
+                {
+                    outcome.expunged += 1;
+                }
+            }
+        }
+        if outcome.expunged + outcome.flag_changes > 0 {
+            ctx.report.event(SyncUpdate::FolderChanged {
+                account: acc.to_string(),
+                folder: plan.desk.clone(),
+            });
+        }
+        // `n:*` always names the last mail, even one below n.
+        let query = format!("UID {}:*", known_max.saturating_add(1));
+        let found: HashSet<u32> =
+            bounded(&c, Stage::Fetch, READ_TIMEOUT, session.uid_search(&query)).await?;
+        let mut new: Vec<u32> = found.into_iter().filter(|u| *u > known_max).collect();
+        new.sort_unstable_by(|a, b| b.cmp(a));
+        return finish_folder(
+            ctx, session, plan, &cursor, new, uidnext, modseq, first_sync, outcome,
+        )
+        .await;
+    }
+
     // What the server has.
     let query = match ctx.acc.fetch_since.as_deref().and_then(imap_date) {
         Some(d) => format!("SINCE {d}"),
@@ -587,9 +644,44 @@ pub async fn sync_folder(
         .copied()
         .collect();
     new.sort_unstable_by(|a, b| b.cmp(a));
+    finish_folder(
+        ctx, session, plan, &cursor, new, uidnext, modseq, first_sync, outcome,
+    )
+    .await
+}
+
+/// UIDs the server reported as vanished (QRESYNC) since the last look.
+fn vanished(session: &mut ImapSession) -> Vec<u32> {
+    let mut out = Vec::new();
+    while let Ok(r) = session.unsolicited_responses.try_recv() {
+        if let async_imap::types::UnsolicitedResponse::Other(d) = r
+            && let async_imap::imap_proto::Response::Vanished { uids, .. } = d.parsed()
+        {
+            for range in uids {
+                out.extend(range.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Fetch the new mail (newest first), then advance the folder's cursor.
+#[allow(clippy::too_many_arguments)]
+async fn finish_folder(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    plan: &FolderPlan,
+    cursor: &FolderState,
+    new: Vec<u32>,
+    uidnext: u32,
+    modseq: u64,
+    first_sync: bool,
+    mut outcome: FolderOutcome,
+) -> Result<FolderOutcome, SyncError> {
+    let acc = ctx.acc.name.as_str();
     if !new.is_empty() {
         ctx.report.progress(&plan.desk, 0, new.len() as u64);
-        outcome.new_messages = fetch_new(ctx, session, plan, &cursor, &new).await?;
+        outcome.new_messages = fetch_new(ctx, session, plan, cursor, &new).await?;
     }
 
     // The folder is complete: advance its cursor.
@@ -975,7 +1067,21 @@ pub struct Live {
 pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     ctx.report.state(SyncState::Connecting);
     let c = connect::ctx(&ctx.acc);
-    let connect::Connected { mut session, caps } = connect::connect(&ctx.acc).await?;
+    let connect::Connected {
+        mut session,
+        mut caps,
+    } = connect::connect(&ctx.acc).await?;
+    if caps.qresync {
+        // Refused or not, the sync goes on; without it, a UID SEARCH diff.
+        caps.qresync_enabled = bounded(
+            &c,
+            Stage::Login,
+            READ_TIMEOUT,
+            session.run_command_and_check_ok("ENABLE QRESYNC"),
+        )
+        .await
+        .is_ok();
+    }
     let list = list_folders(&c, &mut session).await?;
     let (plans, warning) = plan_folders(&ctx.acc, &list);
     if let Some(w) = warning {
