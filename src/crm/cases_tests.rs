@@ -441,3 +441,20 @@ fn new_after_days_reopens_a_recently_closed_case_and_opens_a_new_one_after() {
     assert_eq!(now.len(), 1);
     assert_ne!(now[0].id, case.id);
 }
+
+#[test]
+fn the_reply_to_address_is_kept_on_the_stored_mail() {
+    let (_d, p) = desk("");
+    let id = ingest(
+        &p,
+        mail(
+            1,
+            "ann@cust.example",
+            "Hi",
+            "Reply-To: Tickets <tickets@cust.example>\r\n",
+        ),
+    );
+    let s = p.store().summary(id).expect("read").expect("stored");
+    assert_eq!(s.reply_to.len(), 1);
+    assert_eq!(s.reply_to[0].email, "tickets@cust.example");
+}

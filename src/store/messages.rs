@@ -64,6 +64,9 @@ pub struct MessageSummary {
     pub cc: Vec<Party>,
     #[serde(default)]
     pub bcc: Vec<Party>,
+    /// Where the sender asks replies to go.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reply_to: Vec<Party>,
     pub date: i64,
     #[serde(default)]
     pub size: u64,

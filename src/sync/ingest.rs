@@ -61,6 +61,7 @@ fn summary_of(h: &ParsedHeaders, raw: &[u8], own: &[String]) -> MessageSummary {
         to: parties(&h.to),
         cc: parties(&h.cc),
         bcc: parties(&h.bcc),
+        reply_to: parties(&h.reply_to),
         date: h.date.unwrap_or(0),
         size: raw.len() as u64,
         has_attachments: h.has_attachments,

@@ -389,6 +389,9 @@ impl ComposeState {
         let from_own = m.from.first().is_none_or(|p| self.is_own(&p.email));
         let primary: Vec<&str> = if from_own {
             m.to.iter().map(|p| p.email.as_str()).collect()
+        } else if !m.reply_to.is_empty() {
+            // The customer asked replies to go elsewhere (a ticket address, a colleague).
+            m.reply_to.iter().map(|p| p.email.as_str()).collect()
         } else {
             m.from.iter().take(1).map(|p| p.email.as_str()).collect()
         };

@@ -318,3 +318,30 @@ fn hostile_completion_names_and_attach_prompt_file_names_reach_the_screen_saniti
         "{screen}"
     );
 }
+
+#[test]
+fn a_reply_goes_to_the_customer_s_reply_to_address() {
+    let c = blank();
+    let party = |e: &str| crate::store::Party {
+        name: String::new(),
+        email: e.into(),
+    };
+    let m = MessageSummary {
+        from: vec![party("ann@example.com")],
+        reply_to: vec![party("tickets@example.com")],
+        to: vec![party("support@desk.example")],
+        cc: vec![party("bob@example.com")],
+        ..MessageSummary::default()
+    };
+    assert_eq!(
+        c.reply_recipients(&m, false),
+        (vec!["tickets@example.com".to_string()], vec![])
+    );
+    assert_eq!(
+        c.reply_recipients(&m, true),
+        (
+            vec!["tickets@example.com".to_string()],
+            vec!["bob@example.com".to_string()]
+        )
+    );
+}
