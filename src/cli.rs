@@ -410,6 +410,10 @@ fn stats(g: &Global, json: bool) -> Result<i32> {
         text.push_str(&format!("records: {:?}\n", s.records));
         text.push_str(&format!("links: {}\n", s.links));
         text.push_str(&format!("cases: {:?}\n", s.cases));
+        text.push_str(&format!("unassigned cases: {}\n", s.unassigned));
+        if let Some(secs) = s.first_response_median_secs {
+            text.push_str(&format!("median first response: {} min\n", secs / 60));
+        }
         text.push_str(&format!("outbox: {:?}\n", s.outbox));
         crate::console::print(crate::console::Stream::Out, &text);
     }

@@ -458,3 +458,62 @@ fn the_reply_to_address_is_kept_on_the_stored_mail() {
     assert_eq!(s.reply_to.len(), 1);
     assert_eq!(s.reply_to[0].email, "tickets@cust.example");
 }
+
+fn reply_from_desk(uid: u32, minute: u32, to: &str, parent: u32) -> Incoming {
+    let raw = format!(
+        "From: Support <support@desk.example>\r\nTo: {to}\r\nSubject: Re: x\r\n\
+         Message-ID: <r{uid}@desk.example>\r\nIn-Reply-To: <m{parent}@cust.example>\r\n\
+         Date: Tue, 1 Dec 2026 10:{minute:02}:00 +0000\r\n\r\nDone.\r\n"
+    );
+    Incoming {
+        account: "support".into(),
+        folder: "Sent".into(),
+        ..mail(uid, "x@y", "x", "")
+    }
+    .with_raw(raw)
+}
+
+trait WithRaw {
+    fn with_raw(self, raw: String) -> Self;
+}
+
+impl WithRaw for Incoming {
+    fn with_raw(mut self, raw: String) -> Self {
+        self.raw = raw.into_bytes();
+        self
+    }
+}
+
+#[test]
+fn stats_give_the_median_first_response_and_the_unassigned_count() {
+    let (_d, p) = desk("");
+    // Three cases answered after 10, 20 and 40 minutes; a fourth waits.
+    for (uid, minute) in [(1u32, 10u32), (2, 20), (3, 40)] {
+        ingest(&p, mail(uid, &format!("c{uid}@cust.example"), "Help", ""));
+        ingest(
+            &p,
+            reply_from_desk(
+                100 + uid,
+                uid + minute,
+                &format!("c{uid}@cust.example"),
+                uid,
+            ),
+        );
+    }
+    ingest(&p, mail(4, "c4@cust.example", "Help", ""));
+    let mut four = p
+        .store()
+        .records(RecordKind::Case)
+        .expect("cases")
+        .into_iter()
+        .find(|c| c.field("number") == Some("4"))
+        .expect("case 4");
+    four.fields.remove("assignee");
+    four.fields.insert("status".into(), "New".into());
+    p.store().put_record(four).expect("unassign");
+    let s = p.store().stats().expect("stats");
+    assert_eq!(s.first_response_median_secs, Some(20 * 60));
+    assert_eq!(s.unassigned, 1);
+    assert_eq!(s.cases_by_assignee.get("unassigned"), Some(&1));
+    assert_eq!(s.cases.get("Assigned"), Some(&3));
+}

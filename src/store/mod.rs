@@ -495,6 +495,10 @@ pub struct Stats {
     /// Open cases nobody is assigned to.
     #[serde(default)]
     pub unassigned: u64,
+    /// Median time from a case's first customer mail to the desk's first
+    /// reply on it, over the cases answered so far.
+    #[serde(default)]
+    pub first_response_median_secs: Option<i64>,
     pub outbox: std::collections::BTreeMap<String, u64>,
 }
 
@@ -557,6 +561,7 @@ impl Store {
             let n = self.count_prefix(&[keys::RECORD, kind.code()]);
             s.records.insert(kind.name().to_string(), n);
         }
+        let mut responses: Vec<i64> = Vec::new();
         for item in self
             .tree
             .scan_prefix([keys::RECORD, RecordKind::Case.code()])
@@ -568,6 +573,9 @@ impl Store {
             }
             let status = r.field("status").unwrap_or("New").to_string();
             *s.cases.entry(status.clone()).or_default() += 1;
+            if let Some(secs) = self.first_response_secs(r.reference())? {
+                responses.push(secs);
+            }
             if CaseStatus::is_open_name(&status) {
                 let who = r
                     .field("assignee")
@@ -580,10 +588,33 @@ impl Store {
                 *s.cases_by_assignee.entry(who).or_default() += 1;
             }
         }
+        responses.sort_unstable();
+        s.first_response_median_secs = match responses.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(responses[n / 2]),
+            n => Some((responses[n / 2 - 1] + responses[n / 2]) / 2),
+        };
         for e in self.outbox_entries()? {
             *s.outbox.entry(e.state.name().to_string()).or_default() += 1;
         }
         Ok(s)
+    }
+
+    /// Seconds from a case's first customer mail to the desk's first mail
+    /// after it; None while unanswered.
+    pub fn first_response_secs(&self, case: RecordRef) -> Result<Option<i64>> {
+        let mut first_in: Option<i64> = None;
+        let mut outs: Vec<i64> = Vec::new();
+        for id in self.messages_of(case)? {
+            if let Some(m) = self.summary(id)? {
+                if m.status == MailStatus::Archived {
+                    first_in = Some(first_in.map_or(m.date, |d| d.min(m.date)));
+                } else if m.status == MailStatus::Sent {
+                    outs.push(m.date);
+                }
+            }
+        }
+        Ok(first_in.and_then(|t| outs.into_iter().filter(|o| *o >= t).min().map(|o| o - t)))
     }
 }
 
