@@ -53,7 +53,15 @@ team = "support"
 assignment = "{assignment}"
 subject_tag = "[#{{number}}]"
 reopen = "reopen"
+
+[accounts.smtp]
+host = "127.0.0.1"
+port = {submission}
+tls = "starttls"
+user = "support"
+password_command = "printf secret"
 "#,
+        submission = stack.submission_port,
         port = stack.imap_port,
         ca = stack.cert_pem.display()
     );
@@ -292,4 +300,91 @@ async fn least_busy_replies_strangers_and_a_closed_case_through_the_real_stack()
     let again = desk.case_of("ann3@example.com").expect("case");
     assert_eq!(again.id, ann.id);
     assert_eq!(again.field("status"), Some("Assigned"));
+}
+
+/// The raw mails in a user's INBOX on disk.
+fn inbox_files(stack: &MailStack, user: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        let Ok(dir) = std::fs::read_dir(stack.maildir(user).join(sub)) else {
+            continue;
+        };
+        for f in dir.flatten() {
+            out.push(String::from_utf8_lossy(&std::fs::read(f.path()).expect("read")).into_owned());
+        }
+    }
+    out
+}
+
+fn header_of<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_s_reply_on_a_case_goes_out_from_the_group_with_its_tag() {
+    use deskmail::desk::{Backend, Command, Desk as DeskFacade, Outgoing};
+    let mut desk = Desk::start();
+    let cfg = config(&desk.stack, "round-robin", true);
+    desk.write("ann@example1.com", "Printer jams", "ann1@example.com", "")
+        .await;
+    desk.sync(&cfg).await;
+    let case = desk.case_of("ann1@example.com").expect("case");
+    let orig = desk
+        .store
+        .id_by_message_id("ann1@example.com")
+        .expect("index")
+        .expect("stored");
+
+    // Alice answers from her own identity; the case speaks for the group.
+    let (facade, _events) =
+        DeskFacade::new(Arc::clone(&desk.store), (*cfg).clone(), Backend::Servers);
+    facade.send(Command::Send(Box::new(Outgoing {
+        account: "support".into(),
+        from_name: "Alice".into(),
+        from: "alice@desk.example".into(),
+        to: vec!["ann@example1.com".into()],
+        subject: "Re: Printer jams".into(),
+        body: "A technician is on the way.\n".into(),
+        in_reply_to: Some(orig),
+        ..Outgoing::default()
+    })));
+    let report = deskmail::outbox::drain_once(Arc::clone(&cfg), Arc::clone(&desk.store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.sent.len(), 1, "{report:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let raw = loop {
+        if let Some(r) = inbox_files(&desk.stack, "customer")
+            .into_iter()
+            .find(|r| r.contains("A technician is on the way."))
+        {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "{}", desk.stack.log_tail(40));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let number = case.field("number").unwrap_or_default();
+    assert!(
+        header_of(&raw, "From").is_some_and(|f| f.contains("support@desk.example")),
+        "{raw}"
+    );
+    assert_eq!(
+        header_of(&raw, "Reply-To"),
+        Some("support@desk.example"),
+        "{raw}"
+    );
+    assert_eq!(
+        header_of(&raw, "Subject"),
+        Some(format!("Re: Printer jams [#{number}]").as_str()),
+        "{raw}"
+    );
+    let mid = header_of(&raw, "Message-ID").unwrap_or_default();
+    assert_eq!(
+        deskmail::crm::cases::case_in_message_id(mid),
+        number.parse().ok(),
+        "{mid}"
+    );
 }

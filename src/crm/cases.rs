@@ -499,6 +499,60 @@ fn create_case(
     Ok(())
 }
 
+/// How a reply on a case goes out: from the group account, with its
+/// address as Reply-To and the case tag in the subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseReply {
+    pub account: String,
+    pub address: String,
+    pub number: u64,
+    pub tag: String,
+}
+
+impl CaseReply {
+    pub fn subject(&self, subject: &str) -> String {
+        tag_subject(subject, &self.tag, self.number)
+    }
+}
+
+/// The case reply for an answer to mail `parent`, when that mail is on a
+/// case of a group account with `[accounts.cases]` enabled.
+pub fn case_reply(
+    store: &crate::store::Store,
+    cfg: &Config,
+    parent: u64,
+) -> Result<Option<CaseReply>, StoreError> {
+    let rules = CaseRules::from_config(cfg);
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    for c in store.links_of(parent)? {
+        if c.kind != RecordKind::Case || c.deleted {
+            continue;
+        }
+        let account = match c.field("account") {
+            Some(a) => Some(a.to_string()),
+            None => store
+                .locations(parent)?
+                .into_iter()
+                .map(|l| l.account)
+                .next(),
+        };
+        if let (Some(acc), Some(number)) = (
+            account.as_deref().and_then(|a| rules.for_account(a)),
+            number_of(&c),
+        ) {
+            return Ok(Some(CaseReply {
+                account: acc.account.clone(),
+                address: acc.address.clone(),
+                number,
+                tag: acc.config.subject_tag.clone(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 #[path = "cases_tests.rs"]
 mod tests;

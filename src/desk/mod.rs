@@ -906,11 +906,24 @@ impl Desk {
         }
     }
 
-    fn send_mail(&self, out: Outgoing) {
+    fn send_mail(&self, mut out: Outgoing) {
         let parent = out
             .in_reply_to
             .and_then(|id| self.store.summary(id).ok().flatten());
+        // A reply on a case speaks for the group: its address, its tag.
+        let case = parent.as_ref().and_then(|p| {
+            crate::crm::cases::case_reply(&self.store, &self.config, p.id)
+                .ok()
+                .flatten()
+        });
+        if let Some(c) = &case {
+            out.account = c.account.clone();
+            out.from = c.address.clone();
+            out.subject = c.subject(&out.subject);
+        }
         let draft = crate::outbox::message::Draft {
+            reply_to: case.as_ref().map(|c| c.address.clone()),
+            case_number: case.as_ref().map(|c| c.number),
             from_name: out.from_name.clone(),
             from: out.from.clone(),
             to: out.to.clone(),

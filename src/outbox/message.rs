@@ -18,6 +18,10 @@ pub struct Draft {
     pub subject: String,
     pub body: String,
     pub attachments: Vec<FileAttachment>,
+    /// `Reply-To` (a case's group address).
+    pub reply_to: Option<String>,
+    /// The case a reply is sent from: its number travels in the Message-ID.
+    pub case_number: Option<u64>,
 }
 
 pub use crate::protocol::FileAttachment;
@@ -111,6 +115,7 @@ fn mailbox(name: &str, email: &str) -> Result<Mailbox, String> {
 pub fn build(d: &Draft, parent: Option<&MessageSummary>) -> Result<BuiltMail, String> {
     for field in [&d.subject, &d.from_name, &d.from]
         .into_iter()
+        .chain(d.reply_to.iter())
         .chain(d.to.iter())
         .chain(d.cc.iter())
         .chain(d.bcc.iter())
@@ -119,12 +124,20 @@ pub fn build(d: &Draft, parent: Option<&MessageSummary>) -> Result<BuiltMail, St
             return Err("a header field contains a line break".into());
         }
     }
-    let message_id = new_message_id(&d.from);
+    let mut message_id = new_message_id(&d.from);
+    if let Some(n) = d.case_number
+        && let Some((unique, domain)) = message_id.split_once('@')
+    {
+        message_id = crate::crm::cases::case_message_id(n, unique, domain);
+    }
     let mut b = lettre::Message::builder()
         .from(mailbox(&d.from_name, &d.from)?)
         .subject(d.subject.clone())
         .message_id(Some(format!("<{message_id}>")))
         .date(std::time::SystemTime::now());
+    if let Some(r) = d.reply_to.as_deref() {
+        b = b.reply_to(mailbox("", r)?);
+    }
     for a in &d.to {
         b = b.to(mailbox("", a)?);
     }

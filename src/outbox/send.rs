@@ -247,6 +247,7 @@ pub async fn send_from_cli(
         subject: req.subject.clone(),
         body,
         attachments,
+        ..Default::default()
     };
     let built = message::build(&draft, None).map_err(SendError::Build)?;
     let entry = store.enqueue(OutboxEntry {

@@ -140,6 +140,7 @@ impl ComposeState {
                     subject: out.subject.clone(),
                     body: out.body.clone(),
                     attachments: vec![],
+                    ..Default::default()
                 };
                 if let Err(e) = crate::outbox::message::build(&probe, None) {
                     return ComposeOutcome::refused(format!("Cannot send: {e}"));
