@@ -146,6 +146,11 @@ pub enum Command {
         folder: String,
         until: i64,
     },
+    /// The folder the agent has open, for the next start to return to.
+    RememberPosition {
+        account: String,
+        folder: String,
+    },
 }
 
 /// A mail the agent wrote, before it becomes bytes.
@@ -377,6 +382,11 @@ pub trait DeskClient: Send + Sync {
     fn complete_path(&self, input: &str) -> (String, Vec<String>);
     /// Write everything pending to disk (before suspend and exit).
     fn flush(&self) -> DeskResult<()>;
+    /// The account and folder open when the agent last left; `None` on a
+    /// first start.
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        Ok(None)
+    }
 }
 
 /// Where an attachment's bytes come from.
@@ -476,5 +486,8 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn flush(&self) -> DeskResult<()> {
         (**self).flush()
+    }
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        (**self).saved_position()
     }
 }

@@ -344,3 +344,144 @@ fn the_status_line_warns_of_plain_text_to_a_remote_host() {
     );
     assert!(!status.contains("127.0.0.1"), "{status}");
 }
+
+/// The text of the screen drawn at `w`×`h`, one string per line.
+fn screen(app: &App, w: u16, h: u16) -> Vec<String> {
+    use deskmail::tui::theme::{ColorEnv, Theme};
+    let theme = Theme::load("dark", None, ColorEnv::from_vars(false, None)).expect("theme");
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| deskmail::tui::ui::draw(f, app, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn first_start_opens_the_first_accounts_inbox_and_shows_mail_newest_first_as_it_arrives() {
+    use deskmail::protocol::{Event, SyncState};
+    let mut d = FakeDesk::new(deskmail::demo::demo_config());
+    d.accounts = vec!["support".into(), "sales".into()];
+    let mut a = App::new(Keymap::builtin("default").expect("keymap"));
+    a.list.height = 5;
+    assert!(a.load(&d).is_empty());
+    assert_eq!(
+        (a.list.account.as_str(), a.list.folder.as_str()),
+        ("support", "INBOX")
+    );
+
+    // The first sync is under way: the list says so instead of "No mail".
+    a.handle_event(
+        &d,
+        Event::Sync {
+            account: "support".into(),
+            state: SyncState::Syncing { done: 0, total: 40 },
+        },
+    );
+    let text = screen(&a, 120, 20).join("\n");
+    assert!(text.contains("Fetching mail (0 of 40)"), "{text}");
+    assert!(text.contains("support: syncing 0 of 40"), "{text}");
+    assert!(!text.contains("No mail in this folder"), "{text}");
+
+    // A first batch lands: it shows at once, newest selected and rendered.
+    d.mails.insert(
+        ("support".into(), "INBOX".into()),
+        vec![mail(8, "Order 8"), mail(9, "Order 9")],
+    );
+    let cmds = a.handle_event(
+        &d,
+        Event::FolderChanged {
+            account: "support".into(),
+            folder: "INBOX".into(),
+        },
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Render { id: 8, .. }]),
+        "{cmds:?}"
+    );
+    // The folder cursor sits on the INBOX that has just been listed.
+    assert!(matches!(
+        &a.folders[a.folder_cursor],
+        deskmail::tui::app::FolderRow::Folder { account, name, .. } if account == "support" && name == "INBOX"
+    ));
+
+    // Newer mail of the same sync goes above, and the untouched selection
+    // follows the newest.
+    d.mails.insert(
+        ("support".into(), "INBOX".into()),
+        (1..=9).map(|i| mail(i, &format!("Order {i}"))).collect(),
+    );
+    let cmds = a.handle_event(
+        &d,
+        Event::FolderChanged {
+            account: "support".into(),
+            folder: "INBOX".into(),
+        },
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Render { id: 1, .. }]),
+        "{cmds:?}"
+    );
+    let ids: Vec<u64> = a.list.rows.iter().map(|r| r.summary.id).collect();
+    assert_eq!(ids, vec![1, 2, 3, 4, 5]);
+
+    // Once the agent has picked a mail, more arriving keeps it selected.
+    press(&mut a, &d, "j j");
+    let mut more: Vec<_> = vec![mail(0, "Order 0")];
+    more.extend((1..=9).map(|i| mail(i, &format!("Order {i}"))));
+    d.mails.insert(("support".into(), "INBOX".into()), more);
+    let cmds = a.handle_event(
+        &d,
+        Event::FolderChanged {
+            account: "support".into(),
+            folder: "INBOX".into(),
+        },
+    );
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(a.list.selected().map(|r| r.summary.id), Some(3));
+    assert_eq!(a.list.rows.first().map(|r| r.summary.id), Some(0));
+}
+
+#[test]
+fn a_later_start_returns_to_the_folder_the_agent_left() {
+    let d = desk(3).with_folder("support", "Sent", vec![mail(50, "Re: Order 1")]);
+    let mut a = app(&d, 5);
+    assert_eq!(a.list.folder, "INBOX");
+    a.focus = Focus::Folders;
+    let cmds = press(&mut a, &d, "j");
+    assert_eq!(a.list.folder, "Sent");
+    assert!(
+        cmds.iter().any(|c| matches!(c, Command::RememberPosition { account, folder } if account == "support" && folder == "Sent")),
+        "{cmds:?}"
+    );
+    // The driver hands the commands to the desk, which keeps the position.
+    for c in cmds {
+        deskmail::protocol::DeskClient::send(&d, c);
+    }
+
+    let mut next = App::new(Keymap::builtin("default").expect("keymap"));
+    next.list.height = 5;
+    let cmds = next.load(&d);
+    assert_eq!(
+        (next.list.account.as_str(), next.list.folder.as_str()),
+        ("support", "Sent")
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Render { id: 50, .. }]),
+        "{cmds:?}"
+    );
+
+    // A remembered folder that no longer exists falls back to the INBOX.
+    let gone = desk(3);
+    *gone.position.lock().expect("lock") = Some(("support".into(), "Old".into()));
+    let mut again = App::new(Keymap::builtin("default").expect("keymap"));
+    again.list.height = 5;
+    again.load(&gone);
+    assert_eq!(again.list.folder, "INBOX");
+}

@@ -11,6 +11,9 @@ use std::sync::{Arc, Weak};
 use tokio::sync::{Notify, mpsc};
 
 /// Added under the headers-only note of a cut POP3 mail the server deleted.
+/// The store setting holding "account\tfolder" of the folder open at the last exit.
+const POSITION_SETTING: &str = "ui.position";
+
 const GONE_FROM_POP3: &str = "\r\n[The POP3 server no longer has this mail (it was deleted there \
      after deskmail imported its headers), so the rest of it cannot be fetched.]\r\n";
 
@@ -806,6 +809,12 @@ impl Desk {
                 folder,
                 until,
             } => self.snooze(&ids, &account, &folder, until),
+            Command::RememberPosition { account, folder } => {
+                let value = format!("{account}\t{folder}");
+                if let Err(e) = self.store.set_setting(POSITION_SETTING, &value) {
+                    self.fail("Could not remember the open folder", e);
+                }
+            }
             Command::SyncNow => match self.backend {
                 Backend::Demo => self.emit(Event::Notice(
                     "The demo desk has no servers to sync with.".into(),

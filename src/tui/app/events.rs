@@ -9,6 +9,10 @@ impl App {
         match event {
             Event::FolderChanged { account, folder } => {
                 self.reload_folders(desk);
+                let cmds = self.settle_position(desk);
+                if !cmds.is_empty() {
+                    return cmds;
+                }
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
                 }
@@ -45,6 +49,10 @@ impl App {
                 self.bell = true;
                 self.notice(format!("{count} new mail in {account}/{folder}"));
                 self.reload_folders(desk);
+                let cmds = self.settle_position(desk);
+                if !cmds.is_empty() {
+                    return cmds;
+                }
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
                 }
