@@ -595,7 +595,10 @@ impl AccountConfig {
             ));
         }
         if self.host.trim().is_empty() {
-            out.push(("host", "must not be empty: the server's name or address".into()));
+            out.push((
+                "host",
+                "must not be empty: the server's name or address".into(),
+            ));
         }
         if self.port == 0 {
             out.push(("port", "must be a port number from 1 to 65535".into()));
