@@ -1,6 +1,7 @@
 //! The `config.toml` model, its validation and secrets.
 //! Owns reading the user's configuration; never logs a password.
 
+pub mod edit;
 pub mod files;
 pub mod identities;
 pub mod paths;
