@@ -439,7 +439,7 @@ pub fn check(
         problems: Vec::new(),
     };
     let name = r.required("name");
-    if taken.iter().any(|t| *t == name) {
+    if taken.contains(&name) {
         let i = field_index("name").unwrap_or(0);
         r.problems.push((
             i,
@@ -479,24 +479,22 @@ pub fn check(
             }
         }
     };
-    let smtp = match r.text("smtp.host") {
-        None => None,
-        Some(host) => Some(SmtpConfig {
-            host,
-            port: r.port("smtp.port").unwrap_or(0),
-            tls: tls_mode(r.choice("smtp.tls", TLS)),
-            user: r.text("smtp.user"),
-            password_command: r.text("smtp.password_command"),
-            password: before
-                .and_then(|b| b.smtp.as_ref())
-                .and_then(|s| s.password.clone())
-                .filter(|_| r.text("smtp.password_command").is_none()),
-            ca_file: r.text("smtp.ca_file").map(PathBuf::from),
-            tls_fingerprint: r.text("smtp.tls_fingerprint"),
-            accept_invalid_certs: r.boolean("smtp.accept_invalid_certs"),
-            final_reply_timeout_secs: r.number("smtp.final_reply_timeout_secs"),
-        }),
-    };
+    let smtp_host = r.text("smtp.host");
+    let smtp = smtp_host.map(|host| SmtpConfig {
+        host,
+        port: r.port("smtp.port").unwrap_or(0),
+        tls: tls_mode(r.choice("smtp.tls", TLS)),
+        user: r.text("smtp.user"),
+        password_command: r.text("smtp.password_command"),
+        password: before
+            .and_then(|b| b.smtp.as_ref())
+            .and_then(|s| s.password.clone())
+            .filter(|_| r.text("smtp.password_command").is_none()),
+        ca_file: r.text("smtp.ca_file").map(PathBuf::from),
+        tls_fingerprint: r.text("smtp.tls_fingerprint"),
+        accept_invalid_certs: r.boolean("smtp.accept_invalid_certs"),
+        final_reply_timeout_secs: r.number("smtp.final_reply_timeout_secs"),
+    });
     let account = AccountConfig {
         name,
         kind,
