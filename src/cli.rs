@@ -292,13 +292,15 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
         first_frame_and_exit: g.first_frame_and_exit,
         bell: cfg.bell,
         warnings,
+        config_file: None,
     })
 }
 
 async fn run_configured(g: &Global) -> Result<i32> {
     let cfg = load_config(g)?;
     let store = Arc::new(Store::open(&data_dir(g))?);
-    let opts = ui_options(g, &cfg)?;
+    let mut opts = ui_options(g, &cfg)?;
+    opts.config_file = Some(config_path(g));
     let (desk, events) = Desk::new(store, cfg, Backend::Servers);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();

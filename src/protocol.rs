@@ -146,6 +146,8 @@ pub enum Command {
         folder: String,
         until: i64,
     },
+    /// Run the doctor's steps for an account as the form describes it.
+    TestAccount(Box<crate::config::AccountConfig>),
     /// The folder the agent has open, for the next start to return to.
     RememberPosition {
         account: String,
@@ -200,6 +202,37 @@ pub enum Event {
     /// Something failed: plain words, already sanitised.
     Error(String),
     Notice(String),
+    /// The steps of a `TestAccount`, in order.
+    AccountTested {
+        account: String,
+        steps: Vec<CheckStep>,
+    },
+}
+
+/// One step of an account check: what was tried and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStep {
+    /// `Some(true)` passed, `Some(false)` failed, `None` a note.
+    pub ok: Option<bool>,
+    pub text: String,
+}
+
+impl CheckStep {
+    pub fn ok(text: String) -> CheckStep {
+        CheckStep {
+            ok: Some(true),
+            text,
+        }
+    }
+    pub fn failed(text: String) -> CheckStep {
+        CheckStep {
+            ok: Some(false),
+            text,
+        }
+    }
+    pub fn note(text: String) -> CheckStep {
+        CheckStep { ok: None, text }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ const POSITION_SETTING: &str = "ui.position";
 const GONE_FROM_POP3: &str = "\r\n[The POP3 server no longer has this mail (it was deleted there \
      after deskmail imported its headers), so the rest of it cannot be fetched.]\r\n";
 
+pub mod account_check;
 pub mod fake;
 mod queries;
 mod relay;
@@ -809,6 +810,27 @@ impl Desk {
                 folder,
                 until,
             } => self.snooze(&ids, &account, &folder, until),
+            Command::TestAccount(account) => {
+                if self.backend == Backend::Demo {
+                    return self.emit(Event::AccountTested {
+                        account: account.name.clone(),
+                        steps: vec![crate::protocol::CheckStep::note(
+                            "The demo desk has no servers to test.".into(),
+                        )],
+                    });
+                }
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    let steps = account_check::check(&account).await;
+                    for s in &steps {
+                        tracing::info!("test of account {}: {}", account.name, s.text);
+                    }
+                    let _ = events.send(Event::AccountTested {
+                        account: account.name.clone(),
+                        steps,
+                    });
+                });
+            }
             Command::RememberPosition { account, folder } => {
                 let value = format!("{account}\t{folder}");
                 if let Err(e) = self.store.set_setting(POSITION_SETTING, &value) {

@@ -104,6 +104,10 @@ impl App {
                 self.notice(n);
                 vec![]
             }
+            Event::AccountTested { account, steps } => {
+                self.account_tested(account, steps);
+                vec![]
+            }
         }
     }
 }

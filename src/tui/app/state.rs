@@ -147,6 +147,8 @@ pub enum Overlay {
     Trash(PickList<Record>),
     /// Drafts found at start (after a crash or a quit mid-mail).
     Drafts(PickList<StoredDraft>),
+    /// The accounts, and one account's form.
+    Accounts(Box<super::accounts::AccountsScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
