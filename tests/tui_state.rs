@@ -485,3 +485,161 @@ fn a_later_start_returns_to_the_folder_the_agent_left() {
     again.load(&gone);
     assert_eq!(again.list.folder, "INBOX");
 }
+
+const ACCOUNTS_FILE: &str = r#"# deskmail configuration
+[agent]
+name = "Sam Agent"   # shown in From
+email = "sam@desk.example"
+
+# The shared support mailbox.
+[[accounts]]
+name = "support"
+email = "support@desk.example"
+# our own server
+host = "mail.desk.example"
+port = 993   # IMAPS
+user = "support"
+password_command = "pass show support"
+
+[accounts.smtp]
+host = "mail.desk.example"
+port = 587
+tls = "starttls"
+"#;
+
+/// An app on a desk configured by `ACCOUNTS_FILE`, saved in a temp dir.
+fn accounts_app(dir: &Path) -> (FakeDesk, App) {
+    use std::os::unix::fs::PermissionsExt;
+    let file = dir.join("config.toml");
+    std::fs::write(&file, ACCOUNTS_FILE).expect("write config");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let cfg = deskmail::config::Config::load(&file).expect("config loads");
+    let d = FakeDesk::new(cfg).with_folder("support", "INBOX", vec![mail(1, "Order 1")]);
+    let mut a = app(&d, 10);
+    a.config_file = Some(file);
+    (d, a)
+}
+
+/// Empty the current form field and type `text` into it.
+fn retype(a: &mut App, d: &FakeDesk, text: &str) {
+    for _ in 0..40 {
+        press(a, d, "<BS>");
+    }
+    for c in text.chars() {
+        a.handle_key(d, Key::char(c));
+    }
+}
+
+/// The mono screen as text, lines trimmed.
+fn mono_screen(a: &App, w: u16, h: u16) -> String {
+    use deskmail::tui::theme::{ColorEnv, Theme};
+    let theme = Theme::load("mono", None, ColorEnv::from_vars(true, None)).expect("mono");
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| deskmail::tui::ui::draw(f, a, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            format!("{}\n", line.trim_end())
+        })
+        .collect()
+}
+
+#[test]
+fn account_form_marks_both_invalid_fields_with_their_reasons_at_80x24() {
+    use deskmail::tui::theme::{ColorEnv, Role, Theme};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (d, mut a) = accounts_app(dir.path());
+    press(&mut a, &d, "A");
+    assert!(matches!(a.overlay, Some(Overlay::Accounts(_))));
+    press(&mut a, &d, "<Enter>");
+    press(&mut a, &d, "<Tab> <Tab>");
+    retype(&mut a, &d, "support.desk.example");
+    press(&mut a, &d, "<Tab> <Tab>");
+    retype(&mut a, &d, "99x");
+    let Some(Overlay::Accounts(screen)) = &a.overlay else {
+        panic!("accounts screen closed");
+    };
+    let form = screen.form.as_ref().expect("form open");
+    let marked: Vec<&str> = form
+        .errors
+        .keys()
+        .map(|i| deskmail::config::edit::FIELDS[*i].key)
+        .collect();
+    assert_eq!(marked, vec!["email", "port"]);
+    insta::assert_snapshot!("overlay_account_form_two_invalid", mono_screen(&a, 80, 24));
+
+    // Each reason is drawn in the theme's error colour.
+    let theme = Theme::load("dark", None, ColorEnv::from_vars(false, None)).expect("theme");
+    let error = theme.style(Role::Error);
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+    term.draw(|f| deskmail::tui::ui::draw(f, &a, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    let mut reasons = 0;
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(col) = line.find("↑ ") {
+            let x = line[..col].chars().count() as u16;
+            assert_eq!(buf[(x, y)].fg, error.fg.unwrap_or_default(), "{line}");
+            reasons += 1;
+        }
+    }
+    assert_eq!(reasons, 2);
+
+    // Saving is refused while they are invalid; the file is untouched.
+    press(&mut a, &d, "<C-g>");
+    let file = dir.path().join("config.toml");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), ACCOUNTS_FILE);
+    assert!(
+        a.status
+            .message
+            .as_ref()
+            .is_some_and(|m| m.is_error && m.text.contains("2 field")),
+        "{:?}",
+        a.status.message
+    );
+}
+
+#[test]
+fn saving_the_account_form_changes_only_the_edited_field_and_keeps_every_comment() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (d, mut a) = accounts_app(dir.path());
+    press(&mut a, &d, "A <Enter> <Tab> <Tab> <Tab> <Tab>");
+    retype(&mut a, &d, "143");
+    press(&mut a, &d, "<Tab>");
+    retype(&mut a, &d, "starttls");
+    press(&mut a, &d, "<C-g>");
+    let file = dir.path().join("config.toml");
+    let saved = std::fs::read_to_string(&file).expect("read");
+    let expected = ACCOUNTS_FILE
+        .replace("port = 993   # IMAPS", "port = 143   # IMAPS")
+        .replace(
+            "password_command = \"pass show support\"\n",
+            "password_command = \"pass show support\"\ntls = \"starttls\"\n",
+        );
+    assert_eq!(saved, expected);
+    let again = deskmail::config::Config::load(&file).expect("saved config loads");
+    assert_eq!(again.accounts[0].port, 143);
+    assert!(
+        a.status
+            .message
+            .as_ref()
+            .is_some_and(|m| !m.is_error && m.text.contains("Saved support")),
+        "{:?}",
+        a.status.message
+    );
+    // The form closed; the list shows the saved settings.
+    let Some(Overlay::Accounts(screen)) = &a.overlay else {
+        panic!("accounts screen closed");
+    };
+    assert!(screen.form.is_none());
+    assert_eq!(screen.list.selected().map(|a| a.port), Some(143));
+}

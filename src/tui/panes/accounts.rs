@@ -173,10 +173,14 @@ fn draw_form(
         }
         body.push(Line::from(spans));
         if let Some(err) = error {
-            body.push(Line::from(vec![
-                Span::raw(" ".repeat(LABEL + 2)),
-                safe(&fit(&format!("↑ {err}"), value_w), theme.style(Role::Error)),
-            ]));
+            // The whole reason is shown, wrapped under the value.
+            let reason = crate::mail::sanitize::sanitize_line(&format!("↑ {err}"));
+            for part in crate::mail::sanitize::wrap_line(&reason, value_w.max(10)) {
+                body.push(Line::from(vec![
+                    Span::raw(" ".repeat(LABEL + 2)),
+                    Span::styled(part, theme.style(Role::Error)),
+                ]));
+            }
         } else if current {
             body.push(Line::from(vec![
                 Span::raw(" ".repeat(LABEL + 2)),
