@@ -353,3 +353,59 @@ fn a_token_that_just_expired_is_replaced_by_running_the_command_again() {
     let sync = desk.run(&config, "data", &["sync", "--once"]);
     assert!(sync.status.success(), "{}", text(&sync));
 }
+
+/// The steps the accounts screen's "test connection" reports for `account`,
+/// run by a real desk against the stack.
+fn test_connection(config: &Path) -> Vec<deskmail::protocol::CheckStep> {
+    use deskmail::desk::{Backend, Command, Desk, Event};
+    let cfg = deskmail::config::Config::load(config).expect("config loads");
+    let account = cfg.accounts[0].clone();
+    let dir = tempfile::tempdir().expect("tmp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = std::sync::Arc::new(deskmail::store::Store::open(dir.path()).expect("store"));
+        let (desk, mut events) = Desk::new(store, cfg, Backend::Servers);
+        desk.send(Command::TestAccount(Box::new(account)));
+        loop {
+            match tokio::time::timeout(CHILD_LIMIT, events.recv()).await {
+                Ok(Some(Event::AccountTested { steps, .. })) => return steps,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => panic!("no test result from the desk"),
+            }
+        }
+    })
+}
+
+#[test]
+fn test_connection_in_the_accounts_screen_reports_each_doctor_step() {
+    let stack = self_signed_stack();
+    let desk = Desk::new();
+    let ca = format!("ca_file = \"{}\"", stack.cert_pem.display());
+    let pinned = desk.config("pinned.toml", &config_text(&stack, &ca, ""));
+    let steps = test_connection(&pinned);
+    let failed: Vec<_> = steps.iter().filter(|s| s.ok == Some(false)).collect();
+    assert!(failed.is_empty(), "{steps:?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.text.contains("logged in and listed folders")),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.text.contains("SMTP") && s.text.contains("logged in")),
+        "{steps:?}"
+    );
+
+    // Without the certificate both servers fail, each naming the fix.
+    let untrusted = desk.config("untrusted.toml", &config_text(&stack, "", ""));
+    let steps = test_connection(&untrusted);
+    let failed: Vec<_> = steps.iter().filter(|s| s.ok == Some(false)).collect();
+    assert_eq!(failed.len(), 2, "{steps:?}");
+    assert!(failed[0].text.starts_with("IMAP"), "{steps:?}");
+    assert!(failed[1].text.starts_with("SMTP"), "{steps:?}");
+    for f in failed {
+        assert!(f.text.contains("tls_fingerprint = \"sha256:"), "{f:?}");
+    }
+}
