@@ -643,3 +643,30 @@ fn saving_the_account_form_changes_only_the_edited_field_and_keeps_every_comment
     assert!(screen.form.is_none());
     assert_eq!(screen.list.selected().map(|a| a.port), Some(143));
 }
+
+#[test]
+fn the_palette_offers_the_accounts_screen_and_opens_it_with_their_sync_state() {
+    use deskmail::protocol::{Event, SyncState};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (d, mut a) = accounts_app(dir.path());
+    a.handle_event(
+        &d,
+        Event::Sync {
+            account: "support".into(),
+            state: SyncState::Syncing { done: 3, total: 9 },
+        },
+    );
+    press(&mut a, &d, ":");
+    typ(&mut a, &d, "accounts");
+    press(&mut a, &d, "<Enter>");
+    assert!(matches!(a.overlay, Some(Overlay::Accounts(_))));
+    let screen = mono_screen(&a, 100, 24);
+    assert!(
+        screen.contains("support")
+            && screen.contains("mail.desk.example:993")
+            && screen.contains("syncing 3 of 9"),
+        "{screen}"
+    );
+    press(&mut a, &d, "<Esc>");
+    assert!(a.overlay.is_none());
+}
