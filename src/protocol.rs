@@ -202,6 +202,10 @@ pub enum Event {
     /// Something failed: plain words, already sanitised.
     Error(String),
     Notice(String),
+    /// Drafts other clients left on a server were added to the drafts.
+    DraftsFound {
+        count: usize,
+    },
     /// The steps of a `TestAccount`, in order.
     AccountTested {
         account: String,

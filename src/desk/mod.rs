@@ -22,6 +22,7 @@ pub mod fake;
 mod queries;
 mod relay;
 pub mod render;
+pub mod server_drafts;
 mod templates;
 mod triage;
 
@@ -61,6 +62,8 @@ pub struct Desk {
     clock: std::sync::Mutex<Option<i64>>,
     /// The search indexer, once `start_search` ran; the relay nudges it too.
     search: relay::SearchSlot,
+    /// The task keeping the servers' Drafts folders in step (servers only).
+    server_drafts: std::sync::Mutex<Option<mpsc::UnboundedSender<server_drafts::DraftJob>>>,
 }
 
 impl Desk {
@@ -91,6 +94,7 @@ impl Desk {
             undo: std::sync::Mutex::new(Vec::new()),
             clock: std::sync::Mutex::new(None),
             search: relay::SearchSlot::default(),
+            server_drafts: std::sync::Mutex::new(None),
         });
         (desk, rx)
     }
@@ -255,6 +259,23 @@ impl Desk {
         );
         if let Ok(mut g) = self.outbox.lock() {
             *g = Some(outbox);
+        }
+        let drafts = server_drafts::spawn(
+            Arc::clone(&self.config),
+            Arc::clone(&self.store),
+            self.events.clone(),
+        );
+        if let Ok(mut g) = self.server_drafts.lock() {
+            *g = Some(drafts);
+        }
+    }
+
+    /// Hand a draft change to the servers' Drafts folders, if they are synced.
+    fn to_server_drafts(&self, job: server_drafts::DraftJob) {
+        if let Ok(g) = self.server_drafts.lock()
+            && let Some(tx) = g.as_ref()
+        {
+            let _ = tx.send(job);
         }
     }
 
@@ -645,13 +666,27 @@ impl Desk {
             }
             Command::Send(out) => self.send_mail(*out),
             Command::SaveDraft(d) => {
-                if let Err(e) = self.store.save_draft(&d) {
-                    self.fail("The draft could not be saved", e);
+                let mut d = *d;
+                // The screen does not know which server draft this continues.
+                if d.server_origin.is_none()
+                    && let Ok(Some(old)) = self.store.draft(d.id)
+                {
+                    d.server_origin = old.server_origin;
+                }
+                match self.store.save_draft(&d) {
+                    Ok(saved) => self.to_server_drafts(server_drafts::DraftJob::Put(saved)),
+                    Err(e) => self.fail("The draft could not be saved", e),
                 }
             }
             Command::DeleteDraft { id } => {
-                if let Err(e) = self.store.delete_draft(id) {
-                    self.fail("Could not delete the draft", e);
+                let old = self.store.draft(id).ok().flatten();
+                match self.store.delete_draft(id) {
+                    Ok(_) => {
+                        if let Some(old) = old {
+                            self.to_server_drafts(server_drafts::DraftJob::Remove(old));
+                        }
+                    }
+                    Err(e) => self.fail("Could not delete the draft", e),
                 }
             }
             Command::CreateFromMail { id, kind } => self.create_from_mail(id, kind),

@@ -44,6 +44,10 @@ pub struct StoredDraft {
     /// Files to attach (read again when the mail is sent).
     #[serde(default)]
     pub attachments: Vec<PathBuf>,
+    /// The Message-ID of the draft another client left in the server's
+    /// Drafts folder, which this one continues (and replaces there).
+    #[serde(default)]
+    pub server_origin: Option<String>,
 }
 
 impl StoredDraft {

@@ -104,6 +104,19 @@ impl App {
                 self.notice(n);
                 vec![]
             }
+            Event::DraftsFound { count } => {
+                let drafts = desk.drafts();
+                let drafts = self.ask(drafts);
+                if self.overlay.is_none() && !drafts.is_empty() {
+                    self.overlay = Some(Overlay::Drafts(super::PickList::new(drafts)));
+                } else {
+                    self.notice(format!(
+                        "{count} draft(s) written elsewhere were found on the server; \
+                         they are offered at the next start."
+                    ));
+                }
+                vec![]
+            }
             Event::AccountTested { account, steps } => {
                 self.account_tested(account, steps);
                 vec![]
