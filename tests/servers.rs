@@ -560,3 +560,105 @@ fn drafts_are_kept_in_the_servers_drafts_folder_replaced_on_save_and_removed_whe
     desk.send(Command::DeleteDraft { id: laptop.id });
     wait_for_drafts(&stack, "discarded drafts are removed", |d| d.is_empty());
 }
+
+#[test]
+fn a_cyrillic_folder_stored_under_its_encoded_name_is_renamed_and_not_synced_twice() {
+    use deskmail::store::{FolderState, MessageSummary, NewMail, Store, flags};
+    let stack = MailStack::start_with(StackOptions {
+        no_special_folders: true,
+        ..StackOptions::default()
+    });
+    stack.doveadm(&["mailbox", "create", "-u", "support", "Отправленные"]);
+    stack.save_to(
+        "support",
+        "Отправленные",
+        b"From: support@desk.example\r\nTo: a@example.com\r\nSubject: old reply\r\n\
+          Message-ID: <old-reply@desk.example>\r\n\r\nDone.\r\n",
+    );
+    let status = stack.doveadm(&[
+        "mailbox",
+        "status",
+        "-u",
+        "support",
+        "uidvalidity",
+        "Отправленные",
+    ]);
+    let uidvalidity: u32 = status
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("uidvalidity="))
+        .and_then(|v| v.parse().ok())
+        .expect("uidvalidity");
+    let uid = stack.uid_list("support", "Отправленные")[0];
+
+    // A desk synced by a version that kept the server's encoded name.
+    let desk = Desk::new();
+    let data = desk.dir.path().join("data");
+    let raw = "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-";
+    assert_eq!(deskmail::mail::mutf7::encode("Отправленные"), raw);
+    let id = {
+        let store = Store::open(&data).expect("store");
+        store
+            .ingest(
+                vec![NewMail {
+                    account: "support".into(),
+                    folder: raw.into(),
+                    uidvalidity,
+                    uid,
+                    flags: flags::SEEN,
+                    summary: MessageSummary {
+                        message_id: "old-reply@desk.example".into(),
+                        subject: "old reply".into(),
+                        ..MessageSummary::default()
+                    },
+                    raw: None,
+                }],
+                Some((
+                    "support",
+                    FolderState {
+                        name: raw.into(),
+                        uidvalidity,
+                        uidnext: uid + 1,
+                        ..FolderState::default()
+                    },
+                )),
+            )
+            .expect("ingest");
+        store.flush().expect("flush");
+        store
+            .id_by_message_id("old-reply@desk.example")
+            .expect("lookup")
+            .expect("stored")
+    };
+
+    let ca = format!("ca_file = \"{}\"", stack.cert_pem.display());
+    let config = desk.config("ru.toml", &config_text(&stack, &ca, ""));
+    let sync = desk.run(&config, "data", &["sync", "--once"]);
+    assert!(sync.status.success(), "{}", text(&sync));
+
+    let store = Store::open(&data).expect("store");
+    let folders: Vec<(String, u64)> = store
+        .folders_by_account()
+        .expect("folders")
+        .into_iter()
+        .filter(|(a, _)| a == "support")
+        .flat_map(|(_, f)| f.into_iter().map(|s| (s.name, s.total)))
+        .collect();
+    assert!(
+        folders.contains(&("Отправленные".to_string(), 1)),
+        "{folders:?}"
+    );
+    assert!(!folders.iter().any(|(n, _)| n.contains('&')), "{folders:?}");
+    // The same mail, not a second copy fetched under the decoded name.
+    assert_eq!(
+        store
+            .id_by_message_id("old-reply@desk.example")
+            .expect("lookup"),
+        Some(id)
+    );
+    assert_eq!(
+        store
+            .id_by_uid("support", "Отправленные", uidvalidity, uid)
+            .expect("uid"),
+        Some(id)
+    );
+}
