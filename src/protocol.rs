@@ -211,6 +211,9 @@ pub enum Event {
         account: String,
         steps: Vec<CheckStep>,
     },
+    /// Where this screen's desk lives changed (a served desk): the status
+    /// line's words, e.g. "attached to /run/deskmail/desk.sock as alice".
+    Attached(String),
 }
 
 /// One step of an account check: what was tried and how it went.

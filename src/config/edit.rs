@@ -108,6 +108,11 @@ pub const FIELDS: &[FieldSpec] = &[
         help: "a shared mailbox of the team",
     },
     FieldSpec {
+        key: "team",
+        kind: FieldKind::Text,
+        help: "served desk: the team that sees this group account",
+    },
+    FieldSpec {
         key: "active",
         kind: FieldKind::Bool,
         help: "false: configured but not synced",
@@ -254,6 +259,7 @@ pub fn values_of(a: &AccountConfig) -> Vec<String> {
             "tls_fingerprint" => opt(&a.tls_fingerprint),
             "accept_invalid_certs" => a.accept_invalid_certs.to_string(),
             "group" => a.group.to_string(),
+            "team" => opt(&a.team),
             "active" => a.active.to_string(),
             "folders" => a.folders.join(", "),
             "fetch_since" => opt(&a.fetch_since),
@@ -499,6 +505,7 @@ pub fn check(
         name,
         kind,
         group: r.boolean("group").unwrap_or(false),
+        team: r.text("team"),
         email,
         host,
         port,

@@ -48,6 +48,9 @@ pub struct StoredDraft {
     /// Drafts folder, which this one continues (and replaces there).
     #[serde(default)]
     pub server_origin: Option<String>,
+    /// On a served desk, the agent (email) who writes it; set by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 impl StoredDraft {

@@ -204,7 +204,7 @@ impl App {
             return vec![];
         };
         let Some(file) = file else {
-            self.error("This desk has no config.toml to save to (the demo desk runs without one).");
+            self.error("There is no config.toml to save to here (a demo desk, or a desk attached to a shared one).");
             return vec![];
         };
         let saved = std::fs::read_to_string(&file)

@@ -121,6 +121,10 @@ impl App {
                 self.account_tested(account, steps);
                 vec![]
             }
+            Event::Attached(text) => {
+                self.status.attached = Some(text);
+                vec![]
+            }
         }
     }
 }
