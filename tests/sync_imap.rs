@@ -363,6 +363,126 @@ async fn sigkill_at_random_moments_then_resume_loses_and_duplicates_nothing() {
     let store = Store::open(&data).expect("store");
     assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
     assert_eq!(store.stats().expect("stats").messages, 5000);
+    // The rules ran for every mail: each has links or says why it has none.
+    for row in store.page(USER, "INBOX", None, usize::MAX).expect("page") {
+        assert!(
+            row.summary.not_linked_reason.is_some()
+                || !store.links_of(row.summary.id).expect("links").is_empty(),
+            "mail {} was never linked",
+            row.summary.message_id
+        );
+    }
+}
+
+/// Environment of the child process of the kill-after-bodies test.
+const KILL_CHILD_DIR: &str = "DESKMAIL_SYNC_KILL_CHILD_DIR";
+
+/// Not a test of its own: the process the kill-after-bodies test runs. It
+/// syncs the config and store in `$DESKMAIL_SYNC_KILL_CHILD_DIR` and dies by
+/// SIGKILL right after the first batch's bodies are on disk.
+#[tokio::test]
+#[ignore = "run by killed_after_the_body_write_before_the_batch_imports_exactly_once_linked_on_restart"]
+async fn child_syncs_until_killed_after_the_bodies() {
+    let Ok(dir) = std::env::var(KILL_CHILD_DIR) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let text = std::fs::read_to_string(dir.join("config.toml")).expect("child config");
+    let config = Arc::new(Config::parse(&text, &dir.join("config.toml")).expect("parses"));
+    let store = Arc::new(Store::open(&dir.join("data")).expect("child store"));
+    store.inject_fault_for_tests(deskmail::store::FaultPoint::KillAfterBodies);
+    let _ = sync::run(config, store, once(), None).await;
+}
+
+#[tokio::test]
+async fn killed_after_the_body_write_before_the_batch_imports_exactly_once_linked_on_restart() {
+    use std::os::unix::process::ExitStatusExt;
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    let mails = gen_mailbox(400, 31);
+    // A contact for every sender, so every mail has a record to be linked to.
+    let senders: HashSet<String> = mails
+        .iter()
+        .filter_map(|m| {
+            deskmail::mail::parse::parse_headers(m)
+                .from
+                .first()
+                .map(|a| a.email.to_lowercase())
+        })
+        .collect();
+    assert_eq!(stack.fill_inbox(USER, mails), 400);
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        config_text(&stack, stack.imap_port, ""),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    {
+        let store = Store::open(&data).expect("store");
+        for email in &senders {
+            let mut c = Record::new(RecordKind::Contact, email.clone());
+            c.emails = vec![email.clone()];
+            store.put_record(c).expect("contact");
+        }
+        store.flush().expect("flush");
+        // Closed here, so the child can open it.
+    }
+
+    let exe = std::env::current_exe().expect("test binary");
+    let status = std::process::Command::new(exe)
+        .args([
+            "--ignored",
+            "--exact",
+            "child_syncs_until_killed_after_the_bodies",
+            "--nocapture",
+        ])
+        .env(KILL_CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run the child");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child was to die by SIGKILL after the bodies: {status}"
+    );
+
+    let segments = || {
+        std::fs::read_dir(data.join("bodies"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(segments(), 1, "the first batch's bodies were on disk");
+
+    // Restart: the bodies written without their index are dropped on open
+    // and the mails they belonged to are fetched again.
+    let store = Arc::new(Store::open(&data).expect("reopen"));
+    let before = store.stats().expect("stats");
+    assert_eq!(before.messages, 0, "nothing was indexed before the kill");
+    assert_eq!(segments(), 0, "the orphaned bodies are gone");
+    sync::run(
+        config(&stack, stack.imap_port, ""),
+        Arc::clone(&store),
+        once(),
+        None,
+    )
+    .await
+    .expect("sync after the restart");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+    let stats = store.stats().expect("stats");
+    assert_eq!(stats.messages, 400, "every mail exactly once");
+    assert_eq!(stats.bodies, 400, "one body per mail, none left over");
+    for row in store.page(USER, "INBOX", None, usize::MAX).expect("page") {
+        let sender = row.summary.from.first().map(|p| p.email.clone());
+        let links = store.links_of(row.summary.id).expect("links");
+        assert!(
+            links
+                .iter()
+                .any(|r| r.kind == RecordKind::Contact && Some(&r.emails[0]) == sender.as_ref()),
+            "mail {} is not linked to its sender's contact",
+            row.summary.message_id
+        );
+        assert_eq!(row.summary.not_linked_reason, None);
+    }
 }
 
 #[tokio::test]
@@ -667,65 +787,67 @@ async fn bench_sync_vs_raw_fetch() {
     assert_eq!(folder_stats(&store, "INBOX"), (filled as u64, 0));
     drop(store);
 
-    // The real binary, with its peak memory.
+    // The real binary, best of 3 runs (each from an empty store), with its peak memory.
     let mut binary = None;
     if binary_has_sync() {
         let cfg_file = dir.path().join("config.toml");
         std::fs::write(&cfg_file, &plain).expect("config");
-        let data = dir.path().join("bin-data");
-        let t = Instant::now();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
-            .args(["sync", "--once", "--config"])
-            .arg(&cfg_file)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .expect("deskmail");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        binary = Some((t.elapsed().as_secs_f64(), children_max_rss_kb()));
-        // What `deskmail stats --json` says about the binary's store.
-        let stats = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
-            .args(["stats", "--json", "--config"])
-            .arg(&cfg_file)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .expect("deskmail stats");
-        let json: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats json");
-        let inbox = json["accounts"][0]["folders"]
-            .as_array()
-            .and_then(|f| f.iter().find(|f| f["name"] == "INBOX"))
-            .cloned()
-            .unwrap_or_default();
-        eprintln!(
-            "BENCH stats INBOX total={} bodies_missing={}",
-            inbox["total"], inbox["bodies_missing"]
-        );
-        assert_eq!(inbox["total"].as_u64(), Some(filled as u64));
-        assert_eq!(inbox["bodies_missing"].as_u64(), Some(0));
+        let mut best = f64::INFINITY;
+        for run in 0..3 {
+            let data = dir.path().join(format!("bin-data-{run}"));
+            let t = Instant::now();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+                .args(["sync", "--once", "--config"])
+                .arg(&cfg_file)
+                .arg("--data-dir")
+                .arg(&data)
+                .output()
+                .expect("deskmail");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            best = best.min(t.elapsed().as_secs_f64());
+            // What `deskmail stats --json` says about the binary's store.
+            let stats = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+                .args(["stats", "--json", "--config"])
+                .arg(&cfg_file)
+                .arg("--data-dir")
+                .arg(&data)
+                .output()
+                .expect("deskmail stats");
+            let json: serde_json::Value =
+                serde_json::from_slice(&stats.stdout).expect("stats json");
+            let inbox = json["accounts"][0]["folders"]
+                .as_array()
+                .and_then(|f| f.iter().find(|f| f["name"] == "INBOX"))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(inbox["total"].as_u64(), Some(filled as u64));
+            assert_eq!(inbox["bodies_missing"].as_u64(), Some(0));
+            let _ = std::fs::remove_dir_all(&data);
+        }
+        // The children's peak: the largest of the sync and stats runs.
+        binary = Some((best, children_max_rss_kb()));
     }
 
-    eprintln!("BENCH messages={filled}");
-    eprintln!("BENCH raw_fetch_s={raw:.3}");
+    let first = first_screen.map_or("n/a".to_string(), |f| format!("{:.3}", f.as_secs_f64()));
+    let (bin, rss) = match binary {
+        Some((secs, rss)) => (
+            format!(
+                "binary_best_of_3_s={secs:.3} ratio={:.2} (goal <= 1.50)",
+                secs / raw
+            ),
+            format!("peak_rss_mb={:.1} (goal <= 128)", rss as f64 / 1024.0),
+        ),
+        None => ("binary: no `sync` subcommand".to_string(), String::new()),
+    };
     eprintln!(
-        "BENCH deskmail_inprocess_s={total:.3} ratio={:.2}",
+        "BENCH sync messages={filled} raw_fetch_s={raw:.3} {bin} {rss} first_rows_s={first} \
+         (goal <= 0.30) inprocess_s={total:.3} inprocess_ratio={:.2}",
         total / raw
     );
-    if let Some(f) = first_screen {
-        eprintln!("BENCH first_screen_s={:.3}", f.as_secs_f64());
-    }
-    match binary {
-        Some((secs, rss)) => eprintln!(
-            "BENCH deskmail_binary_s={secs:.3} ratio={:.2} peak_rss_mb={:.1}",
-            secs / raw,
-            rss as f64 / 1024.0
-        ),
-        None => eprintln!("BENCH deskmail_binary: no `sync` subcommand in this build"),
-    }
 }
 
 #[tokio::test]
@@ -1026,4 +1148,107 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
     let whole = store.body(id).expect("read").expect("body");
     assert!(whole.ends_with(&big[big.len() - 1000..]) && whole.len() > big.len());
     assert!(!store.summary(id).expect("read").expect("summary").body_cut);
+}
+
+/// A plain-text relay to the server that keeps what the client sends.
+async fn recording_proxy(upstream: u16) -> (u16, Arc<std::sync::Mutex<Vec<u8>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&sent);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(k) = cr.read(&mut buf).await {
+                    if k == 0 {
+                        break;
+                    }
+                    if let Ok(mut l) = log.lock() {
+                        l.extend_from_slice(&buf[..k]);
+                    }
+                    if sw.write_all(&buf[..k]).await.is_err() {
+                        break;
+                    }
+                }
+                down.abort();
+            });
+        }
+    });
+    (port, sent)
+}
+
+#[tokio::test]
+async fn resync_with_qresync_learns_expunges_from_vanished_without_listing_every_uid() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(30, 51)), 30);
+    let (port, log) = recording_proxy(stack.imap_port).await;
+    let plain = with_line(
+        &with_line(&config_text(&stack, port, ""), "tls", "tls = \"none\""),
+        "ca_file",
+        "",
+    );
+    let cfg = Arc::new(Config::parse(&plain, Path::new("c.toml")).expect("config"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("first sync");
+
+    // Another client expunges two mails and flags one; one more arrives.
+    let mut s = stack.imap_session(USER).await;
+    s.select("INBOX").await.expect("SELECT");
+    let _: Vec<_> = s
+        .uid_store("3:4", "+FLAGS (\\Deleted)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE");
+    let _: Vec<_> = s
+        .uid_expunge("3:4")
+        .await
+        .expect("EXPUNGE")
+        .try_collect()
+        .await
+        .expect("EXPUNGE");
+    let _: Vec<_> = s
+        .uid_store("7", "+FLAGS (\\Flagged)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE");
+    let _ = s.logout().await;
+    stack.deliver(USER, &gen_mailbox(31, 51)[30]);
+
+    if let Ok(mut l) = log.lock() {
+        l.clear();
+    }
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("resync");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+    assert_eq!(folder_stats(&store, "INBOX").0, 29);
+    let sent = String::from_utf8_lossy(&log.lock().map(|l| l.clone()).unwrap_or_default())
+        .to_ascii_uppercase();
+    assert!(sent.contains("ENABLE QRESYNC"), "{sent}");
+    assert!(sent.contains("VANISHED"), "{sent}");
+    assert!(
+        !sent.contains("SEARCH ALL"),
+        "no list of every UID was asked for: {sent}"
+    );
 }

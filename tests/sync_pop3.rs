@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -653,4 +654,51 @@ async fn pop3_logs_in_over_sasl_oauth2_and_a_revoked_token_is_explained() {
         .expect_err("a revoked token must fail");
     assert_eq!(e.kind(), ErrorKind::AuthFailed, "{e}");
     assert!(e.to_string().contains("refused the OAuth2 token"), "{e}");
+}
+
+fn dated_mail(tag: &str, date: &str) -> Vec<u8> {
+    format!(
+        "From: Old Customer <old@example.com>\r\n\
+         To: support@desk.example\r\n\
+         Subject: {tag}\r\n\
+         Message-ID: <{tag}@example.com>\r\n\
+         Date: {date}\r\n\
+         \r\n\
+         Body of {tag}.\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn fetch_since_leaves_older_pop3_mail_on_the_server_and_never_deletes_it() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    for (tag, date) in [
+        ("dec-2025", "Mon, 15 Dec 2025 10:00:00 +0000"),
+        ("jan-2026", "Fri, 02 Jan 2026 09:00:00 +0000"),
+        ("mar-2025", "Sat, 01 Mar 2025 10:00:00 +0000"),
+        ("nov-2026", "Thu, 05 Nov 2026 09:00:00 +0000"),
+    ] {
+        stack.deliver(USER, &dated_mail(tag, date));
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let extra = "fetch_since = \"2026-01-01\"\ndelete_after_download = true";
+    let cfg = parse(&pop3_account(&stack, USER, stack.pop3s_port, "tls", extra));
+    for _ in 0..2 {
+        sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+            .await
+            .expect("sync");
+        let subjects: HashSet<String> = store
+            .page(USER, "INBOX", None, usize::MAX)
+            .expect("page")
+            .into_iter()
+            .map(|r| r.summary.subject)
+            .collect();
+        assert_eq!(
+            subjects,
+            HashSet::from(["jan-2026".to_string(), "nov-2026".to_string()])
+        );
+        // Only what was stored is deleted; the older mail stays on the server.
+        assert_eq!(stack.message_count(USER, "INBOX"), 2);
+    }
 }

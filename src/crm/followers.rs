@@ -121,6 +121,36 @@ pub fn notifications_for_new_mail(
     Ok(out)
 }
 
+/// The notifications the followers of `r` get for mail `msg` newly linked
+/// to it (ids left 0: assigned when written). Reads only.
+pub fn notifications_for_link(
+    store: &dyn crate::crm::linking::LinkReads,
+    msg: &MessageSummary,
+    r: RecordRef,
+) -> Result<Vec<Notification>, StoreError> {
+    let Some(rec) = store.record(r.0, r.1)? else {
+        return Ok(Vec::new());
+    };
+    if rec.deleted {
+        return Ok(Vec::new());
+    }
+    let created = chrono::Utc::now().timestamp();
+    Ok(rec
+        .followers
+        .iter()
+        .filter(|agent| !sent_by(msg, agent))
+        .map(|agent| Notification {
+            id: 0,
+            agent: agent.clone(),
+            message: msg.id,
+            record: Some(r),
+            text: notification_text(&rec, msg),
+            created,
+            read: false,
+        })
+        .collect())
+}
+
 /// Record a notification for every follower of `r` (the mail was just
 /// linked to it); returns `(agent, text)` of each.
 pub fn notify_followers(
@@ -128,28 +158,10 @@ pub fn notify_followers(
     msg: &MessageSummary,
     r: RecordRef,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let Some(rec) = store.record(r.0, r.1)? else {
-        return Ok(Vec::new());
-    };
-    if rec.deleted {
-        return Ok(Vec::new());
-    }
     let mut out = Vec::new();
-    for agent in &rec.followers {
-        if sent_by(msg, agent) {
-            continue;
-        }
-        let text = notification_text(&rec, msg);
-        store.add_notification(Notification {
-            id: 0,
-            agent: agent.clone(),
-            message: msg.id,
-            record: Some(r),
-            text: text.clone(),
-            created: chrono::Utc::now().timestamp(),
-            read: false,
-        })?;
-        out.push((agent.clone(), text));
+    for n in notifications_for_link(store, msg, r)? {
+        out.push((n.agent.clone(), n.text.clone()));
+        store.add_notification(n)?;
     }
     Ok(out)
 }

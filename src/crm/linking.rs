@@ -24,7 +24,7 @@
 
 use crate::mail::address::normalize_email;
 use crate::store::{
-    MailStatus, MessageSummary, Party, Record, RecordKind, RecordRef, Store, StoreError,
+    BatchView, MailStatus, MessageSummary, Party, Record, RecordKind, RecordRef, Store, StoreError,
 };
 
 /// The default attachment limit above which a mail is not attached (10 MB).
@@ -243,11 +243,89 @@ impl LinkRules {
     }
 }
 
+/// What the rules read: the store itself, or the store as an ingest batch
+/// will leave it (records, links and mails earlier in the same batch).
+pub trait LinkReads {
+    fn next_id(&self) -> Result<u64, StoreError>;
+    fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError>;
+    fn records(&self, kind: RecordKind) -> Result<Vec<Record>, StoreError>;
+    fn records_by_address(&self, email: &str) -> Result<Vec<Record>, StoreError>;
+    fn id_by_message_id(&self, mid: &str) -> Result<Option<u64>, StoreError>;
+    fn links_of(&self, msg: u64) -> Result<Vec<Record>, StoreError>;
+    fn accounts_of(&self, msg: u64) -> Result<Vec<String>, StoreError>;
+    /// Attachment bytes of a stored mail, parsed from its body (None without one).
+    fn stored_attachment_bytes(&self, msg: u64) -> Result<Option<u64>, StoreError>;
+}
+
+impl LinkReads for Store {
+    fn next_id(&self) -> Result<u64, StoreError> {
+        Store::next_id(self)
+    }
+    fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
+        Store::record(self, kind, id)
+    }
+    fn records(&self, kind: RecordKind) -> Result<Vec<Record>, StoreError> {
+        Store::records(self, kind)
+    }
+    fn records_by_address(&self, email: &str) -> Result<Vec<Record>, StoreError> {
+        Store::records_by_address(self, email)
+    }
+    fn id_by_message_id(&self, mid: &str) -> Result<Option<u64>, StoreError> {
+        Store::id_by_message_id(self, mid)
+    }
+    fn links_of(&self, msg: u64) -> Result<Vec<Record>, StoreError> {
+        Store::links_of(self, msg)
+    }
+    fn accounts_of(&self, msg: u64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .locations(msg)?
+            .into_iter()
+            .map(|l| l.account)
+            .collect())
+    }
+    fn stored_attachment_bytes(&self, msg: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .body(msg)?
+            .and_then(|raw| crate::sync::ingest::attachment_bytes(&raw)))
+    }
+}
+
+impl LinkReads for BatchView<'_> {
+    fn next_id(&self) -> Result<u64, StoreError> {
+        BatchView::next_id(self)
+    }
+    fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
+        BatchView::record(self, kind, id)
+    }
+    fn records(&self, kind: RecordKind) -> Result<Vec<Record>, StoreError> {
+        BatchView::records(self, kind)
+    }
+    fn records_by_address(&self, email: &str) -> Result<Vec<Record>, StoreError> {
+        BatchView::records_by_address(self, email)
+    }
+    fn id_by_message_id(&self, mid: &str) -> Result<Option<u64>, StoreError> {
+        BatchView::id_by_message_id(self, mid)
+    }
+    fn links_of(&self, msg: u64) -> Result<Vec<Record>, StoreError> {
+        BatchView::links_of(self, msg)
+    }
+    fn accounts_of(&self, msg: u64) -> Result<Vec<String>, StoreError> {
+        BatchView::accounts_of(self, msg)
+    }
+    fn stored_attachment_bytes(&self, _msg: u64) -> Result<Option<u64>, StoreError> {
+        // A mail of the batch was parsed already: its side says the size.
+        Ok(None)
+    }
+}
+
 /// How many of a mail's References (newest first) are followed.
 const THREAD_DEPTH: usize = 5;
 
 /// Cases and deals the mails this one answers are linked to.
-fn thread_records(store: &Store, msg: &MessageSummary) -> Result<Vec<RecordRef>, StoreError> {
+fn thread_records(
+    store: &dyn LinkReads,
+    msg: &MessageSummary,
+) -> Result<Vec<RecordRef>, StoreError> {
     let mut out = Vec::new();
     let parents = msg
         .in_reply_to
@@ -284,38 +362,36 @@ fn thread_records(store: &Store, msg: &MessageSummary) -> Result<Vec<RecordRef>,
 
 /// Whether the mail was found only in the system address's own mailbox.
 fn only_in_system_mailbox(
-    store: &Store,
+    store: &dyn LinkReads,
     rules: &LinkRules,
     msg: &MessageSummary,
 ) -> Result<bool, StoreError> {
     if rules.system_accounts.is_empty() || rules.system_address.is_none() || msg.id == 0 {
         return Ok(false);
     }
-    let locs = store.locations(msg.id)?;
-    Ok(!locs.is_empty()
-        && locs
-            .iter()
-            .all(|l| rules.system_accounts.contains(&l.account)))
+    let accounts = store.accounts_of(msg.id)?;
+    Ok(!accounts.is_empty() && accounts.iter().all(|a| rules.system_accounts.contains(a)))
 }
 
-/// Whether any of the mail's attachments push it over the limit.
-fn attachments_over(store: &Store, msg: &MessageSummary, limit: u64) -> Result<bool, StoreError> {
+/// Whether any of the mail's attachments push it over the limit; `known`
+/// is the size parsing found, when the mail was just parsed.
+fn attachments_over(
+    store: &dyn LinkReads,
+    msg: &MessageSummary,
+    limit: u64,
+    known: Option<u64>,
+) -> Result<bool, StoreError> {
     if !msg.has_attachments || msg.size <= limit {
         // An encoded attachment is never smaller than its content.
         return Ok(false);
     }
-    if msg.id != 0
-        && let Some(raw) = store.body(msg.id)?
-        && let Some(parsed) = mail_parser::MessageParser::default().parse(&raw)
-    {
-        let total: u64 = parsed
-            .attachments()
-            .map(|p| p.contents().len() as u64)
-            .sum();
-        return Ok(total > limit);
-    }
+    let total = match known {
+        Some(n) => Some(n),
+        None if msg.id != 0 => store.stored_attachment_bytes(msg.id)?,
+        None => None,
+    };
     // Only the summary: base64 carries 3 bytes in 4.
-    Ok(msg.size / 4 * 3 > limit)
+    Ok(total.unwrap_or(msg.size / 4 * 3) > limit)
 }
 
 /// The reason shown for mail whose attachments are over the limit.
@@ -359,7 +435,11 @@ pub fn party_name(p: &Party) -> String {
 }
 
 /// Live records of the matched kinds found under any of `email`'s lookup keys.
-fn records_for(store: &Store, rules: &LinkRules, email: &str) -> Result<Vec<Record>, StoreError> {
+fn records_for(
+    store: &dyn LinkReads,
+    rules: &LinkRules,
+    email: &str,
+) -> Result<Vec<Record>, StoreError> {
     let mut out: Vec<Record> = Vec::new();
     for key in rules.lookup_keys(email) {
         for r in store.records_by_address(&key)? {
@@ -398,14 +478,15 @@ fn domain_of(email: &str) -> Option<String> {
     normalize_email(email, false).and_then(|n| n.rsplit_once('@').map(|(_, d)| d.to_string()))
 }
 
-/// Create (or find) the record a `desk+tag@` address asks for, for one party.
+/// Find the record a `desk+tag@` address asks for, for one party, or make
+/// it (not written: the caller writes it with the links).
 fn create_for_party(
-    store: &Store,
+    store: &dyn LinkReads,
     rules: &LinkRules,
     kind: RecordKind,
     p: &Party,
     accounts: &[Record],
-) -> Result<Option<(RecordRef, bool)>, StoreError> {
+) -> Result<Option<(Record, bool)>, StoreError> {
     let Some(email) = normalize_email(&p.email, false) else {
         return Ok(None);
     };
@@ -413,9 +494,10 @@ fn create_for_party(
         .into_iter()
         .find(|r| r.kind == kind)
     {
-        return Ok(Some((existing.reference(), false)));
+        return Ok(Some((existing, false)));
     }
     let mut r = Record::new(kind, party_name(p));
+    r.id = store.next_id()?;
     r.emails = vec![email.clone()];
     r.fields.insert("source".into(), "email".into());
     match kind {
@@ -439,20 +521,32 @@ fn create_for_party(
         }
         _ => {}
     }
-    let r = store.put_record(r)?;
     tracing::info!(kind = kind.name(), id = r.id, email = %email, "record created from a system address");
-    Ok(Some((r.reference(), true)))
+    Ok(Some((r, true)))
 }
 
-/// The single entry point after ingest: apply every rule to one stored mail,
-/// create what `desk+tag@` addresses ask for, link, notify followers and
-/// store the reason when nothing is attached.
-pub fn process_new_mail(
-    store: &Store,
+/// What the rules decided for one mail, before anything is written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkDecision {
+    /// Every record the mail is to be linked to.
+    pub linked: Vec<RecordRef>,
+    /// Records a `desk+contact@`/`+lead@`/`+customer@` address asks for,
+    /// with their ids assigned but not written yet.
+    pub created: Vec<Record>,
+    pub reason: Option<String>,
+    pub ignored: Vec<String>,
+}
+
+/// Apply every rule to one mail and decide, writing nothing: what it links
+/// to, what records it creates and why it stays unlinked. `attachments` is
+/// the attachment size parsing found (`None`: look at the stored body).
+pub fn decide(
+    store: &dyn LinkReads,
     rules: &LinkRules,
     msg: &MessageSummary,
-) -> Result<LinkOutcome, StoreError> {
-    let mut out = LinkOutcome::default();
+    attachments: Option<u64>,
+) -> Result<LinkDecision, StoreError> {
+    let mut out = LinkDecision::default();
     let outgoing = rules.is_outgoing(msg);
 
     // System address mentions.
@@ -491,7 +585,7 @@ pub fn process_new_mail(
     } else if !in_to_cc && in_bcc {
         Some(REASON_BCC_ONLY.to_string())
     } else if let Some(limit) = rules.max_attachment_bytes
-        && attachments_over(store, msg, limit)?
+        && attachments_over(store, msg, limit, attachments)?
     {
         Some(attachment_reason(limit))
     } else {
@@ -499,7 +593,7 @@ pub fn process_new_mail(
     };
     if let Some(reason) = stop {
         tracing::debug!(message_id = %msg.message_id, %reason, "mail not attached");
-        out.reason = store_reason(store, msg, Some(reason))?;
+        out.reason = Some(reason);
         return Ok(out);
     }
 
@@ -538,10 +632,15 @@ pub fn process_new_mail(
             continue;
         };
         for p in &creators {
-            if let Some((r, created)) = create_for_party(store, rules, kind, p, &accounts)?
-                && created
-                && !out.created.contains(&r)
-            {
+            // One mail naming the same new party twice makes one record.
+            let made = out.created.iter().find(|r| {
+                r.kind == kind
+                    && normalize_email(&p.email, false).is_some_and(|e| r.emails.contains(&e))
+            });
+            if made.is_some() {
+                continue;
+            }
+            if let Some((r, true)) = create_for_party(store, rules, kind, p, &accounts)? {
                 out.created.push(r);
             }
         }
@@ -580,26 +679,45 @@ pub fn process_new_mail(
         push(r, &mut linked);
     }
     // Records just created always take the mail, even when a lookup key missed.
-    for r in &out.created {
-        push(*r, &mut linked);
-    }
-
-    for r in &linked {
-        if store.link(msg.id, *r)? {
-            out.notified
-                .extend(crate::crm::followers::notify_followers(store, msg, *r)?);
-        }
+    for r in out.created.iter().map(Record::reference) {
+        push(r, &mut linked);
     }
     out.linked = linked;
-
-    let reason = if !out.linked.is_empty() {
+    out.reason = if !out.linked.is_empty() {
         None
     } else if customers.is_empty() {
         Some(REASON_AGENT.to_string())
     } else {
         Some(REASON_NO_MATCH.to_string())
     };
-    out.reason = store_reason(store, msg, reason)?;
+    Ok(out)
+}
+
+/// The rules applied to one stored mail, written at once: records that
+/// `desk+tag@` addresses ask for, links, followers' notifications and the
+/// reason when nothing is attached. Ingest decides the same inside its
+/// batch (`sync::pipeline`); this is for mail already stored (relink).
+pub fn process_new_mail(
+    store: &Store,
+    rules: &LinkRules,
+    msg: &MessageSummary,
+) -> Result<LinkOutcome, StoreError> {
+    let d = decide(store, rules, msg, None)?;
+    let mut out = LinkOutcome {
+        ignored: d.ignored,
+        ..LinkOutcome::default()
+    };
+    for r in d.created {
+        out.created.push(store.put_record(r)?.reference());
+    }
+    for r in &d.linked {
+        if store.link(msg.id, *r)? {
+            out.notified
+                .extend(crate::crm::followers::notify_followers(store, msg, *r)?);
+        }
+    }
+    out.linked = d.linked;
+    out.reason = store_reason(store, msg, d.reason)?;
     Ok(out)
 }
 

@@ -4,8 +4,9 @@
 pub mod mailgen;
 
 use crate::config::{AccountConfig, AgentConfig, Config, TlsMode};
-use crate::crm::linking::{LinkRules, auto_link};
-use crate::store::{FolderState, NewMail, Record, RecordKind, Store, StoreError, flags};
+use crate::crm::linking::LinkRules;
+use crate::store::{FolderState, Record, RecordKind, Store, StoreError, flags};
+use crate::sync::pipeline::{Extras, Incoming, Steps};
 use mailgen::{Attachment, Charset, DraftMail, Rng};
 
 pub const DEFAULT_MESSAGES: usize = 320;
@@ -227,8 +228,10 @@ struct Thread {
 /// Write the demo desk into `store` (which should be empty).
 pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, StoreError> {
     let cfg = demo_config();
-    let rules = LinkRules::from_config(&cfg);
-    let own = cfg.own_addresses();
+    let steps = Steps::new(
+        std::sync::Arc::new(LinkRules::from_config(&cfg)),
+        std::sync::Arc::new(cfg.own_addresses()),
+    );
     let mut rng = Rng::new(seed);
     let mut report = DemoReport::default();
 
@@ -367,7 +370,7 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
     ];
     let mut threads: Vec<Thread> = Vec::new();
     let mut uid_next = std::collections::HashMap::<(usize, &str), u32>::new();
-    let mut pending: Vec<NewMail> = Vec::new();
+    let mut pending: Vec<Incoming> = Vec::new();
     let mut first_mail_of_person: std::collections::HashMap<usize, String> = Default::default();
     for i in 0..messages {
         let date =
@@ -544,7 +547,6 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
             (m, account, "INBOX")
         };
         let raw = mail.to_bytes();
-        let summary = crate::sync::ingest::summary_from_raw(&raw, &own);
         let uid = uid_next.entry((account, folder)).or_insert(0);
         *uid += 1;
         let recent = i + 25 >= messages;
@@ -555,20 +557,21 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
         if rng.chance(5) {
             f |= flags::FLAGGED;
         }
-        pending.push(NewMail {
+        pending.push(Incoming {
             account: accounts[account].0.to_string(),
             folder: folder.to_string(),
             uidvalidity: 1,
             uid: *uid,
             flags: f,
-            summary,
-            raw: Some(raw),
+            raw,
+            reported_size: 0,
+            inherit_links_of: None,
         });
         if pending.len() >= 2000 {
-            report.messages += ingest_and_link(store, &rules, std::mem::take(&mut pending))?;
+            report.messages += ingest_batch(store, &steps, std::mem::take(&mut pending))?;
         }
     }
-    report.messages += ingest_and_link(store, &rules, pending)?;
+    report.messages += ingest_batch(store, &steps, pending)?;
 
     // Cases and tasks on the first mails of some contacts.
     let statuses = [
@@ -618,16 +621,7 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
     Ok(report)
 }
 
-fn ingest_and_link(
-    store: &Store,
-    rules: &LinkRules,
-    mails: Vec<NewMail>,
-) -> Result<usize, StoreError> {
-    let r = store.ingest(mails, None)?;
-    for id in &r.created {
-        if let Some(s) = store.summary(*id)? {
-            auto_link(store, rules, &s)?;
-        }
-    }
+fn ingest_batch(store: &Store, steps: &Steps, mails: Vec<Incoming>) -> Result<usize, StoreError> {
+    let r = steps.ingest_now(store, mails, Extras::default())?;
     Ok(r.created.len())
 }

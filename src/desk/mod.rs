@@ -1036,38 +1036,33 @@ impl Desk {
         built: &crate::outbox::message::BuiltMail,
         parent: Option<&MessageSummary>,
     ) -> Result<(), crate::store::StoreError> {
-        let own = self.config.own_addresses();
-        let summary = crate::sync::ingest::summary_from_raw(&built.raw, &own);
         let folder = "Sent".to_string();
         let uid = self
             .store
             .folder_state(&out.account, &folder)?
             .map(|s| s.uidnext.max(s.total as u32 + 1))
             .unwrap_or(1);
-        let report = self.store.ingest(
-            vec![crate::store::NewMail {
+        let steps = crate::sync::pipeline::Steps::new(
+            std::sync::Arc::new(self.rules.clone()),
+            std::sync::Arc::new(self.config.own_addresses()),
+        );
+        // The copy takes the links of the mail it answers in its own batch.
+        steps.ingest_now(
+            &self.store,
+            vec![crate::sync::pipeline::Incoming {
                 account: out.account.clone(),
                 folder: folder.clone(),
                 uidvalidity: 1,
                 uid: uid + 1_000_000,
                 flags: flags::SEEN,
-                summary,
-                raw: Some(built.raw.clone()),
+                raw: built.raw.clone(),
+                reported_size: 0,
+                inherit_links_of: parent.map(|p| p.id),
             }],
-            None,
+            crate::sync::pipeline::Extras::default(),
         )?;
         if let Some(h) = self.search_handle() {
             h.new_mail();
-        }
-        for id in report.created.iter().chain(report.located.iter()) {
-            if let Some(p) = parent {
-                for r in self.store.links_of(p.id)? {
-                    self.store.link(*id, r.reference())?;
-                }
-            }
-            if let Some(s) = self.store.summary(*id)? {
-                auto_link(&self.store, &self.rules, &s)?;
-            }
         }
         if let Some(p) = parent {
             for loc in self.store.locations(p.id)? {

@@ -33,7 +33,7 @@ use super::diagnose::{self, Diagnosis, FailureKind};
 use super::imap;
 use super::smtp::SubmitError;
 use crate::config::{AccountKind, Config};
-use crate::store::{NewMail, OutboxEntry, OutboxState, Store, StoreError, flags};
+use crate::store::{OutboxEntry, OutboxState, Store, StoreError, flags};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -602,37 +602,47 @@ fn record_locally(
     uid: u32,
     answered_on_server: &mut Vec<(String, u32, u32)>,
 ) -> Result<(), StoreError> {
-    let own = config.own_addresses();
-    let summary = crate::sync::ingest::summary_from_raw(&entry.raw, &own);
-    let mid = summary.message_id.clone();
-    let report = store.ingest(
-        vec![NewMail {
+    let rules = Arc::new(crate::crm::linking::LinkRules::from_config(config));
+    let pipeline = crate::sync::pipeline::Pipeline::new(
+        Arc::clone(store),
+        rules,
+        Arc::new(config.own_addresses()),
+    );
+    // The Sent copy takes the links of the mail it answers in its own batch.
+    let report = pipeline.ingest_now(
+        vec![crate::sync::pipeline::Incoming {
             account: entry.account.clone(),
             folder: folder.to_string(),
             uidvalidity,
             uid,
             flags: flags::SEEN,
-            summary,
-            raw: Some(entry.raw.clone()),
+            raw: entry.raw.clone(),
+            reported_size: 0,
+            inherit_links_of: entry.in_reply_to,
         }],
-        None,
+        crate::sync::pipeline::Extras::default(),
     )?;
     let id = match report.created.first().or(report.located.first()) {
         Some(id) => Some(*id),
-        None => match store.id_by_message_id(&mid)? {
-            Some(id) => Some(id),
-            None => store.id_by_uid(&entry.account, folder, uidvalidity, uid)?,
-        },
-    };
-    if let Some(id) = id {
-        if let Some(parent) = entry.in_reply_to {
-            for r in store.links_of(parent)? {
-                store.link(id, r.reference())?;
+        None => {
+            match store.id_by_message_id(&crate::mail::thread::normalize_id(&entry.message_id))? {
+                Some(id) => Some(id),
+                None => store.id_by_uid(&entry.account, folder, uidvalidity, uid)?,
             }
         }
-        if let Some(s) = store.summary(id)? {
-            let rules = crate::crm::linking::LinkRules::from_config(config);
-            crate::crm::linking::auto_link(store, &rules, &s)?;
+    };
+    if let Some(id) = id {
+        // Already stored (a repeated step, or synced first): the rules run on it as stored.
+        if report.created.is_empty() {
+            if let Some(parent) = entry.in_reply_to {
+                for r in store.links_of(parent)? {
+                    store.link(id, r.reference())?;
+                }
+            }
+            if let Some(s) = store.summary(id)? {
+                let rules = crate::crm::linking::LinkRules::from_config(config);
+                crate::crm::linking::auto_link(store, &rules, &s)?;
+            }
         }
         emit(events, OutboxUpdate::LinksChanged { id });
     }

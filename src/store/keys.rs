@@ -4,7 +4,10 @@
 
 pub const SCHEMA_VERSION: &[u8] = b"v";
 pub const MESSAGE: u8 = b'm';
+/// Schema 1 only: raw bodies in the index tree.
 pub const BODY: u8 = b'b';
+/// (id): where a mail's raw body lives in the segment files.
+pub const BODY_AT: u8 = b'B';
 pub const MSGID: u8 = b'i';
 pub const FOLDER_INDEX: u8 = b'f';
 pub const UID_MAP: u8 = b'u';

@@ -1,7 +1,8 @@
 //! Messages, their locations (account, folder, UID) and folder indexes.
 //! One mail record per Message-ID: a second copy only adds a location.
 
-use super::{Result, Store, decode, encode, keys};
+use super::batch::{BatchLinker, BatchView, IngestExtras, LinkPlan};
+use super::{Record, Result, Store, StoreError, decode, encode, keys};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -187,6 +188,8 @@ pub struct IngestReport {
     pub located: Vec<u64>,
     /// Locations that were already known (a resumed batch).
     pub skipped: usize,
+    /// Records the linking rules created (`desk+contact@` and the like).
+    pub records_created: Vec<super::RecordRef>,
 }
 
 /// One row of a message list page.
@@ -226,10 +229,38 @@ impl Store {
         mails: Vec<NewMail>,
         cursor: Option<(&str, FolderState)>,
     ) -> Result<IngestReport> {
+        self.ingest_with(
+            mails,
+            IngestExtras {
+                cursor,
+                ..IngestExtras::default()
+            },
+            None,
+        )
+    }
+
+    /// [`Store::ingest`] with the linking of new mail decided in the same
+    /// batch: `linker` sees the store plus everything earlier in the batch,
+    /// and its links, records, notifications and not-linked reason are
+    /// written atomically with the mail, its indexes and its UID map.
+    pub fn ingest_with(
+        &self,
+        mails: Vec<NewMail>,
+        extras: IngestExtras<'_>,
+        linker: Option<&dyn BatchLinker>,
+    ) -> Result<IngestReport> {
+        let IngestExtras {
+            cursor,
+            setting,
+            sides,
+        } = extras;
         let _guard = self.lock();
         let mut batch = sled::Batch::default();
-        let mut body_batch = sled::Batch::default();
+        let mut bodies: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut report = IngestReport::default();
+        // New records, decided before linking, encoded once linking is done.
+        let mut fresh: Vec<(MessageSummary, usize)> = Vec::new();
+        let mut accounts_of: HashMap<u64, Vec<String>> = HashMap::new();
         // Overlays so mails later in the batch see earlier ones.
         let mut msgids: HashMap<String, (u64, u64, u64)> = HashMap::new();
         let mut subjects: HashMap<Vec<u8>, u64> = HashMap::new();
@@ -238,7 +269,7 @@ impl Store {
         let mut seen_locs: std::collections::HashSet<Vec<u8>> = Default::default();
         let mut fingerprints: HashMap<u64, Fingerprint> = HashMap::new();
 
-        for mail in mails {
+        for (index, mut mail) in mails.into_iter().enumerate() {
             let ukey = keys::uid_map(&mail.account, &mail.folder, mail.uidvalidity, mail.uid);
             if seen_locs.contains(&ukey) || self.tree.contains_key(&ukey)? {
                 report.skipped += 1;
@@ -278,10 +309,12 @@ impl Store {
                             .map(|s| (s.date, s.thread_id))
                             .unwrap_or((mail.summary.date, id)),
                     };
-                    if let Some(raw) = &mail.raw
-                        && !self.bodies.contains_key(Self::body_key(id))?
+                    if mail.raw.is_some()
+                        && !self.has_body(id)?
+                        && !bodies.iter().any(|(b, _)| *b == id)
+                        && let Some(raw) = mail.raw.take()
                     {
-                        body_batch.insert(&Self::body_key(id), raw.as_slice());
+                        bodies.push((id, raw));
                     }
                     report.located.push(id);
                     (id, date, tid)
@@ -306,9 +339,8 @@ impl Store {
                         None => self.thread_size(summary.thread_id)?,
                     };
                     thread_sizes.insert(summary.thread_id, size + 1);
-                    batch.insert(keys::with_id(keys::MESSAGE, id), encode(&summary)?);
-                    if let Some(raw) = &mail.raw {
-                        body_batch.insert(&Self::body_key(id), raw.as_slice());
+                    if let Some(raw) = mail.raw.take() {
+                        bodies.push((id, raw));
                     }
                     batch.insert(
                         keys::msgid(&mid),
@@ -319,9 +351,15 @@ impl Store {
                         (id, summary.date.max(0) as u64, summary.thread_id),
                     );
                     report.created.push(id);
-                    (id, summary.date, summary.thread_id)
+                    let (date, tid) = (summary.date, summary.thread_id);
+                    fresh.push((summary, index));
+                    (id, date, tid)
                 }
             };
+            let accs = accounts_of.entry(id).or_default();
+            if !accs.contains(&mail.account) {
+                accs.push(mail.account.clone());
+            }
             batch.insert(
                 keys::thread_member(&mail.account, &mail.folder, tid, date, id),
                 &[],
@@ -380,8 +418,100 @@ impl Store {
         for ((account, folder), st) in states {
             batch.insert(keys::folder_state(&account, &folder), encode(&st)?);
         }
-        self.apply_with_bodies(batch, body_batch)?;
+        let mut view = BatchView {
+            store: self,
+            msgids: &msgids,
+            accounts: &accounts_of,
+            links: HashMap::new(),
+            records: Vec::new(),
+        };
+        for (mut summary, index) in fresh {
+            if let Some(linker) = linker {
+                let side = sides.get(index).copied().unwrap_or_default();
+                let plan = linker.decide(&view, &summary, side)?;
+                self.plan_into_batch(&mut batch, &mut view, &summary, &plan)?;
+                summary.not_linked_reason = plan.reason;
+            }
+            batch.insert(keys::with_id(keys::MESSAGE, summary.id), encode(&summary)?);
+        }
+        report.records_created = view.records.iter().map(Record::reference).collect();
+        if let Some((name, value)) = setting {
+            let mut k = vec![keys::SETTING];
+            k.extend_from_slice(name.as_bytes());
+            batch.insert(k, value.as_bytes());
+        }
+        self.write_bodies_then_index(batch, bodies)?;
         Ok(report)
+    }
+
+    /// One mail's links, new records and notifications into the batch; the
+    /// view learns them so later mails of the batch see them.
+    fn plan_into_batch(
+        &self,
+        batch: &mut sled::Batch,
+        view: &mut BatchView<'_>,
+        summary: &MessageSummary,
+        plan: &LinkPlan,
+    ) -> Result<()> {
+        for r in &plan.records {
+            let mut r = r.clone();
+            r.emails = r.emails.iter().map(|e| e.trim().to_lowercase()).collect();
+            for e in &r.emails {
+                batch.insert(keys::record_by_address(e, r.kind.code(), r.id), &[]);
+            }
+            batch.insert(keys::record(r.kind.code(), r.id), encode(&r)?);
+            view.records.push(r);
+        }
+        let links = view.links.entry(summary.id).or_default();
+        for to in &plan.links {
+            if links.contains(to) {
+                continue;
+            }
+            links.push(*to);
+            batch.insert(
+                keys::link_by_message(summary.id, to.0.code(), to.1),
+                &summary.date.to_be_bytes(),
+            );
+            batch.insert(
+                keys::link_by_record(to.0.code(), to.1, summary.date, summary.id),
+                &[],
+            );
+        }
+        for n in &plan.notifications {
+            let mut n = n.clone();
+            n.id = self.next_id()?;
+            batch.insert(
+                super::notifications::notification_key(&n.agent, n.id),
+                encode(&n)?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Bodies first, in a segment file made durable, then the index batch
+    /// that points at them. A crash in between leaves a segment nothing
+    /// points to, removed on the next open; the mails are fetched again.
+    pub(super) fn write_bodies_then_index(
+        &self,
+        mut index: sled::Batch,
+        bodies: Vec<(u64, Vec<u8>)>,
+    ) -> Result<()> {
+        if !bodies.is_empty() {
+            let parts: Vec<(u64, &[u8])> =
+                bodies.iter().map(|(id, b)| (*id, b.as_slice())).collect();
+            let locs = self
+                .segments
+                .write(self.next_id()?, &parts)
+                .map_err(|e| self.io_error(e))?;
+            for ((id, _), loc) in bodies.iter().zip(locs) {
+                index.insert(keys::with_id(keys::BODY_AT, *id), &loc.encode()[..]);
+            }
+            self.after_bodies_fault()?;
+        }
+        self.tree
+            .apply_batch(index)
+            .map_err(|e| self.explain(e.into()))?;
+        Ok(())
     }
 
     /// The mail indexed under `mid`: in this batch or stored. The date and
@@ -458,14 +588,10 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Store bodies fetched after their summaries, with the folder cursor, atomically.
+    /// Store bodies fetched after their summaries.
     pub fn put_bodies(&self, bodies: Vec<(u64, Vec<u8>)>) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for (id, raw) in bodies {
-            batch.insert(&Self::body_key(id), raw);
-        }
-        self.bodies.apply_batch(batch)?;
-        Ok(())
+        let _g = self.lock();
+        self.write_bodies_then_index(sled::Batch::default(), bodies)
     }
 
     pub fn summary(&self, id: u64) -> Result<Option<MessageSummary>> {
@@ -484,9 +610,7 @@ impl Store {
         s.body_cut = false;
         let mut index = sled::Batch::default();
         index.insert(keys::with_id(keys::MESSAGE, id), encode(&s)?);
-        let mut bodies = sled::Batch::default();
-        bodies.insert(&Self::body_key(id), raw);
-        self.apply_with_bodies(index, bodies)
+        self.write_bodies_then_index(index, vec![(id, raw.to_vec())])
     }
 
     pub fn update_summary(&self, s: &MessageSummary) -> Result<()> {
@@ -496,11 +620,19 @@ impl Store {
     }
 
     pub fn body(&self, id: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.bodies.get(Self::body_key(id))?.map(|v| v.to_vec()))
+        let Some(v) = self.tree.get(keys::with_id(keys::BODY_AT, id))? else {
+            return Ok(None);
+        };
+        let loc = super::segments::Locator::decode(&v)
+            .ok_or_else(|| StoreError::Decode(format!("the body place of mail {id}")))?;
+        self.segments
+            .read(&loc)
+            .map(Some)
+            .map_err(|e| self.io_error(e))
     }
 
     pub fn has_body(&self, id: u64) -> Result<bool> {
-        Ok(self.bodies.contains_key(Self::body_key(id))?)
+        Ok(self.tree.contains_key(keys::with_id(keys::BODY_AT, id))?)
     }
 
     pub fn id_by_message_id(&self, message_id: &str) -> Result<Option<u64>> {

@@ -3,6 +3,7 @@
 //! Writes that belong together go in one atomic `apply_batch`; readers never
 //! scan more than the rows they show.
 
+pub mod batch;
 pub mod changes;
 pub mod disk;
 pub mod drafts;
@@ -13,6 +14,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod records;
 pub mod search_feed;
+pub mod segments;
 pub mod snooze;
 
 use serde::{Deserialize, Serialize};
@@ -22,12 +24,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use batch::{BatchLinker, BatchView, IngestExtras, IngestSide, LinkPlan};
 pub use messages::*;
 pub use outbox::*;
 pub use records::*;
 
 /// 2: raw bodies moved out of the index tree into their own `bodies` tree.
-pub const SCHEMA: u32 = 2;
+/// 3: raw bodies moved out of sled into segment files (`segments`).
+pub const SCHEMA: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,9 +79,10 @@ pub struct Store {
     /// wait for ever for room (see `Drop for Store`).
     db: ManuallyDrop<sled::Db>,
     tree: ManuallyDrop<sled::Tree>,
-    /// Raw RFC 822 bodies by message id. Kept apart so the index tree's
-    /// nodes stay small (sled copies a node on every write to it).
+    /// Schema 2's raw bodies by message id, emptied into segments on open.
     bodies: ManuallyDrop<sled::Tree>,
+    /// Raw RFC 822 bodies, outside sled so its tree holds small rows only.
+    segments: segments::Segments,
     /// The data dir, for messages about its disk.
     dir: PathBuf,
     /// A write failed for lack of room or stalled: do not flush on drop.
@@ -97,6 +102,10 @@ pub enum FaultPoint {
     OutboxSent,
     /// Recording that a sent entry still owes its after-send steps.
     OutboxFollowup,
+    /// An ingest batch, after its bodies are written and before its index.
+    IngestAfterBodies,
+    /// The same moment, but the process dies there (SIGKILL).
+    KillAfterBodies,
 }
 
 /// A row as stored; a value that cannot be written is an error, never
@@ -171,10 +180,24 @@ impl Store {
         let db = open_db(dir)?;
         let tree = db.open_tree("desk").map_err(|e| open_error(dir, e))?;
         let bodies = db.open_tree("bodies").map_err(|e| open_error(dir, e))?;
+        let segments = segments::Segments::open(dir).map_err(|e| {
+            if disk::is_disk_full(&e) {
+                StoreError::DiskFull {
+                    dir: dir.display().to_string(),
+                    free_mb: disk::free_mb(dir),
+                }
+            } else {
+                StoreError::Open {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                }
+            }
+        })?;
         let store = Store {
             db: ManuallyDrop::new(db),
             tree: ManuallyDrop::new(tree),
             bodies: ManuallyDrop::new(bodies),
+            segments,
             dir: dir.to_path_buf(),
             stuck: AtomicBool::new(false),
             write: Mutex::new(()),
@@ -188,6 +211,7 @@ impl Store {
             },
             other => other,
         })?;
+        store.drop_orphan_segments()?;
         // Lets the next deskmail name us if it finds the store locked.
         let _ = std::fs::write(dir.join(disk::PID_FILE), std::process::id().to_string());
         Ok(store)
@@ -236,6 +260,9 @@ impl Store {
                 if v < 2 {
                     self.move_bodies_out()?;
                 }
+                if v < 3 {
+                    self.move_bodies_to_segments()?;
+                }
                 if v < SCHEMA {
                     self.tree
                         .insert(keys::SCHEMA_VERSION, &(SCHEMA as u64).to_be_bytes())?;
@@ -265,21 +292,50 @@ impl Store {
         id.to_be_bytes()
     }
 
-    /// Apply an index batch and a body batch atomically (one transaction).
-    pub(crate) fn apply_with_bodies(&self, index: sled::Batch, bodies: sled::Batch) -> Result<()> {
-        use sled::Transactional;
-        (&*self.tree, &*self.bodies)
-            .transaction(|(t, b)| {
-                t.apply_batch(&index)?;
-                b.apply_batch(&bodies)?;
-                Ok(())
-            })
-            .map_err(|e: sled::transaction::TransactionError<()>| match e {
-                sled::transaction::TransactionError::Storage(e) => self.explain(e.into()),
-                sled::transaction::TransactionError::Abort(()) => {
-                    StoreError::Decode("a store transaction was aborted".into())
+    /// Schema 2 → 3: bodies leave sled for segment files, a few MB at a
+    /// time; each step is durable before its rows leave the old tree, so an
+    /// interrupted migration resumes where it stopped.
+    fn move_bodies_to_segments(&self) -> Result<()> {
+        const STEP_BYTES: usize = 8 << 20;
+        let mut moved = 0usize;
+        loop {
+            let mut step: Vec<(u64, Vec<u8>)> = Vec::new();
+            let mut bytes = 0usize;
+            for item in self.bodies.iter() {
+                let (k, v) = item?;
+                if k.len() != 8 {
+                    continue;
                 }
-            })
+                bytes += v.len();
+                step.push((keys::read_u64(&k), v.to_vec()));
+                if bytes >= STEP_BYTES {
+                    break;
+                }
+            }
+            if step.is_empty() {
+                break;
+            }
+            let ids: Vec<u64> = step.iter().map(|(id, _)| *id).collect();
+            moved += ids.len();
+            self.write_bodies_then_index(sled::Batch::default(), step)?;
+            let mut gone = sled::Batch::default();
+            for id in ids {
+                gone.remove(&Self::body_key(id));
+            }
+            self.bodies.apply_batch(gone)?;
+        }
+        // Whatever else the old tree held (nothing but bodies) goes too.
+        self.bodies.clear()?;
+        self.db.flush()?;
+        if moved > 0 {
+            tracing::info!("store migrated to schema 3: {moved} bodies moved to segment files");
+        }
+        Ok(())
+    }
+
+    /// Reword an I/O error of the segment files like a store error.
+    pub(crate) fn io_error(&self, e: std::io::Error) -> StoreError {
+        self.explain(StoreError::Sled(sled::Error::Io(e)))
     }
 
     /// Whether the store holds any desk at all (used by `demo --data-dir`).
@@ -461,7 +517,7 @@ impl Store {
     pub fn stats(&self) -> Result<Stats> {
         let mut s = Stats {
             messages: self.count_prefix(&[keys::MESSAGE]),
-            bodies: self.bodies.len() as u64,
+            bodies: self.count_prefix(&[keys::BODY_AT]),
             links: self.count_prefix(&[keys::LINK_BY_MESSAGE]),
             ..Stats::default()
         };
@@ -484,7 +540,7 @@ impl Store {
                         unread += 1;
                     }
                     let id = keys::id_of_folder_index(&k);
-                    if !self.bodies.contains_key(Self::body_key(id))? {
+                    if !self.has_body(id)? {
                         missing += 1;
                     }
                 }

@@ -25,7 +25,7 @@ fn agent_prefix(agent: &str) -> Vec<u8> {
     k
 }
 
-fn key(agent: &str, id: u64) -> Vec<u8> {
+pub(crate) fn notification_key(agent: &str, id: u64) -> Vec<u8> {
     let mut k = agent_prefix(agent);
     k.extend_from_slice(&id.to_be_bytes());
     k
@@ -35,7 +35,8 @@ impl Store {
     /// Add a notification for `n.agent`; its id is assigned here.
     pub fn add_notification(&self, mut n: Notification) -> Result<Notification> {
         n.id = self.next_id()?;
-        self.tree.insert(key(&n.agent, n.id), encode(&n)?)?;
+        self.tree
+            .insert(notification_key(&n.agent, n.id), encode(&n)?)?;
         Ok(n)
     }
 
@@ -51,7 +52,7 @@ impl Store {
 
     /// Mark one notification read; false if it does not exist.
     pub fn mark_notification_read(&self, agent: &str, id: u64) -> Result<bool> {
-        let k = key(agent, id);
+        let k = notification_key(agent, id);
         let Some(v) = self.tree.get(&k)? else {
             return Ok(false);
         };

@@ -327,3 +327,52 @@ fn schema_1_bodies_move_to_their_own_tree_on_open() {
         .expect("some");
     assert_eq!(keys::read_u64(&v), SCHEMA as u64);
 }
+
+#[test]
+fn schema_2_bodies_move_to_segment_files_on_open_and_stay_readable() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let body = |i: u64| format!("Subject: old {i}\r\n\r\n{}", "x".repeat(i as usize)).into_bytes();
+    {
+        let s = Store::open(dir.path()).expect("open");
+        s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None)
+            .expect("ingest");
+        let id = s.id_by_message_id("<a@x>").expect("get").expect("id");
+        // A schema 2 desk: bodies in their own sled tree, none in segments.
+        for i in 0..300u64 {
+            s.bodies
+                .insert(Store::body_key(1000 + i), body(i))
+                .expect("insert");
+        }
+        s.bodies
+            .insert(Store::body_key(id), b"Subject: A\r\n\r\nbody".to_vec())
+            .expect("insert");
+        s.tree
+            .insert(keys::SCHEMA_VERSION, &2u64.to_be_bytes())
+            .expect("version");
+        s.flush().expect("flush");
+    }
+    let s = Store::open(dir.path()).expect("reopen");
+    assert_eq!(s.bodies.len(), 0, "the old tree is emptied");
+    for i in 0..300u64 {
+        assert_eq!(s.body(1000 + i).expect("body"), Some(body(i)), "body {i}");
+    }
+    let id = s.id_by_message_id("<a@x>").expect("get").expect("id");
+    assert_eq!(
+        s.body(id).expect("body").as_deref(),
+        Some(&b"Subject: A\r\n\r\nbody"[..])
+    );
+    assert_eq!(
+        s.stats().expect("stats").accounts[0].folders[0].bodies_missing,
+        0
+    );
+    let v = s
+        .tree
+        .get(keys::SCHEMA_VERSION)
+        .expect("get")
+        .expect("some");
+    assert_eq!(keys::read_u64(&v), SCHEMA as u64);
+    drop(s);
+    // Opening again moves nothing twice and loses nothing.
+    let s = Store::open(dir.path()).expect("third open");
+    assert_eq!(s.body(1299).expect("body"), Some(body(299)));
+}

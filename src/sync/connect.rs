@@ -29,6 +29,8 @@ pub struct Caps {
     pub idle: bool,
     pub condstore: bool,
     pub qresync: bool,
+    /// `ENABLE QRESYNC` was accepted: VANISHED replaces EXPUNGE.
+    pub qresync_enabled: bool,
     pub special_use: bool,
     pub uidplus: bool,
     pub mv: bool,
@@ -412,6 +414,7 @@ pub async fn connect(acc: &AccountConfig) -> Result<Connected, SyncError> {
         idle: caps.has_str("IDLE"),
         condstore: caps.has_str("CONDSTORE") || caps.has_str("QRESYNC"),
         qresync: caps.has_str("QRESYNC"),
+        qresync_enabled: false,
         special_use: caps.has_str("SPECIAL-USE"),
         uidplus: caps.has_str("UIDPLUS"),
         mv: caps.has_str("MOVE"),

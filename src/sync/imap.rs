@@ -10,12 +10,13 @@
 
 use super::connect::{self, Caps, ImapSession, READ_TIMEOUT, bounded};
 use super::diagnose::{Ctx, Stage, SyncError};
+use super::pipeline::{Extras, Incoming, Parsed};
 use super::progress::Reporter;
 use crate::config::AccountConfig;
-use crate::crm::linking::{LinkRules, auto_link};
+use crate::crm::linking::LinkRules;
 use crate::mail::mutf7;
 use crate::protocol::SyncState;
-use crate::store::{FolderState, NewMail, Store, flags};
+use crate::store::{FolderState, Store, flags};
 use crate::sync::SyncUpdate;
 use async_imap::types::{Fetch, Flag, NameAttribute};
 use futures::{StreamExt, TryStreamExt};
@@ -53,6 +54,8 @@ pub struct AccountCtx {
     pub store: Arc<Store>,
     pub own: Arc<Vec<String>>,
     pub rules: Arc<LinkRules>,
+    /// Every mail fetched goes through it.
+    pub pipeline: super::pipeline::Pipeline,
     pub report: Reporter,
 }
 
@@ -206,58 +209,36 @@ struct RawMail {
     size: u64,
 }
 
-/// Parse one batch into store rows; runs on a blocking thread.
-fn parse_batch(
+/// The pipeline's view of one fetched batch.
+fn incoming(
     ctx: &AccountCtx,
     plan: &FolderPlan,
     uidvalidity: u32,
     batch: Vec<RawMail>,
-) -> Vec<NewMail> {
+) -> Vec<Incoming> {
     batch
         .into_iter()
-        .map(|mut m| {
-            let limit = ctx.acc.max_message_bytes();
-            // Fetched up to one byte past the limit: longer means too big.
-            let size = m.size.max(m.raw.len() as u64);
-            let cut = m.raw.len() > limit;
-            if cut {
-                m.raw = super::ingest::headers_with_note(&m.raw, size, ctx.acc.max_message_mb);
-            }
-            let mut summary = super::ingest::summary_from_raw(&m.raw, &ctx.own);
-            summary.size = size;
-            summary.body_cut = cut;
-            NewMail {
-                account: ctx.acc.name.clone(),
-                folder: plan.desk.clone(),
-                uidvalidity,
-                uid: m.uid,
-                flags: m.flags,
-                summary,
-                raw: Some(m.raw),
-            }
+        .map(|m| Incoming {
+            account: ctx.acc.name.clone(),
+            folder: plan.desk.clone(),
+            uidvalidity,
+            uid: m.uid,
+            flags: m.flags,
+            raw: m.raw,
+            reported_size: m.size,
+            inherit_links_of: None,
         })
         .collect()
-}
-
-/// Link freshly created mails to their records; runs on a blocking thread.
-fn link_batch(ctx: &AccountCtx, created: &[u64]) -> Result<(), SyncError> {
-    for id in created {
-        if let Some(s) = ctx.store.summary(*id)?
-            && let Err(e) = auto_link(&ctx.store, &ctx.rules, &s)
-        {
-            tracing::warn!(account = %ctx.acc.name, "linking mail {id} failed: {e}");
-        }
-    }
-    Ok(())
 }
 
 fn joined<T>(r: Result<Result<T, SyncError>, tokio::task::JoinError>) -> Result<T, SyncError> {
     r.map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?
 }
 
-/// Fetch `uids` (newest first) with their bodies. Four stages run at once:
-/// the FETCH of batch k+1, parsing, the atomic store write (mails + cursor)
-/// and linking to records, so both cores stay busy.
+/// Fetch `uids` (newest first) with their bodies. Three stages run at
+/// once with bounded queues between them: the FETCH of batch k+1, parsing
+/// (spread over the cores) and the pipeline's one atomic write per batch,
+/// mails already linked, followed by one update to the desk.
 async fn fetch_new(
     ctx: &AccountCtx,
     session: &mut ImapSession,
@@ -268,16 +249,15 @@ async fn fetch_new(
     let c = connect::ctx(&ctx.acc);
     let total = uids.len() as u64;
     let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Vec<RawMail>>(QUEUE);
-    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<NewMail>>(QUEUE);
-    let (link_tx, mut link_rx) = tokio::sync::mpsc::channel::<Vec<u64>>(QUEUE * 2);
+    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<Parsed>>(QUEUE);
     let parser = {
         let (ctx, plan, uv) = (ctx.clone(), plan.clone(), cursor.uidvalidity);
         tokio::spawn(async move {
             while let Some(batch) = raw_rx.recv().await {
-                let (c2, p2) = (ctx.clone(), plan.clone());
-                let rows = tokio::task::spawn_blocking(move || parse_batch(&c2, &p2, uv, batch))
-                    .await
-                    .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?;
+                let rows = ctx
+                    .pipeline
+                    .parse_all(incoming(&ctx, &plan, uv, batch))
+                    .await?;
                 if rows_tx.send(rows).await.is_err() {
                     break;
                 }
@@ -292,10 +272,16 @@ async fn fetch_new(
             let mut done = 0u64;
             while let Some(rows) = rows_rx.recv().await {
                 let n = rows.len() as u64;
-                let (store, acc, cur) =
-                    (Arc::clone(&ctx.store), ctx.acc.name.clone(), cursor.clone());
+                let (pipeline, acc, cur) =
+                    (ctx.pipeline.clone(), ctx.acc.name.clone(), cursor.clone());
                 let report = tokio::task::spawn_blocking(move || {
-                    store.ingest(rows, Some((acc.as_str(), cur)))
+                    pipeline.commit(
+                        rows,
+                        Extras {
+                            cursor: Some((acc, cur)),
+                            setting: None,
+                        },
+                    )
                 })
                 .await
                 .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))??;
@@ -306,21 +292,8 @@ async fn fetch_new(
                     account: ctx.acc.name.clone(),
                     folder: plan.desk.clone(),
                 });
-                if !report.created.is_empty() && link_tx.send(report.created).await.is_err() {
-                    break;
-                }
             }
             Ok::<usize, SyncError>(created)
-        })
-    };
-    let linker = {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            while let Some(ids) = link_rx.recv().await {
-                let c2 = ctx.clone();
-                joined(tokio::task::spawn_blocking(move || link_batch(&c2, &ids)).await)?;
-            }
-            Ok::<(), SyncError>(())
         })
     };
     let mut fetch_err = None;
@@ -357,10 +330,8 @@ async fn fetch_new(
     // Whatever was fetched is stored before a fetch error is reported.
     let parsed = joined(parser.await);
     let written = joined(writer.await);
-    let linked = joined(linker.await);
     parsed?;
     let created = written?;
-    linked?;
     match fetch_err {
         Some(e) => Err(e),
         None => Ok(created),
@@ -539,6 +510,63 @@ pub async fn sync_folder(
         return Ok(outcome);
     }
 
+    let since = stored.as_ref().map(|s| s.highestmodseq).unwrap_or(0);
+    let known_max = known.iter().map(|(u, _)| *u).max().unwrap_or(0);
+    if caps.qresync
+        && caps.qresync_enabled
+        && since > 0
+        && modseq > 0
+        && known_max > 0
+        && ctx.acc.fetch_since.is_none()
+    {
+        // QRESYNC: the server names what vanished and what changed since
+        // our MODSEQ; no list of every UID is asked for.
+        if since < modseq {
+            let set = format!("1:{known_max}");
+            let query = format!("(UID FLAGS) (CHANGEDSINCE {since} VANISHED)");
+            let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+                session.uid_fetch(&set, &query).await?.try_collect().await
+            })
+            .await?;
+            let known_map: HashMap<u32, u64> = known.iter().copied().collect();
+            for f in &fetched {
+                let Some(uid) = f.uid else { continue };
+                if known_map.contains_key(&uid)
+                    && ctx
+                        .store
+                        .set_flags(acc, &plan.desk, uidvalidity, uid, flags_of(f))?
+                {
+                    outcome.flag_changes += 1;
+                }
+            }
+            for uid in vanished(session) {
+                if known_map.contains_key(&uid)
+                    && ctx
+                        .store
+                        .remove_location(acc, &plan.desk, uidvalidity, uid)?
+                {
+                    outcome.expunged += 1;
+                }
+            }
+        }
+        if outcome.expunged + outcome.flag_changes > 0 {
+            ctx.report.event(SyncUpdate::FolderChanged {
+                account: acc.to_string(),
+                folder: plan.desk.clone(),
+            });
+        }
+        // `n:*` always names the last mail, even one below n.
+        let query = format!("UID {}:*", known_max.saturating_add(1));
+        let found: HashSet<u32> =
+            bounded(&c, Stage::Fetch, READ_TIMEOUT, session.uid_search(&query)).await?;
+        let mut new: Vec<u32> = found.into_iter().filter(|u| *u > known_max).collect();
+        new.sort_unstable_by(|a, b| b.cmp(a));
+        return finish_folder(
+            ctx, session, plan, &cursor, new, uidnext, modseq, first_sync, outcome,
+        )
+        .await;
+    }
+
     // What the server has.
     let query = match ctx.acc.fetch_since.as_deref().and_then(imap_date) {
         Some(d) => format!("SINCE {d}"),
@@ -616,9 +644,44 @@ pub async fn sync_folder(
         .copied()
         .collect();
     new.sort_unstable_by(|a, b| b.cmp(a));
+    finish_folder(
+        ctx, session, plan, &cursor, new, uidnext, modseq, first_sync, outcome,
+    )
+    .await
+}
+
+/// UIDs the server reported as vanished (QRESYNC) since the last look.
+fn vanished(session: &mut ImapSession) -> Vec<u32> {
+    let mut out = Vec::new();
+    while let Ok(r) = session.unsolicited_responses.try_recv() {
+        if let async_imap::types::UnsolicitedResponse::Other(d) = r
+            && let async_imap::imap_proto::Response::Vanished { uids, .. } = d.parsed()
+        {
+            for range in uids {
+                out.extend(range.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Fetch the new mail (newest first), then advance the folder's cursor.
+#[allow(clippy::too_many_arguments)]
+async fn finish_folder(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    plan: &FolderPlan,
+    cursor: &FolderState,
+    new: Vec<u32>,
+    uidnext: u32,
+    modseq: u64,
+    first_sync: bool,
+    mut outcome: FolderOutcome,
+) -> Result<FolderOutcome, SyncError> {
+    let acc = ctx.acc.name.as_str();
     if !new.is_empty() {
         ctx.report.progress(&plan.desk, 0, new.len() as u64);
-        outcome.new_messages = fetch_new(ctx, session, plan, &cursor, &new).await?;
+        outcome.new_messages = fetch_new(ctx, session, plan, cursor, &new).await?;
     }
 
     // The folder is complete: advance its cursor.
@@ -1004,7 +1067,21 @@ pub struct Live {
 pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     ctx.report.state(SyncState::Connecting);
     let c = connect::ctx(&ctx.acc);
-    let connect::Connected { mut session, caps } = connect::connect(&ctx.acc).await?;
+    let connect::Connected {
+        mut session,
+        mut caps,
+    } = connect::connect(&ctx.acc).await?;
+    if caps.qresync {
+        // Refused or not, the sync goes on; without it, a UID SEARCH diff.
+        caps.qresync_enabled = bounded(
+            &c,
+            Stage::Login,
+            READ_TIMEOUT,
+            session.run_command_and_check_ok("ENABLE QRESYNC"),
+        )
+        .await
+        .is_ok();
+    }
     let list = list_folders(&c, &mut session).await?;
     let (plans, warning) = plan_folders(&ctx.acc, &list);
     if let Some(w) = warning {

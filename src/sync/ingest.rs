@@ -16,7 +16,36 @@ fn parties(list: &[Address]) -> Vec<Party> {
 /// Build the summary of a mail. `own` lists the desk's own addresses, so a
 /// mail from one of them counts as Sent.
 pub fn summary_from_raw(raw: &[u8], own: &[String]) -> MessageSummary {
-    let h: ParsedHeaders = parse_headers(raw);
+    summary_of(&parse_headers(raw), raw, own)
+}
+
+/// One parse of a mail for ingest: its summary and the bytes of its
+/// attachments (what the linking rules' size limit needs).
+pub fn parse_once(raw: &[u8], own: &[String]) -> (MessageSummary, Option<u64>) {
+    let prepared = crate::mail::mime::prepare(raw);
+    let Some(msg) = crate::mail::mime::parse(&prepared) else {
+        return (summary_of(&ParsedHeaders::default(), raw, own), None);
+    };
+    let h = crate::mail::parse::headers_of(&msg);
+    let bytes = msg
+        .attachments()
+        .map(|p| p.contents().len() as u64)
+        .sum::<u64>();
+    (summary_of(&h, raw, own), Some(bytes))
+}
+
+/// The bytes of a stored mail's attachments, parsing it (None: unparsable).
+pub fn attachment_bytes(raw: &[u8]) -> Option<u64> {
+    let parsed = mail_parser::MessageParser::default().parse(raw)?;
+    Some(
+        parsed
+            .attachments()
+            .map(|p| p.contents().len() as u64)
+            .sum(),
+    )
+}
+
+fn summary_of(h: &ParsedHeaders, raw: &[u8], own: &[String]) -> MessageSummary {
     let message_id = h
         .message_id
         .clone()

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod diagnose;
 pub mod imap;
 pub mod ingest;
+pub mod pipeline;
 pub mod pop3;
 pub mod progress;
 mod update;
@@ -65,11 +66,16 @@ fn account_ctx(
     acc: &AccountConfig,
     report: Reporter,
 ) -> AccountCtx {
+    let own = Arc::new(config.own_addresses());
+    let rules = Arc::new(LinkRules::from_config(config));
+    let pipeline = pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own))
+        .with_size_limit(acc.max_message_bytes(), acc.max_message_mb);
     AccountCtx {
         acc: Arc::new(acc.clone()),
         store: Arc::clone(store),
-        own: Arc::new(config.own_addresses()),
-        rules: Arc::new(LinkRules::from_config(config)),
+        own,
+        rules,
+        pipeline,
         report,
     }
 }

@@ -7,12 +7,12 @@
 //! they cover.
 //!
 //! Crash safety: a batch of mails is ingested in one atomic write with the
-//! cursor (the counter advanced past the batch); the UIDL map is written
-//! right after. A crash between the two writes leaves UIDs at or above the
-//! map's counter that no UIDL points to. The next sync drops those locations
-//! (the records stay) and downloads the mails again under fresh UIDs; ingest
-//! deduplicates by Message-ID, so they find their old records and nothing is
-//! duplicated. UIDs are never reused, so a UID can never name two mails.
+//! cursor (the counter advanced past the batch) and the UIDL map that names
+//! them (`sync::pipeline`). Stores written before that held the map apart: a
+//! crash between the two writes left UIDs at or above the map's counter that
+//! no UIDL points to; the next sync drops those locations (the records stay)
+//! and downloads the mails again under fresh UIDs, deduplicated by
+//! Message-ID. UIDs are never reused, so a UID can never name two mails.
 //!
 //! Mail is deleted on the server only when `delete_after_download` says so,
 //! and only after its copy and the UIDL map are flushed to disk.
@@ -20,11 +20,11 @@
 use super::connect::{self, AsyncReadWrite, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::diagnose::{Ctx, Stage, SyncError};
 use super::imap::AccountCtx;
+use super::pipeline::{Extras, Incoming};
 use crate::config::{AccountConfig, TlsMode};
-use crate::crm::linking::auto_link;
 use crate::mail::sanitize::sanitize_line;
 use crate::protocol::SyncState;
-use crate::store::{FolderState, NewMail};
+use crate::store::FolderState;
 use crate::sync::SyncUpdate;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -34,6 +34,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
+/// Header bytes kept by `TOP`, to read a mail's date.
+const HEADERS_MAX: usize = 256 * 1024;
 /// Mails per RETR batch (and per store write).
 const BATCH: usize = 200;
 /// POP3 has one mailbox; its desk copy has a fixed UIDVALIDITY.
@@ -65,6 +67,10 @@ struct UidlMap {
     /// When each UIDL was downloaded (Unix seconds), for `delete_after_download = "30d"`.
     #[serde(default)]
     seen: HashMap<String, i64>,
+    /// UIDLs left on the server as older than `fetch_since`: never stored,
+    /// so never deleted, and not looked at again.
+    #[serde(default, skip_serializing_if = "HashSet::is_empty")]
+    older: HashSet<String>,
 }
 
 /// A POP3 connection: line-oriented commands and dot-terminated answers.
@@ -202,6 +208,12 @@ impl Pop3 {
             )));
         }
         Ok(parse_uidl(&text))
+    }
+
+    /// `TOP n 0`: the mail's headers only.
+    async fn top(&mut self, n: u32) -> Result<Vec<u8>, Fail> {
+        self.command(&format!("TOP {n} 0")).await?;
+        Ok(self.multiline(HEADERS_MAX).await?.0)
     }
 
     /// `RETR`: at most `limit` bytes of the mail, and its whole length.
@@ -547,6 +559,7 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             next: map.next,
             uids: map.uids.clone(),
             seen: HashMap::new(),
+            older: HashSet::new(),
         };
         let dropped =
             joined(tokio::task::spawn_blocking(move || forget_unmapped(&c2, &d2, &covered)).await)?;
@@ -563,10 +576,13 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     let listed: HashSet<&str> = listing.iter().map(|(_, id)| id.as_str()).collect();
     map.uids.retain(|id, _| listed.contains(id.as_str()));
     map.seen.retain(|id, _| listed.contains(id.as_str()));
+    map.older.retain(|id| listed.contains(id.as_str()));
     let mut seen = HashSet::new();
     let mut new: Vec<(u32, String)> = listing
         .iter()
-        .filter(|(_, id)| !map.uids.contains_key(id) && seen.insert(id.clone()))
+        .filter(|(_, id)| {
+            !map.uids.contains_key(id) && !map.older.contains(id) && seen.insert(id.clone())
+        })
         .cloned()
         .collect();
     // The oldest first; the rest waits for the next connection.
@@ -582,6 +598,12 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
     let mut created = 0usize;
     let mut done = 0u64;
     let limit = ctx.acc.max_message_bytes();
+    let since = ctx.acc.fetch_since.as_deref().and_then(|d| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+    });
     let mut rest = &new[..];
     while !rest.is_empty() {
         // A batch ends at BATCH mails or BATCH_BYTES, whichever comes first.
@@ -592,17 +614,28 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             if taken >= BATCH || bytes > BATCH_BYTES {
                 break;
             }
-            let (mut raw, size) = pop
+            if let Some(since) = since {
+                // POP3 has no SEARCH: the Date header decides, as for IMAP's SINCE.
+                let head = pop
+                    .top(*n)
+                    .await
+                    .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
+                if crate::mail::parse::parse_headers(&head)
+                    .date
+                    .is_some_and(|d| d < since)
+                {
+                    map.older.insert(id.clone());
+                    taken += 1;
+                    continue;
+                }
+            }
+            let (raw, size) = pop
                 .retr(*n, limit.saturating_add(1))
                 .await
                 .map_err(|f| f.diagnose(&c, Stage::Fetch))?;
-            let cut = raw.len() > limit;
-            if cut {
-                raw = super::ingest::headers_with_note(&raw, size, ctx.acc.max_message_mb);
-            }
             bytes += raw.len();
             taken += 1;
-            raws.push((id.clone(), next, raw, size, cut));
+            raws.push((id.clone(), next, raw, size));
             next = next.checked_add(1).ok_or_else(|| SyncError::Protocol {
                 account: acc.clone(),
                 doing: "fetching mail".into(),
@@ -619,48 +652,39 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             skip_notification,
             ..FolderState::default()
         };
-        let (c2, d2) = (ctx.clone(), desk.clone());
-        let (report, ids) = joined(
-            tokio::task::spawn_blocking(move || {
-                let mut ids = Vec::with_capacity(raws.len());
-                let rows: Vec<NewMail> = raws
-                    .into_iter()
-                    .map(|(id, uid, raw, size, cut)| {
-                        ids.push((id, uid));
-                        let mut summary = super::ingest::summary_from_raw(&raw, &c2.own);
-                        summary.size = size;
-                        summary.body_cut = cut;
-                        NewMail {
-                            account: c2.acc.name.clone(),
-                            folder: d2.clone(),
-                            uidvalidity: UIDVALIDITY,
-                            uid,
-                            flags: 0,
-                            summary,
-                            raw: Some(raw),
-                        }
-                    })
-                    .collect();
-                let report = c2
-                    .store
-                    .ingest(rows, Some((c2.acc.name.as_str(), cursor)))?;
-                Ok((report, ids))
-            })
-            .await,
-        )?;
+        // The UIDL map changes in the same batch as the mails it names.
         let now = chrono::Utc::now().timestamp();
-        for (id, uid) in ids {
+        let mut mails = Vec::with_capacity(raws.len());
+        for (id, uid, raw, size) in raws {
             map.seen.insert(id.clone(), now);
             map.uids.insert(id, uid);
+            mails.push(Incoming {
+                account: acc.clone(),
+                folder: desk.clone(),
+                uidvalidity: UIDVALIDITY,
+                uid,
+                flags: 0,
+                raw,
+                reported_size: size,
+                inherit_links_of: None,
+            });
         }
         map.next = next;
-        let c2 = ctx.clone();
         let snapshot = serde_json::to_string(&map)
             .map_err(|e| SyncError::Store(format!("encoding the POP3 state failed: {e}")))?;
-        joined(
+        let parsed = ctx.pipeline.parse_all(mails).await?;
+        let (pipeline, a2) = (ctx.pipeline.clone(), acc.clone());
+        let setting = setting_name(&ctx.acc.name);
+        let report = joined(
             tokio::task::spawn_blocking(move || {
-                c2.store
-                    .set_setting(&setting_name(&c2.acc.name), &snapshot)
+                pipeline
+                    .commit(
+                        parsed,
+                        Extras {
+                            cursor: Some((a2, cursor)),
+                            setting: Some((setting, snapshot)),
+                        },
+                    )
                     .map_err(SyncError::from)
             })
             .await,
@@ -672,23 +696,6 @@ async fn fetch_new(ctx: &AccountCtx, pop: &mut Pop3) -> Result<usize, SyncError>
             account: acc.clone(),
             folder: desk.clone(),
         });
-        if !report.created.is_empty() {
-            let c2 = ctx.clone();
-            let ids = report.created;
-            joined(
-                tokio::task::spawn_blocking(move || {
-                    for id in ids {
-                        if let Some(s) = c2.store.summary(id)?
-                            && let Err(e) = auto_link(&c2.store, &c2.rules, &s)
-                        {
-                            tracing::warn!(account = %c2.acc.name, "linking mail {id} failed: {e}");
-                        }
-                    }
-                    Ok(())
-                })
-                .await,
-            )?;
-        }
     }
     if created > 0 && !first_sync && !skip_notification {
         ctx.report.event(SyncUpdate::NewMail {
@@ -975,6 +982,7 @@ mod tests {
             next: 3,
             uids: HashMap::from([("a".to_string(), 1)]),
             seen: HashMap::from([("a".to_string(), 1_700_000_000)]),
+            older: HashSet::from(["b".to_string()]),
         };
         let t = serde_json::to_string(&m).expect("json");
         let back: UidlMap = serde_json::from_str(&t).expect("json");

@@ -1,0 +1,419 @@
+//! The one ingest path for every source (IMAP, POP3, the outbox's Sent
+//! copies, the demo desk): raw bytes are parsed once, pass the stages, are
+//! linked in memory and written in one atomic batch. Never reads back a
+//! summary it wrote and never parses a mail twice.
+
+use crate::crm::followers::notifications_for_link;
+use crate::crm::linking::{LinkReads, LinkRules, decide};
+use crate::store::{
+    BatchLinker, BatchView, FolderState, IngestExtras, IngestReport, IngestSide, LinkPlan,
+    MessageSummary, NewMail, Store, StoreError,
+};
+use std::sync::Arc;
+
+/// A mail as it came off the wire.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub account: String,
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    pub flags: u8,
+    pub raw: Vec<u8>,
+    /// The size the server reported (0: unknown), kept when the mail is cut.
+    pub reported_size: u64,
+    /// A stored mail whose links this one takes too (a reply's Sent copy).
+    pub inherit_links_of: Option<u64>,
+}
+
+/// A mail parsed once, as the stages and the batch see it.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub mail: NewMail,
+    pub side: IngestSide,
+}
+
+/// A step every new mail passes between parsing and the batch: filters and
+/// email-to-case rules plug in here.
+pub trait Stage: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn apply(&self, mail: &mut Parsed);
+}
+
+/// What the batch writes besides the mails.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// The folder's new cursor (account, state).
+    pub cursor: Option<(String, FolderState)>,
+    /// A setting that changes with the mails (POP3's UIDL map).
+    pub setting: Option<(String, String)>,
+}
+
+/// Parse, stage, link and store mail of one desk.
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Arc<Store>,
+    steps: Steps,
+}
+
+/// The pipeline without its store: parsing, stages and rules. A caller
+/// holding only a `&Store` (the demo builder) commits through it.
+#[derive(Clone)]
+pub struct Steps {
+    rules: Arc<LinkRules>,
+    own: Arc<Vec<String>>,
+    /// (bytes, MB as configured): bigger mails keep only their headers.
+    limit: Option<(usize, u64)>,
+    /// None yet: filters and cases (the cases issue) add theirs.
+    stages: Vec<Arc<dyn Stage>>,
+}
+
+impl Pipeline {
+    pub fn new(store: Arc<Store>, rules: Arc<LinkRules>, own: Arc<Vec<String>>) -> Pipeline {
+        Pipeline {
+            store,
+            steps: Steps::new(rules, own),
+        }
+    }
+
+    /// Mails over `max_mb` (an account's `max_message_mb`) keep their headers and a note.
+    pub fn with_size_limit(mut self, max_bytes: usize, max_mb: u64) -> Pipeline {
+        self.steps.limit = Some((max_bytes, max_mb));
+        self
+    }
+
+    pub fn with_stage(mut self, stage: Arc<dyn Stage>) -> Pipeline {
+        self.steps.stages.push(stage);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Parse one mail (pure CPU: call it on a blocking thread).
+    pub fn parse(&self, m: Incoming) -> Parsed {
+        self.steps.parse(m)
+    }
+
+    /// Parse a batch on the blocking pool, one share per core, in order.
+    pub async fn parse_all(&self, mails: Vec<Incoming>) -> Result<Vec<Parsed>, StoreError> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let share = mails.len().div_ceil(cores).max(16);
+        let mut rest = mails;
+        let mut tasks = Vec::new();
+        while !rest.is_empty() {
+            let tail = rest.split_off(share.min(rest.len()));
+            let part = std::mem::replace(&mut rest, tail);
+            let p = self.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                part.into_iter().map(|m| p.parse(m)).collect::<Vec<_>>()
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.extend(
+                t.await
+                    .map_err(|e| StoreError::Decode(format!("a mail parser thread failed: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Write a parsed batch: mails, indexes, links, reasons, records,
+    /// notifications, UID map, cursor and setting in one atomic batch.
+    pub fn commit(&self, batch: Vec<Parsed>, extras: Extras) -> Result<IngestReport, StoreError> {
+        self.steps.commit_to(&self.store, batch, extras)
+    }
+
+    /// Parse and write in one call (a few mails, already on a blocking thread).
+    pub fn ingest_now(
+        &self,
+        mails: Vec<Incoming>,
+        extras: Extras,
+    ) -> Result<IngestReport, StoreError> {
+        self.steps.ingest_now(&self.store, mails, extras)
+    }
+}
+
+impl Steps {
+    pub fn new(rules: Arc<LinkRules>, own: Arc<Vec<String>>) -> Steps {
+        Steps {
+            rules,
+            own,
+            limit: None,
+            stages: Vec::new(),
+        }
+    }
+
+    /// Parse one mail (pure CPU: call it on a blocking thread).
+    pub fn parse(&self, m: Incoming) -> Parsed {
+        let Incoming {
+            account,
+            folder,
+            uidvalidity,
+            uid,
+            flags,
+            mut raw,
+            reported_size,
+            inherit_links_of,
+        } = m;
+        let size = reported_size.max(raw.len() as u64);
+        let cut = self.limit.is_some_and(|(bytes, _)| raw.len() > bytes);
+        if let Some((_, mb)) = self.limit
+            && cut
+        {
+            raw = super::ingest::headers_with_note(&raw, size, mb);
+        }
+        let (mut summary, attachment_bytes): (MessageSummary, _) =
+            super::ingest::parse_once(&raw, &self.own);
+        summary.size = size;
+        summary.body_cut = cut;
+        let mut parsed = Parsed {
+            mail: NewMail {
+                account,
+                folder,
+                uidvalidity,
+                uid,
+                flags,
+                summary,
+                raw: Some(raw),
+            },
+            side: IngestSide {
+                attachment_bytes,
+                inherit_links_of,
+            },
+        };
+        for stage in &self.stages {
+            stage.apply(&mut parsed);
+        }
+        parsed
+    }
+
+    /// Write a parsed batch to `store` in one atomic batch.
+    pub fn commit_to(
+        &self,
+        store: &Store,
+        batch: Vec<Parsed>,
+        extras: Extras,
+    ) -> Result<IngestReport, StoreError> {
+        let (mails, sides): (Vec<NewMail>, Vec<IngestSide>) =
+            batch.into_iter().map(|p| (p.mail, p.side)).unzip();
+        let linker = RulesLinker {
+            rules: Arc::clone(&self.rules),
+        };
+        let Extras { cursor, setting } = extras;
+        store.ingest_with(
+            mails,
+            IngestExtras {
+                cursor: cursor.as_ref().map(|(a, st)| (a.as_str(), st.clone())),
+                setting,
+                sides,
+            },
+            Some(&linker),
+        )
+    }
+
+    /// Parse and write in one call, on the calling thread.
+    pub fn ingest_now(
+        &self,
+        store: &Store,
+        mails: Vec<Incoming>,
+        extras: Extras,
+    ) -> Result<IngestReport, StoreError> {
+        let parsed = mails.into_iter().map(|m| self.parse(m)).collect();
+        self.commit_to(store, parsed, extras)
+    }
+}
+
+/// The linking rules as the batch's hook.
+struct RulesLinker {
+    rules: Arc<LinkRules>,
+}
+
+impl BatchLinker for RulesLinker {
+    fn decide(
+        &self,
+        view: &BatchView<'_>,
+        mail: &MessageSummary,
+        side: IngestSide,
+    ) -> Result<LinkPlan, StoreError> {
+        let d = decide(view, &self.rules, mail, side.attachment_bytes)?;
+        let mut links = d.linked;
+        if let Some(parent) = side.inherit_links_of {
+            for r in LinkReads::links_of(view, parent)? {
+                if !links.contains(&r.reference()) {
+                    links.push(r.reference());
+                }
+            }
+        }
+        let mut plan = LinkPlan {
+            reason: if links.is_empty() { d.reason } else { None },
+            records: d.created,
+            ..LinkPlan::default()
+        };
+        for r in &links {
+            // Records created by this mail have no followers yet.
+            if !plan.records.iter().any(|c| c.reference() == *r) {
+                plan.notifications
+                    .extend(notifications_for_link(view, mail, *r)?);
+            }
+        }
+        plan.links = links;
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{FaultPoint, Record, RecordKind};
+
+    fn rules() -> Arc<LinkRules> {
+        Arc::new(LinkRules {
+            own: vec!["support@desk.example".into(), "desk@desk.example".into()],
+            system_address: Some("desk@desk.example".into()),
+            ..LinkRules::default()
+        })
+    }
+
+    fn pipeline() -> (tempfile::TempDir, Pipeline) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Arc::new(Store::open(dir.path()).expect("open"));
+        let own = Arc::new(vec!["support@desk.example".to_string()]);
+        (dir, Pipeline::new(store, rules(), own))
+    }
+
+    fn mail(uid: u32, from: &str, to: &str, extra: &str) -> Incoming {
+        let raw = format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: Mail {uid}\r\nMessage-ID: <m{uid}@x.example>\r\n\
+             Date: Tue, 1 Dec 2026 10:{uid:02}:00 +0000\r\n{extra}\r\nHello.\r\n"
+        );
+        Incoming {
+            account: "support".into(),
+            folder: "INBOX".into(),
+            uidvalidity: 7,
+            uid,
+            flags: 0,
+            raw: raw.into_bytes(),
+            reported_size: 0,
+            inherit_links_of: None,
+        }
+    }
+
+    #[test]
+    fn two_mails_of_one_batch_asking_for_the_same_contact_make_one_record() {
+        let (_d, p) = pipeline();
+        let r = p
+            .ingest_now(
+                vec![
+                    mail(
+                        1,
+                        "Ann Lee <ann@cust.example>",
+                        "desk+contact@desk.example",
+                        "",
+                    ),
+                    mail(
+                        2,
+                        "Ann Lee <ann@cust.example>",
+                        "desk+contact@desk.example",
+                        "",
+                    ),
+                ],
+                Extras::default(),
+            )
+            .expect("ingest");
+        let contacts = p.store().records(RecordKind::Contact).expect("records");
+        assert_eq!(contacts.len(), 1, "{contacts:?}");
+        assert_eq!(r.records_created, vec![contacts[0].reference()]);
+        for id in r.created {
+            let links = p.store().links_of(id).expect("links");
+            assert_eq!(links.len(), 1);
+            assert_eq!(links[0].reference(), contacts[0].reference());
+            let s = p.store().summary(id).expect("summary").expect("stored");
+            assert_eq!(s.not_linked_reason, None);
+        }
+    }
+
+    #[test]
+    fn a_reply_in_the_batch_of_its_root_follows_the_roots_case() {
+        let (_d, p) = pipeline();
+        let store = Arc::clone(p.store());
+        let case = store
+            .put_record(Record::new(RecordKind::Case, "Refund"))
+            .expect("case");
+        // The root is stored and filed under a case by hand.
+        let root = p
+            .ingest_now(
+                vec![mail(1, "a@cust.example", "support@desk.example", "")],
+                Extras::default(),
+            )
+            .expect("root");
+        store.link(root.created[0], case.reference()).expect("link");
+        // Its reply and the reply to that reply arrive in one batch.
+        let r = p
+            .ingest_now(
+                vec![
+                    mail(
+                        2,
+                        "b@cust.example",
+                        "support@desk.example",
+                        "In-Reply-To: <m1@x.example>\r\n",
+                    ),
+                    mail(
+                        3,
+                        "c@cust.example",
+                        "support@desk.example",
+                        "In-Reply-To: <m2@x.example>\r\nReferences: <m2@x.example>\r\n",
+                    ),
+                ],
+                Extras::default(),
+            )
+            .expect("replies");
+        for id in r.created {
+            let links = store.links_of(id).expect("links");
+            assert!(
+                links.iter().any(|l| l.reference() == case.reference()),
+                "mail {id} is not on the case: {links:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_batch_that_fails_after_its_bodies_leaves_no_mail_link_or_reason_behind() {
+        let (_d, p) = pipeline();
+        let store = Arc::clone(p.store());
+        let mut c = Record::new(RecordKind::Contact, "Ann");
+        c.emails = vec!["ann@cust.example".into()];
+        let c = store.put_record(c).expect("contact");
+        store.inject_fault_for_tests(FaultPoint::IngestAfterBodies);
+        let batch = || vec![mail(1, "ann@cust.example", "support@desk.example", "")];
+        assert!(p.ingest_now(batch(), Extras::default()).is_err());
+        assert_eq!(store.message_count(), 0);
+        assert!(store.messages_of(c.reference()).expect("links").is_empty());
+        // The same mail again: stored once, linked, with its body.
+        let r = p.ingest_now(batch(), Extras::default()).expect("again");
+        assert_eq!(store.message_count(), 1);
+        assert_eq!(store.messages_of(c.reference()).expect("links"), r.created);
+        assert!(store.has_body(r.created[0]).expect("body"));
+    }
+
+    #[test]
+    fn the_setting_is_written_with_the_mails_it_names() {
+        let (_d, p) = pipeline();
+        let store = Arc::clone(p.store());
+        store.inject_fault_for_tests(FaultPoint::IngestAfterBodies);
+        let extras = || Extras {
+            cursor: None,
+            setting: Some(("pop3:support".into(), "{\"next\":2}".into())),
+        };
+        let batch = || vec![mail(1, "ann@cust.example", "support@desk.example", "")];
+        assert!(p.ingest_now(batch(), extras()).is_err());
+        assert_eq!(store.setting("pop3:support").expect("setting"), None);
+        p.ingest_now(batch(), extras()).expect("again");
+        assert_eq!(
+            store.setting("pop3:support").expect("setting").as_deref(),
+            Some("{\"next\":2}")
+        );
+    }
+}
