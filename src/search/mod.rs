@@ -6,6 +6,7 @@ pub mod analyzer;
 pub mod cli;
 mod compile;
 mod document;
+pub mod highlight;
 pub mod indexer;
 pub mod query;
 

@@ -65,6 +65,7 @@ impl App {
         else {
             return vec![];
         };
+        self.drop_search();
         if self.list.account != account || self.list.folder != name {
             self.list.marks.clear();
         }
@@ -151,9 +152,11 @@ impl App {
         if self.reader.id == Some(id) {
             return vec![];
         }
+        self.follow_hit_place(id);
         self.reader.id = Some(id);
         self.reader.mail = None;
         self.reader.scroll = 0;
+        self.reader.hit = None;
         self.reader.raw = false;
         self.reader.raw_text = None;
         let links = desk.links_of(id);

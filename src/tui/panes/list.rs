@@ -1,7 +1,7 @@
 //! Message list pane: only the rows in the window are drawn (and loaded).
 
 use crate::store::flags;
-use crate::tui::app::{App, Focus};
+use crate::tui::app::{App, Focus, View};
 use crate::tui::panes::{fit, safe};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::pane_block;
@@ -13,12 +13,26 @@ use ratatui::widgets::Paragraph;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::List;
     let l = &app.list;
-    let place = match l.view.label() {
-        Some(v) => format!("{}/{} · {v}", l.account, l.folder),
-        None => format!("{}/{}", l.account, l.folder),
+    let search = l.search.as_ref().filter(|_| l.view == View::Search);
+    let place = match (search, l.view.label()) {
+        (Some(s), _) => format!("Search: {}", s.query),
+        (None, Some(v)) => format!("{}/{} · {v}", l.account, l.folder),
+        (None, None) => format!("{}/{}", l.account, l.folder),
     };
     let title = if l.rows.is_empty() {
-        format!("{place} — empty")
+        if search.is_some() {
+            format!("{place} — no mail found")
+        } else {
+            format!("{place} — empty")
+        }
+    } else if let Some(s) = search {
+        format!(
+            "{place} — {}–{} of {}{}",
+            l.first_index + 1,
+            l.first_index + l.rows.len() as u64,
+            l.total,
+            if s.more { "+" } else { "" }
+        )
     } else if l.collapsed {
         format!("{place} — threads")
     } else {
@@ -113,7 +127,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     let body = if lines.is_empty() {
         vec![Line::from(Span::styled(
-            "No mail in this folder.",
+            if search.is_some() {
+                "No mail matches: / changes the search, Esc goes back."
+            } else {
+                "No mail in this folder."
+            },
             theme.style(Role::Muted),
         ))]
     } else {
