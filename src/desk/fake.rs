@@ -293,7 +293,11 @@ impl DeskClient for FakeDesk {
                 let text = format!(
                     "{} {} {}",
                     m.subject,
-                    m.from.iter().map(|p| format!("{} {}", p.name, p.email)).collect::<Vec<_>>().join(" "),
+                    m.from
+                        .iter()
+                        .map(|p| format!("{} {}", p.name, p.email))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     m.preview
                 );
                 let words: Vec<String> = crate::search::analyzer::terms(&text);

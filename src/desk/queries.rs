@@ -77,7 +77,10 @@ impl Desk {
 }
 
 impl DeskClient for Desk {
-    fn search(&self, q: &crate::protocol::SearchQuery) -> DeskResult<crate::protocol::SearchAnswer> {
+    fn search(
+        &self,
+        q: &crate::protocol::SearchQuery,
+    ) -> DeskResult<crate::protocol::SearchAnswer> {
         self.search_answer(q)
     }
 

@@ -80,7 +80,9 @@ pub fn highlighted<'a>(text: &str, style: Style, terms: &[String], theme: &Theme
     if found.is_empty() {
         return vec![Span::styled(clean, style)];
     }
-    let hit = theme.style(Role::Accent).add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+    let hit = theme
+        .style(Role::Accent)
+        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     let mut out = Vec::new();
     let mut at = 0;
     for r in found {
