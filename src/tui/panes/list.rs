@@ -91,7 +91,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 String::new()
             };
-            let subject = format!("{}{}{}", if reply { "↳ " } else { "" }, thread, s.subject);
+            // A hit outside the searched-from account's INBOX says where it is.
+            let place = match search.and_then(|x| x.places.get(&s.id).map(|p| (x, p))) {
+                Some((x, (a, f))) if *a != x.home.0 => format!("{a}/{f} · "),
+                Some((_, (_, f))) if f != "INBOX" => format!("{f} · "),
+                _ => String::new(),
+            };
+            let subject = format!(
+                "{place}{}{}{}",
+                if reply { "↳ " } else { "" },
+                thread,
+                s.subject
+            );
             let who = if s.status == crate::store::MailStatus::Sent {
                 format!("To {}", s.to.first().map(|p| p.display()).unwrap_or(""))
             } else {
