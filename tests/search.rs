@@ -564,3 +564,78 @@ async fn a_mail_synced_during_a_search_appears_in_the_live_results_on_screen() {
     assert_eq!(app.list.folder, "INBOX", "commands on it go to its folder");
     assert_eq!(app.reader.id, Some(row.summary.id), "selected, rendering");
 }
+
+/// `deskmail search` with its log in `state`.
+fn run_logged(state: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("XDG_STATE_HOME", state)
+        .output()
+        .expect("run deskmail");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn answered_alone(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("deskmail/deskmail.log"))
+        .unwrap_or_default()
+        .matches("answered from the index alone")
+        .count()
+}
+
+#[test]
+fn search_answers_from_the_index_alone_until_the_store_changes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = tempfile::tempdir().expect("state");
+    let d = dir.path().to_string_lossy().to_string();
+    let store = Store::open(dir.path()).expect("store");
+    let first = put(
+        &store,
+        &[
+            mail("Ann <ann@a.example>", "zephyrine one", "first", 1),
+            mail("Bob <bob@b.example>", "zephyrine two", "second", 2),
+        ],
+    );
+    drop(store);
+    let search = |args: &[&str]| run_logged(state.path(), args);
+    let (code, out, err) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_ids(&out), vec![first[1], first[0]]);
+    assert_eq!(
+        answered_alone(state.path()),
+        0,
+        "the first search opens the store"
+    );
+
+    let (code, again, _) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0);
+    assert_eq!(again, out, "the index alone prints the same");
+    assert_eq!(answered_alone(state.path()), 1);
+
+    // Another process changes the store: the next search sees it.
+    let store = Store::open(dir.path()).expect("store");
+    let third = put(
+        &store,
+        &[mail("Cid <cid@c.example>", "zephyrine three", "third", 3)],
+    );
+    drop(store);
+    let (code, out, _) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0);
+    assert_eq!(json_ids(&out).len(), 3, "{out}");
+    assert!(json_ids(&out).contains(&third[0]));
+    assert_eq!(answered_alone(state.path()), 1, "a changed store is opened");
+
+    // A running desk holds the store: its index answers, and says so.
+    let held = Store::open(dir.path()).expect("store");
+    let (code, out, err) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_ids(&out).len(), 3);
+    assert!(
+        err.contains("answering from the search index alone"),
+        "{err}"
+    );
+    drop(held);
+}
