@@ -16,7 +16,7 @@ mod views;
 
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
-pub use search::{SearchLine, SearchResults};
+pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
 pub use snooze::snooze_until;
 pub use state::*;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// Typing pauses this long before the query runs, so a fast typist is not
 /// answered once per key.
-pub const DEBOUNCE: Duration = Duration::from_millis(120);
+pub const DEBOUNCE: Duration = Duration::from_millis(60);
 /// Hits one search shows; the title says when more mail matched.
 pub const LIMIT: usize = 500;
 /// Lines kept above a hit the reader jumps to.
