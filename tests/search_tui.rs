@@ -5,7 +5,7 @@
 use deskmail::desk::fake::FakeDesk;
 use deskmail::mail::render::{LineKind, RenderedLine, RenderedMail};
 use deskmail::protocol::{Command, Event};
-use deskmail::store::{MessageSummary, Party, flags};
+use deskmail::store::{MessageSummary, Party, Record, RecordKind, flags};
 use deskmail::tui::app::{App, Focus, Overlay, View};
 use deskmail::tui::keymap::{Key, Keymap};
 use std::sync::Arc;
@@ -178,7 +178,10 @@ fn a_bad_query_names_its_token_and_keeps_the_hits_shown() {
 
 #[test]
 fn commands_on_a_hit_go_to_the_folder_it_is_in() {
-    let d = desk();
+    let mut d = desk();
+    let mut lucas = Record::new(RecordKind::Contact, "Lucas Lee");
+    lucas.id = 9;
+    d.records.push(lucas);
     let mut a = app(&d);
     press(&mut a, &d, "/");
     typ(&mut a, &d, "twice");
@@ -198,6 +201,24 @@ fn commands_on_a_hit_go_to_the_folder_it_is_in() {
     }
     match press(&mut a, &d, "d").as_slice() {
         [Command::Trash { id: 5, folder, .. }] => assert_eq!(folder, "Archive"),
+        other => panic!("{other:?}"),
+    }
+    press(&mut a, &d, "m");
+    typ(&mut a, &d, "INBOX");
+    match press(&mut a, &d, "<Enter>").as_slice() {
+        [
+            Command::MoveTo {
+                id: 5, folder, to, ..
+            },
+        ] => {
+            assert_eq!(folder, "Archive");
+            assert_eq!(to.as_deref(), Some("INBOX"));
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut a, &d, "L");
+    match press(&mut a, &d, "<Enter>").as_slice() {
+        [Command::Link { id: 5, record }] => assert_eq!(record.1, 9),
         other => panic!("{other:?}"),
     }
     // Reply works on the hit as on any mail.
