@@ -41,6 +41,9 @@ pub struct Global {
     /// Draw the first complete frame, restore the terminal and exit 0
     #[arg(long, global = true)]
     pub first_frame_and_exit: bool,
+    /// The socket of a desk served by `deskmail serve` (to serve on, or attach to)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -122,6 +125,9 @@ before:YYYY-MM-DD after:YYYY-MM-DD date:7d, AND OR NOT -word ( )"
     },
     /// Delete the search index and build it again from the store
     Reindex,
+    /// Serve the desk on a Unix socket for agents' deskmail to attach to
+    /// (foreground; stop with SIGTERM or Ctrl-C)
+    Serve,
     /// Print a mail file as the reader shows it, sanitised
     Render {
         /// An RFC 822 file (.eml)
@@ -220,7 +226,10 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Some(Cmd::Import {
             what: ImportWhat::Contacts { file },
         }) => {
-            let store = Store::open(&data_dir(&g))?;
+            if let Some((remote, _)) = attach_cli(&g)? {
+                return crate::serve::cli::import(&remote, &file);
+            }
+            let store = open_store(&data_dir(&g))?;
             let summary = crate::crm::import::import_contacts(&store, &file)?;
             // Mail that arrived before its sender was a contact links now.
             let rules = match load_config(&g) {
@@ -243,6 +252,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             crate::search::cli::search(&data_dir(&g), &query, json, limit)
         }
         Some(Cmd::Reindex) => crate::search::cli::reindex(&data_dir(&g)),
+        Some(Cmd::Serve) => run_serve(&g).await,
     }
 }
 
@@ -296,8 +306,21 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
 }
 
 async fn run_configured(g: &Global) -> Result<i32> {
-    let cfg = load_config(g)?;
-    let store = Arc::new(Store::open(&data_dir(g))?);
+    let local = load_config(g);
+    if let Some(socket) = attach_socket(g, local.as_ref().ok())? {
+        let (desk, events) = crate::serve::client::RemoteDesk::connect(&socket)
+            .with_context(|| format!("cannot attach to {}", socket.display()))?;
+        // Theme, keymap and downloads are the agent's own; the rest is the server's.
+        let cfg = local.unwrap_or_else(|_| desk.welcome().config.clone());
+        if let Some(d) = &cfg.download_dir {
+            desk.set_download_dir(d.clone());
+        }
+        let mut opts = ui_options(g, &cfg)?;
+        opts.warnings.clear();
+        return Ok(crate::tui::run(desk, events, opts).await?.code());
+    }
+    let cfg = local?;
+    let store = Arc::new(open_store(&data_dir(g))?);
     let opts = ui_options(g, &cfg)?;
     let (desk, events) = Desk::new(store, cfg, Backend::Servers);
     desk.set_data_dir(&data_dir(g));
@@ -317,7 +340,7 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
             tmp.path().to_path_buf()
         }
     };
-    let store = Arc::new(Store::open(&dir)?);
+    let store = Arc::new(open_store(&dir)?);
     if store.is_empty() {
         let started = std::time::Instant::now();
         let report = crate::demo::build(&store, messages, 7).context("building the demo desk")?;
@@ -340,6 +363,8 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
     } else if no_tui {
         crate::console::out(&format!("demo desk already present in {}", dir.display()));
     }
+    // Lets `deskmail serve` know this data dir holds the demo desk.
+    let _ = std::fs::write(dir.join(DEMO_MARK), "");
     if no_tui {
         store.flush()?;
         return Ok(0);
@@ -353,15 +378,20 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
 }
 
 fn stats(g: &Global, json: bool) -> Result<i32> {
-    let dir = data_dir(g);
-    if !dir.join("store").exists() {
-        anyhow::bail!(
-            "no mail store in {}: run `deskmail sync` or pass --data-dir",
-            dir.display()
-        );
-    }
-    let store = Store::open(&dir)?;
-    let s = store.stats()?;
+    let s = if let Some((remote, _)) = attach_cli(g)? {
+        remote
+            .ask::<crate::store::Stats>(crate::serve::wire::Query::Stats)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        let dir = data_dir(g);
+        if !dir.join("store").exists() {
+            anyhow::bail!(
+                "no mail store in {}: run `deskmail sync` or pass --data-dir",
+                dir.display()
+            );
+        }
+        open_store(&dir)?.stats()?
+    };
     if json {
         crate::console::out(&crate::console::json(&s)?);
     } else {
@@ -388,6 +418,15 @@ fn stats(g: &Global, json: bool) -> Result<i32> {
 
 async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
     use std::io::IsTerminal;
+    if let Some((remote, events)) = attach_cli(g)? {
+        if !once {
+            anyhow::bail!(
+                "this desk is served on {}, which keeps it synced; use `deskmail sync --once` to sync now",
+                remote.socket().display()
+            );
+        }
+        return crate::serve::cli::sync_once(&remote, events, account).await;
+    }
     let cfg = Arc::new(load_config(g)?);
     if let Some(name) = &account
         && cfg.account(name).is_none()
@@ -401,7 +440,7 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
         .min_free_mb
         .unwrap_or(crate::store::disk::DEFAULT_MIN_FREE_MB);
     crate::store::disk::check_floor(&data_dir(g), floor).map_err(anyhow::Error::msg)?;
-    let store = Arc::new(Store::open(&data_dir(g))?);
+    let store = Arc::new(open_store(&data_dir(g))?);
     let opts = crate::sync::SyncOptions {
         account,
         once,
@@ -427,8 +466,11 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
 }
 
 async fn send(g: &Global, req: crate::outbox::send::SendRequest) -> Result<i32> {
+    if let Some((remote, _)) = attach_cli(g)? {
+        return crate::serve::cli::send(&remote, req).await;
+    }
     let cfg = Arc::new(load_config(g)?);
-    let store = Arc::new(Store::open(&data_dir(g))?);
+    let store = Arc::new(open_store(&data_dir(g))?);
     let wait = req.wait;
     match crate::outbox::send::send_from_cli(cfg, Arc::clone(&store), req).await {
         Ok(out) => {
@@ -525,5 +567,99 @@ fn render(file: &Path) -> Result<i32> {
         }
     });
     crate::console::print(crate::console::Stream::Out, &chunk);
+    Ok(0)
+}
+
+/// The file `deskmail demo` leaves in a data dir holding the demo desk.
+const DEMO_MARK: &str = "demo-desk";
+
+/// The socket of a running server this invocation should attach to: the
+/// `--socket` flag (which must answer), else the data dir's note, the config
+/// and the default, whichever answers first.
+fn attach_socket(g: &Global, cfg: Option<&Config>) -> Result<Option<PathBuf>> {
+    if let Some(s) = &g.socket {
+        if crate::serve::answers(s) {
+            return Ok(Some(s.clone()));
+        }
+        anyhow::bail!(
+            "no deskmail server answers on {}: start one with `deskmail serve --socket {}`, \
+             or leave out --socket to use the desk directly",
+            s.display(),
+            s.display()
+        );
+    }
+    // An explicit data dir is served only by the server its note names.
+    let candidates: Vec<PathBuf> = match &g.data_dir {
+        Some(d) => crate::serve::noted_socket(d).into_iter().collect(),
+        None => cfg
+            .and_then(|c| c.server.socket.clone())
+            .into_iter()
+            .chain(crate::serve::noted_socket(&paths::data_dir()))
+            .chain(std::iter::once(crate::serve::default_socket()))
+            .collect(),
+    };
+    Ok(candidates.into_iter().find(|s| crate::serve::answers(s)))
+}
+
+/// A command-line subcommand's connection to a running server, if one answers.
+fn attach_cli(g: &Global) -> Result<Option<crate::serve::cli::Attached>> {
+    let cfg = load_config(g).ok();
+    let Some(socket) = attach_socket(g, cfg.as_ref())? else {
+        return Ok(None);
+    };
+    let attached = crate::serve::client::RemoteDesk::connect(&socket)
+        .with_context(|| format!("cannot attach to {}", socket.display()))?;
+    Ok(Some(attached))
+}
+
+/// Open the store; when a server holds it, say which socket to attach to.
+fn open_store(dir: &Path) -> Result<Store> {
+    match Store::open(dir) {
+        Ok(s) => Ok(s),
+        Err(e @ crate::store::StoreError::Locked { .. }) => match crate::serve::noted_socket(dir) {
+            Some(sock) => anyhow::bail!(
+                "the desk in {} is served by `deskmail serve` on {}; attach with \
+                 `deskmail --socket {}`",
+                dir.display(),
+                sock.display(),
+                sock.display()
+            ),
+            None => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn run_serve(g: &Global) -> Result<i32> {
+    let dir = data_dir(g);
+    let demo = dir.join(DEMO_MARK).exists();
+    let cfg = if demo {
+        crate::demo::demo_config()
+    } else {
+        load_config(g)?
+    };
+    let socket = crate::serve::serve_socket(g.socket.as_deref(), Some(&cfg));
+    if let Some(s) = crate::serve::noted_socket(&dir)
+        && crate::serve::answers(&s)
+    {
+        anyhow::bail!(
+            "the desk in {} is already served on {}; attach with `deskmail --socket {}`",
+            dir.display(),
+            s.display(),
+            s.display()
+        );
+    }
+    let store = Arc::new(open_store(&dir)?);
+    let backend = if demo {
+        Backend::Demo
+    } else {
+        Backend::Servers
+    };
+    let group = cfg.server.group.clone();
+    let (desk, events) = Desk::new(store, cfg, backend);
+    desk.set_data_dir(&dir);
+    desk.start_background();
+    desk.start_search(&dir);
+    crate::serve::serve(desk, events, &socket, group.as_deref(), &dir).await?;
     Ok(0)
 }

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod outbox;
 pub mod protocol;
 pub mod search;
+pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod trust;

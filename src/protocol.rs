@@ -197,6 +197,9 @@ pub enum Event {
     /// Something failed: plain words, already sanitised.
     Error(String),
     Notice(String),
+    /// Where this screen's desk lives changed (a served desk): the status
+    /// line's words, e.g. "attached to /run/deskmail/desk.sock as alice".
+    Attached(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

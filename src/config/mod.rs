@@ -85,6 +85,30 @@ impl AuthMethod {
 pub struct AgentConfig {
     pub name: String,
     pub email: String,
+    /// The Unix login this agent attaches to a served desk as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_user: Option<String>,
+}
+
+/// `[server]`: where `deskmail serve` listens and who may connect.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The socket (default `$XDG_RUNTIME_DIR/deskmail/desk.sock`).
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+    /// The group the socket and its directory belong to (team servers).
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+/// `[[teams]]`: agents (by email) who share the group accounts of the team.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: String,
+    #[serde(default)]
+    pub agents: Vec<String>,
 }
 
 /// `Debug` is written by hand below: it never shows a password.
@@ -144,6 +168,7 @@ impl std::fmt::Debug for AccountConfig {
             .field("name", &self.name)
             .field("kind", &self.kind)
             .field("group", &self.group)
+            .field("team", &self.team)
             .field("email", &self.email)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -232,6 +257,9 @@ pub struct AccountConfig {
     pub kind: AccountKind,
     #[serde(default)]
     pub group: bool,
+    /// The team whose agents see this group account on a served desk.
+    #[serde(default)]
+    pub team: Option<String>,
     pub email: String,
     pub host: String,
     pub port: u16,
@@ -323,6 +351,10 @@ pub struct Config {
     /// dir (default 50 MB; 0 turns the check off).
     #[serde(default)]
     pub min_free_mb: Option<u64>,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
 }
 
 impl Config {

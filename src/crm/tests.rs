@@ -366,6 +366,7 @@ fn rules_come_from_the_config() {
         agent: crate::config::AgentConfig {
             name: "Agent".into(),
             email: "Agent@Desk.Example".into(),
+            unix_user: None,
         },
         system_address: Some("Desk@Desk.Example".into()),
         strip_plus_tags: true,

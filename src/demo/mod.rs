@@ -18,6 +18,7 @@ pub fn demo_config() -> Config {
         name: name.into(),
         kind: Default::default(),
         group,
+        team: None,
         email: email.into(),
         host: "127.0.0.1".into(),
         port: 0,
@@ -46,10 +47,12 @@ pub fn demo_config() -> Config {
         agent: AgentConfig {
             name: "Alice Agent".into(),
             email: "alice@desk.example".into(),
+            unix_user: None,
         },
         agents: vec![AgentConfig {
             name: "Boris Agent".into(),
             email: "boris@desk.example".into(),
+            unix_user: None,
         }],
         accounts: vec![
             account("support", true, "support@desk.example"),

@@ -15,6 +15,7 @@ const GONE_FROM_POP3: &str = "\r\n[The POP3 server no longer has this mail (it w
      after deskmail imported its headers), so the rest of it cannot be fetched.]\r\n";
 
 pub mod fake;
+pub mod local;
 mod queries;
 mod relay;
 pub mod render;
@@ -42,8 +43,9 @@ pub struct Desk {
     rules: LinkRules,
     events: mpsc::UnboundedSender<Event>,
     backend: Backend,
-    sync: std::sync::Mutex<Option<crate::sync::SyncHandle>>,
-    outbox: std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>,
+    /// Shared with the agents' views of a served desk.
+    sync: Arc<std::sync::Mutex<Option<crate::sync::SyncHandle>>>,
+    outbox: Arc<std::sync::Mutex<Option<crate::outbox::worker::OutboxHandle>>>,
     download_dir: std::sync::Mutex<std::path::PathBuf>,
     /// Running renders and rendered mails, so going back to a mail is instant.
     renders: render::RenderQueue,
@@ -76,8 +78,8 @@ impl Desk {
             rules,
             events: tx,
             backend,
-            sync: std::sync::Mutex::new(None),
-            outbox: std::sync::Mutex::new(None),
+            sync: Arc::default(),
+            outbox: Arc::default(),
             download_dir: std::sync::Mutex::new(
                 download.unwrap_or_else(|| crate::config::paths::data_dir().join("downloads")),
             ),
@@ -88,6 +90,35 @@ impl Desk {
             undo: std::sync::Mutex::new(Vec::new()),
             clock: std::sync::Mutex::new(None),
             search: relay::SearchSlot::default(),
+        });
+        (desk, rx)
+    }
+
+    /// The same desk for another agent (a served desk's client): shared
+    /// store and background tasks; its own events, undo steps and name.
+    pub fn agent_view(
+        &self,
+        agent: crate::config::AgentConfig,
+    ) -> (Arc<Desk>, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut config = (*self.config).clone();
+        config.agent = agent;
+        let desk = Arc::new_cyclic(|me| Desk {
+            store: Arc::clone(&self.store),
+            config: Arc::new(config),
+            rules: self.rules.clone(),
+            events: tx,
+            backend: self.backend,
+            sync: Arc::clone(&self.sync),
+            outbox: Arc::clone(&self.outbox),
+            download_dir: std::sync::Mutex::new(self.download_dir()),
+            renders: render::RenderQueue::default(),
+            me: me.clone(),
+            in_flight: AtomicUsize::new(0),
+            settled: Notify::new(),
+            undo: std::sync::Mutex::new(Vec::new()),
+            clock: std::sync::Mutex::new(self.clock.lock().ok().and_then(|c| *c)),
+            search: Arc::clone(&self.search),
         });
         (desk, rx)
     }
@@ -287,6 +318,15 @@ impl Desk {
         };
         if let Some(h) = self.search_handle() {
             h.changed(ids);
+        }
+    }
+
+    /// Look at the outbox now (a mail was queued from outside the desk).
+    pub fn wake_outbox(&self) {
+        if let Ok(g) = self.outbox.lock()
+            && let Some(h) = g.as_ref()
+        {
+            h.wake();
         }
     }
 

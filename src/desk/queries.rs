@@ -12,7 +12,7 @@ use crate::protocol::{
 use crate::store::drafts::StoredDraft;
 use crate::store::notifications::Notification;
 use crate::store::{HistoryItem, MessageSummary, OutboxEntry, Record, RecordKind, RecordRef};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A failed read in plain words, logged once here.
 fn failed(what: &str, e: impl std::fmt::Display) -> DeskError {
@@ -33,10 +33,6 @@ fn view(rows: Vec<crate::store::ListRow>) -> Vec<ListRow> {
 }
 
 impl Desk {
-    fn templates_dir(&self) -> PathBuf {
-        crate::config::paths::config_dir().join("templates")
-    }
-
     fn store_page(&self, q: &PageQuery) -> crate::store::Result<Vec<crate::store::ListRow>> {
         let s = &self.store;
         let (a, f, n) = (q.account.as_str(), q.folder.as_str(), q.n);
@@ -279,46 +275,24 @@ impl DeskClient for Desk {
     }
 
     fn compose_settings(&self) -> DeskResult<ComposeSettings> {
-        ComposeSettings::load(&crate::config::paths::config_dir()).map_err(DeskError)
+        super::local::compose_settings()
     }
 
     fn template_names(&self) -> DeskResult<Vec<String>> {
-        let dir = self.templates_dir();
-        let mut v: Vec<String> = crate::config::dir_entries(&dir)
-            .into_iter()
-            .filter(|p| p.is_file())
-            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .filter(|n| !n.starts_with('.') && !n.ends_with('~'))
-            .collect();
-        v.sort();
-        if v.is_empty() {
-            return Err(DeskError(format!(
-                "No templates: put text files in {}.",
-                dir.display()
-            )));
-        }
-        Ok(v)
+        super::local::template_names()
     }
 
     fn template_text(&self, name: &str) -> DeskResult<String> {
-        let file = self.templates_dir().join(name);
-        std::fs::read_to_string(&file)
-            .map_err(|e| failed(&format!("cannot read template {}", file.display()), e))
+        super::local::template_text(name)
     }
 
     fn attachment_size(&self, path: &Path) -> DeskResult<u64> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| DeskError(format!("cannot attach {}: {e}", path.display())))?;
-        if !meta.is_file() {
-            return Err(DeskError(format!("{} is not a file", path.display())));
-        }
-        Ok(meta.len())
+        super::local::attachment_size(path)
     }
 
     fn attachment_bytes(&self, source: &AttachmentSource) -> DeskResult<Vec<u8>> {
         match source {
-            AttachmentSource::File(p) => std::fs::read(p)
-                .map_err(|e| DeskError(format!("cannot read attachment {}: {e}", p.display()))),
+            AttachmentSource::File(p) => super::local::file_bytes(p),
             AttachmentSource::Message(id) => {
                 self.store.body(*id).ok().flatten().ok_or_else(|| {
                     DeskError("the forwarded mail's body is not downloaded yet".into())

@@ -44,6 +44,9 @@ pub struct StoredDraft {
     /// Files to attach (read again when the mail is sent).
     #[serde(default)]
     pub attachments: Vec<PathBuf>,
+    /// On a served desk, the agent (email) who writes it; set by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 impl StoredDraft {

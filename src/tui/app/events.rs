@@ -98,6 +98,10 @@ impl App {
                 self.notice(n);
                 vec![]
             }
+            Event::Attached(text) => {
+                self.status.attached = Some(text);
+                vec![]
+            }
         }
     }
 }

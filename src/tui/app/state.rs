@@ -210,4 +210,6 @@ pub struct Status {
     pub sync: BTreeMap<String, SyncState>,
     pub new_mail: usize,
     pub warnings: Vec<String>,
+    /// A served desk: "attached to PATH as NAME" or "reconnecting…".
+    pub attached: Option<String>,
 }

@@ -17,6 +17,7 @@ impl ComposeState {
             subject: text(&self.subject),
             body: text(&self.body),
             in_reply_to: self.in_reply_to,
+            agent: None,
             forward_of: self.attachments.iter().find_map(|a| match a.source {
                 AttachmentSource::Message(id) => Some(id),
                 _ => None,

@@ -35,6 +35,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::styled("? help  : commands  q quit", bar));
     }
     let mut right: Vec<Span> = Vec::new();
+    if let Some(a) = &app.status.attached {
+        right.push(safe(&format!(" {a} "), bar));
+    }
     for w in &app.status.warnings {
         right.push(safe(&format!(" {w} "), theme.style(Role::Warning)));
     }
