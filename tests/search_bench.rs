@@ -158,8 +158,12 @@ fn bench_desk(name: &str, data: &Path, extra: &str) {
         inproc.push(ms_since(t));
     }
     let inproc = sorted(inproc);
-    drop(index);
     let screen = sorted(first_results_on_screen(store, data));
+    // As `deskmail reindex` leaves it: built from this store, marked current.
+    if let Some(stamp) = deskmail::search::store_stamp(data) {
+        index.mark_current(stamp).expect("stamp");
+    }
+    drop(index);
 
     let d = data.to_string_lossy().to_string();
     let mut proc_ms = Vec::new();

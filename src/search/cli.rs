@@ -11,6 +11,11 @@ use std::path::Path;
 /// Exit code of a query that could not be read.
 pub const EXIT_BAD_QUERY: i32 = 2;
 
+/// Up to this many mails a search checks the whole index against the store
+/// (about 0.1 s at 20,000 on 2 cores) so the next searches need not open it;
+/// a larger desk is checked by `deskmail reindex`, seconds a search should not take.
+const CHECK_INLINE_MAX: u64 = 30_000;
+
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -124,6 +129,11 @@ pub fn search(data_dir: &Path, query: &str, json: bool, limit: usize) -> anyhow:
         bar.finish_and_clear();
     }
     let code = print_hits(index.search(&store, query, limit), json)?;
+    if store.message_count() > CHECK_INLINE_MAX {
+        // Nothing to flush: skip sled's closing wait.
+        std::mem::forget(store);
+        return Ok(code);
+    }
     // Check the whole index against the store once, so the next searches
     // need not open it; the stamp is taken once sled has closed its files.
     match index.reconcile(&store) {
@@ -166,6 +176,12 @@ pub fn reindex(data_dir: &Path) -> anyhow::Result<i32> {
     let bar = progress_bar(store.message_count(), "indexing");
     let index = SearchIndex::rebuild(data_dir, &store, &mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
+    // Built from this store whole: searches answer from the index alone
+    // until the store changes.
+    drop(store);
+    if let Some(stamp) = super::store_stamp(data_dir) {
+        index.mark_current(stamp)?;
+    }
     console::out(&format!(
         "indexed {} mails in {:.1} s; the index takes {:.1} MB in {}",
         index.len(),

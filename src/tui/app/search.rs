@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// answered once per key.
 pub const DEBOUNCE: Duration = Duration::from_millis(60);
 /// Hits one search shows; the title says when more mail matched.
-pub const LIMIT: usize = 500;
+pub const LIMIT: usize = 200;
 /// Lines kept above a hit the reader jumps to.
 const CONTEXT: usize = 2;
 /// Completions offered at most.
