@@ -146,6 +146,13 @@ pub enum Command {
         folder: String,
         until: i64,
     },
+    /// Run the doctor's steps for an account as the form describes it.
+    TestAccount(Box<crate::config::AccountConfig>),
+    /// The folder the agent has open, for the next start to return to.
+    RememberPosition {
+        account: String,
+        folder: String,
+    },
 }
 
 /// A mail the agent wrote, before it becomes bytes.
@@ -197,9 +204,44 @@ pub enum Event {
     /// Something failed: plain words, already sanitised.
     Error(String),
     Notice(String),
+    /// Drafts other clients left on a server were added to the drafts.
+    DraftsFound {
+        count: usize,
+    },
+    /// The steps of a `TestAccount`, in order.
+    AccountTested {
+        account: String,
+        steps: Vec<CheckStep>,
+    },
     /// Where this screen's desk lives changed (a served desk): the status
     /// line's words, e.g. "attached to /run/deskmail/desk.sock as alice".
     Attached(String),
+}
+
+/// One step of an account check: what was tried and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStep {
+    /// `Some(true)` passed, `Some(false)` failed, `None` a note.
+    pub ok: Option<bool>,
+    pub text: String,
+}
+
+impl CheckStep {
+    pub fn ok(text: String) -> CheckStep {
+        CheckStep {
+            ok: Some(true),
+            text,
+        }
+    }
+    pub fn failed(text: String) -> CheckStep {
+        CheckStep {
+            ok: Some(false),
+            text,
+        }
+    }
+    pub fn note(text: String) -> CheckStep {
+        CheckStep { ok: None, text }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,6 +456,11 @@ pub trait DeskClient: Send + Sync {
     fn search(&self, _q: &SearchQuery) -> DeskResult<SearchAnswer> {
         Err(DeskError("Search is not available on this desk.".into()))
     }
+    /// The account and folder open when the agent last left; `None` on a
+    /// first start.
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        Ok(None)
+    }
 }
 
 /// Where an attachment's bytes come from.
@@ -516,5 +563,8 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn search(&self, q: &SearchQuery) -> DeskResult<SearchAnswer> {
         (**self).search(q)
+    }
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        (**self).saved_position()
     }
 }

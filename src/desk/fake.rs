@@ -32,6 +32,10 @@ pub struct FakeDesk {
     pub templates: BTreeMap<String, String>,
     pub settings: ComposeSettings,
     pub drafts: Vec<StoredDraft>,
+    /// Accounts listed first, in this order, even before they have folders.
+    pub accounts: Vec<String>,
+    /// The folder last remembered by `Command::RememberPosition`.
+    pub position: Mutex<Option<(String, String)>>,
     /// Every command sent, in order.
     pub sent: Mutex<Vec<Command>>,
     next_id: AtomicU64,
@@ -80,6 +84,11 @@ impl FakeDesk {
 
 impl DeskClient for FakeDesk {
     fn send(&self, cmd: Command) {
+        if let Command::RememberPosition { account, folder } = &cmd
+            && let Ok(mut p) = self.position.lock()
+        {
+            *p = Some((account.clone(), folder.clone()));
+        }
         if let Ok(mut s) = self.sent.lock() {
             s.push(cmd);
         }
@@ -90,7 +99,15 @@ impl DeskClient for FakeDesk {
     }
 
     fn folders(&self) -> DeskResult<Vec<AccountFolders>> {
-        let mut out: Vec<AccountFolders> = Vec::new();
+        let mut out: Vec<AccountFolders> = self
+            .accounts
+            .iter()
+            .map(|a| AccountFolders {
+                account: a.clone(),
+                group: false,
+                folders: vec![],
+            })
+            .collect();
         for ((account, folder), mails) in &self.mails {
             let state = FolderState {
                 name: folder.clone(),
@@ -135,6 +152,10 @@ impl DeskClient for FakeDesk {
 
     fn summary(&self, id: u64) -> DeskResult<Option<MessageSummary>> {
         Ok(self.find(id).cloned())
+    }
+
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        Ok(self.position.lock().ok().and_then(|p| p.clone()))
     }
 
     fn account_of(&self, id: u64) -> DeskResult<Option<String>> {

@@ -311,4 +311,15 @@ impl DeskClient for Desk {
             .map(|_| ())
             .map_err(|e| failed("Could not write the desk to disk", e))
     }
+
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        let saved = self
+            .store
+            .setting(super::POSITION_SETTING)
+            .map_err(|e| failed("Could not read where you left off", e))?;
+        Ok(saved.and_then(|v| {
+            v.split_once('\t')
+                .map(|(a, f)| (a.to_string(), f.to_string()))
+        }))
+    }
 }

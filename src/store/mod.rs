@@ -6,6 +6,7 @@
 pub mod changes;
 pub mod disk;
 pub mod drafts;
+mod folder_names;
 pub mod keys;
 pub mod messages;
 pub mod notifications;
@@ -241,6 +242,8 @@ impl Store {
                 }
             }
         }
+        // Cheap (folder states only) and idempotent, so it needs no version.
+        self.decode_folder_names()?;
         Ok(())
     }
 

@@ -143,6 +143,10 @@ actions! {
     /// The next unread mail, in this folder or the account's next ones.
     NextUnread => "next_unread", "Next unread mail";
     MarkFolderRead => "mark_folder_read", "Mark the folder read";
+    /// The accounts: sync state, every setting in a form, connection test.
+    Accounts => "accounts", "Accounts: sync state and settings";
+    /// Log in to the account's servers and say how each step went.
+    TestConnection => "test_connection", "Test the account's connection";
 }
 
 impl Action {

@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub bell: bool,
     /// Warnings shown permanently in the status bar (e.g. unverified TLS).
     pub warnings: Vec<String>,
+    /// The config.toml the accounts screen saves to (`None`: the demo desk).
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 const FRAME: Duration = Duration::from_millis(16);
@@ -117,6 +119,7 @@ pub async fn run(
     let mut guard = terminal::TerminalGuard::new()?;
     let mut app = App::new(opts.keymap);
     app.status.warnings = opts.warnings;
+    app.config_file = opts.config_file;
     let theme = opts.theme;
     let size = guard.terminal.size()?;
     let mut area = Rect::new(0, 0, size.width, size.height);

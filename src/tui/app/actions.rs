@@ -40,6 +40,10 @@ impl App {
                 self.suspend = true;
                 vec![]
             }
+            Action::Accounts => {
+                self.open_accounts(desk);
+                vec![]
+            }
             Action::Outbox => {
                 let entries = desk.outbox_entries();
                 let entries = self.ask(entries);

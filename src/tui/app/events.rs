@@ -9,6 +9,10 @@ impl App {
         match event {
             Event::FolderChanged { account, folder } => {
                 self.reload_folders(desk);
+                let cmds = self.settle_position(desk);
+                if !cmds.is_empty() {
+                    return cmds;
+                }
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
                 }
@@ -47,6 +51,10 @@ impl App {
                 self.bell = true;
                 self.notice(format!("{count} new mail in {account}/{folder}"));
                 self.reload_folders(desk);
+                let cmds = self.settle_position(desk);
+                if !cmds.is_empty() {
+                    return cmds;
+                }
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
                 }
@@ -96,6 +104,23 @@ impl App {
             }
             Event::Notice(n) => {
                 self.notice(n);
+                vec![]
+            }
+            Event::DraftsFound { count } => {
+                let drafts = desk.drafts();
+                let drafts = self.ask(drafts);
+                if self.overlay.is_none() && !drafts.is_empty() {
+                    self.overlay = Some(Overlay::Drafts(super::PickList::new(drafts)));
+                } else {
+                    self.notice(format!(
+                        "{count} draft(s) written elsewhere were found on the server; \
+                         they are offered at the next start."
+                    ));
+                }
+                vec![]
+            }
+            Event::AccountTested { account, steps } => {
+                self.account_tested(account, steps);
                 vec![]
             }
             Event::Attached(text) => {

@@ -2,6 +2,7 @@
 //! and return `Command`s for the desk; they never draw and never block.
 //! Rows are pulled from the desk only for the window on screen.
 
+mod accounts;
 mod actions;
 mod events;
 mod list;
@@ -14,6 +15,7 @@ mod state;
 mod unread;
 mod views;
 
+pub use accounts::{AccountForm, AccountsScreen};
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
 pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
@@ -45,6 +47,8 @@ pub struct App {
     pub suspend: bool,
     pub bell: bool,
     pub reader_width: usize,
+    /// The config.toml the accounts screen saves to; `None` on the demo desk.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -69,6 +73,7 @@ impl App {
             suspend: false,
             bell: false,
             reader_width: 80,
+            config_file: None,
         }
     }
 
@@ -86,6 +91,9 @@ impl App {
             Some(Overlay::Drafts(_)) => Context::Drafts,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox(_)) => Context::Outbox,
+            // The form is typed into like a mail; the list is walked.
+            Some(Overlay::Accounts(s)) if s.form.is_some() => Context::Compose,
+            Some(Overlay::Accounts(_)) => Context::Accounts,
             None => self.focus.context(),
         }
     }
@@ -157,6 +165,7 @@ impl App {
             }
             Some(Overlay::Compose(c)) => c.input(desk, key),
             Some(Overlay::Form(f)) => f.input(key),
+            Some(Overlay::Accounts(_)) => self.accounts_input(key),
             Some(Overlay::Prompt(p)) => {
                 p.input.key(&key);
             }

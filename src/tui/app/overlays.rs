@@ -28,6 +28,7 @@ impl App {
     ) -> Option<Vec<Command>> {
         let overlay = self.overlay.as_mut()?;
         match overlay {
+            Overlay::Accounts(_) => return Some(self.accounts_action(action)),
             Overlay::Help { scroll } => match action {
                 Action::MoveDown | Action::ScrollDown => *scroll += 1,
                 Action::MoveUp | Action::ScrollUp => *scroll = scroll.saturating_sub(1),

@@ -157,6 +157,8 @@ pub enum Overlay {
     Drafts(PickList<StoredDraft>),
     /// The search query line at the bottom (`/`).
     Search(Box<super::search::SearchLine>),
+    /// The accounts, and one account's form.
+    Accounts(Box<super::accounts::AccountsScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -139,9 +139,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let body = if lines.is_empty() {
         vec![Line::from(Span::styled(
             if search.is_some() {
-                "No mail matches: / changes the search, Esc goes back."
+                "No mail matches: / changes the search, Esc goes back.".to_string()
             } else {
-                "No mail in this folder."
+                empty_text(app)
             },
             theme.style(Role::Muted),
         ))]
@@ -156,6 +156,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         )),
         area,
     );
+}
+
+/// What an empty list says: a first sync still bringing mail is not "no mail".
+fn empty_text(app: &App) -> String {
+    use crate::protocol::SyncState;
+    if app.list.account.is_empty() {
+        return "No folder open: add an account to config.toml (see the README).".into();
+    }
+    match app.status.sync.get(&app.list.account) {
+        Some(SyncState::Connecting) => {
+            "Connecting to the server; mail shows here as it arrives…".into()
+        }
+        Some(SyncState::Syncing { done, total }) if *total > 0 => {
+            format!("Fetching mail ({done} of {total}); it shows here as it arrives…")
+        }
+        Some(SyncState::Syncing { .. }) => "Fetching mail; it shows here as it arrives…".into(),
+        _ => "No mail in this folder.".into(),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! One file per pane or overlay; each exposes a pure `draw`.
 
+pub mod accounts;
 pub mod compose;
 pub mod folders;
 pub mod form;
