@@ -198,6 +198,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 72);
+        assert_eq!(Action::ALL.len(), 74);
     }
 }

@@ -363,6 +363,12 @@ impl App {
         let home = self.list.search.as_ref().map(|s| s.home.clone());
         self.drop_search();
         if let Some((account, folder, _)) = home {
+            // The folder cursor may have followed the selected hit.
+            if let Some(i) = self.folders.iter().position(|f| {
+                matches!(f, super::FolderRow::Folder { account: a, name, .. } if *a == account && *name == folder)
+            }) {
+                self.folder_cursor = i;
+            }
             self.list.account = account;
             self.list.folder = folder;
         }
