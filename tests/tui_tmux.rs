@@ -571,3 +571,29 @@ fn mark_three_archive_undo_then_mark_two_archive_moves_exactly_two() {
     t.wait_for("READY$", Duration::from_secs(10));
     assert_eq!(inbox_and_archive(&t.data), (inbox - 2, archive + 2));
 }
+
+#[test]
+fn slash_search_shows_hits_as_typing_pauses_and_esc_goes_back_to_the_folder() {
+    let t = Tmux::start(100, 30, &[]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    settle(&t);
+    t.keys(&["/"]);
+    t.literal("счёт");
+    // No Enter: the pause after the last key runs the query.
+    let s = t.wait_for("Search: счёт", Duration::from_secs(10));
+    assert!(s.contains("/счёт_"), "the line shows the query: {s}");
+    t.wait_for("Вопрос по счёту", Duration::from_secs(10));
+    t.keys(&["Enter"]);
+    t.keys(&["Enter"]);
+    t.keys(&["n"]);
+    t.wait_for("Hit 1 of", Duration::from_secs(5));
+    t.keys(&["Escape"]);
+    settle(&t);
+    t.keys(&["Escape"]);
+    t.wait_for("Search closed.", Duration::from_secs(5));
+    let s = t.wait_for("support/INBOX", Duration::from_secs(5));
+    assert!(!s.contains("Search: "), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
+}

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::config::identities::ComposeSettings;
 use crate::protocol::{
     AccountFolders, AttachmentSource, Command, DeskClient, DeskError, DeskResult, ListRow,
-    PageCursor, PageFrom, PageQuery, TemplateContext,
+    PageCursor, PageFrom, PageQuery, SearchAnswer, SearchHit, SearchQuery, TemplateContext,
 };
 use crate::store::drafts::StoredDraft;
 use crate::store::notifications::Notification;
@@ -299,5 +299,41 @@ impl DeskClient for FakeDesk {
 
     fn flush(&self) -> DeskResult<()> {
         Ok(())
+    }
+
+    /// Every word of the query (stemmed) must be in the subject, sender or
+    /// preview; fields and operators beyond that are not modelled.
+    fn search(&self, q: &SearchQuery) -> DeskResult<SearchAnswer> {
+        if let Err(e) = crate::search::query::parse(&q.query, 0) {
+            return Err(DeskError(e.to_string()));
+        }
+        let terms = crate::search::highlight::query_terms(&q.query);
+        let mut hits: Vec<SearchHit> = Vec::new();
+        for ((account, folder), mails) in &self.mails {
+            for m in mails {
+                let text = format!(
+                    "{} {} {}",
+                    m.subject,
+                    m.from
+                        .iter()
+                        .map(|p| format!("{} {}", p.name, p.email))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    m.preview
+                );
+                let words: Vec<String> = crate::search::analyzer::terms(&text);
+                if terms.iter().all(|t| words.contains(t)) {
+                    hits.push(SearchHit {
+                        row: FakeDesk::row(m),
+                        account: account.clone(),
+                        folder: folder.clone(),
+                    });
+                }
+            }
+        }
+        hits.sort_by_key(|h| std::cmp::Reverse(h.row.summary.date));
+        let more = hits.len() > q.limit;
+        hits.truncate(q.limit);
+        Ok(SearchAnswer { hits, more, terms })
     }
 }

@@ -23,6 +23,7 @@ pub mod local;
 mod queries;
 mod relay;
 pub mod render;
+mod search;
 pub mod server_drafts;
 mod templates;
 mod triage;
@@ -311,29 +312,12 @@ impl Desk {
         }
     }
 
-    /// Open the search index of `data_dir` and start its indexer. Search is
-    /// derived data: when the index cannot open, the desk runs without it.
-    pub fn start_search(&self, data_dir: &std::path::Path) {
-        match crate::search::SearchIndex::open(data_dir) {
-            Ok(index) => {
-                let h = crate::search::indexer::spawn(Arc::new(index), Arc::clone(&self.store));
-                if let Ok(mut g) = self.search.lock() {
-                    *g = Some(h);
-                }
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                self.emit(Event::Error(format!("Search is off: {e}")));
-            }
-        }
-    }
-
     fn search_handle(&self) -> Option<crate::search::indexer::IndexerHandle> {
         self.search.lock().ok().and_then(|g| g.clone())
     }
 
     /// Run a search query, newest first (hits are checked against the store).
-    pub fn search(
+    pub fn search_hits(
         &self,
         query: &str,
         limit: usize,

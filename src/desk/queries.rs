@@ -73,6 +73,13 @@ impl Desk {
 }
 
 impl DeskClient for Desk {
+    fn search(
+        &self,
+        q: &crate::protocol::SearchQuery,
+    ) -> DeskResult<crate::protocol::SearchAnswer> {
+        self.search_answer(q)
+    }
+
     fn send(&self, cmd: Command) {
         match self.me.upgrade() {
             Some(me) => me.send(cmd),

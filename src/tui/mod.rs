@@ -182,6 +182,11 @@ pub async fn run(
         } else {
             Duration::from_secs(3600)
         };
+        // A typed search runs once typing pauses.
+        let wait = match app.search_due() {
+            Some(due) => wait.min(due.saturating_duration_since(Instant::now())),
+            None => wait,
+        };
         tokio::select! {
             ev = async {
                 match input.as_mut() {
@@ -231,6 +236,10 @@ pub async fn run(
                 break;
             }
             _ = tokio::time::sleep(wait) => {}
+        }
+        if let Some(cmds) = app.search_tick(desk, Instant::now()) {
+            run_commands(desk, cmds);
+            dirty = true;
         }
         if let Some(app::Overlay::Compose(c)) = &mut app.overlay {
             if c.wants_editor {

@@ -16,6 +16,9 @@ impl App {
         if let Some(cmds) = self.overlay_action(desk, action) {
             return cmds;
         }
+        if let Some(cmds) = self.search_action(desk, action) {
+            return cmds;
+        }
         match action {
             Action::Quit => {
                 self.quit = true;

@@ -21,9 +21,11 @@ impl App {
             Event::Rendered { id, mail } => {
                 if self.reader.id == Some(id) {
                     self.reader.mail = Some(mail);
+                    self.jump_to_pending_hit();
                 }
                 vec![]
             }
+            Event::SearchUpdated => self.search_updated(desk),
             Event::LinksChanged { id } => {
                 if self.reader.id == Some(id) {
                     let links = desk.links_of(id);

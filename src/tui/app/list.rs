@@ -162,6 +162,7 @@ impl App {
         else {
             return vec![];
         };
+        self.drop_search();
         let mut cmds = Vec::new();
         if self.list.account != account || self.list.folder != name {
             self.list.marks.clear();
@@ -273,9 +274,11 @@ impl App {
         if self.reader.id == Some(id) {
             return vec![];
         }
+        self.follow_hit_place(id);
         self.reader.id = Some(id);
         self.reader.mail = None;
         self.reader.scroll = 0;
+        self.reader.hit = None;
         self.reader.raw = false;
         self.reader.raw_text = None;
         let links = desk.links_of(id);

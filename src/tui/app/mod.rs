@@ -9,6 +9,7 @@ mod list;
 mod marks;
 mod overlays;
 mod pieces;
+mod search;
 mod snooze;
 mod state;
 mod unread;
@@ -17,6 +18,7 @@ mod views;
 pub use accounts::{AccountForm, AccountsScreen};
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
+pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
 pub use snooze::snooze_until;
 pub use state::*;
 
@@ -79,9 +81,10 @@ impl App {
     pub fn context(&self) -> Context {
         match &self.overlay {
             Some(Overlay::Help { .. }) => Context::Help,
-            Some(Overlay::Palette { .. }) | Some(Overlay::Picker(_)) | Some(Overlay::Prompt(_)) => {
-                Context::Palette
-            }
+            Some(Overlay::Palette { .. })
+            | Some(Overlay::Picker(_))
+            | Some(Overlay::Prompt(_))
+            | Some(Overlay::Search(_)) => Context::Palette,
             Some(Overlay::Compose(_)) | Some(Overlay::Form(_)) => Context::Compose,
             Some(Overlay::Notifications(_)) => Context::Notifications,
             Some(Overlay::Trash(_)) => Context::Trash,
@@ -166,6 +169,7 @@ impl App {
             Some(Overlay::Prompt(p)) => {
                 p.input.key(&key);
             }
+            Some(Overlay::Search(_)) => self.search_typed(&key),
             _ => {}
         }
         vec![]

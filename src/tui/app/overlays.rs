@@ -106,6 +106,7 @@ impl App {
                 }
                 _ => {}
             },
+            Overlay::Search(_) => return Some(self.search_line_action(desk, action)),
             Overlay::Prompt(p) => match action {
                 Action::Open => {
                     let p = (**p).clone();

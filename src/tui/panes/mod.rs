@@ -11,6 +11,7 @@ pub mod palette;
 pub mod reader;
 pub mod record_card;
 pub mod records;
+pub mod search;
 pub mod status;
 
 use crate::mail::sanitize::sanitize_line;
