@@ -302,6 +302,7 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
         first_frame_and_exit: g.first_frame_and_exit,
         bell: cfg.bell,
         warnings,
+        config_file: None,
     })
 }
 
@@ -321,7 +322,8 @@ async fn run_configured(g: &Global) -> Result<i32> {
     }
     let cfg = local?;
     let store = Arc::new(open_store(&data_dir(g))?);
-    let opts = ui_options(g, &cfg)?;
+    let mut opts = ui_options(g, &cfg)?;
+    opts.config_file = Some(config_path(g));
     let (desk, events) = Desk::new(store, cfg, Backend::Servers);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();

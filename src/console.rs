@@ -28,9 +28,11 @@ pub fn out(line: &str) {
     print(Stream::Out, &format!("{line}\n"));
 }
 
-/// One line on stderr, prefixed with `deskmail: `.
-pub fn err(line: &str) {
-    print(Stream::Err, &format!("deskmail: {}\n", sanitize_line(line)));
+/// A message on stderr, prefixed with `deskmail: `; each of its lines is
+/// sanitised on its own, so a list of problems stays a list.
+pub fn err(text: &str) {
+    let lines: Vec<String> = text.lines().map(sanitize_line).collect();
+    print(Stream::Err, &format!("deskmail: {}\n", lines.join("\n")));
 }
 
 /// A one-line label drawn by something else (a progress bar prefix).

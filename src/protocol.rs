@@ -146,6 +146,13 @@ pub enum Command {
         folder: String,
         until: i64,
     },
+    /// Run the doctor's steps for an account as the form describes it.
+    TestAccount(Box<crate::config::AccountConfig>),
+    /// The folder the agent has open, for the next start to return to.
+    RememberPosition {
+        account: String,
+        folder: String,
+    },
 }
 
 /// A mail the agent wrote, before it becomes bytes.
@@ -192,12 +199,49 @@ pub enum Event {
         folder: String,
         count: usize,
     },
+    /// The search index took in new or changed mail: open searches ask again.
+    SearchUpdated,
     /// Something failed: plain words, already sanitised.
     Error(String),
     Notice(String),
+    /// Drafts other clients left on a server were added to the drafts.
+    DraftsFound {
+        count: usize,
+    },
+    /// The steps of a `TestAccount`, in order.
+    AccountTested {
+        account: String,
+        steps: Vec<CheckStep>,
+    },
     /// Where this screen's desk lives changed (a served desk): the status
     /// line's words, e.g. "attached to /run/deskmail/desk.sock as alice".
     Attached(String),
+}
+
+/// One step of an account check: what was tried and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStep {
+    /// `Some(true)` passed, `Some(false)` failed, `None` a note.
+    pub ok: Option<bool>,
+    pub text: String,
+}
+
+impl CheckStep {
+    pub fn ok(text: String) -> CheckStep {
+        CheckStep {
+            ok: Some(true),
+            text,
+        }
+    }
+    pub fn failed(text: String) -> CheckStep {
+        CheckStep {
+            ok: Some(false),
+            text,
+        }
+    }
+    pub fn note(text: String) -> CheckStep {
+        CheckStep { ok: None, text }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +359,34 @@ impl TemplateContext {
     }
 }
 
+/// A full-text search over every account and folder, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// The query language of `deskmail search` (`from:ann refund -is:read`).
+    pub query: String,
+    pub limit: usize,
+}
+
+/// One mail a search found, as a list row, and where it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The row's flags are those of the first place.
+    pub row: ListRow,
+    pub account: String,
+    pub folder: String,
+}
+
+/// What a search found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SearchAnswer {
+    pub hits: Vec<SearchHit>,
+    /// More mails matched than the limit let through.
+    pub more: bool,
+    /// The query's words as the index stems them, for highlighting hits in
+    /// the reader (`crate::search::highlight::find`).
+    pub terms: Vec<String>,
+}
+
 /// A query the desk could not answer, in plain words (already sanitised).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{0}")]
@@ -380,6 +452,15 @@ pub trait DeskClient: Send + Sync {
     fn complete_path(&self, input: &str) -> (String, Vec<String>);
     /// Write everything pending to disk (before suspend and exit).
     fn flush(&self) -> DeskResult<()>;
+    /// Search every account and folder; a bad query's error names the token.
+    fn search(&self, _q: &SearchQuery) -> DeskResult<SearchAnswer> {
+        Err(DeskError("Search is not available on this desk.".into()))
+    }
+    /// The account and folder open when the agent last left; `None` on a
+    /// first start.
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        Ok(None)
+    }
 }
 
 /// Where an attachment's bytes come from.
@@ -479,5 +560,11 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn flush(&self) -> DeskResult<()> {
         (**self).flush()
+    }
+    fn search(&self, q: &SearchQuery) -> DeskResult<SearchAnswer> {
+        (**self).search(q)
+    }
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        (**self).saved_position()
     }
 }

@@ -491,3 +491,39 @@ fn doctor_warns_of_plain_text_to_a_remote_host_and_not_to_loopback() {
         "{out}"
     );
 }
+
+#[test]
+fn doctor_lists_every_invalid_field_with_its_line_not_only_the_first() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("config.toml");
+    let text = "[agent]\nname = \"Sam Agent\"\nemail = \"agent@desk.example\"\n\n\
+                [[accounts]]\nname = \"support\"\nemail = \"support.desk.example\"\n\
+                host = \"127.0.0.1\"\nport = 143\ntls = \"none\"\nuser = \"support\"\n\
+                password_command = \"printf secret\"\nfetch_since = \"last week\"\n";
+    fs::write(&file, text).expect("write config");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+        .arg("doctor")
+        .arg("--config")
+        .arg(&file)
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .output()
+        .expect("run doctor");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("2 fields are invalid"), "{all}");
+    assert!(
+        all.contains("line 7: accounts.email: \"support.desk.example\" is not an email address"),
+        "{all}"
+    );
+    assert!(
+        all.contains("line 13: accounts.fetch_since: \"last week\" is not a date"),
+        "{all}"
+    );
+}

@@ -488,3 +488,163 @@ async fn mail_synced_during_a_search_appears_in_its_results() {
     sync.shutdown();
     handle.shutdown();
 }
+
+/// The acceptance case on screen: the agent's search is open in the
+/// interface (a real desk syncing from Dovecot), a matching mail arrives by
+/// IMAP, and the "Search: …" list shows it without a key pressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_synced_during_a_search_appears_in_the_live_results_on_screen() {
+    use deskmail::desk::{Backend, Desk};
+    use deskmail::tui::app::{App, View};
+    use deskmail::tui::keymap::{Key, Keymap};
+    use std::time::Instant;
+
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox("support", gen_mailbox(50, 5));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let (desk, mut events) = Desk::new(
+        Arc::clone(&store),
+        (*sync_config(&stack)).clone(),
+        Backend::Servers,
+    );
+    desk.set_data_dir(dir.path());
+    desk.start_search(dir.path());
+    desk.start_background();
+    let (d, s) = (Arc::clone(&desk), Arc::clone(&store));
+    poll_until(WAIT, || {
+        let done = s.message_count() == 50 && d.search_caught_up();
+        async move { done.then_some(()) }
+    })
+    .await
+    .expect("the first 50 mails synced and indexed");
+
+    let mut app = App::new(Keymap::builtin("default").expect("keymap"));
+    app.list.height = 10;
+    for c in app.load(&*desk) {
+        desk.send(c);
+    }
+    for k in Key::parse_sequence("/ z e p h y r i n e").expect("keys") {
+        app.handle_key(&*desk, k);
+    }
+    let cmds = app
+        .search_tick(&*desk, Instant::now() + Duration::from_secs(1))
+        .expect("the query ran once typing paused");
+    assert!(cmds.is_empty());
+    assert_eq!(app.list.view, View::Search);
+    assert!(app.list.rows.is_empty(), "nothing matches yet");
+
+    stack.deliver(
+        "support",
+        &mail(
+            "Ольга <olga@client.example>",
+            "Квартальный отчёт",
+            "Отчёт приложен, zephyrine.",
+            77,
+        ),
+    );
+    // Only the desk's events move the screen: sync, then the index's commit.
+    let deadline = Instant::now() + WAIT;
+    while app.list.rows.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the new mail never reached the search list"
+        );
+        if let Ok(Some(e)) = tokio::time::timeout(left, events.recv()).await {
+            for c in app.handle_event(&*desk, e) {
+                desk.send(c);
+            }
+        }
+    }
+    assert_eq!(app.list.view, View::Search, "still the search, not INBOX");
+    let row = &app.list.rows[0];
+    assert_eq!(row.summary.subject, "Квартальный отчёт");
+    assert_eq!(app.list.rows.len(), 1);
+    assert_eq!(app.list.folder, "INBOX", "commands on it go to its folder");
+    assert_eq!(app.reader.id, Some(row.summary.id), "selected, rendering");
+}
+
+/// `deskmail search` with its log in `state`.
+fn run_logged(state: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("XDG_STATE_HOME", state)
+        .output()
+        .expect("run deskmail");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn answered_alone(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("deskmail/deskmail.log"))
+        .unwrap_or_default()
+        .matches("answered from the index alone")
+        .count()
+}
+
+#[test]
+fn search_answers_from_the_index_alone_until_the_store_changes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = tempfile::tempdir().expect("state");
+    let d = dir.path().to_string_lossy().to_string();
+    let store = Store::open(dir.path()).expect("store");
+    let first = put(
+        &store,
+        &[
+            mail("Ann <ann@a.example>", "zephyrine one", "first", 1),
+            mail("Bob <bob@b.example>", "zephyrine two", "second", 2),
+        ],
+    );
+    drop(store);
+    let search = |args: &[&str]| run_logged(state.path(), args);
+    let (code, out, err) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_ids(&out), vec![first[1], first[0]]);
+    assert_eq!(
+        answered_alone(state.path()),
+        0,
+        "the first search opens the store"
+    );
+
+    let (code, again, _) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0);
+    assert_eq!(again, out, "the index alone prints the same");
+    assert_eq!(answered_alone(state.path()), 1);
+
+    // Another process changes the store: the next search sees it.
+    let store = Store::open(dir.path()).expect("store");
+    let third = put(
+        &store,
+        &[mail("Cid <cid@c.example>", "zephyrine three", "third", 3)],
+    );
+    drop(store);
+    let (code, out, _) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0);
+    assert_eq!(json_ids(&out).len(), 3, "{out}");
+    assert!(json_ids(&out).contains(&third[0]));
+    assert_eq!(answered_alone(state.path()), 1, "a changed store is opened");
+
+    // A running desk holds the store: its index answers, and says so.
+    let held = Store::open(dir.path()).expect("store");
+    let (code, out, err) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_ids(&out).len(), 3);
+    assert!(
+        err.contains("answering from the search index alone"),
+        "{err}"
+    );
+    drop(held);
+
+    // Whatever the desk's size, a reindex leaves the index marked current.
+    let alone = answered_alone(state.path());
+    let (code, _, err) = search(&["reindex", "--data-dir", &d]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = search(&["search", "zephyrine", "--json", "--data-dir", &d]);
+    assert_eq!(code, 0);
+    assert_eq!(json_ids(&out).len(), 3);
+    assert_eq!(answered_alone(state.path()), alone + 1);
+}

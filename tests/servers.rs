@@ -353,3 +353,312 @@ fn a_token_that_just_expired_is_replaced_by_running_the_command_again() {
     let sync = desk.run(&config, "data", &["sync", "--once"]);
     assert!(sync.status.success(), "{}", text(&sync));
 }
+
+/// The steps the accounts screen's "test connection" reports for `account`,
+/// run by a real desk against the stack.
+fn test_connection(config: &Path) -> Vec<deskmail::protocol::CheckStep> {
+    use deskmail::desk::{Backend, Command, Desk, Event};
+    let cfg = deskmail::config::Config::load(config).expect("config loads");
+    let account = cfg.accounts[0].clone();
+    let dir = tempfile::tempdir().expect("tmp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = std::sync::Arc::new(deskmail::store::Store::open(dir.path()).expect("store"));
+        let (desk, mut events) = Desk::new(store, cfg, Backend::Servers);
+        desk.send(Command::TestAccount(Box::new(account)));
+        loop {
+            match tokio::time::timeout(CHILD_LIMIT, events.recv()).await {
+                Ok(Some(Event::AccountTested { steps, .. })) => return steps,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => panic!("no test result from the desk"),
+            }
+        }
+    })
+}
+
+#[test]
+fn test_connection_in_the_accounts_screen_reports_each_doctor_step() {
+    let stack = self_signed_stack();
+    let desk = Desk::new();
+    let ca = format!("ca_file = \"{}\"", stack.cert_pem.display());
+    let pinned = desk.config("pinned.toml", &config_text(&stack, &ca, ""));
+    let steps = test_connection(&pinned);
+    let failed: Vec<_> = steps.iter().filter(|s| s.ok == Some(false)).collect();
+    assert!(failed.is_empty(), "{steps:?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.text.contains("logged in and listed folders")),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.text.contains("SMTP") && s.text.contains("logged in")),
+        "{steps:?}"
+    );
+
+    // Without the certificate both servers fail, each naming the fix.
+    let untrusted = desk.config("untrusted.toml", &config_text(&stack, "", ""));
+    let steps = test_connection(&untrusted);
+    let failed: Vec<_> = steps.iter().filter(|s| s.ok == Some(false)).collect();
+    assert_eq!(failed.len(), 2, "{steps:?}");
+    assert!(failed[0].text.starts_with("IMAP"), "{steps:?}");
+    assert!(failed[1].text.starts_with("SMTP"), "{steps:?}");
+    for f in failed {
+        assert!(f.text.contains("tls_fingerprint = \"sha256:"), "{f:?}");
+    }
+}
+
+/// Subject and flags of each mail in `support`'s Drafts folder on the server.
+fn server_drafts(stack: &MailStack) -> Vec<(String, String)> {
+    let out = stack.doveadm(&[
+        "-f",
+        "tab",
+        "fetch",
+        "-u",
+        "support",
+        "hdr.subject flags",
+        "mailbox",
+        "Drafts",
+        "all",
+    ]);
+    out.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (subject, flags) = l.split_once('\t')?;
+            Some((subject.trim().to_string(), flags.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Wait until the server's Drafts folder satisfies `ok` (bounded by [`CHILD_LIMIT`]).
+fn wait_for_drafts(stack: &MailStack, what: &str, ok: impl Fn(&[(String, String)]) -> bool) {
+    let start = Instant::now();
+    loop {
+        let now = server_drafts(stack);
+        if ok(&now) {
+            return;
+        }
+        assert!(
+            start.elapsed() < CHILD_LIMIT,
+            "{what}: Drafts holds {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn drafts_are_kept_in_the_servers_drafts_folder_replaced_on_save_and_removed_when_discarded() {
+    use deskmail::desk::{Backend, Command, Desk, DeskClient, Event};
+    use deskmail::store::drafts::StoredDraft;
+    let stack = self_signed_stack();
+    // Another mail client left a draft on the server.
+    stack.save_to(
+        "support",
+        "Drafts",
+        b"From: support@desk.example\r\nTo: carol@example.com\r\nSubject: Written on the laptop\r\n\
+          Message-ID: <laptop-draft-1@desk.example>\r\n\r\nHalf an answer.\r\n",
+    );
+    let desk_dir = self::Desk::new();
+    let ca = format!("ca_file = \"{}\"", stack.cert_pem.display());
+    let config = desk_dir.config("config.toml", &config_text(&stack, &ca, ""));
+    let cfg = deskmail::config::Config::load(&config).expect("config loads");
+    let data = tempfile::tempdir().expect("tmp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let _guard = rt.enter();
+    let store = std::sync::Arc::new(deskmail::store::Store::open(data.path()).expect("store"));
+    let (desk, mut events) = Desk::new(store, cfg, Backend::Servers);
+    desk.start_background();
+
+    // The other client's draft joins the drafts list.
+    rt.block_on(async {
+        loop {
+            match tokio::time::timeout(CHILD_LIMIT, events.recv()).await {
+                Ok(Some(Event::DraftsFound { count })) => {
+                    assert_eq!(count, 1);
+                    break;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => panic!("the server's draft was never found"),
+            }
+        }
+    });
+    let drafts = desk.drafts().expect("drafts");
+    let laptop = drafts
+        .iter()
+        .find(|d| d.subject == "Written on the laptop")
+        .cloned()
+        .expect("the laptop's draft is in the list");
+    assert_eq!(laptop.to, "carol@example.com");
+    assert_eq!(laptop.body.trim(), "Half an answer.");
+
+    // A draft written here is APPENDed with \Draft, and each save replaces it.
+    let id = desk.new_draft_id().expect("id");
+    let mut mine = StoredDraft {
+        id,
+        account: Some("support".into()),
+        to: "dan@example.com".into(),
+        subject: "Refund, first words".into(),
+        body: "Dear Dan,".into(),
+        ..StoredDraft::default()
+    };
+    desk.send(Command::SaveDraft(Box::new(mine.clone())));
+    wait_for_drafts(&stack, "first save", |d| {
+        d.iter()
+            .any(|(s, f)| s == "Refund, first words" && f.contains("\\Draft"))
+    });
+    mine.subject = "Refund, approved".into();
+    desk.send(Command::SaveDraft(Box::new(mine.clone())));
+    wait_for_drafts(&stack, "second save replaces the first", |d| {
+        d.iter().any(|(s, _)| s == "Refund, approved")
+            && !d.iter().any(|(s, _)| s == "Refund, first words")
+    });
+    assert_eq!(
+        server_drafts(&stack).len(),
+        2,
+        "{:?}",
+        server_drafts(&stack)
+    );
+
+    // Continuing the laptop's draft replaces it on the server too.
+    let mut continued = laptop.clone();
+    continued.body = "Half an answer, now finished.".into();
+    desk.send(Command::SaveDraft(Box::new(continued)));
+    let laptop_original = || {
+        stack.doveadm(&[
+            "search",
+            "-u",
+            "support",
+            "mailbox",
+            "Drafts",
+            "HEADER",
+            "Message-ID",
+            "laptop-draft-1",
+        ])
+    };
+    let start = Instant::now();
+    while !laptop_original().trim().is_empty() {
+        assert!(
+            start.elapsed() < CHILD_LIMIT,
+            "the laptop's draft stays on the server"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let now = server_drafts(&stack);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert_eq!(
+        now.iter()
+            .filter(|(s, _)| s == "Written on the laptop")
+            .count(),
+        1,
+        "{now:?}"
+    );
+
+    // Sent or discarded: gone from the server.
+    desk.send(Command::DeleteDraft { id });
+    desk.send(Command::DeleteDraft { id: laptop.id });
+    wait_for_drafts(&stack, "discarded drafts are removed", |d| d.is_empty());
+}
+
+#[test]
+fn a_cyrillic_folder_stored_under_its_encoded_name_is_renamed_and_not_synced_twice() {
+    use deskmail::store::{FolderState, MessageSummary, NewMail, Store, flags};
+    let stack = MailStack::start_with(StackOptions {
+        no_special_folders: true,
+        ..StackOptions::default()
+    });
+    stack.doveadm(&["mailbox", "create", "-u", "support", "Отправленные"]);
+    stack.save_to(
+        "support",
+        "Отправленные",
+        b"From: support@desk.example\r\nTo: a@example.com\r\nSubject: old reply\r\n\
+          Message-ID: <old-reply@desk.example>\r\n\r\nDone.\r\n",
+    );
+    let status = stack.doveadm(&[
+        "mailbox",
+        "status",
+        "-u",
+        "support",
+        "uidvalidity",
+        "Отправленные",
+    ]);
+    let uidvalidity: u32 = status
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("uidvalidity="))
+        .and_then(|v| v.parse().ok())
+        .expect("uidvalidity");
+    let uid = stack.uid_list("support", "Отправленные")[0];
+
+    // A desk synced by a version that kept the server's encoded name.
+    let desk = Desk::new();
+    let data = desk.dir.path().join("data");
+    let raw = "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-";
+    assert_eq!(deskmail::mail::mutf7::encode("Отправленные"), raw);
+    let id = {
+        let store = Store::open(&data).expect("store");
+        store
+            .ingest(
+                vec![NewMail {
+                    account: "support".into(),
+                    folder: raw.into(),
+                    uidvalidity,
+                    uid,
+                    flags: flags::SEEN,
+                    summary: MessageSummary {
+                        message_id: "old-reply@desk.example".into(),
+                        subject: "old reply".into(),
+                        ..MessageSummary::default()
+                    },
+                    raw: None,
+                }],
+                Some((
+                    "support",
+                    FolderState {
+                        name: raw.into(),
+                        uidvalidity,
+                        uidnext: uid + 1,
+                        ..FolderState::default()
+                    },
+                )),
+            )
+            .expect("ingest");
+        store.flush().expect("flush");
+        store
+            .id_by_message_id("old-reply@desk.example")
+            .expect("lookup")
+            .expect("stored")
+    };
+
+    let ca = format!("ca_file = \"{}\"", stack.cert_pem.display());
+    let config = desk.config("ru.toml", &config_text(&stack, &ca, ""));
+    let sync = desk.run(&config, "data", &["sync", "--once"]);
+    assert!(sync.status.success(), "{}", text(&sync));
+
+    let store = Store::open(&data).expect("store");
+    let folders: Vec<(String, u64)> = store
+        .folders_by_account()
+        .expect("folders")
+        .into_iter()
+        .filter(|(a, _)| a == "support")
+        .flat_map(|(_, f)| f.into_iter().map(|s| (s.name, s.total)))
+        .collect();
+    assert!(
+        folders.contains(&("Отправленные".to_string(), 1)),
+        "{folders:?}"
+    );
+    assert!(!folders.iter().any(|(n, _)| n.contains('&')), "{folders:?}");
+    // The same mail, not a second copy fetched under the decoded name.
+    assert_eq!(
+        store
+            .id_by_message_id("old-reply@desk.example")
+            .expect("lookup"),
+        Some(id)
+    );
+    assert_eq!(
+        store
+            .id_by_uid("support", "Отправленные", uidvalidity, uid)
+            .expect("uid"),
+        Some(id)
+    );
+}

@@ -612,6 +612,50 @@ async fn opening_a_cut_pop3_mail_fetches_it_whole_or_says_the_server_no_longer_h
     );
 }
 
+#[tokio::test]
+async fn pop3_logs_in_over_sasl_oauth2_and_a_revoked_token_is_explained() {
+    let tokens = support::oauth::TokenServer::start();
+    let stack = MailStack::start_with(StackOptions {
+        oauth2_introspection_url: Some(tokens.url()),
+        ..StackOptions::dovecot_only()
+    });
+    tokens.grant("pop-token", USER);
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(2, 5)), 2);
+    for mech in ["xoauth2", "oauthbearer"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let extra = format!("auth = \"{mech}\"\noauth2_token_command = \"printf pop-token\"");
+        let text = pop3_account(&stack, USER, stack.pop3s_port, "tls", &extra)
+            .replace("password_command = \"printf secret\"\n", "");
+        sync::run(parse(&text), Arc::clone(&store), once(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{mech}: {e}"));
+        assert_eq!(folder_stats(&store, USER, "INBOX").0, 2, "{mech}");
+        let log = stack.log_tail(200);
+        assert!(
+            log.contains(&format!("method={}", mech.to_uppercase())),
+            "{mech}: {log}"
+        );
+    }
+
+    tokens.revoke("pop-token");
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let text = pop3_account(
+        &stack,
+        USER,
+        stack.pop3s_port,
+        "tls",
+        "auth = \"xoauth2\"\noauth2_token_command = \"printf pop-token\"",
+    )
+    .replace("password_command = \"printf secret\"\n", "");
+    let e = sync::run(parse(&text), Arc::clone(&store), once(), None)
+        .await
+        .expect_err("a revoked token must fail");
+    assert_eq!(e.kind(), ErrorKind::AuthFailed, "{e}");
+    assert!(e.to_string().contains("refused the OAuth2 token"), "{e}");
+}
+
 fn dated_mail(tag: &str, date: &str) -> Vec<u8> {
     format!(
         "From: Old Customer <old@example.com>\r\n\

@@ -953,3 +953,23 @@ fn next_unread_skips_read_mail_then_goes_to_the_next_folder_with_unread() {
         assert_eq!(sel.entry.flags & flags::SEEN, 0, "{folder}");
     }
 }
+
+#[test]
+fn the_folder_left_open_is_where_the_next_start_returns() {
+    let mut h = Harness::new(120, 30);
+    let first = h.app.list.folder.clone();
+    assert_eq!(first, "INBOX");
+    h.app.focus = Focus::Folders;
+    h.key("j");
+    let left = h.app.list.folder.clone();
+    assert_ne!(left, first);
+    assert_eq!(
+        h.desk.saved_position().expect("position"),
+        Some(("support".to_string(), left.clone()))
+    );
+    let mut next = App::new(Keymap::builtin("default").expect("keymap"));
+    next.list.height = 10;
+    let cmds = next.load(&h.desk);
+    h.run(cmds);
+    assert_eq!(next.list.folder, left);
+}

@@ -344,3 +344,329 @@ fn the_status_line_warns_of_plain_text_to_a_remote_host() {
     );
     assert!(!status.contains("127.0.0.1"), "{status}");
 }
+
+/// The text of the screen drawn at `w`×`h`, one string per line.
+fn screen(app: &App, w: u16, h: u16) -> Vec<String> {
+    use deskmail::tui::theme::{ColorEnv, Theme};
+    let theme = Theme::load("dark", None, ColorEnv::from_vars(false, None)).expect("theme");
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| deskmail::tui::ui::draw(f, app, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn first_start_opens_the_first_accounts_inbox_and_shows_mail_newest_first_as_it_arrives() {
+    use deskmail::protocol::{Event, SyncState};
+    let mut d = FakeDesk::new(deskmail::demo::demo_config());
+    d.accounts = vec!["support".into(), "sales".into()];
+    let mut a = App::new(Keymap::builtin("default").expect("keymap"));
+    a.list.height = 5;
+    assert!(a.load(&d).is_empty());
+    assert_eq!(
+        (a.list.account.as_str(), a.list.folder.as_str()),
+        ("support", "INBOX")
+    );
+
+    // The first sync is under way: the list says so instead of "No mail".
+    a.handle_event(
+        &d,
+        Event::Sync {
+            account: "support".into(),
+            state: SyncState::Syncing { done: 0, total: 40 },
+        },
+    );
+    let text = screen(&a, 120, 20).join("\n");
+    assert!(text.contains("Fetching mail (0 of 40)"), "{text}");
+    assert!(text.contains("support: syncing 0 of 40"), "{text}");
+    assert!(!text.contains("No mail in this folder"), "{text}");
+
+    // A first batch lands: it shows at once, newest selected and rendered.
+    d.mails.insert(
+        ("support".into(), "INBOX".into()),
+        vec![mail(8, "Order 8"), mail(9, "Order 9")],
+    );
+    let cmds = a.handle_event(
+        &d,
+        Event::FolderChanged {
+            account: "support".into(),
+            folder: "INBOX".into(),
+        },
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Render { id: 8, .. }]),
+        "{cmds:?}"
+    );
+    // The folder cursor sits on the INBOX that has just been listed.
+    assert!(matches!(
+        &a.folders[a.folder_cursor],
+        deskmail::tui::app::FolderRow::Folder { account, name, .. } if account == "support" && name == "INBOX"
+    ));
+
+    // Newer mail of the same sync goes above, and the untouched selection
+    // follows the newest.
+    d.mails.insert(
+        ("support".into(), "INBOX".into()),
+        (1..=9).map(|i| mail(i, &format!("Order {i}"))).collect(),
+    );
+    let cmds = a.handle_event(
+        &d,
+        Event::FolderChanged {
+            account: "support".into(),
+            folder: "INBOX".into(),
+        },
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Render { id: 1, .. }]),
+        "{cmds:?}"
+    );
+    let ids: Vec<u64> = a.list.rows.iter().map(|r| r.summary.id).collect();
+    assert_eq!(ids, vec![1, 2, 3, 4, 5]);
+
+    // Once the agent has picked a mail, more arriving keeps it selected.
+    press(&mut a, &d, "j j");
+    let mut more: Vec<_> = vec![mail(0, "Order 0")];
+    more.extend((1..=9).map(|i| mail(i, &format!("Order {i}"))));
+    d.mails.insert(("support".into(), "INBOX".into()), more);
+    let cmds = a.handle_event(
+        &d,
+        Event::FolderChanged {
+            account: "support".into(),
+            folder: "INBOX".into(),
+        },
+    );
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(a.list.selected().map(|r| r.summary.id), Some(3));
+    assert_eq!(a.list.rows.first().map(|r| r.summary.id), Some(0));
+}
+
+#[test]
+fn a_later_start_returns_to_the_folder_the_agent_left() {
+    let d = desk(3).with_folder("support", "Sent", vec![mail(50, "Re: Order 1")]);
+    let mut a = app(&d, 5);
+    assert_eq!(a.list.folder, "INBOX");
+    a.focus = Focus::Folders;
+    let cmds = press(&mut a, &d, "j");
+    assert_eq!(a.list.folder, "Sent");
+    assert!(
+        cmds.iter().any(|c| matches!(c, Command::RememberPosition { account, folder } if account == "support" && folder == "Sent")),
+        "{cmds:?}"
+    );
+    // The driver hands the commands to the desk, which keeps the position.
+    for c in cmds {
+        deskmail::protocol::DeskClient::send(&d, c);
+    }
+
+    let mut next = App::new(Keymap::builtin("default").expect("keymap"));
+    next.list.height = 5;
+    let cmds = next.load(&d);
+    assert_eq!(
+        (next.list.account.as_str(), next.list.folder.as_str()),
+        ("support", "Sent")
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Render { id: 50, .. }]),
+        "{cmds:?}"
+    );
+
+    // A remembered folder that no longer exists falls back to the INBOX.
+    let gone = desk(3);
+    *gone.position.lock().expect("lock") = Some(("support".into(), "Old".into()));
+    let mut again = App::new(Keymap::builtin("default").expect("keymap"));
+    again.list.height = 5;
+    again.load(&gone);
+    assert_eq!(again.list.folder, "INBOX");
+}
+
+const ACCOUNTS_FILE: &str = r#"# deskmail configuration
+[agent]
+name = "Sam Agent"   # shown in From
+email = "sam@desk.example"
+
+# The shared support mailbox.
+[[accounts]]
+name = "support"
+email = "support@desk.example"
+# our own server
+host = "mail.desk.example"
+port = 993   # IMAPS
+user = "support"
+password_command = "pass show support"
+
+[accounts.smtp]
+host = "mail.desk.example"
+port = 587
+tls = "starttls"
+"#;
+
+/// An app on a desk configured by `ACCOUNTS_FILE`, saved in a temp dir.
+fn accounts_app(dir: &Path) -> (FakeDesk, App) {
+    use std::os::unix::fs::PermissionsExt;
+    let file = dir.join("config.toml");
+    std::fs::write(&file, ACCOUNTS_FILE).expect("write config");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let cfg = deskmail::config::Config::load(&file).expect("config loads");
+    let d = FakeDesk::new(cfg).with_folder("support", "INBOX", vec![mail(1, "Order 1")]);
+    let mut a = app(&d, 10);
+    a.config_file = Some(file);
+    (d, a)
+}
+
+/// Empty the current form field and type `text` into it.
+fn retype(a: &mut App, d: &FakeDesk, text: &str) {
+    for _ in 0..40 {
+        press(a, d, "<BS>");
+    }
+    for c in text.chars() {
+        a.handle_key(d, Key::char(c));
+    }
+}
+
+/// The mono screen as text, lines trimmed.
+fn mono_screen(a: &App, w: u16, h: u16) -> String {
+    use deskmail::tui::theme::{ColorEnv, Theme};
+    let theme = Theme::load("mono", None, ColorEnv::from_vars(true, None)).expect("mono");
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| deskmail::tui::ui::draw(f, a, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            format!("{}\n", line.trim_end())
+        })
+        .collect()
+}
+
+#[test]
+fn account_form_marks_both_invalid_fields_with_their_reasons_at_80x24() {
+    use deskmail::tui::theme::{ColorEnv, Role, Theme};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (d, mut a) = accounts_app(dir.path());
+    press(&mut a, &d, "A");
+    assert!(matches!(a.overlay, Some(Overlay::Accounts(_))));
+    press(&mut a, &d, "<Enter>");
+    press(&mut a, &d, "<Tab> <Tab>");
+    retype(&mut a, &d, "support.desk.example");
+    press(&mut a, &d, "<Tab> <Tab>");
+    retype(&mut a, &d, "99x");
+    let Some(Overlay::Accounts(screen)) = &a.overlay else {
+        panic!("accounts screen closed");
+    };
+    let form = screen.form.as_ref().expect("form open");
+    let marked: Vec<&str> = form
+        .errors
+        .keys()
+        .map(|i| deskmail::config::edit::FIELDS[*i].key)
+        .collect();
+    assert_eq!(marked, vec!["email", "port"]);
+    insta::assert_snapshot!("overlay_account_form_two_invalid", mono_screen(&a, 80, 24));
+
+    // Each reason is drawn in the theme's error colour.
+    let theme = Theme::load("dark", None, ColorEnv::from_vars(false, None)).expect("theme");
+    let error = theme.style(Role::Error);
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+    term.draw(|f| deskmail::tui::ui::draw(f, &a, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    let mut reasons = 0;
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(col) = line.find("↑ ") {
+            let x = line[..col].chars().count() as u16;
+            assert_eq!(buf[(x, y)].fg, error.fg.unwrap_or_default(), "{line}");
+            reasons += 1;
+        }
+    }
+    assert_eq!(reasons, 2);
+
+    // Saving is refused while they are invalid; the file is untouched.
+    press(&mut a, &d, "<C-g>");
+    let file = dir.path().join("config.toml");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), ACCOUNTS_FILE);
+    assert!(
+        a.status
+            .message
+            .as_ref()
+            .is_some_and(|m| m.is_error && m.text.contains("2 field")),
+        "{:?}",
+        a.status.message
+    );
+}
+
+#[test]
+fn saving_the_account_form_changes_only_the_edited_field_and_keeps_every_comment() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (d, mut a) = accounts_app(dir.path());
+    press(&mut a, &d, "A <Enter> <Tab> <Tab> <Tab> <Tab>");
+    retype(&mut a, &d, "143");
+    press(&mut a, &d, "<Tab>");
+    retype(&mut a, &d, "starttls");
+    press(&mut a, &d, "<C-g>");
+    let file = dir.path().join("config.toml");
+    let saved = std::fs::read_to_string(&file).expect("read");
+    let expected = ACCOUNTS_FILE
+        .replace("port = 993   # IMAPS", "port = 143   # IMAPS")
+        .replace(
+            "password_command = \"pass show support\"\n",
+            "password_command = \"pass show support\"\ntls = \"starttls\"\n",
+        );
+    assert_eq!(saved, expected);
+    let again = deskmail::config::Config::load(&file).expect("saved config loads");
+    assert_eq!(again.accounts[0].port, 143);
+    assert!(
+        a.status
+            .message
+            .as_ref()
+            .is_some_and(|m| !m.is_error && m.text.contains("Saved support")),
+        "{:?}",
+        a.status.message
+    );
+    // The form closed; the list shows the saved settings.
+    let Some(Overlay::Accounts(screen)) = &a.overlay else {
+        panic!("accounts screen closed");
+    };
+    assert!(screen.form.is_none());
+    assert_eq!(screen.list.selected().map(|a| a.port), Some(143));
+}
+
+#[test]
+fn the_palette_offers_the_accounts_screen_and_opens_it_with_their_sync_state() {
+    use deskmail::protocol::{Event, SyncState};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (d, mut a) = accounts_app(dir.path());
+    a.handle_event(
+        &d,
+        Event::Sync {
+            account: "support".into(),
+            state: SyncState::Syncing { done: 3, total: 9 },
+        },
+    );
+    press(&mut a, &d, ":");
+    typ(&mut a, &d, "accounts");
+    press(&mut a, &d, "<Enter>");
+    assert!(matches!(a.overlay, Some(Overlay::Accounts(_))));
+    let screen = mono_screen(&a, 100, 24);
+    assert!(
+        screen.contains("support")
+            && screen.contains("mail.desk.example:993")
+            && screen.contains("syncing 3 of 9"),
+        "{screen}"
+    );
+    press(&mut a, &d, "<Esc>");
+    assert!(a.overlay.is_none());
+}

@@ -500,8 +500,9 @@ fn sigterm_ends_deskmail_quietly_and_gives_the_terminal_back() {
     // SAFETY: sending SIGTERM to the pid of our own child process.
     assert_eq!(unsafe { libc::kill(child, libc::SIGTERM) }, 0);
     assert!(wait_gone(child, Duration::from_secs(30)), "still running");
-    t.wait_for("READY$", Duration::from_secs(10));
-    t.literal("echo status=$?");
+    // The typed line must not itself match what is awaited: the old prompt
+    // line is still on the screen, and keys echo before the shell runs them.
+    t.literal("echo st\"\"atus=$?");
     t.keys(&["Enter"]);
     let s = t.wait_for("status=", Duration::from_secs(10));
     assert!(s.contains("status=143"), "{s}");
@@ -569,4 +570,30 @@ fn mark_three_archive_undo_then_mark_two_archive_moves_exactly_two() {
     t.keys(&["q"]);
     t.wait_for("READY$", Duration::from_secs(10));
     assert_eq!(inbox_and_archive(&t.data), (inbox - 2, archive + 2));
+}
+
+#[test]
+fn slash_search_shows_hits_as_typing_pauses_and_esc_goes_back_to_the_folder() {
+    let t = Tmux::start(100, 30, &[]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    settle(&t);
+    t.keys(&["/"]);
+    t.literal("счёт");
+    // No Enter: the pause after the last key runs the query.
+    let s = t.wait_for("Search: счёт", Duration::from_secs(10));
+    assert!(s.contains("/счёт_"), "the line shows the query: {s}");
+    t.wait_for("Вопрос по счёту", Duration::from_secs(10));
+    t.keys(&["Enter"]);
+    t.keys(&["Enter"]);
+    t.keys(&["n"]);
+    t.wait_for("Hit 1 of", Duration::from_secs(5));
+    t.keys(&["Escape"]);
+    settle(&t);
+    t.keys(&["Escape"]);
+    t.wait_for("Search closed.", Duration::from_secs(5));
+    let s = t.wait_for("support/INBOX", Duration::from_secs(5));
+    assert!(!s.contains("Search: "), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
 }

@@ -2,6 +2,7 @@
 //! Owns reading the user's configuration; never logs a password.
 
 pub mod cases;
+pub mod edit;
 pub mod files;
 pub mod identities;
 pub mod paths;
@@ -31,6 +32,27 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Secret(#[from] secret::SecretError),
+    /// Several invalid fields, all of them listed.
+    #[error("{file}: {} fields are invalid:{}", problems.len(), list_problems(problems))]
+    Problems {
+        file: PathBuf,
+        problems: Vec<FieldProblem>,
+    },
+}
+
+/// One invalid field of the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+fn list_problems(problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("\n  line {}: {}: {}", p.line, p.field, p.message))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -414,115 +436,92 @@ impl Config {
     }
 
     fn validate(&self, text: &str, file: &Path) -> Result<(), ConfigError> {
-        let invalid = |needle: &str, field: &str, message: String| ConfigError::Invalid {
-            file: file.to_path_buf(),
-            line: line_of(text, needle),
-            field: field.to_string(),
-            message,
-        };
+        let mut found = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for a in &self.accounts {
             let at = format!("name = \"{}\"", a.name);
-            if a.name.trim().is_empty() {
-                return Err(invalid(
-                    "[[accounts]]",
-                    "accounts.name",
-                    "must not be empty".into(),
-                ));
-            }
-            if !seen.insert(a.name.clone()) {
-                return Err(invalid(
-                    &at,
-                    "accounts.name",
-                    format!(
+            // Each account's problems point at lines of its own table.
+            let from = text.find(&at).unwrap_or(0);
+            let line = |needle: &str| {
+                text[from..]
+                    .find(needle)
+                    .map(|pos| text[..from + pos].matches('\n').count() + 1)
+                    .unwrap_or_else(|| line_of(text, &at))
+            };
+            if !a.name.trim().is_empty() && !seen.insert(a.name.clone()) {
+                found.push(FieldProblem {
+                    line: line(&at),
+                    field: "accounts.name".into(),
+                    message: format!(
                         "account name \"{}\" is used twice; names must be unique",
                         a.name
                     ),
-                ));
+                });
             }
-            if a.password_command.is_some() && a.password.is_some() {
-                return Err(invalid(
-                    &at,
-                    "accounts.password",
-                    "set either password_command or password, not both".into(),
-                ));
-            }
-            if a.auth.is_oauth() && a.oauth2_token_command.is_none() {
-                return Err(invalid(
-                    &at,
-                    "accounts.oauth2_token_command",
-                    format!(
-                        "auth = \"{}\" needs oauth2_token_command, a command that prints a \
-                         fresh access token (for example `oama access you@example.com`)",
-                        a.auth.mechanism().to_lowercase()
-                    ),
-                ));
-            }
-            if let Some(Err(e)) = a.delete_after_download.as_ref().map(|d| d.days()) {
-                return Err(invalid(
-                    "delete_after_download",
-                    "accounts.delete_after_download",
-                    e,
-                ));
-            }
-            if let Some(since) = &a.fetch_since
-                && chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").is_err()
-            {
-                return Err(invalid(
-                    "fetch_since",
-                    "accounts.fetch_since",
-                    format!("\"{since}\" is not a date like 2026-01-31"),
-                ));
-            }
-            for fp in [
-                a.tls_fingerprint.as_deref(),
-                a.smtp.as_ref().and_then(|s| s.tls_fingerprint.as_deref()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if let Err(e) = crate::trust::parse_fingerprint(fp) {
-                    return Err(invalid("tls_fingerprint", "accounts.tls_fingerprint", e));
-                }
-            }
-            if !a.email.contains('@') {
-                return Err(invalid(
-                    &format!("email = \"{}\"", a.email),
-                    "accounts.email",
-                    format!("\"{}\" is not an email address", a.email),
-                ));
+            for (field, message) in a.problems() {
+                let key = field.rsplit('.').next().unwrap_or(field);
+                found.push(FieldProblem {
+                    line: line(&format!("{key} =")),
+                    field: format!("accounts.{field}"),
+                    message,
+                });
             }
             if let Some(c) = &a.cases {
                 if let Err((field, message)) = c.check() {
-                    return Err(invalid(field, &format!("accounts.cases.{field}"), message));
+                    found.push(FieldProblem {
+                        line: line(&format!("{field} =")),
+                        field: format!("accounts.cases.{field}"),
+                        message,
+                    });
                 }
                 if c.enabled
                     && let Some(team) = c.team.as_ref().or(a.team.as_ref())
                     && !self.teams.iter().any(|t| &t.name == team)
                 {
-                    return Err(invalid(
-                        "team",
-                        "accounts.cases.team",
-                        format!("no [[teams]] entry is named \"{team}\"; add one or fix the name"),
-                    ));
+                    found.push(FieldProblem {
+                        line: line("team ="),
+                        field: "accounts.cases.team".into(),
+                        message: format!(
+                            "no [[teams]] entry is named \"{team}\"; add one or fix the name"
+                        ),
+                    });
                 }
             }
             for f in &a.filters {
                 if let Err((field, message)) = f.check() {
-                    return Err(invalid(
-                        field,
-                        &format!("accounts.filters.{field}"),
+                    found.push(FieldProblem {
+                        line: line(&format!("{field} =")),
+                        field: format!("accounts.filters.{field}"),
                         message,
-                    ));
+                    });
                 }
             }
         }
         for f in &self.filters {
             if let Err((field, message)) = f.check() {
-                return Err(invalid(field, &format!("filters.{field}"), message));
+                found.push(FieldProblem {
+                    line: line_of(text, &format!("name = \"{}\"", f.name)),
+                    field: format!("filters.{field}"),
+                    message,
+                });
             }
         }
-        Ok(())
+        match found.len() {
+            0 => Ok(()),
+            1 => {
+                let p = found.remove(0);
+                Err(ConfigError::Invalid {
+                    file: file.to_path_buf(),
+                    line: p.line,
+                    field: p.field,
+                    message: p.message,
+                })
+            }
+            _ => Err(ConfigError::Problems {
+                file: file.to_path_buf(),
+                problems: found,
+            }),
+        }
     }
 
     /// Whoever can write the config can make deskmail run a command as the
@@ -671,6 +670,87 @@ impl AccountConfig {
             .and_then(|s| s.tls_fingerprint.clone())
             .or_else(|| self.tls_fingerprint.clone());
         crate::trust::Trust::new(ca_file.as_deref(), fingerprint.as_deref())
+    }
+}
+
+impl AccountConfig {
+    /// Every invalid field of the account as (field, reason); fields of its
+    /// SMTP table are named `smtp.…`. The form and `Config::parse` share it.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.name.trim().is_empty() {
+            out.push(("name", "must not be empty".to_string()));
+        }
+        if !self.email.contains('@') {
+            out.push((
+                "email",
+                format!("\"{}\" is not an email address", self.email),
+            ));
+        }
+        if self.host.trim().is_empty() {
+            out.push((
+                "host",
+                "must not be empty: the server's name or address".into(),
+            ));
+        }
+        if self.port == 0 {
+            out.push(("port", "must be a port number from 1 to 65535".into()));
+        }
+        if self.password_command.is_some() && self.password.is_some() {
+            out.push((
+                "password",
+                "set either password_command or password, not both".into(),
+            ));
+        }
+        if self.auth.is_oauth() && self.oauth2_token_command.is_none() {
+            out.push((
+                "oauth2_token_command",
+                format!(
+                    "auth = \"{}\" needs oauth2_token_command, a command that prints a \
+                     fresh access token (for example `oama access you@example.com`)",
+                    self.auth.mechanism().to_lowercase()
+                ),
+            ));
+        }
+        if let Some(Err(e)) = self.delete_after_download.as_ref().map(|d| d.days()) {
+            out.push(("delete_after_download", e));
+        }
+        if let Some(since) = &self.fetch_since
+            && chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").is_err()
+        {
+            out.push((
+                "fetch_since",
+                format!("\"{since}\" is not a date like 2026-01-31"),
+            ));
+        }
+        if let Some(fp) = self.tls_fingerprint.as_deref()
+            && let Err(e) = crate::trust::parse_fingerprint(fp)
+        {
+            out.push(("tls_fingerprint", e));
+        }
+        if let Some(smtp) = &self.smtp {
+            if smtp.host.trim().is_empty() {
+                out.push((
+                    "smtp.host",
+                    "must not be empty: the SMTP server's name or address".into(),
+                ));
+            }
+            if smtp.port == 0 {
+                out.push(("smtp.port", "must be a port number from 1 to 65535".into()));
+            }
+            if smtp.password_command.is_some() && smtp.password.is_some() {
+                out.push((
+                    "smtp.password",
+                    "set either password_command or password, not both".into(),
+                ));
+            }
+            if let Some(fp) = smtp.tls_fingerprint.as_deref()
+                && let Err(e) = crate::trust::parse_fingerprint(fp)
+            {
+                out.push(("smtp.tls_fingerprint", e));
+            }
+        }
+        out
     }
 }
 

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::config::identities::ComposeSettings;
 use crate::protocol::{
     AccountFolders, AttachmentSource, Command, DeskClient, DeskError, DeskResult, ListRow,
-    PageCursor, PageFrom, PageQuery, TemplateContext,
+    PageCursor, PageFrom, PageQuery, SearchAnswer, SearchHit, SearchQuery, TemplateContext,
 };
 use crate::store::drafts::StoredDraft;
 use crate::store::notifications::Notification;
@@ -32,6 +32,10 @@ pub struct FakeDesk {
     pub templates: BTreeMap<String, String>,
     pub settings: ComposeSettings,
     pub drafts: Vec<StoredDraft>,
+    /// Accounts listed first, in this order, even before they have folders.
+    pub accounts: Vec<String>,
+    /// The folder last remembered by `Command::RememberPosition`.
+    pub position: Mutex<Option<(String, String)>>,
     /// Every command sent, in order.
     pub sent: Mutex<Vec<Command>>,
     next_id: AtomicU64,
@@ -80,6 +84,11 @@ impl FakeDesk {
 
 impl DeskClient for FakeDesk {
     fn send(&self, cmd: Command) {
+        if let Command::RememberPosition { account, folder } = &cmd
+            && let Ok(mut p) = self.position.lock()
+        {
+            *p = Some((account.clone(), folder.clone()));
+        }
         if let Ok(mut s) = self.sent.lock() {
             s.push(cmd);
         }
@@ -90,7 +99,15 @@ impl DeskClient for FakeDesk {
     }
 
     fn folders(&self) -> DeskResult<Vec<AccountFolders>> {
-        let mut out: Vec<AccountFolders> = Vec::new();
+        let mut out: Vec<AccountFolders> = self
+            .accounts
+            .iter()
+            .map(|a| AccountFolders {
+                account: a.clone(),
+                group: false,
+                folders: vec![],
+            })
+            .collect();
         for ((account, folder), mails) in &self.mails {
             let state = FolderState {
                 name: folder.clone(),
@@ -135,6 +152,10 @@ impl DeskClient for FakeDesk {
 
     fn summary(&self, id: u64) -> DeskResult<Option<MessageSummary>> {
         Ok(self.find(id).cloned())
+    }
+
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        Ok(self.position.lock().ok().and_then(|p| p.clone()))
     }
 
     fn account_of(&self, id: u64) -> DeskResult<Option<String>> {
@@ -278,5 +299,41 @@ impl DeskClient for FakeDesk {
 
     fn flush(&self) -> DeskResult<()> {
         Ok(())
+    }
+
+    /// Every word of the query (stemmed) must be in the subject, sender or
+    /// preview; fields and operators beyond that are not modelled.
+    fn search(&self, q: &SearchQuery) -> DeskResult<SearchAnswer> {
+        if let Err(e) = crate::search::query::parse(&q.query, 0) {
+            return Err(DeskError(e.to_string()));
+        }
+        let terms = crate::search::highlight::query_terms(&q.query);
+        let mut hits: Vec<SearchHit> = Vec::new();
+        for ((account, folder), mails) in &self.mails {
+            for m in mails {
+                let text = format!(
+                    "{} {} {}",
+                    m.subject,
+                    m.from
+                        .iter()
+                        .map(|p| format!("{} {}", p.name, p.email))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    m.preview
+                );
+                let words: Vec<String> = crate::search::analyzer::terms(&text);
+                if terms.iter().all(|t| words.contains(t)) {
+                    hits.push(SearchHit {
+                        row: FakeDesk::row(m),
+                        account: account.clone(),
+                        folder: folder.clone(),
+                    });
+                }
+            }
+        }
+        hits.sort_by_key(|h| std::cmp::Reverse(h.row.summary.date));
+        let more = hits.len() > q.limit;
+        hits.truncate(q.limit);
+        Ok(SearchAnswer { hits, more, terms })
     }
 }

@@ -11,14 +11,20 @@ use std::sync::{Arc, Weak};
 use tokio::sync::{Notify, mpsc};
 
 /// Added under the headers-only note of a cut POP3 mail the server deleted.
+/// The store setting holding "account\tfolder" of the folder open at the last exit.
+const POSITION_SETTING: &str = "ui.position";
+
 const GONE_FROM_POP3: &str = "\r\n[The POP3 server no longer has this mail (it was deleted there \
      after deskmail imported its headers), so the rest of it cannot be fetched.]\r\n";
 
+pub mod account_check;
 pub mod fake;
 pub mod local;
 mod queries;
 mod relay;
 pub mod render;
+mod search;
+pub mod server_drafts;
 mod templates;
 mod triage;
 
@@ -59,6 +65,8 @@ pub struct Desk {
     clock: std::sync::Mutex<Option<i64>>,
     /// The search indexer, once `start_search` ran; the relay nudges it too.
     search: relay::SearchSlot,
+    /// The task keeping the servers' Drafts folders in step (servers only).
+    server_drafts: Arc<std::sync::Mutex<Option<mpsc::UnboundedSender<server_drafts::DraftJob>>>>,
 }
 
 impl Desk {
@@ -89,6 +97,7 @@ impl Desk {
             undo: std::sync::Mutex::new(Vec::new()),
             clock: std::sync::Mutex::new(None),
             search: relay::SearchSlot::default(),
+            server_drafts: Arc::new(std::sync::Mutex::new(None)),
         });
         (desk, rx)
     }
@@ -118,6 +127,7 @@ impl Desk {
             undo: std::sync::Mutex::new(Vec::new()),
             clock: std::sync::Mutex::new(self.clock.lock().ok().and_then(|c| *c)),
             search: Arc::clone(&self.search),
+            server_drafts: Arc::clone(&self.server_drafts),
         });
         (desk, rx)
     }
@@ -283,22 +293,22 @@ impl Desk {
         if let Ok(mut g) = self.outbox.lock() {
             *g = Some(outbox);
         }
+        let drafts = server_drafts::spawn(
+            Arc::clone(&self.config),
+            Arc::clone(&self.store),
+            self.events.clone(),
+        );
+        if let Ok(mut g) = self.server_drafts.lock() {
+            *g = Some(drafts);
+        }
     }
 
-    /// Open the search index of `data_dir` and start its indexer. Search is
-    /// derived data: when the index cannot open, the desk runs without it.
-    pub fn start_search(&self, data_dir: &std::path::Path) {
-        match crate::search::SearchIndex::open(data_dir) {
-            Ok(index) => {
-                let h = crate::search::indexer::spawn(Arc::new(index), Arc::clone(&self.store));
-                if let Ok(mut g) = self.search.lock() {
-                    *g = Some(h);
-                }
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                self.emit(Event::Error(format!("Search is off: {e}")));
-            }
+    /// Hand a draft change to the servers' Drafts folders, if they are synced.
+    fn to_server_drafts(&self, job: server_drafts::DraftJob) {
+        if let Ok(g) = self.server_drafts.lock()
+            && let Some(tx) = g.as_ref()
+        {
+            let _ = tx.send(job);
         }
     }
 
@@ -307,7 +317,7 @@ impl Desk {
     }
 
     /// Run a search query, newest first (hits are checked against the store).
-    pub fn search(
+    pub fn search_hits(
         &self,
         query: &str,
         limit: usize,
@@ -681,13 +691,27 @@ impl Desk {
             }
             Command::Send(out) => self.send_mail(*out),
             Command::SaveDraft(d) => {
-                if let Err(e) = self.store.save_draft(&d) {
-                    self.fail("The draft could not be saved", e);
+                let mut d = *d;
+                // The screen does not know which server draft this continues.
+                if d.server_origin.is_none()
+                    && let Ok(Some(old)) = self.store.draft(d.id)
+                {
+                    d.server_origin = old.server_origin;
+                }
+                match self.store.save_draft(&d) {
+                    Ok(saved) => self.to_server_drafts(server_drafts::DraftJob::Put(saved)),
+                    Err(e) => self.fail("The draft could not be saved", e),
                 }
             }
             Command::DeleteDraft { id } => {
-                if let Err(e) = self.store.delete_draft(id) {
-                    self.fail("Could not delete the draft", e);
+                let old = self.store.draft(id).ok().flatten();
+                match self.store.delete_draft(id) {
+                    Ok(_) => {
+                        if let Some(old) = old {
+                            self.to_server_drafts(server_drafts::DraftJob::Remove(old));
+                        }
+                    }
+                    Err(e) => self.fail("Could not delete the draft", e),
                 }
             }
             Command::CreateFromMail { id, kind } => self.create_from_mail(id, kind),
@@ -846,6 +870,33 @@ impl Desk {
                 folder,
                 until,
             } => self.snooze(&ids, &account, &folder, until),
+            Command::TestAccount(account) => {
+                if self.backend == Backend::Demo {
+                    return self.emit(Event::AccountTested {
+                        account: account.name.clone(),
+                        steps: vec![crate::protocol::CheckStep::note(
+                            "The demo desk has no servers to test.".into(),
+                        )],
+                    });
+                }
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    let steps = account_check::check(&account).await;
+                    for s in &steps {
+                        tracing::info!("test of account {}: {}", account.name, s.text);
+                    }
+                    let _ = events.send(Event::AccountTested {
+                        account: account.name.clone(),
+                        steps,
+                    });
+                });
+            }
+            Command::RememberPosition { account, folder } => {
+                let value = format!("{account}\t{folder}");
+                if let Err(e) = self.store.set_setting(POSITION_SETTING, &value) {
+                    self.fail("Could not remember the open folder", e);
+                }
+            }
             Command::SyncNow => match self.backend {
                 Backend::Demo => self.emit(Event::Notice(
                     "The demo desk has no servers to sync with.".into(),

@@ -73,6 +73,13 @@ impl Desk {
 }
 
 impl DeskClient for Desk {
+    fn search(
+        &self,
+        q: &crate::protocol::SearchQuery,
+    ) -> DeskResult<crate::protocol::SearchAnswer> {
+        self.search_answer(q)
+    }
+
     fn send(&self, cmd: Command) {
         match self.me.upgrade() {
             Some(me) => me.send(cmd),
@@ -303,5 +310,16 @@ impl DeskClient for Desk {
             .flush()
             .map(|_| ())
             .map_err(|e| failed("Could not write the desk to disk", e))
+    }
+
+    fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
+        let saved = self
+            .store
+            .setting(super::POSITION_SETTING)
+            .map_err(|e| failed("Could not read where you left off", e))?;
+        Ok(saved.and_then(|v| {
+            v.split_once('\t')
+                .map(|(a, f)| (a.to_string(), f.to_string()))
+        }))
     }
 }

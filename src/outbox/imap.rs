@@ -43,9 +43,12 @@ fn drain(session: &mut Session) {
     while session.unsolicited_responses.try_recv().is_ok() {}
 }
 
-/// The name of the account's Sent folder: special-use `\Sent` first, then
-/// the usual names.
-pub async fn sent_folder(session: &mut Session) -> Result<String, ImapError> {
+/// The name of the account's folder playing `role`: special use first,
+/// then the usual names; `None` when there is none.
+pub async fn special_folder(
+    session: &mut Session,
+    role: crate::mail::folders::SpecialFolder,
+) -> Result<Option<String>, ImapError> {
     let names: Vec<_> = bounded("LIST", async {
         session
             .list(Some(""), Some("*"))
@@ -62,8 +65,13 @@ pub async fn sent_folder(session: &mut Session) -> Result<String, ImapError> {
             (mutf7::display(n.name()), special)
         })
         .collect();
-    if let Some(sent) = crate::mail::folders::find(&list, crate::mail::folders::SpecialFolder::Sent)
-    {
+    Ok(crate::mail::folders::find(&list, role))
+}
+
+/// The name of the account's Sent folder: special-use `\Sent` first, then
+/// the usual names.
+pub async fn sent_folder(session: &mut Session) -> Result<String, ImapError> {
+    if let Some(sent) = special_folder(session, crate::mail::folders::SpecialFolder::Sent).await? {
         return Ok(sent);
     }
     Err(ImapError(
@@ -73,7 +81,7 @@ pub async fn sent_folder(session: &mut Session) -> Result<String, ImapError> {
     ))
 }
 
-fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars().filter(|c| !c.is_control()) {
@@ -148,6 +156,37 @@ pub async fn mark_answered(
     .await?;
     drain(session);
     Ok(true)
+}
+
+/// Remove `uids` of the selected folder: flagged \\Deleted, then expunged
+/// by UID so no other mail flagged by someone else goes with them.
+pub async fn remove_uids(session: &mut Session, uids: &[u32]) -> Result<(), ImapError> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    bounded("UID STORE", async {
+        session
+            .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    bounded("UID EXPUNGE", async {
+        session
+            .uid_expunge(&set)
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    drain(session);
+    Ok(())
 }
 
 pub async fn logout(mut session: Session) {

@@ -3,6 +3,7 @@
 //! answers; failures are diagnosed in plain words.
 
 pub mod diagnose;
+pub mod drafts;
 pub mod imap;
 pub mod message;
 pub mod send;

@@ -130,6 +130,16 @@ pub fn terms(text: &str) -> Vec<String> {
     t.tokens.into_iter().map(|t| t.text).collect()
 }
 
+/// The words of `text` with their byte ranges and the terms they become.
+pub fn words(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut t = MailTokenizer::default();
+    t.fill(text);
+    t.tokens
+        .into_iter()
+        .map(|t| (t.offset_from..t.offset_to, t.text))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::terms;

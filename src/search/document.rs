@@ -7,6 +7,35 @@ use crate::store::flags;
 use crate::store::{RecordKind, Store};
 use tantivy::{IndexWriter, TantivyDocument};
 
+/// What `deskmail search` prints of a mail, kept in its document so a search
+/// can answer from the index alone.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct Card {
+    id: u64,
+    date: i64,
+    #[serde(default)]
+    from: Option<crate::store::Party>,
+    subject: String,
+    message_id: String,
+    places: Vec<(String, String, u8)>,
+}
+
+impl Card {
+    pub(super) fn into_hit(self) -> super::Hit {
+        super::Hit {
+            summary: crate::store::MessageSummary {
+                id: self.id,
+                date: self.date,
+                from: self.from.into_iter().collect(),
+                subject: self.subject,
+                message_id: self.message_id,
+                ..crate::store::MessageSummary::default()
+            },
+            places: self.places,
+        }
+    }
+}
+
 /// Build the document of one mail; `None` when it is in no folder any more.
 fn build(f: Fields, store: &Store, id: u64) -> Result<Option<TantivyDocument>> {
     let state = store.mail_state(id)?;
@@ -50,6 +79,17 @@ fn build(f: Fields, store: &Store, id: u64) -> Result<Option<TantivyDocument>> {
         if s.has_attachments {
             doc.add_text(f.tag, "attachment");
         }
+    }
+    let card = Card {
+        id,
+        date: s.date,
+        from: s.from.first().cloned(),
+        subject: s.subject.clone(),
+        message_id: s.message_id.clone(),
+        places: state.places.clone(),
+    };
+    if let Ok(bytes) = serde_json::to_vec(&card) {
+        doc.add_bytes(f.card, &bytes);
     }
     let mut any_unread = false;
     let mut union = 0u8;

@@ -61,11 +61,21 @@ impl IndexerHandle {
 
 /// Start the indexer thread over `index` and `store`.
 pub fn spawn(index: Arc<SearchIndex>, store: Arc<Store>) -> IndexerHandle {
+    spawn_notifying(index, store, || {})
+}
+
+/// Start the indexer; `on_change` runs after each commit that took in new or
+/// changed mail, so open searches can ask again.
+pub fn spawn_notifying(
+    index: Arc<SearchIndex>,
+    store: Arc<Store>,
+    on_change: impl Fn() + Send + 'static,
+) -> IndexerHandle {
     let (tx, rx) = channel();
     let shared = Arc::clone(&index);
     let started = std::thread::Builder::new()
         .name("search-indexer".into())
-        .spawn(move || run(&index, &store, &rx));
+        .spawn(move || run(&index, &store, &rx, &on_change));
     let thread = match started {
         Ok(t) => Some(t),
         Err(e) => {
@@ -103,20 +113,24 @@ fn lower_priority() {
     }
 }
 
-fn run(index: &SearchIndex, store: &Store, rx: &Receiver<Wake>) {
+fn run(index: &SearchIndex, store: &Store, rx: &Receiver<Wake>, on_change: &dyn Fn()) {
     lower_priority();
     let n = log_err("catching up", index.catch_up(store, &mut |_, _| {}));
     tracing::info!(
         "search indexer started; {} new mails indexed",
         n.unwrap_or(0)
     );
-    log_err("reconciling", index.reconcile(store));
+    let fixed = log_err("reconciling", index.reconcile(store));
+    if n.unwrap_or(0) > 0 || fixed.unwrap_or(0) > 0 {
+        on_change();
+    }
     let mut last_reconcile = Instant::now();
     // Changed mails are refreshed again on the next round too: a move to the
     // server may finish after the nudge.
     let mut again: Vec<u64> = Vec::new();
     loop {
-        let mut changed: Vec<u64> = std::mem::take(&mut again);
+        let retry = std::mem::take(&mut again);
+        let mut changed: Vec<u64> = Vec::new();
         match rx.recv_timeout(TICK) {
             Ok(Wake::Stop) => return,
             Ok(w) => {
@@ -132,16 +146,25 @@ fn run(index: &SearchIndex, store: &Store, rx: &Receiver<Wake>) {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        log_err("indexing new mail", index.catch_up(store, &mut |_, _| {}));
+        let n = log_err("indexing new mail", index.catch_up(store, &mut |_, _| {}));
+        let mut took_in = n.unwrap_or(0) > 0;
         changed.sort_unstable();
         changed.dedup();
-        if !changed.is_empty() {
-            log_err("refreshing changed mail", index.refresh(store, &changed));
-            again = changed;
+        // Retried once only: refreshing them every tick would commit forever.
+        let mut refresh = changed.clone();
+        refresh.extend(retry);
+        refresh.sort_unstable();
+        refresh.dedup();
+        if !refresh.is_empty() {
+            took_in |= log_err("refreshing changed mail", index.refresh(store, &refresh)).is_some();
         }
+        again = changed;
         if last_reconcile.elapsed() >= RECONCILE_EVERY {
-            log_err("reconciling", index.reconcile(store));
+            took_in |= log_err("reconciling", index.reconcile(store)).unwrap_or(0) > 0;
             last_reconcile = Instant::now();
+        }
+        if took_in {
+            on_change();
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod analyzer;
 pub mod cli;
 mod compile;
 mod document;
+pub mod highlight;
 pub mod indexer;
 pub mod query;
 
@@ -21,7 +22,7 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, Term};
 
 /// Bumped when the schema or the analyzer changes: an older index is rebuilt.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 /// Mails indexed per commit while catching up: a crash loses at most this much work.
 const BATCH: usize = 2_000;
 
@@ -53,6 +54,11 @@ pub type Result<T> = std::result::Result<T, SearchError>;
 struct Payload {
     schema: u32,
     watermark: u64,
+    /// The store's files (see [`store_stamp`]) when the index was last found
+    /// to match the store whole: while they are unchanged, `deskmail search`
+    /// answers from the index alone.
+    #[serde(default)]
+    store_stamp: Option<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -71,6 +77,8 @@ pub(crate) struct Fields {
     folder: Field,
     account: Field,
     case: Field,
+    /// What `deskmail search` prints of a hit, so it can answer without the store.
+    card: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -95,6 +103,7 @@ fn schema() -> (Schema, Fields) {
         folder: b.add_text_field("folder", STRING),
         account: b.add_text_field("account", STRING),
         case: b.add_text_field("case", STRING),
+        card: b.add_bytes_field("card", STORED),
     };
     (b.build(), f)
 }
@@ -315,6 +324,48 @@ impl SearchIndex {
         Ok(stale.len())
     }
 
+    /// Whether the index matched the store whole when the store's files
+    /// were last as `stamp` says.
+    pub fn is_current_for(&self, stamp: Option<u64>) -> bool {
+        stamp.is_some() && payload_of(&self.index).store_stamp == stamp
+    }
+
+    /// Record that the index matches the store whose files are as `stamp`
+    /// says (call after `catch_up` and `reconcile`, the store closed).
+    pub fn mark_current(&self, stamp: u64) -> Result<()> {
+        let Some(mut w) = self.lock_writer() else {
+            return Ok(());
+        };
+        let mark = payload_of(&self.index).watermark;
+        commit_stamped(&mut w, mark, Some(stamp))?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Run a query, newest first, answered from the index alone: what each
+    /// hit's card says, as of the last time the index took the mail in.
+    pub fn search_alone(&self, q: &str, limit: usize) -> Result<Vec<Hit>> {
+        use tantivy::schema::Value;
+        let expr = query::parse(q, chrono::Utc::now().timestamp())?;
+        let compiled = compile::compile(&expr, self.fields);
+        let searcher = self.reader.searcher();
+        let collector =
+            TopDocs::with_limit(limit.max(1)).order_by_fast_field::<i64>("date", Order::Desc);
+        let mut hits = Vec::new();
+        for (_, addr) in searcher.search(&*compiled, &collector)? {
+            let doc: tantivy::TantivyDocument = searcher.doc(addr)?;
+            let card = doc
+                .get_first(self.fields.card)
+                .and_then(|v| v.as_bytes())
+                .and_then(|b| serde_json::from_slice::<document::Card>(b).ok());
+            if let Some(card) = card {
+                hits.push(card.into_hit());
+            }
+        }
+        Ok(hits)
+    }
+
     /// Run a query, newest first. Hits whose mail has changed since it was
     /// indexed are refreshed and the query runs again once, so results match
     /// the store; hits whose mail is gone are dropped.
@@ -375,10 +426,17 @@ impl SearchIndex {
     }
 }
 
+/// Every commit but [`SearchIndex::mark_current`]'s drops the stamp: the
+/// index changed, so whether it matches the store is no longer known.
 fn commit_with(w: &mut IndexWriter, watermark: u64) -> Result<()> {
+    commit_stamped(w, watermark, None)
+}
+
+fn commit_stamped(w: &mut IndexWriter, watermark: u64, store_stamp: Option<u64>) -> Result<()> {
     let payload = Payload {
         schema: SCHEMA_VERSION,
         watermark,
+        store_stamp,
     };
     let mut prepared = w.prepare_commit()?;
     prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
@@ -436,6 +494,41 @@ fn dir_size(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// A fingerprint of the store's files (names, sizes, modification times):
+/// any write to the store changes it. `None` when there is no store.
+pub fn store_stamp(data_dir: &Path) -> Option<u64> {
+    fn walk(dir: &Path, eat: &mut dyn FnMut(&[u8])) -> Option<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let m = e.metadata().ok()?;
+            if m.is_dir() {
+                walk(&e.path(), eat)?;
+                continue;
+            }
+            let modified = m
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?;
+            eat(e.file_name().as_encoded_bytes());
+            eat(&m.len().to_le_bytes());
+            eat(&modified.as_nanos().to_le_bytes());
+        }
+        Some(())
+    }
+    // FNV-1a: stable across releases, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    walk(&data_dir.join("store"), &mut eat)?;
+    Some(h)
 }
 
 /// The state fingerprint a document is written with.

@@ -163,6 +163,10 @@ impl Agent {
             Command::SaveAttachments { .. } | Command::PipePart { .. } => {
                 Err("attachments are saved and piped on the agent's side, not by the server".into())
             }
+            // The form's password and token commands would run as the server.
+            Command::TestAccount(_) => {
+                Err("account settings are tested on the agent's side, not by the server".into())
+            }
             _ => Ok(()),
         }
     }

@@ -408,6 +408,25 @@ impl DeskClient for RemoteDesk {
         ) {
             return self.local_part_work(cmd);
         }
+        // The form's commands run as the agent, here, never on the server.
+        if let Command::TestAccount(account) = cmd {
+            let Some(me) = self.me.upgrade() else { return };
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        let steps = crate::desk::account_check::check(&account).await;
+                        me.emit(Event::AccountTested {
+                            account: account.name.clone(),
+                            steps,
+                        });
+                    });
+                }
+                Err(_) => self.emit(Event::Error(
+                    "The connection test could not start here.".into(),
+                )),
+            }
+            return;
+        }
         if let Err(e) = self.write(&ClientMsg::Command(cmd)) {
             self.emit(Event::Error(e.0));
         }

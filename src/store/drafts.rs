@@ -44,6 +44,10 @@ pub struct StoredDraft {
     /// Files to attach (read again when the mail is sent).
     #[serde(default)]
     pub attachments: Vec<PathBuf>,
+    /// The Message-ID of the draft another client left in the server's
+    /// Drafts folder, which this one continues (and replaces there).
+    #[serde(default)]
+    pub server_origin: Option<String>,
     /// On a served desk, the agent (email) who writes it; set by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,

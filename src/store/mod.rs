@@ -7,6 +7,7 @@ pub mod batch;
 pub mod changes;
 pub mod disk;
 pub mod drafts;
+mod folder_names;
 pub mod keys;
 pub mod messages;
 pub mod notifications;
@@ -268,6 +269,8 @@ impl Store {
                 }
             }
         }
+        // Cheap (folder states only) and idempotent, so it needs no version.
+        self.decode_folder_names()?;
         Ok(())
     }
 

@@ -139,6 +139,27 @@ async fn read_status<S: AsyncBufReadExt + Unpin>(s: &mut S) -> Result<String, Fa
 }
 
 impl Pop3 {
+    /// Send one line and return the answer line as it is (for SASL, whose
+    /// `+ ` continuations are neither `+OK` nor `-ERR`).
+    async fn exchange(&mut self, line: &str) -> Result<String, Fail> {
+        let line = format!("{line}\r\n");
+        match tokio::time::timeout(READ_TIMEOUT, async {
+            self.stream.get_mut().write_all(line.as_bytes()).await?;
+            self.stream.get_mut().flush().await
+        })
+        .await
+        {
+            Err(_) => return Err(Fail::Timeout),
+            Ok(Err(e)) => return Err(Fail::Io(e)),
+            Ok(Ok(())) => {}
+        }
+        let mut buf = Vec::new();
+        read_line(&mut self.stream, &mut buf).await?;
+        Ok(String::from_utf8_lossy(&buf)
+            .trim_end_matches(['\r', '\n'])
+            .to_string())
+    }
+
     async fn command(&mut self, cmd: &str) -> Result<String, Fail> {
         let line = format!("{cmd}\r\n");
         match tokio::time::timeout(READ_TIMEOUT, async {
@@ -314,6 +335,10 @@ pub async fn open(acc: &AccountConfig) -> Result<Pop3, SyncError> {
 /// Resolve the secret, open the connection and log in with USER/PASS.
 pub async fn connect(acc: &AccountConfig) -> Result<Pop3, SyncError> {
     let c = connect::ctx(acc);
+    if acc.auth.is_oauth() {
+        let pop = open(acc).await?;
+        return oauth_login(acc, pop).await;
+    }
     let secret = connect::resolve_secret(acc).await?;
     let mut pop = open(acc).await?;
     if acc.user.contains(['\r', '\n']) || secret.expose().contains(['\r', '\n']) {
@@ -337,6 +362,86 @@ pub async fn connect(acc: &AccountConfig) -> Result<Pop3, SyncError> {
         .await
         .map_err(|f| f.diagnose(&c, Stage::Login))?;
     Ok(pop)
+}
+
+/// Log in with SASL XOAUTH2 / OAUTHBEARER (RFC 5034) when CAPA offers it; a
+/// refused token is fetched again once, as for IMAP.
+async fn oauth_login(acc: &AccountConfig, mut pop: Pop3) -> Result<Pop3, SyncError> {
+    use base64::Engine;
+    let c = connect::ctx(acc);
+    let mech = acc.auth.mechanism();
+    pop.command("CAPA")
+        .await
+        .map_err(|f| f.diagnose(&c, Stage::Login))?;
+    let (capa, _) = pop
+        .multiline(64 << 10)
+        .await
+        .map_err(|f| f.diagnose(&c, Stage::Login))?;
+    let capa = String::from_utf8_lossy(&capa).into_owned();
+    let sasl = capa
+        .lines()
+        .find(|l| l.to_ascii_uppercase().starts_with("SASL"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if !sasl
+        .split_whitespace()
+        .any(|m| m.eq_ignore_ascii_case(mech))
+    {
+        pop.quit().await;
+        return Err(SyncError::Config {
+            account: acc.name.clone(),
+            message: format!(
+                "the POP3 server does not offer SASL {mech} (it offers: \"{}\"); use \
+                 auth = \"password\" for this account or ask the mail admin to enable {mech} for POP3",
+                sanitize_line(if sasl.is_empty() {
+                    "no SASL at all"
+                } else {
+                    &sasl
+                })
+            ),
+        });
+    }
+    let mut refused = String::new();
+    for attempt in 0..2 {
+        let token = connect::resolve_token(acc).await?;
+        let initial = connect::oauth_initial_response(acc.auth, &acc.user, token.expose());
+        let answer = pop
+            .exchange(&format!("AUTH {mech}"))
+            .await
+            .map_err(|f| f.diagnose(&c, Stage::Login))?;
+        if !answer.starts_with('+') || answer.starts_with("+OK") {
+            return Err(Fail::Err(answer).diagnose(&c, Stage::Login));
+        }
+        let mut answer = pop
+            .exchange(&base64::engine::general_purpose::STANDARD.encode(initial))
+            .await
+            .map_err(|f| f.diagnose(&c, Stage::Login))?;
+        if answer.starts_with("+OK") {
+            return Ok(pop);
+        }
+        let mut detail = String::new();
+        if let Some(challenge) = answer.strip_prefix('+') {
+            // The server's reason comes as a challenge; an empty answer ends it.
+            detail = base64::engine::general_purpose::STANDARD
+                .decode(challenge.trim())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            answer = pop
+                .exchange("")
+                .await
+                .map_err(|f| f.diagnose(&c, Stage::Login))?;
+        }
+        refused = format!("{answer} {detail}").trim().to_string();
+        tracing::warn!(account = %acc.name, attempt, "OAuth2 token refused by POP3: {refused}");
+    }
+    pop.quit().await;
+    Err(SyncError::TokenRefused {
+        account: acc.name.clone(),
+        user: acc.user.clone(),
+        mechanism: mech.to_string(),
+        server: sanitize_line(&refused),
+    })
 }
 
 /// The `<…@…>` timestamp of a greeting that offers APOP (RFC 1939 7).

@@ -109,7 +109,12 @@ actions! {
     PrevField => "prev_field", "Previous field";
     ScrollDown => "scroll_down", "Scroll down";
     ScrollUp => "scroll_up", "Scroll up";
-    Search => "search", "Search";
+    /// Open the search line: hits of every folder become the list.
+    Search => "search", "Search all mail";
+    /// The next hit of the search in the reader, then in the next mail found
+    /// (without a search: the next mail of the thread).
+    SearchNext => "search_next", "Next search hit";
+    SearchPrev => "search_prev", "Previous search hit";
     /// Edit the selected record in a form.
     EditRecord => "edit_record", "Edit record";
     /// Follow / stop following the selected record (notified of its new mail).
@@ -138,13 +143,17 @@ actions! {
     /// The next unread mail, in this folder or the account's next ones.
     NextUnread => "next_unread", "Next unread mail";
     MarkFolderRead => "mark_folder_read", "Mark the folder read";
+    /// The accounts: sync state, every setting in a form, connection test.
+    Accounts => "accounts", "Accounts: sync state and settings";
+    /// Log in to the account's servers and say how each step went.
+    TestConnection => "test_connection", "Test the account's connection";
 }
 
 impl Action {
     /// Whether the action does something yet; the shipped keymaps leave the
     /// others unbound and the palette does not offer them.
     pub fn is_available(&self) -> bool {
-        !matches!(self, Action::Search)
+        true
     }
 }
 
@@ -189,6 +198,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 70);
+        assert_eq!(Action::ALL.len(), 74);
     }
 }

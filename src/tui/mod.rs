@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub bell: bool,
     /// Warnings shown permanently in the status bar (e.g. unverified TLS).
     pub warnings: Vec<String>,
+    /// The config.toml the accounts screen saves to (`None`: the demo desk).
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 const FRAME: Duration = Duration::from_millis(16);
@@ -117,6 +119,7 @@ pub async fn run(
     let mut guard = terminal::TerminalGuard::new()?;
     let mut app = App::new(opts.keymap);
     app.status.warnings = opts.warnings;
+    app.config_file = opts.config_file;
     let theme = opts.theme;
     let size = guard.terminal.size()?;
     let mut area = Rect::new(0, 0, size.width, size.height);
@@ -179,6 +182,11 @@ pub async fn run(
         } else {
             Duration::from_secs(3600)
         };
+        // A typed search runs once typing pauses.
+        let wait = match app.search_due() {
+            Some(due) => wait.min(due.saturating_duration_since(Instant::now())),
+            None => wait,
+        };
         tokio::select! {
             ev = async {
                 match input.as_mut() {
@@ -228,6 +236,10 @@ pub async fn run(
                 break;
             }
             _ = tokio::time::sleep(wait) => {}
+        }
+        if let Some(cmds) = app.search_tick(desk, Instant::now()) {
+            run_commands(desk, cmds);
+            dirty = true;
         }
         if let Some(app::Overlay::Compose(c)) = &mut app.overlay {
             if c.wants_editor {

@@ -154,9 +154,11 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(Overlay::Prompt(p)) => {
             panes::palette::draw_prompt(frame, area, &p.label, p.input.as_str(), theme)
         }
+        Some(Overlay::Accounts(s)) => panes::accounts::draw(frame, area, app, s, theme),
         Some(Overlay::Outbox(l)) => {
             panes::outbox::draw(frame, area, l.items(), l.cursor(), &app.clock, theme)
         }
+        Some(Overlay::Search(line)) => panes::search::draw_line(frame, area, a.status, line, theme),
         None => {}
     }
 }

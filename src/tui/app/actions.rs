@@ -16,6 +16,9 @@ impl App {
         if let Some(cmds) = self.overlay_action(desk, action) {
             return cmds;
         }
+        if let Some(cmds) = self.search_action(desk, action) {
+            return cmds;
+        }
         match action {
             Action::Quit => {
                 self.quit = true;
@@ -35,6 +38,10 @@ impl App {
             }
             Action::Suspend => {
                 self.suspend = true;
+                vec![]
+            }
+            Action::Accounts => {
+                self.open_accounts(desk);
                 vec![]
             }
             Action::Outbox => {

@@ -9,6 +9,10 @@ impl App {
         match event {
             Event::FolderChanged { account, folder } => {
                 self.reload_folders(desk);
+                let cmds = self.settle_position(desk);
+                if !cmds.is_empty() {
+                    return cmds;
+                }
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
                 }
@@ -17,9 +21,11 @@ impl App {
             Event::Rendered { id, mail } => {
                 if self.reader.id == Some(id) {
                     self.reader.mail = Some(mail);
+                    self.jump_to_pending_hit();
                 }
                 vec![]
             }
+            Event::SearchUpdated => self.search_updated(desk),
             Event::LinksChanged { id } => {
                 if self.reader.id == Some(id) {
                     let links = desk.links_of(id);
@@ -45,6 +51,10 @@ impl App {
                 self.bell = true;
                 self.notice(format!("{count} new mail in {account}/{folder}"));
                 self.reload_folders(desk);
+                let cmds = self.settle_position(desk);
+                if !cmds.is_empty() {
+                    return cmds;
+                }
                 if account == self.list.account && folder == self.list.folder {
                     return self.refresh_list(desk);
                 }
@@ -94,6 +104,23 @@ impl App {
             }
             Event::Notice(n) => {
                 self.notice(n);
+                vec![]
+            }
+            Event::DraftsFound { count } => {
+                let drafts = desk.drafts();
+                let drafts = self.ask(drafts);
+                if self.overlay.is_none() && !drafts.is_empty() {
+                    self.overlay = Some(Overlay::Drafts(super::PickList::new(drafts)));
+                } else {
+                    self.notice(format!(
+                        "{count} draft(s) written elsewhere were found on the server; \
+                         they are offered at the next start."
+                    ));
+                }
+                vec![]
+            }
+            Event::AccountTested { account, steps } => {
+                self.account_tested(account, steps);
                 vec![]
             }
             Event::Attached(text) => {

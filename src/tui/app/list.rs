@@ -6,17 +6,114 @@ use crate::mail::render::RenderOptions;
 use crate::protocol::{Command, DeskClient, ListRow, PageCursor, PageFrom, PageQuery};
 
 impl App {
-    /// Load folders and the first folder's first page.
+    /// Load folders and open where the agent left off; on a first start the
+    /// first account's INBOX, shown as soon as its mail arrives.
     pub fn load(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         self.reload_folders(desk);
+        let saved = desk.saved_position();
+        let saved = self
+            .ask(saved)
+            .filter(|(a, f)| self.folder_index(a, f).is_some());
+        match saved.or_else(|| self.default_position()) {
+            Some((account, folder)) => self.go_to_folder(desk, account, folder),
+            None => vec![],
+        }
+    }
+
+    /// The row of `account/folder` in the folder pane.
+    fn folder_index(&self, account: &str, folder: &str) -> Option<usize> {
+        self.folders.iter().position(|f| {
+            matches!(f, FolderRow::Folder { account: a, name, .. } if a == account && name == folder)
+        })
+    }
+
+    /// The first account's INBOX (even before its first sync lists it), else
+    /// its first folder, else any folder.
+    fn default_position(&self) -> Option<(String, String)> {
+        let first_account = self.folders.iter().find_map(|f| match f {
+            FolderRow::Account { name, .. } => Some(name.clone()),
+            FolderRow::Folder { .. } => None,
+        });
+        if let Some(account) = first_account {
+            let folder = self
+                .inbox_or_first(&account)
+                .unwrap_or_else(|| "INBOX".into());
+            return Some((account, folder));
+        }
+        self.folders.iter().find_map(|f| match f {
+            FolderRow::Folder { account, name, .. } => Some((account.clone(), name.clone())),
+            FolderRow::Account { .. } => None,
+        })
+    }
+
+    /// The account's INBOX if listed, else its first folder.
+    fn inbox_or_first(&self, account: &str) -> Option<String> {
+        self.folders
+            .iter()
+            .filter_map(|f| match f {
+                FolderRow::Folder {
+                    account: a, name, ..
+                } if a == account => Some(name),
+                _ => None,
+            })
+            .min_by_key(|n| !n.eq_ignore_ascii_case("INBOX"))
+            .cloned()
+    }
+
+    /// Open `account/folder`; one not listed yet is waited for with an empty
+    /// list, and its rows show as the sync brings them.
+    fn go_to_folder(
+        &mut self,
+        desk: &dyn DeskClient,
+        account: String,
+        folder: String,
+    ) -> Vec<Command> {
+        if let Some(i) = self.folder_index(&account, &folder) {
+            self.folder_cursor = i;
+            return self.open_folder(desk);
+        }
         if let Some(i) = self
             .folders
             .iter()
-            .position(|f| matches!(f, FolderRow::Folder { .. }))
+            .position(|f| matches!(f, FolderRow::Account { name, .. } if *name == account))
         {
             self.folder_cursor = i;
         }
-        self.open_folder(desk)
+        self.list.marks.clear();
+        self.list.account = account;
+        self.list.folder = folder;
+        self.list.total = 0;
+        self.list.rows.clear();
+        self.list.cursor = 0;
+        self.list.first_index = 0;
+        self.selection_changed(desk)
+    }
+
+    /// After folders changed: keep the folder cursor on the open folder, and
+    /// when that folder is still not listed but its account now has folders
+    /// (a first sync that has no INBOX), open the account's default instead.
+    pub(super) fn settle_position(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
+        if self.list.account.is_empty() {
+            return match self.default_position() {
+                Some((a, f)) => self.go_to_folder(desk, a, f),
+                None => vec![],
+            };
+        }
+        if let Some(i) = self.folder_index(&self.list.account, &self.list.folder) {
+            self.folder_cursor = i;
+            return vec![];
+        }
+        let has_folders = self.folders.iter().any(
+            |f| matches!(f, FolderRow::Folder { account, .. } if *account == self.list.account),
+        );
+        if !has_folders || !self.list.rows.is_empty() {
+            return vec![];
+        }
+        let account = self.list.account.clone();
+        match self.inbox_or_first(&account) {
+            Some(f) => self.go_to_folder(desk, account, f),
+            None => vec![],
+        }
     }
 
     pub fn reload_folders(&mut self, desk: &dyn DeskClient) {
@@ -65,8 +162,16 @@ impl App {
         else {
             return vec![];
         };
+        self.drop_search();
+        let mut cmds = Vec::new();
         if self.list.account != account || self.list.folder != name {
             self.list.marks.clear();
+            if !self.list.account.is_empty() {
+                cmds.push(Command::RememberPosition {
+                    account: account.clone(),
+                    folder: name.clone(),
+                });
+            }
         }
         self.list.account = account;
         self.list.folder = name;
@@ -75,7 +180,8 @@ impl App {
         self.list.rows = self.fetch(desk, PageFrom::After, None, self.list.height);
         self.list.cursor = 0;
         self.list.first_index = 0;
-        self.selection_changed(desk)
+        cmds.extend(self.selection_changed(desk));
+        cmds
     }
 
     /// The list area changed height: keep the top row, refill the window.
@@ -92,6 +198,23 @@ impl App {
     pub fn refresh_list(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         let selected = self.list.selected().map(|r| r.summary.id);
         self.load_view(desk);
+        if self.list.first_index == 0 {
+            // At the top, newer mail (a first sync filling in) shows above;
+            // the selected mail stays selected while it is still on screen,
+            // and a selection still on the first row follows the newest.
+            let top = self.fetch(desk, PageFrom::After, None, self.list.height);
+            let keeps = selected.is_none_or(|id| top.iter().any(|r| r.summary.id == id));
+            if keeps || self.list.cursor == 0 {
+                self.list.rows = top;
+                self.list.cursor = selected
+                    .and_then(|id| self.list.rows.iter().position(|r| r.summary.id == id))
+                    .unwrap_or(0);
+                if self.list.selected().map(|r| r.summary.id) != selected {
+                    return self.selection_changed(desk);
+                }
+                return vec![];
+            }
+        }
         let first = self.list.rows.first().map(|r| r.cursor.clone());
         let from = if first.is_some() {
             PageFrom::At
@@ -151,9 +274,11 @@ impl App {
         if self.reader.id == Some(id) {
             return vec![];
         }
+        self.follow_hit_place(id);
         self.reader.id = Some(id);
         self.reader.mail = None;
         self.reader.scroll = 0;
+        self.reader.hit = None;
         self.reader.raw = false;
         self.reader.raw_text = None;
         let links = desk.links_of(id);

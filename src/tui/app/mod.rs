@@ -2,19 +2,23 @@
 //! and return `Command`s for the desk; they never draw and never block.
 //! Rows are pulled from the desk only for the window on screen.
 
+mod accounts;
 mod actions;
 mod events;
 mod list;
 mod marks;
 mod overlays;
 mod pieces;
+mod search;
 mod snooze;
 mod state;
 mod unread;
 mod views;
 
+pub use accounts::{AccountForm, AccountsScreen};
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
+pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
 pub use snooze::snooze_until;
 pub use state::*;
 
@@ -43,6 +47,8 @@ pub struct App {
     pub suspend: bool,
     pub bell: bool,
     pub reader_width: usize,
+    /// The config.toml the accounts screen saves to; `None` on the demo desk.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -67,6 +73,7 @@ impl App {
             suspend: false,
             bell: false,
             reader_width: 80,
+            config_file: None,
         }
     }
 
@@ -74,15 +81,19 @@ impl App {
     pub fn context(&self) -> Context {
         match &self.overlay {
             Some(Overlay::Help { .. }) => Context::Help,
-            Some(Overlay::Palette { .. }) | Some(Overlay::Picker(_)) | Some(Overlay::Prompt(_)) => {
-                Context::Palette
-            }
+            Some(Overlay::Palette { .. })
+            | Some(Overlay::Picker(_))
+            | Some(Overlay::Prompt(_))
+            | Some(Overlay::Search(_)) => Context::Palette,
             Some(Overlay::Compose(_)) | Some(Overlay::Form(_)) => Context::Compose,
             Some(Overlay::Notifications(_)) => Context::Notifications,
             Some(Overlay::Trash(_)) => Context::Trash,
             Some(Overlay::Drafts(_)) => Context::Drafts,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox(_)) => Context::Outbox,
+            // The form is typed into like a mail; the list is walked.
+            Some(Overlay::Accounts(s)) if s.form.is_some() => Context::Compose,
+            Some(Overlay::Accounts(_)) => Context::Accounts,
             None => self.focus.context(),
         }
     }
@@ -154,9 +165,11 @@ impl App {
             }
             Some(Overlay::Compose(c)) => c.input(desk, key),
             Some(Overlay::Form(f)) => f.input(key),
+            Some(Overlay::Accounts(_)) => self.accounts_input(key),
             Some(Overlay::Prompt(p)) => {
                 p.input.key(&key);
             }
+            Some(Overlay::Search(_)) => self.search_typed(&key),
             _ => {}
         }
         vec![]

@@ -28,6 +28,7 @@ impl App {
     ) -> Option<Vec<Command>> {
         let overlay = self.overlay.as_mut()?;
         match overlay {
+            Overlay::Accounts(_) => return Some(self.accounts_action(action)),
             Overlay::Help { scroll } => match action {
                 Action::MoveDown | Action::ScrollDown => *scroll += 1,
                 Action::MoveUp | Action::ScrollUp => *scroll = scroll.saturating_sub(1),
@@ -105,6 +106,7 @@ impl App {
                 }
                 _ => {}
             },
+            Overlay::Search(_) => return Some(self.search_line_action(desk, action)),
             Overlay::Prompt(p) => match action {
                 Action::Open => {
                     let p = (**p).clone();

@@ -38,6 +38,10 @@ impl<T> PickList<T> {
         self.items.get(self.cursor)
     }
 
+    pub fn selected_mut(&mut self) -> Option<&mut T> {
+        self.items.get_mut(self.cursor)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

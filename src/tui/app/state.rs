@@ -71,6 +71,8 @@ pub enum View {
     Unlinked,
     /// Threads whose last mail is the customer's, unanswered; oldest first.
     Waiting,
+    /// The hits of a search over every folder (`ListView::search`).
+    Search,
 }
 
 /// The message list window: exactly the rows on screen.
@@ -91,6 +93,8 @@ pub struct ListView {
     pub view: View,
     /// Every row of the current view (empty for the whole folder).
     pub filtered: Vec<ListRow>,
+    /// The search shown as a virtual folder, while `view` is `Search`.
+    pub search: Option<super::search::SearchResults>,
 }
 
 impl ListView {
@@ -109,6 +113,10 @@ pub struct ReaderView {
     pub raw: bool,
     /// The sanitised source, split into lines once.
     pub raw_text: Option<Vec<String>>,
+    /// The line of the search hit `n`/`N` last jumped to.
+    pub hit: Option<usize>,
+    /// Jump to the first (`true`) or last hit once the mail is rendered.
+    pub hit_pending: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -147,6 +155,10 @@ pub enum Overlay {
     Trash(PickList<Record>),
     /// Drafts found at start (after a crash or a quit mid-mail).
     Drafts(PickList<StoredDraft>),
+    /// The search query line at the bottom (`/`).
+    Search(Box<super::search::SearchLine>),
+    /// The accounts, and one account's form.
+    Accounts(Box<super::accounts::AccountsScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -27,6 +27,7 @@ impl View {
             View::Flagged => Some("flagged"),
             View::Unlinked => Some("unlinked"),
             View::Waiting => Some("waiting"),
+            View::Search => Some("search"),
         }
     }
 }
@@ -52,6 +53,10 @@ impl App {
         if self.list.view == View::All {
             self.list.filtered.clear();
             self.list.total = self.folder_total();
+            return;
+        }
+        if self.list.view == View::Search {
+            self.load_search(desk);
             return;
         }
         let q = PageQuery {
@@ -81,6 +86,7 @@ impl App {
                 .filter(|r| desk.links_of(r.summary.id).is_ok_and(|l| l.is_empty()))
                 .collect(),
             View::Waiting => waiting(rows),
+            View::Search => vec![],
         };
         self.list.total = keep.len() as u64;
         self.list.filtered = keep;

@@ -5,7 +5,7 @@ use super::*;
 /// Addresses to complete from: records with addresses, then the people of
 /// the last mails in each account's INBOX and Sent.
 /// Completion candidates; a read that fails only leaves fewer of them.
-pub(super) fn known_addresses(desk: &dyn DeskClient, own: &[String]) -> Vec<(String, String)> {
+pub(crate) fn known_addresses(desk: &dyn DeskClient, own: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut add = |email: &str, name: &str| {

@@ -30,6 +30,8 @@ impl ComposeState {
                     _ => None,
                 })
                 .collect(),
+            // The desk keeps what it knows of the server's copy.
+            server_origin: None,
         }
     }
 

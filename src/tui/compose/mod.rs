@@ -65,7 +65,7 @@ pub use subjects::{forward_subject, reply_subject};
 use crate::config::files::expand_home;
 use crate::mail::format::human_size;
 use attachments::{file_attachment, join_addr, message_attachment};
-use completion::known_addresses;
+pub(crate) use completion::known_addresses;
 use identity::signature_block;
 
 pub const FIELDS: [&str; 7] = ["From", "To", "Cc", "Bcc", "Subject", "Attach", "Body"];

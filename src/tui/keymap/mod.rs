@@ -58,6 +58,8 @@ pub enum Context {
     Notifications,
     Trash,
     Drafts,
+    /// The accounts list (its form is a text-entry `Compose` context).
+    Accounts,
     Help,
     Palette,
 }
@@ -75,6 +77,7 @@ impl Context {
         Context::Notifications,
         Context::Trash,
         Context::Drafts,
+        Context::Accounts,
         Context::Help,
         Context::Palette,
     ];
@@ -92,6 +95,7 @@ impl Context {
             Context::Notifications => "notifications",
             Context::Trash => "trash",
             Context::Drafts => "drafts",
+            Context::Accounts => "accounts",
             Context::Help => "help",
             Context::Palette => "palette",
         }

@@ -1,7 +1,7 @@
 //! Message list pane: only the rows in the window are drawn (and loaded).
 
 use crate::store::flags;
-use crate::tui::app::{App, Focus};
+use crate::tui::app::{App, Focus, View};
 use crate::tui::panes::{fit, safe};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::pane_block;
@@ -13,12 +13,26 @@ use ratatui::widgets::Paragraph;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::List;
     let l = &app.list;
-    let place = match l.view.label() {
-        Some(v) => format!("{}/{} · {v}", l.account, l.folder),
-        None => format!("{}/{}", l.account, l.folder),
+    let search = l.search.as_ref().filter(|_| l.view == View::Search);
+    let place = match (search, l.view.label()) {
+        (Some(s), _) => format!("Search: {}", s.query),
+        (None, Some(v)) => format!("{}/{} · {v}", l.account, l.folder),
+        (None, None) => format!("{}/{}", l.account, l.folder),
     };
     let title = if l.rows.is_empty() {
-        format!("{place} — empty")
+        if search.is_some() {
+            format!("{place} — no mail found")
+        } else {
+            format!("{place} — empty")
+        }
+    } else if let Some(s) = search {
+        format!(
+            "{place} — {}–{} of {}{}",
+            l.first_index + 1,
+            l.first_index + l.rows.len() as u64,
+            l.total,
+            if s.more { "+" } else { "" }
+        )
     } else if l.collapsed {
         format!("{place} — threads")
     } else {
@@ -77,7 +91,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 String::new()
             };
-            let subject = format!("{}{}{}", if reply { "↳ " } else { "" }, thread, s.subject);
+            // A hit outside the searched-from account's INBOX says where it is.
+            let place = match search.and_then(|x| x.places.get(&s.id).map(|p| (x, p))) {
+                Some((x, (a, f))) if *a != x.home.0 => format!("{a}/{f} · "),
+                Some((_, (_, f))) if f != "INBOX" => format!("{f} · "),
+                _ => String::new(),
+            };
+            let subject = format!(
+                "{place}{}{}{}",
+                if reply { "↳ " } else { "" },
+                thread,
+                s.subject
+            );
             let who = if s.status == crate::store::MailStatus::Sent {
                 format!("To {}", s.to.first().map(|p| p.display()).unwrap_or(""))
             } else {
@@ -113,7 +138,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     let body = if lines.is_empty() {
         vec![Line::from(Span::styled(
-            "No mail in this folder.",
+            if search.is_some() {
+                "No mail matches: / changes the search, Esc goes back.".to_string()
+            } else {
+                empty_text(app)
+            },
             theme.style(Role::Muted),
         ))]
     } else {
@@ -127,6 +156,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         )),
         area,
     );
+}
+
+/// What an empty list says: a first sync still bringing mail is not "no mail".
+fn empty_text(app: &App) -> String {
+    use crate::protocol::SyncState;
+    if app.list.account.is_empty() {
+        return "No folder open: add an account to config.toml (see the README).".into();
+    }
+    match app.status.sync.get(&app.list.account) {
+        Some(SyncState::Connecting) => {
+            "Connecting to the server; mail shows here as it arrives…".into()
+        }
+        Some(SyncState::Syncing { done, total }) if *total > 0 => {
+            format!("Fetching mail ({done} of {total}); it shows here as it arrives…")
+        }
+        Some(SyncState::Syncing { .. }) => "Fetching mail; it shows here as it arrives…".into(),
+        _ => "No mail in this folder.".into(),
+    }
 }
 
 #[cfg(test)]

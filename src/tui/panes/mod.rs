@@ -1,5 +1,6 @@
 //! One file per pane or overlay; each exposes a pure `draw`.
 
+pub mod accounts;
 pub mod compose;
 pub mod folders;
 pub mod form;
@@ -10,6 +11,7 @@ pub mod palette;
 pub mod reader;
 pub mod record_card;
 pub mod records;
+pub mod search;
 pub mod status;
 
 use crate::mail::sanitize::sanitize_line;

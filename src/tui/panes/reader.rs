@@ -4,6 +4,7 @@
 use crate::mail::render::LineKind;
 use crate::tui::app::{App, Focus};
 use crate::tui::panes::safe;
+use crate::tui::panes::search::highlighted;
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::pane_block;
 use ratatui::Frame;
@@ -15,13 +16,16 @@ use ratatui::widgets::{Paragraph, Wrap};
 /// all. Only the lines asked for are built: a 50 MB mail has a million.
 pub fn window<'a>(app: &App, theme: &Theme, from: usize, count: usize) -> (Vec<Line<'a>>, usize) {
     let r = &app.reader;
+    // Words of the shown search stand out wherever they are.
+    let terms = app.search_terms().unwrap_or(&[]);
+    let text = |t: &str, style| Line::from(highlighted(t, style, terms, theme));
     if r.raw {
         return match &r.raw_text {
             Some(t) => (
                 t.iter()
                     .skip(from)
                     .take(count)
-                    .map(|l| Line::from(safe(l, theme.style(Role::Normal))))
+                    .map(|l| text(l, theme.style(Role::Normal)))
                     .collect(),
                 t.len(),
             ),
@@ -47,10 +51,9 @@ pub fn window<'a>(app: &App, theme: &Theme, from: usize, count: usize) -> (Vec<L
     };
     let mut head = Vec::new();
     for (name, value) in &mail.headers {
-        head.push(Line::from(vec![
-            Span::styled(format!("{name}: "), theme.style(Role::Header)),
-            safe(value, theme.style(Role::Normal)),
-        ]));
+        let mut spans = vec![Span::styled(format!("{name}: "), theme.style(Role::Header))];
+        spans.extend(highlighted(value, theme.style(Role::Normal), terms, theme));
+        head.push(Line::from(spans));
     }
     for a in &mail.attachments {
         head.push(Line::from(vec![
@@ -83,7 +86,7 @@ pub fn window<'a>(app: &App, theme: &Theme, from: usize, count: usize) -> (Vec<L
                 LineKind::LinkRef => theme.style(Role::Link),
                 _ => theme.style(Role::Normal),
             };
-            Line::from(safe(&l.text, style))
+            text(&l.text, style)
         });
     out.extend(body);
     (out, total)
