@@ -275,3 +275,66 @@ mod tests {
         assert!("0/1h".parse::<RateLimit>().is_err());
     }
 }
+
+#[cfg(test)]
+mod contract {
+    use crate::config::Config;
+    use std::path::Path;
+
+    const CONTRACT: &str = r#"
+[[agents]]
+name = "Bea"
+email = "bea@desk.example"
+unix_user = "bea"
+active = true
+
+[[teams]]
+name = "support"
+agents = ["alice@desk.example", "bea@desk.example", "carl@desk.example"]
+
+[[accounts]]
+name = "support"
+group = true
+email = "support@desk.example"
+host = "127.0.0.1"
+port = 143
+user = "support"
+[accounts.cases]
+enabled = true
+team = "support"
+assignment = "round-robin"
+assignee = "bea@desk.example"
+auto_reply_template = "ack"
+auto_reply_limit = "5/2h"
+subject_tag = "[#{number}]"
+reopen = "reopen"
+
+[[filters]]
+name = "newsletters"
+from = "*@news.example"
+action = "skip"
+folder = "Newsletters"
+"#;
+
+    #[test]
+    fn the_documented_cases_and_filters_keys_parse() {
+        let cfg = Config::parse(CONTRACT, Path::new("c.toml")).expect("contract parses");
+        let c = cfg.accounts[0].cases.as_ref().expect("cases");
+        assert!(c.enabled);
+        assert_eq!(c.assignment, super::AssignmentPolicy::RoundRobin);
+        assert_eq!(cfg.filters[0].action, super::FilterAction::Skip);
+        assert!(cfg.agents[0].is_active());
+    }
+
+    #[test]
+    fn a_wrong_reopen_value_names_the_field_and_what_to_write() {
+        let bad = CONTRACT.replace("reopen = \"reopen\"", "reopen = \"later\"");
+        let e = Config::parse(&bad, Path::new("c.toml"))
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("accounts.cases.reopen") && e.contains("new-after-30d"),
+            "{e}"
+        );
+    }
+}
