@@ -168,6 +168,22 @@ pub struct HistoryItem {
     pub via: RecordRef,
 }
 
+/// A case that is closed now but was open (or new) gets `closed_at` (unix
+/// seconds), which the "new-after-Nd" reopen policy counts from; an open
+/// case loses it.
+fn stamp_closing(r: &mut Record, old: Option<&Record>) {
+    let open = |c: &Record| CaseStatus::is_open_name(c.field("status").unwrap_or("New"));
+    if open(r) {
+        r.fields.remove("closed_at");
+    } else if old.is_none_or(open) || r.field("closed_at").is_none() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        r.fields.insert("closed_at".into(), now.to_string());
+    }
+}
+
 impl Store {
     /// Create or overwrite a record and its address index entries in one batch.
     pub fn put_record(&self, mut r: Record) -> Result<Record> {
@@ -176,7 +192,11 @@ impl Store {
             r.id = self.next_id()?;
         }
         let mut batch = sled::Batch::default();
-        if let Some(old) = self.record_unlocked(r.kind, r.id)? {
+        let old = self.record_unlocked(r.kind, r.id)?;
+        if r.kind == RecordKind::Case {
+            stamp_closing(&mut r, old.as_ref());
+        }
+        if let Some(old) = old {
             for e in &old.emails {
                 batch.remove(keys::record_by_address(e, r.kind.code(), r.id));
             }

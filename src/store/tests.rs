@@ -376,3 +376,38 @@ fn schema_2_bodies_move_to_segment_files_on_open_and_stay_readable() {
     let s = Store::open(dir.path()).expect("third open");
     assert_eq!(s.body(1299).expect("body"), Some(body(299)));
 }
+
+#[test]
+fn closing_a_case_stamps_when_and_reopening_clears_it() {
+    let (_d, s) = open();
+    let mut case = Record::new(RecordKind::Case, "Refund");
+    case.fields.insert("status".into(), "Assigned".into());
+    let case = s.put_record(case).expect("create");
+    assert_eq!(case.field("closed_at"), None);
+
+    let mut closed = case.clone();
+    closed.fields.insert("status".into(), "Closed".into());
+    let closed = s.put_record(closed).expect("close");
+    let stamp: i64 = closed
+        .field("closed_at")
+        .expect("closing stamps the time")
+        .parse()
+        .expect("unix seconds");
+    assert!((chrono::Utc::now().timestamp() - stamp).abs() < 3600);
+
+    // Saving a closed case again keeps the time it was closed.
+    let mut edited = closed.clone();
+    edited.fields.insert("closed_at".into(), "1000".into());
+    let edited = s.put_record(edited).expect("edit");
+    assert_eq!(edited.field("closed_at"), Some("1000"));
+
+    let mut reopened = edited.clone();
+    reopened.fields.insert("status".into(), "Pending".into());
+    let reopened = s.put_record(reopened).expect("reopen");
+    assert_eq!(reopened.field("closed_at"), None);
+    let stored = s
+        .record(RecordKind::Case, reopened.id)
+        .expect("read")
+        .expect("case");
+    assert_eq!(stored.field("closed_at"), None);
+}
