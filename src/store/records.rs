@@ -168,14 +168,13 @@ pub struct HistoryItem {
     pub via: RecordRef,
 }
 
-/// A case that is closed now but was open (or new) gets `closed_at` (unix
-/// seconds), which the "new-after-Nd" reopen policy counts from; an open
-/// case loses it.
-fn stamp_closing(r: &mut Record, old: Option<&Record>) {
-    let open = |c: &Record| CaseStatus::is_open_name(c.field("status").unwrap_or("New"));
-    if open(r) {
+/// A closed case without `closed_at` (unix seconds, which the "new-after-Nd"
+/// reopen policy counts from) gets the current time; an open case loses it,
+/// so a time already on a closed case is never stale.
+fn stamp_closing(r: &mut Record) {
+    if CaseStatus::is_open_name(r.field("status").unwrap_or("New")) {
         r.fields.remove("closed_at");
-    } else if old.is_none_or(open) || r.field("closed_at").is_none() {
+    } else if r.field("closed_at").is_none() {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -194,7 +193,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         let old = self.record_unlocked(r.kind, r.id)?;
         if r.kind == RecordKind::Case {
-            stamp_closing(&mut r, old.as_ref());
+            stamp_closing(&mut r);
         }
         if let Some(old) = old {
             for e in &old.emails {
