@@ -13,50 +13,9 @@ use deskmail::desk::{Backend, Desk, Event};
 use deskmail::protocol::{Command, DeskClient, PageFrom, PageQuery};
 use deskmail::store::Store;
 use deskmail::sync::{self, SyncOptions};
-use support::{MailStack, StackOptions, gen_mailbox};
+use support::{MailStack, StackOptions, gen_mailbox, recording_proxy};
 
 const USER: &str = "support";
-
-/// Forwards loopback connections to `upstream`, keeping what clients sent.
-async fn recording_proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&sent);
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let log = Arc::clone(&log);
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let down = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                });
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(k) = cr.read(&mut buf).await {
-                    if k == 0 {
-                        break;
-                    }
-                    if let Ok(mut l) = log.lock() {
-                        l.extend_from_slice(&buf[..k]);
-                    }
-                    if sw.write_all(&buf[..k]).await.is_err() {
-                        break;
-                    }
-                }
-                down.abort();
-            });
-        }
-    });
-    (port, sent)
-}
 
 /// Client command lines containing `what` (case-insensitive).
 fn commands(log: &Mutex<Vec<u8>>, what: &str) -> Vec<String> {
