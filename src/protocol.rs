@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::config::identities::ComposeSettings;
 use crate::mail::render::{RenderOptions, RenderedMail};
+pub use crate::store::ServerFolder;
 use crate::store::drafts::StoredDraft;
 use crate::store::notifications::Notification;
 use crate::store::{
@@ -153,6 +154,28 @@ pub enum Command {
         account: String,
         folder: String,
     },
+    /// Create a folder on the account's server (and in the desk).
+    CreateFolder {
+        account: String,
+        name: String,
+    },
+    /// Rename a folder on the server; its stored mail keeps its links.
+    RenameFolder {
+        account: String,
+        from: String,
+        to: String,
+    },
+    /// Delete a folder and the mail in it on the server.
+    DeleteFolder {
+        account: String,
+        name: String,
+    },
+    /// Whether new mail in a folder notifies the agent (unread alert).
+    SetFolderNotify {
+        account: String,
+        folder: String,
+        notify: bool,
+    },
 }
 
 /// A mail the agent wrote, before it becomes bytes.
@@ -216,6 +239,17 @@ pub enum Event {
     /// Where this screen's desk lives changed (a served desk): the status
     /// line's words, e.g. "attached to /run/deskmail/desk.sock as alice".
     Attached(String),
+    /// An account's folders were created, renamed, deleted or changed
+    /// settings: the folder pane asks again.
+    FoldersChanged {
+        account: String,
+    },
+    /// Something failed in one account (sync, folders): plain words, already
+    /// sanitised; a shared desk tells only the agents who see the account.
+    AccountError {
+        account: String,
+        message: String,
+    },
 }
 
 /// One step of an account check: what was tried and how it went.
@@ -461,6 +495,11 @@ pub trait DeskClient: Send + Sync {
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         Ok(None)
     }
+    /// Every folder the account's server listed at the last sync (cached in
+    /// the store), for moving mail to folders that are not synced.
+    fn server_folders(&self, _account: &str) -> DeskResult<Vec<ServerFolder>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Where an attachment's bytes come from.
@@ -566,5 +605,8 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         (**self).saved_position()
+    }
+    fn server_folders(&self, account: &str) -> DeskResult<Vec<ServerFolder>> {
+        (**self).server_folders(account)
     }
 }

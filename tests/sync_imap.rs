@@ -907,7 +907,7 @@ async fn desk_changes_reach_the_server_and_a_refusal_is_rolled_back() {
     assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
     let mut refused = false;
     while let Ok(e) = rx.try_recv() {
-        if let SyncUpdate::Error(text) = e {
+        if let SyncUpdate::Error(text) | SyncUpdate::AccountError { message: text, .. } = e {
             refused |= text.contains("refused") && text.contains("No Such Folder");
         }
     }

@@ -106,7 +106,14 @@ impl DeskClient for Desk {
                 folders: stored
                     .iter()
                     .find(|(n, _)| *n == a.name)
-                    .map(|(_, f)| sort_folders(f.clone()))
+                    .map(|(_, f)| {
+                        let quiet = self.store.quiet_folders(&a.name).unwrap_or_default();
+                        let mut f = sort_folders(f.clone());
+                        for st in &mut f {
+                            st.skip_notification |= quiet.contains(&st.name);
+                        }
+                        f
+                    })
                     .unwrap_or_default(),
             })
             .collect())
@@ -321,5 +328,9 @@ impl DeskClient for Desk {
             v.split_once('\t')
                 .map(|(a, f)| (a.to_string(), f.to_string()))
         }))
+    }
+
+    fn server_folders(&self, account: &str) -> DeskResult<Vec<crate::protocol::ServerFolder>> {
+        Ok(self.known_folders(account))
     }
 }

@@ -158,6 +158,10 @@ impl Agent {
                 self.check_account(&out.account)?;
                 self.check_mails(store, &out.in_reply_to.into_iter().collect::<Vec<_>>())
             }
+            Command::CreateFolder { account, .. }
+            | Command::RenameFolder { account, .. }
+            | Command::DeleteFolder { account, .. }
+            | Command::SetFolderNotify { account, .. } => self.check_account(account),
             Command::DeleteDraft { id } => self.check_draft(store, *id),
             Command::SaveDraft(d) if d.id != 0 => self.check_draft(store, d.id),
             Command::SaveAttachments { .. } | Command::PipePart { .. } => {
@@ -175,7 +179,9 @@ impl Agent {
     pub fn check_query(&self, store: &Store, q: &Query) -> Result<(), String> {
         match q {
             Query::Page(p) => self.check_account(&p.account),
-            Query::SpecialFolder { account, .. } => self.check_account(account),
+            Query::SpecialFolder { account, .. } | Query::ServerFolders(account) => {
+                self.check_account(account)
+            }
             Query::Summary(id)
             | Query::AccountOf(id)
             | Query::RawSource(id)
@@ -214,7 +220,9 @@ impl Agent {
         match e {
             Event::FolderChanged { account, .. }
             | Event::NewMail { account, .. }
-            | Event::Sync { account, .. } => self.sees_account(account),
+            | Event::Sync { account, .. }
+            | Event::FoldersChanged { account }
+            | Event::AccountError { account, .. } => self.sees_account(account),
             _ => true,
         }
     }

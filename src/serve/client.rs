@@ -536,4 +536,13 @@ impl DeskClient for RemoteDesk {
     fn flush(&self) -> DeskResult<()> {
         self.ask(Query::Flush)
     }
+    fn search(
+        &self,
+        q: &crate::protocol::SearchQuery,
+    ) -> DeskResult<crate::protocol::SearchAnswer> {
+        self.ask(Query::Search(q.clone()))
+    }
+    fn server_folders(&self, account: &str) -> DeskResult<Vec<crate::protocol::ServerFolder>> {
+        self.ask(Query::ServerFolders(account.to_string()))
+    }
 }

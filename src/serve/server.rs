@@ -216,6 +216,7 @@ impl Server {
             match e {
                 Event::Rendered { .. }
                 | Event::Error(_)
+                | Event::AccountError { .. }
                 | Event::Notice(_)
                 | Event::Attached(_) => {
                     let alive = self
@@ -436,8 +437,39 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
             return (enc(import_contacts(view, &name, &data)), true);
         }
         Query::SendMail(_) => Err(DeskError("sent on the async path".into())),
+        Query::ServerFolders(account) => enc(view.server_folders(&account)),
+        Query::Search(q) => enc(search_for(view, agent, &q)),
     };
     (r, false)
+}
+
+/// A search as one agent may see it: hits in other accounts are dropped,
+/// asking for more so the page still fills.
+fn search_for(
+    view: &Desk,
+    agent: &Agent,
+    q: &crate::protocol::SearchQuery,
+) -> Result<crate::protocol::SearchAnswer, DeskError> {
+    if agent.accounts.is_none() {
+        return view.search(q);
+    }
+    let wide = crate::protocol::SearchQuery {
+        query: q.query.clone(),
+        limit: q.limit.max(1).saturating_mul(4),
+    };
+    let mut answer = view.search(&wide)?;
+    let before = answer.hits.len();
+    answer.hits.retain(|h| agent.sees_account(&h.account));
+    let hidden = before - answer.hits.len();
+    if hidden > 0 {
+        tracing::info!(
+            "serve: {} searched; {hidden} hit(s) in other teams' accounts left out",
+            agent.login
+        );
+    }
+    answer.more |= answer.hits.len() > q.limit;
+    answer.hits.truncate(q.limit.max(1));
+    Ok(answer)
 }
 
 /// `deskmail import contacts` through the server; the name picks the format.

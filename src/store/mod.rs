@@ -7,6 +7,7 @@ pub mod batch;
 pub mod changes;
 pub mod disk;
 pub mod drafts;
+mod folder_list;
 mod folder_names;
 pub mod keys;
 pub mod messages;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use batch::{BatchLinker, BatchView, IngestExtras, IngestSide, LinkPlan};
+pub use folder_list::ServerFolder;
 pub use messages::*;
 pub use outbox::*;
 pub use records::*;

@@ -689,7 +689,8 @@ async fn finish_folder(
     done.uidnext = uidnext;
     done.highestmodseq = modseq;
     ctx.store.ingest(Vec::new(), Some((acc, done)))?;
-    if outcome.new_messages > 0 && !first_sync && !plan.skip_notification {
+    let quiet = plan.skip_notification || ctx.store.is_quiet(acc, &plan.desk);
+    if outcome.new_messages > 0 && !first_sync && !quiet {
         ctx.report.event(SyncUpdate::NewMail {
             account: acc.to_string(),
             folder: plan.desk.clone(),
@@ -1108,6 +1109,10 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     }
     let trash = crate::mail::folders::find(&list, crate::mail::folders::SpecialFolder::Trash)
         .unwrap_or_else(|| "Trash".to_string());
+    // Every folder, for moving mail to ones that are not synced.
+    let synced: Vec<String> = plans.iter().map(|p| p.server.clone()).collect();
+    let listed = count_folders(&c, &mut session, list, &synced).await?;
+    ctx.store.put_server_folders(&ctx.acc.name, &listed)?;
     push_changes(ctx, &mut session, &caps, &trash).await?;
     // INBOX last, so it stays selected for IDLE.
     let mut plans = plans;
@@ -1355,4 +1360,125 @@ mod tests {
     fn since_is_an_imap_date() {
         assert_eq!(imap_date("2026-01-31").as_deref(), Some("31-Jan-2026"));
     }
+}
+
+/// A change to an account's folders, asked for from the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderOp {
+    Create(String),
+    Rename { from: String, to: String },
+    Delete(String),
+}
+
+impl FolderOp {
+    fn doing(&self) -> String {
+        let q = |s: &str| crate::mail::sanitize::sanitize_line(s);
+        match self {
+            FolderOp::Create(n) => format!("creating folder \"{}\"", q(n)),
+            FolderOp::Rename { from, to } => {
+                format!("renaming folder \"{}\" to \"{}\"", q(from), q(to))
+            }
+            FolderOp::Delete(n) => format!("deleting folder \"{}\"", q(n)),
+        }
+    }
+}
+
+/// Why a folder change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderOpError {
+    /// The server said NO or BAD; its words, sanitised.
+    #[error("the server refused {doing}: \"{server}\"")]
+    Refused { doing: String, server: String },
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+/// Most folders whose mails are counted (STATUS) per listing: the rest stay
+/// uncounted so an account with thousands of folders still starts quickly.
+const STATUS_MAX: usize = 50;
+
+/// The server's whole listing with the special uses and, for folders that
+/// are not synced (their count is in the store), the number of mails.
+pub async fn list_server_folders(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    synced: &[String],
+) -> Result<Vec<crate::store::ServerFolder>, SyncError> {
+    let list = list_folders(c, session).await?;
+    count_folders(c, session, list, synced).await
+}
+
+/// The listing as the store keeps it, with unsynced folders counted.
+async fn count_folders(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    list: Vec<(String, Option<String>)>,
+    synced: &[String],
+) -> Result<Vec<crate::store::ServerFolder>, SyncError> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut counted = 0;
+    for (name, special_use) in list {
+        let mut messages = None;
+        if !synced.iter().any(|s| *s == name) && counted < STATUS_MAX {
+            counted += 1;
+            let status = bounded(
+                c,
+                Stage::List,
+                READ_TIMEOUT,
+                session.status(mutf7::encode(&name), "(MESSAGES)"),
+            )
+            .await;
+            // A folder that cannot be counted is still listed.
+            messages = status.ok().map(|mb| u64::from(mb.exists));
+        }
+        out.push(crate::store::ServerFolder {
+            name: desk_name(&name),
+            special_use,
+            messages,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Create, rename or delete a folder on the account's server over a
+/// connection of its own; answers the server's listing afterwards.
+pub async fn folder_op(
+    acc: &AccountConfig,
+    op: &FolderOp,
+) -> Result<Vec<crate::store::ServerFolder>, FolderOpError> {
+    let c = connect::ctx(acc);
+    let connect::Connected { mut session, .. } = connect::connect(acc).await?;
+    let fut = async {
+        match op {
+            FolderOp::Create(n) => session.create(mutf7::encode(n)).await,
+            FolderOp::Rename { from, to } => {
+                session.rename(mutf7::encode(from), mutf7::encode(to)).await
+            }
+            FolderOp::Delete(n) => session.delete(mutf7::encode(n)).await,
+        }
+    };
+    let done = tokio::time::timeout(READ_TIMEOUT, fut).await;
+    let result = match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(async_imap::error::Error::No(t) | async_imap::error::Error::Bad(t))) => {
+            Err(FolderOpError::Refused {
+                doing: op.doing(),
+                server: crate::mail::sanitize::sanitize_line(t.trim()),
+            })
+        }
+        Ok(Err(e)) => Err(c.imap(Stage::Store, e).into()),
+        Err(_) => Err(c.timeout(Stage::Store).into()),
+    };
+    let listed = match result {
+        Ok(()) => {
+            let synced: Vec<String> = acc.folders.clone();
+            list_server_folders(&c, &mut session, &synced)
+                .await
+                .map_err(FolderOpError::from)
+        }
+        Err(e) => Err(e),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+    listed
 }

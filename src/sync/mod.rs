@@ -281,10 +281,14 @@ pub fn spawn_all(
         wakes.push(Arc::clone(&wake));
         let rx = stop_rx.clone();
         let events = events.clone();
+        let account = acc.name.clone();
         tasks.push(tokio::spawn(async move {
             // Background tasks never give up; only shutdown ends them.
             if let Err(e) = account_loop(ctx, wake, rx, false).await {
-                let _ = events.send(SyncUpdate::Error(e.to_string()));
+                let _ = events.send(SyncUpdate::AccountError {
+                    account,
+                    message: e.to_string(),
+                });
             }
         }));
     }

@@ -127,6 +127,22 @@ impl App {
                 self.status.attached = Some(text);
                 vec![]
             }
+            Event::FoldersChanged { .. } => {
+                self.reload_folders(desk);
+                // The open folder was renamed or deleted: go to another.
+                if self
+                    .folder_index(&self.list.account, &self.list.folder)
+                    .is_none()
+                {
+                    self.list.account.clear();
+                    return self.settle_position(desk);
+                }
+                vec![]
+            }
+            Event::AccountError { message, .. } => {
+                self.error(message);
+                vec![]
+            }
         }
     }
 }
