@@ -147,6 +147,13 @@ actions! {
     Accounts => "accounts", "Accounts: sync state and settings";
     /// Log in to the account's servers and say how each step went.
     TestConnection => "test_connection", "Test the account's connection";
+    /// A new folder on the account's server (folder pane).
+    CreateFolder => "create_folder", "New folder on the server";
+    RenameFolder => "rename_folder", "Rename folder on the server";
+    /// Asks to confirm with the number of mails it holds.
+    DeleteFolder => "delete_folder", "Delete folder on the server";
+    /// New mail in the folder notifies, or stays quiet.
+    ToggleFolderNotify => "toggle_folder_notify", "Folder: notify / stay quiet on new mail";
 }
 
 impl Action {
@@ -198,6 +205,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 74);
+        assert_eq!(Action::ALL.len(), 78);
     }
 }

@@ -130,6 +130,7 @@ impl App {
                     name: f.name,
                     unread: f.unread,
                     total: f.total,
+                    quiet: f.skip_notification,
                 });
             }
         }

@@ -5,6 +5,7 @@
 mod accounts;
 mod actions;
 mod events;
+mod folders;
 mod list;
 mod marks;
 mod overlays;

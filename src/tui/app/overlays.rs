@@ -111,7 +111,10 @@ impl App {
                 Action::Open => {
                     let p = (**p).clone();
                     self.overlay = None;
-                    return Some(self.answer_prompt(p));
+                    return Some(self.answer_prompt(desk, p));
+                }
+                Action::MoveDown | Action::MoveUp => {
+                    self.next_move_target(desk, action == Action::MoveDown);
                 }
                 Action::Back | Action::Cancel => self.overlay = None,
                 _ => {}

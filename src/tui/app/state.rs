@@ -57,6 +57,8 @@ pub enum FolderRow {
         name: String,
         unread: u64,
         total: u64,
+        /// New mail here notifies nobody.
+        quiet: bool,
     },
 }
 
@@ -183,6 +185,18 @@ pub enum PromptPurpose {
         ids: Vec<u64>,
         account: String,
         folder: String,
+    },
+    CreateFolder {
+        account: String,
+    },
+    RenameFolder {
+        account: String,
+        from: String,
+    },
+    /// Answered "yes" to delete.
+    DeleteFolder {
+        account: String,
+        name: String,
     },
 }
 
