@@ -22,16 +22,20 @@ impl Desk {
         if let Some((_, states)) = stored.into_iter().find(|(a, _)| a == account) {
             for st in states {
                 match all.iter_mut().find(|f| f.name == st.name) {
+                    // Synced: the store's count. Otherwise the server's at the
+                    // last listing, or the demo desk's own.
                     Some(f) => {
-                        if st.monitored {
-                            f.messages = Some(st.total);
-                        }
+                        f.messages = if st.monitored {
+                            Some(st.total)
+                        } else {
+                            f.messages.map(|n| n.max(st.total))
+                        };
                         f.special_use = f.special_use.take().or(st.special_use);
                     }
                     None => all.push(ServerFolder {
                         name: st.name,
                         special_use: st.special_use,
-                        messages: st.monitored.then_some(st.total),
+                        messages: (st.monitored || st.total > 0).then_some(st.total),
                     }),
                 }
             }

@@ -80,17 +80,17 @@ impl App {
             .into_iter()
             .find(|f| f.name == name)
             .and_then(|f| f.messages);
-        let holds = match count {
-            Some(0) => "it is empty".to_string(),
-            Some(1) => "it holds 1 mail".to_string(),
-            Some(n) => format!("it holds {n} mails"),
-            None => "its mails were not counted".to_string(),
+        let shown = sanitize_line(&name);
+        let question = match count {
+            Some(0) => format!("Delete the empty folder \"{shown}\" on the server?"),
+            Some(1) => format!("Delete folder \"{shown}\" and its 1 mail on the server?"),
+            Some(n) => format!("Delete folder \"{shown}\" and its {n} mails on the server?"),
+            None => {
+                format!("Delete folder \"{shown}\" and all its mails (not counted) on the server?")
+            }
         };
         self.prompt(
-            format!(
-                "Delete folder \"{}\" on the server? {holds}, deleted with it. Type yes to delete:",
-                sanitize_line(&name)
-            ),
+            format!("{question} Type yes:"),
             PromptPurpose::DeleteFolder { account, name },
         );
         Some(vec![])
@@ -132,15 +132,21 @@ impl App {
         purpose: PromptPurpose,
     ) -> Vec<Command> {
         match purpose {
-            PromptPurpose::CreateFolder { account } => vec![Command::CreateFolder {
-                account,
-                name: input.to_string(),
-            }],
-            PromptPurpose::RenameFolder { account, from } => vec![Command::RenameFolder {
-                account,
-                from,
-                to: input.to_string(),
-            }],
+            PromptPurpose::CreateFolder { account } => {
+                self.folder_wanted = Some((account.clone(), input.to_string()));
+                vec![Command::CreateFolder {
+                    account,
+                    name: input.to_string(),
+                }]
+            }
+            PromptPurpose::RenameFolder { account, from } => {
+                self.folder_wanted = Some((account.clone(), input.to_string()));
+                vec![Command::RenameFolder {
+                    account,
+                    from,
+                    to: input.to_string(),
+                }]
+            }
             PromptPurpose::DeleteFolder { account, name } => {
                 if input.eq_ignore_ascii_case("yes") || input.eq_ignore_ascii_case("y") {
                     vec![Command::DeleteFolder { account, name }]

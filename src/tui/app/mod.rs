@@ -36,6 +36,8 @@ pub struct App {
     pub focus: Focus,
     pub folders: Vec<FolderRow>,
     pub folder_cursor: usize,
+    /// A folder just created or renamed: the cursor goes to it once listed.
+    pub folder_wanted: Option<(String, String)>,
     pub list: ListView,
     pub reader: ReaderView,
     pub records: RecordsView,
@@ -59,6 +61,7 @@ impl App {
             focus: Focus::List,
             folders: vec![],
             folder_cursor: 0,
+            folder_wanted: None,
             list: ListView {
                 height: 10,
                 ..ListView::default()
