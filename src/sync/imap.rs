@@ -1419,7 +1419,7 @@ async fn count_folders(
     let mut counted = 0;
     for (name, special_use) in list {
         let mut messages = None;
-        if !synced.iter().any(|s| *s == name) && counted < STATUS_MAX {
+        if !synced.contains(&name) && counted < STATUS_MAX {
             counted += 1;
             let status = bounded(
                 c,
