@@ -405,12 +405,28 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
         Query::QuoteLines(id) => enc(view.quote_lines(id)),
         Query::SpecialFolder { account, use_ } => enc(view.special_folder(&account, &use_)),
         Query::LinksOf(id) => enc(view.links_of(id)),
-        Query::Records(k) => enc(view.records(k)),
+        Query::Records(k) => enc(view
+            .records(k)
+            .map(|v| agent.visible_records(view.store(), v, "records"))),
         Query::Record(r) => enc(view.record(r)),
-        Query::ChildrenOf(r) => enc(view.children_of(r)),
-        Query::History(r) => enc(view.history(&r)),
+        Query::ChildrenOf(r) => enc(view
+            .children_of(r)
+            .map(|v| agent.visible_records(view.store(), v, "related records"))),
+        // Mail of other teams' accounts stays out of a shared record's History.
+        Query::History(r) => enc(view.history(&r).map(|mut items| {
+            if agent.accounts.is_some() {
+                items.retain(|i| {
+                    view.store().locations(i.message.id).is_ok_and(|locs| {
+                        locs.is_empty() || locs.iter().any(|l| agent.sees_account(&l.account))
+                    })
+                });
+            }
+            items
+        })),
         Query::Notifications => enc(view.notifications()),
-        Query::DeletedRecords => enc(view.deleted_records()),
+        Query::DeletedRecords => enc(view
+            .deleted_records()
+            .map(|v| agent.visible_records(view.store(), v, "deleted records"))),
         Query::OutboxEntries => enc(view.outbox_entries().map(|mut v| {
             v.retain(|e| agent.sees_account(&e.account));
             v
