@@ -127,12 +127,30 @@ impl Desk {
             return self.apply_folder_op(&account, &op, None);
         }
         let acc = acc.clone();
+        // A folder stored under another name than the server's (its name
+        // had escape sequences) is changed under the server's name.
+        let on_server = |desk_name: &str| {
+            self.store
+                .folder_state(&account, desk_name)
+                .ok()
+                .flatten()
+                .and_then(|st| st.server)
+                .unwrap_or_else(|| desk_name.to_string())
+        };
+        let server_op = match &op {
+            FolderOp::Create(n) => FolderOp::Create(n.clone()),
+            FolderOp::Rename { from, to } => FolderOp::Rename {
+                from: on_server(from),
+                to: to.clone(),
+            },
+            FolderOp::Delete(n) => FolderOp::Delete(on_server(n)),
+        };
         let desk = Arc::clone(self);
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let runtime = tokio::runtime::Handle::current();
         runtime.spawn(async move {
             desk.emit(Event::Notice(format!("{}…", capital(&op_words(&op)))));
-            match crate::sync::imap::folder_op(&acc, &op).await {
+            match crate::sync::imap::folder_op(&acc, &server_op).await {
                 Ok(listed) => desk.apply_folder_op(&acc.name, &op, Some(listed)),
                 Err(e) => {
                     let msg = match &e {
