@@ -201,6 +201,45 @@ async fn folder_changes_the_desk_or_the_server_refuse_are_said_in_plain_words() 
     );
     assert!(e.ends_with("Nothing was changed."), "{e}");
     assert!(server_names(&stack).await.iter().all(|n| n != "Klienten"));
+
+    // A move to the folder still queued: deleting it waits for the sync.
+    let q = PageQuery {
+        account: USER.into(),
+        folder: "INBOX".into(),
+        from: PageFrom::After,
+        cursor: None,
+        n: 1,
+        collapsed: false,
+    };
+    let id = desk.page(&q).expect("page")[0].summary.id;
+    desk.send(Command::MoveTo {
+        id,
+        account: USER.into(),
+        folder: "INBOX".into(),
+        to: Some("Kunden-alt".into()),
+    });
+    desk.send(Command::DeleteFolder {
+        account: USER.into(),
+        name: "Kunden-alt".into(),
+    });
+    desk.settled().await;
+    let (errors, _, _) = said(&mut events);
+    assert!(
+        errors.iter().any(|e| e.contains("still on their way")),
+        "{errors:?}"
+    );
+    assert!(server_names(&stack).await.iter().any(|n| n == "Kunden-alt"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("push the move");
+    desk.send(Command::DeleteFolder {
+        account: USER.into(),
+        name: "Kunden-alt".into(),
+    });
+    desk.settled().await;
+    let (errors, _, _) = said(&mut events);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(server_names(&stack).await.iter().all(|n| n != "Kunden-alt"));
 }
 
 #[tokio::test]

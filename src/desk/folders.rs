@@ -65,6 +65,13 @@ impl Desk {
                 use_.trim_start_matches('\\')
             ));
         }
+        if self.changes_waiting(account, name) {
+            return Some(format!(
+                "changes to mail in {} are still on their way to the server; \
+                 try again once the sync has sent them",
+                quoted(name)
+            ));
+        }
         if acc.folders.iter().any(|f| f == name) {
             return Some(format!(
                 "{} is synced because the account's `folders` in the config names it; \
@@ -73,6 +80,18 @@ impl Desk {
             ));
         }
         None
+    }
+
+    /// Whether queued moves or flag changes still name the folder: renamed
+    /// or deleted now, they would fail on the server.
+    fn changes_waiting(&self, account: &str, name: &str) -> bool {
+        use crate::store::changes::ChangeOp;
+        self.store.pending_changes(account).is_ok_and(|p| {
+            p.iter().any(|c| {
+                c.folder == name
+                    || matches!(&c.op, ChangeOp::Move { to } | ChangeOp::Restore { to, .. } if to == name)
+            })
+        })
     }
 
     /// Words against a new folder name, if it cannot be one.
