@@ -195,6 +195,42 @@ pub fn choose_assignee(
     }
 }
 
+/// The agents cases go to, as (address, name): team `team`'s, else every
+/// team's agents in their order, else every configured agent.
+pub fn desk_agents(cfg: &Config, team: Option<&str>) -> Vec<(String, String)> {
+    let name_of = |email: &str| {
+        std::iter::once(&cfg.agent)
+            .chain(cfg.agents.iter())
+            .find(|a| a.email.trim().eq_ignore_ascii_case(email))
+            .map(|a| a.name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| email.to_string())
+    };
+    let one: Vec<String> = team
+        .and_then(|t| cfg.teams.iter().find(|x| x.name == t))
+        .map(|t| t.agents.clone())
+        .unwrap_or_default();
+    let listed: Vec<String> = if !one.is_empty() {
+        one
+    } else if cfg.teams.is_empty() {
+        std::iter::once(&cfg.agent)
+            .chain(cfg.agents.iter())
+            .map(|a| a.email.clone())
+            .collect()
+    } else {
+        cfg.teams.iter().flat_map(|t| t.agents.clone()).collect()
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in listed {
+        let e = e.trim().to_lowercase();
+        if !e.is_empty() && !out.iter().any(|(x, _)| *x == e) {
+            let n = name_of(&e);
+            out.push((e, n));
+        }
+    }
+    out
+}
+
 /// Email-to-case settings of one group account, resolved against the team.
 #[derive(Debug, Clone)]
 pub struct AccountCases {

@@ -252,35 +252,9 @@ impl Desk {
         Ok(hours)
     }
 
-    /// The agents cases go to, as (address, name): the teams' agents in
-    /// their order, else every configured agent.
+    /// The agents cases go to, as (address, name).
     pub fn team_agents(&self) -> Vec<(String, String)> {
-        let cfg = &self.config;
-        let name_of = |email: &str| {
-            std::iter::once(&cfg.agent)
-                .chain(cfg.agents.iter())
-                .find(|a| a.email.trim().eq_ignore_ascii_case(email))
-                .map(|a| a.name.clone())
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| email.to_string())
-        };
-        let mut out: Vec<(String, String)> = Vec::new();
-        let listed: Vec<String> = if cfg.teams.is_empty() {
-            std::iter::once(&cfg.agent)
-                .chain(cfg.agents.iter())
-                .map(|a| a.email.clone())
-                .collect()
-        } else {
-            cfg.teams.iter().flat_map(|t| t.agents.clone()).collect()
-        };
-        for e in listed {
-            let e = e.trim().to_lowercase();
-            if !e.is_empty() && !out.iter().any(|(x, _)| *x == e) {
-                let n = name_of(&e);
-                out.push((e, n));
-            }
-        }
-        out
+        crate::crm::cases::desk_agents(&self.config, None)
     }
 
     /// Take, assign, set the status of or close a case from the queue.

@@ -44,6 +44,8 @@ impl App {
                 self.open_accounts(desk);
                 vec![]
             }
+            Action::Cases => self.open_cases(desk, super::CaseTab::Mine, None),
+            Action::Dashboard => self.open_dashboard(desk),
             Action::Outbox => {
                 let entries = desk.outbox_entries();
                 let entries = self.ask(entries);
