@@ -140,8 +140,9 @@ pub fn draw(frame: &mut Frame, area: Rect, clock: &Clock, s: &CasesScreen, theme
         } else {
             Role::Muted
         };
-        lines.push(Line::from(safe(
-            &row_text(c, &cols, clock),
+        // Every cell went through `fit`, the sanitiser: the padding stays.
+        lines.push(Line::from(Span::styled(
+            row_text(c, &cols, clock),
             theme.style(role),
         )));
     }

@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, clock: &Clock, d: &DashboardScreen, t
         .constraints([
             Constraint::Min(5),
             Constraint::Length(spark_h),
-            Constraint::Length(3),
+            Constraint::Length(4),
         ])
         .split(inner);
 
@@ -48,7 +48,7 @@ pub fn draw(frame: &mut Frame, area: Rect, clock: &Clock, d: &DashboardScreen, t
     let n = data.open_by_agent.len().max(1) as u16;
     let bar_w = (parts[0].width.saturating_sub(2) / n)
         .saturating_sub(2)
-        .clamp(3, 14);
+        .clamp(3, 24);
     let bars: Vec<Bar> = data
         .open_by_agent
         .iter()
@@ -123,22 +123,23 @@ pub fn draw(frame: &mut Frame, area: Rect, clock: &Clock, d: &DashboardScreen, t
         .style(theme.style(Role::Accent));
     frame.render_widget(spark, parts[1]);
 
-    let oldest = match &data.oldest_unanswered {
+    let (oldest, detail) = match &data.oldest_unanswered {
         Some(c) => {
             let who = if c.assignee.is_empty() {
                 "unassigned".to_string()
             } else {
                 short_agent(&c.assignee).to_string()
             };
-            format!(
-                "#{} {} — {} — waiting {} ({who})",
-                c.number,
-                c.record.name,
-                c.customer,
-                ago(clock, c.waiting_since())
+            (
+                format!("#{} {}", c.number, c.record.name),
+                format!(
+                    "{}, waiting {}, {who}",
+                    c.customer,
+                    ago(clock, c.waiting_since())
+                ),
             )
         }
-        None => "none: every open case has an answer".into(),
+        None => ("none: every open case has an answer".into(), String::new()),
     };
     let median = match data.first_response_median_today {
         Some(m) => format!(
@@ -153,6 +154,10 @@ pub fn draw(frame: &mut Frame, area: Rect, clock: &Clock, d: &DashboardScreen, t
         Line::from(vec![
             Span::styled("Oldest unanswered: ", theme.style(Role::Header)),
             safe(&oldest, theme.style(Role::Normal)),
+        ]),
+        Line::from(vec![
+            Span::raw("                   "),
+            safe(&detail, theme.style(Role::Muted)),
         ]),
         Line::from(vec![
             Span::styled("First response today: ", theme.style(Role::Header)),
