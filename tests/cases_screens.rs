@@ -411,3 +411,77 @@ fn answering_a_case_counts_in_todays_first_response_median() {
     assert_eq!(after.answered_today, 1);
     assert!(after.first_response_median_today.is_some_and(|s| s > 0));
 }
+
+#[test]
+fn an_agent_of_a_served_desk_sees_and_changes_only_cases_of_their_accounts() {
+    use deskmail::serve::access::Agent;
+    use deskmail::serve::wire::Query;
+    let h = Harness::new(80, 24);
+    let cfg = h.desk.config().clone();
+    // Boris sees only the personal account "alice" here, not the group one.
+    let boris = Agent {
+        config: cfg.agents[0].clone(),
+        login: "boris".into(),
+        accounts: Some(["alice".to_string()].into_iter().collect()),
+    };
+    let all = h.cases();
+    let support = all
+        .iter()
+        .find(|c| c.account == "support")
+        .expect("a case of the group account");
+    let seen = h.desk.case_rows(&|a| boris.sees_account(a)).expect("cases");
+    assert!(seen.len() < all.len());
+    assert!(seen.iter().all(|c| c.account == "alice"), "{seen:?}");
+    let take = Command::UpdateCase {
+        case: support.record.id,
+        assignee: Some("boris@desk.example".into()),
+        status: None,
+    };
+    let err = boris
+        .check_command(h.desk.store(), &take)
+        .expect_err("refused");
+    assert!(err.contains("\"support\""), "{err}");
+    assert!(
+        boris
+            .check_query(h.desk.store(), &Query::CaseMails(support.record.id))
+            .is_err()
+    );
+    let d = h
+        .desk
+        .dashboard_for(
+            &DashboardQuery {
+                now: NOW,
+                day_start: NOW,
+            },
+            &|a| boris.sees_account(a),
+        )
+        .expect("dashboard");
+    let open: u64 = d.open_by_agent.iter().map(|b| b.2).sum();
+    assert_eq!(open, seen.iter().filter(|c| c.is_open()).count() as u64);
+}
+
+#[test]
+fn writing_from_a_record_card_goes_to_the_records_address() {
+    let mut h = Harness::new(80, 24);
+    let contact = h
+        .desk
+        .records(deskmail::store::RecordKind::Contact)
+        .expect("records")
+        .into_iter()
+        .next()
+        .expect("a demo contact");
+    h.app.overlay = Some(Overlay::Record(Box::new(deskmail::tui::app::RecordCard {
+        record: contact.clone(),
+        related: vec![],
+        history: vec![],
+        cursor: 0,
+    })));
+    h.key("c");
+    match &h.app.overlay {
+        Some(Overlay::Compose(cs)) => {
+            assert_eq!(cs.to.lines().join(""), contact.emails[0]);
+            assert_eq!(cs.case, None);
+        }
+        _ => panic!("c on a record card should open the composer"),
+    }
+}
