@@ -485,3 +485,26 @@ fn writing_from_a_record_card_goes_to_the_records_address() {
         _ => panic!("c on a record card should open the composer"),
     }
 }
+
+#[test]
+fn a_mail_written_from_a_case_joins_the_cases_mail_stream() {
+    let mut h = Harness::new(80, 24);
+    h.key("K 2");
+    let c = h.selected_case();
+    let before = h.desk.case_mails(c.record.id).expect("mails").len();
+    h.key("c");
+    for ch in "Onit.".chars() {
+        h.key(&ch.to_string());
+    }
+    h.key("<C-g>");
+    assert!(
+        h.app.overlay.is_none(),
+        "compose did not close: {:?}",
+        h.app.status.message
+    );
+    let after = h.desk.case_mails(c.record.id).expect("mails");
+    assert_eq!(after.len(), before + 1);
+    let sent = after.last().expect("the new mail");
+    assert_eq!(sent.folder, "Sent");
+    assert_eq!(sent.row.summary.to[0].email, c.email);
+}

@@ -252,6 +252,14 @@ impl Desk {
         Ok(hours)
     }
 
+    /// The newest mail of case `id`, if it has one.
+    pub(super) fn latest_case_mail(&self, id: u64) -> Option<crate::store::MessageSummary> {
+        let ids = self.store.messages_of((RecordKind::Case, id)).ok()?;
+        ids.into_iter()
+            .filter_map(|m| self.store.summary(m).ok().flatten())
+            .max_by_key(|m| (m.date, m.id))
+    }
+
     /// The agents cases go to, as (address, name).
     pub fn team_agents(&self) -> Vec<(String, String)> {
         crate::crm::cases::desk_agents(&self.config, None)

@@ -997,8 +997,15 @@ impl Desk {
             Ok(b) => b,
             Err(e) => return self.fail("Could not build the mail", e),
         };
+        // A new mail written from a case joins it through the case's latest
+        // mail, as a reply joins through the mail it answers.
+        let anchor = match (&parent, out.case) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(c)) => self.latest_case_mail(c),
+            (None, None) => None,
+        };
         if self.backend == Backend::Demo {
-            match self.file_sent(&out, &built, parent.as_ref()) {
+            match self.file_sent(&out, &built, anchor.as_ref()) {
                 Ok(()) => self.emit(Event::Notice(format!(
                     "Sent (demo desk): \"{}\" is in {}/Sent.",
                     crate::mail::sanitize::sanitize_line(&out.subject),
@@ -1019,7 +1026,7 @@ impl Desk {
             state: crate::store::OutboxState::Queued,
             last_error: None,
             created: chrono::Utc::now().timestamp(),
-            in_reply_to: out.in_reply_to,
+            in_reply_to: anchor.as_ref().map(|m| m.id),
             unconfirmed: false,
         };
         match self.store.enqueue(entry) {
