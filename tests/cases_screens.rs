@@ -187,6 +187,14 @@ fn cases_view_team_tab_at_160x48() {
 }
 
 #[test]
+fn assign_picker_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("K 3");
+    h.key("a");
+    insta::assert_snapshot!("assign_picker_80x24", h.screen(&mono()));
+}
+
+#[test]
 fn dashboard_at_80x24() {
     let mut h = Harness::new(80, 24);
     h.key("D");

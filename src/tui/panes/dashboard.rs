@@ -62,20 +62,30 @@ pub fn draw(frame: &mut Frame, area: Rect, clock: &Clock, d: &DashboardScreen, t
                     .unwrap_or(short_agent(email))
                     .to_string()
             };
+            let selected = i == d.bar;
+            // Brackets and a reversed label mark the choice even without colour.
+            let label = if selected {
+                format!("[{label}]")
+            } else {
+                label
+            };
             let label = crate::mail::sanitize::truncate_to_width(
                 &crate::mail::sanitize::sanitize_line(&label),
                 bar_w as usize,
             );
-            let role = if i == d.bar {
+            let label_role = if selected {
                 Role::Selected
-            } else if email.is_empty() {
+            } else {
+                Role::Normal
+            };
+            let role = if email.is_empty() {
                 Role::Warning
             } else {
                 Role::Accent
             };
             Bar::default()
                 .value(*count)
-                .label(Line::from(label))
+                .label(Line::styled(label, theme.style(label_role)))
                 .style(theme.style(role))
         })
         .collect();
