@@ -171,11 +171,9 @@ fn draw_picker(frame: &mut Frame, area: Rect, p: &CasePicker, theme: &Theme) {
         lines.push(Line::from(safe(&fit(label, width), theme.style(role))));
     }
     let title = match p.purpose {
-        PickPurpose::Assign => "Assign to — type to filter, Enter pick, Esc cancel",
-        PickPurpose::Status => "Set status — Enter pick, Esc cancel",
+        PickPurpose::Assign => "Assign to (type to filter)",
+        PickPurpose::Status => "Set status (type to filter)",
     };
-    frame.render_widget(
-        Paragraph::new(lines).block(pane_block(title, true, theme)),
-        r,
-    );
+    let block = pane_block(title, true, theme).title_bottom("Enter pick  Esc cancel");
+    frame.render_widget(Paragraph::new(lines).block(block), r);
 }
