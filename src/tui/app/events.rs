@@ -6,11 +6,9 @@ use crate::protocol::{Command, DeskClient, Event};
 
 impl App {
     pub fn handle_event(&mut self, desk: &dyn DeskClient, event: Event) -> Vec<Command> {
-        if matches!(
-            event,
-            Event::RecordsChanged | Event::NewMail { .. } | Event::FolderChanged { .. }
-        ) {
-            // New mail and changed cases move the queue and the dashboard.
+        if matches!(event, Event::RecordsChanged) {
+            // Sent once per burst of stored mail and per changed record: new
+            // mail and changed cases move the queue and the dashboard.
             self.refresh_cases(desk);
         }
         match event {
