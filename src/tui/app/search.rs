@@ -397,6 +397,7 @@ impl App {
         let cmds = self.open_folder(desk);
         if from_case {
             self.back_to_cases(desk);
+            self.notice("Back to the case queue.");
         }
         cmds
     }
