@@ -545,4 +545,16 @@ impl DeskClient for RemoteDesk {
     fn server_folders(&self, account: &str) -> DeskResult<Vec<crate::protocol::ServerFolder>> {
         self.ask(Query::ServerFolders(account.to_string()))
     }
+    fn cases(&self) -> DeskResult<Vec<crate::protocol::CaseRow>> {
+        self.ask(Query::Cases)
+    }
+    fn case_mails(&self, case: u64) -> DeskResult<Vec<crate::protocol::SearchHit>> {
+        self.ask(Query::CaseMails(case))
+    }
+    fn dashboard(
+        &self,
+        q: &crate::protocol::DashboardQuery,
+    ) -> DeskResult<crate::protocol::Dashboard> {
+        self.ask(Query::Dashboard(*q))
+    }
 }

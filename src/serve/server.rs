@@ -455,6 +455,12 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
         Query::SendMail(_) => Err(DeskError("sent on the async path".into())),
         Query::ServerFolders(account) => enc(view.server_folders(&account)),
         Query::Search(q) => enc(search_for(view, agent, &q)),
+        Query::Cases => enc(view.case_rows(&|a| agent.sees_account(a))),
+        Query::CaseMails(id) => enc(view.case_mail_hits(id).map(|mut v| {
+            v.retain(|h| agent.sees_account(&h.account));
+            v
+        })),
+        Query::Dashboard(q) => enc(view.dashboard_for(&q, &|a| agent.sees_account(a))),
     };
     (r, false)
 }

@@ -95,6 +95,10 @@ pub enum Query {
     ServerFolders(String),
     /// A full-text search; hits are filtered to the agent's accounts.
     Search(SearchQuery),
+    /// The case queue, only cases of the agent's accounts.
+    Cases,
+    CaseMails(u64),
+    Dashboard(crate::protocol::DashboardQuery),
 }
 
 /// `deskmail send` as it crosses the socket: files are read by the client.

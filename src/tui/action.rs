@@ -154,6 +154,20 @@ actions! {
     DeleteFolder => "delete_folder", "Delete folder on the server";
     /// New mail in the folder notifies, or stays quiet.
     ToggleFolderNotify => "toggle_folder_notify", "Folder: notify / stay quiet on new mail";
+    /// The case queue: mine / team / unassigned, oldest waiting first.
+    Cases => "cases", "Cases: the case queue";
+    /// Open cases per agent, mail per hour, the oldest unanswered case.
+    Dashboard => "dashboard", "Triage dashboard";
+    CasesMine => "cases_mine", "Cases: mine";
+    CasesTeam => "cases_team", "Cases: the team's";
+    CasesUnassigned => "cases_unassigned", "Cases: unassigned";
+    /// Show the next status (open, New, Assigned, Pending, closed, all).
+    FilterStatus => "filter_status", "Cases: next status filter";
+    /// Assign the selected case to me.
+    TakeCase => "take_case", "Take the case (assign to me)";
+    AssignCase => "assign_case", "Assign the case to an agent";
+    SetCaseStatus => "set_case_status", "Set the case's status";
+    CloseCase => "close_case", "Close the case";
 }
 
 impl Action {
@@ -205,6 +219,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 78);
+        assert_eq!(Action::ALL.len(), 88);
     }
 }
