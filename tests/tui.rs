@@ -1038,7 +1038,7 @@ fn a_folder_made_renamed_and_deleted_from_the_pane_and_the_delete_prompt_at_80x2
     );
     assert!(!names.contains(&"Kunden".to_string()), "{names:?}");
 
-    h.key("D");
+    h.key("X");
     insta::assert_snapshot!("overlay_delete_folder", h.overlay_screen());
     h.typed("yes");
     h.key("<Enter>");

@@ -142,7 +142,7 @@ fn delete_asks_to_confirm_with_the_mail_count_and_only_yes_deletes() {
     let d = desk();
     let mut a = app(&d);
     on_folder(&mut a, &d, "Kunden");
-    press(&mut a, &d, "D");
+    press(&mut a, &d, "X");
     assert_eq!(
         prompt_label(&a),
         "Delete folder \"Kunden\" and its 3 mails on the server? Type yes:"
@@ -151,7 +151,7 @@ fn delete_asks_to_confirm_with_the_mail_count_and_only_yes_deletes() {
     assert!(press(&mut a, &d, "<Enter>").is_empty());
     assert_eq!(status(&a), "Not deleted.");
 
-    press(&mut a, &d, "D");
+    press(&mut a, &d, "X");
     typ(&mut a, &d, "yes");
     let cmds = press(&mut a, &d, "<Enter>");
     assert!(
@@ -166,7 +166,7 @@ fn inbox_is_refused_in_plain_words_without_a_prompt() {
     let d = desk();
     let mut a = app(&d);
     on_folder(&mut a, &d, "INBOX");
-    assert!(press(&mut a, &d, "D").is_empty());
+    assert!(press(&mut a, &d, "X").is_empty());
     assert!(a.overlay.is_none());
     assert!(status(&a).contains("INBOX is where new mail arrives"));
     assert!(press(&mut a, &d, "R").is_empty());
