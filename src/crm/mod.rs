@@ -1,6 +1,8 @@
-//! CRM behaviour over the store: linking rules, system addresses, cases.
+//! CRM behaviour over the store: linking rules, system addresses, cases,
+//! auto-replies and filters.
 //! Owns decisions about records; never talks to the network.
 
+pub mod auto_reply;
 pub mod cases;
 pub mod create;
 pub mod followers;

@@ -70,7 +70,17 @@ fn account_ctx(
     let rules = Arc::new(LinkRules::from_config(config));
     let pipeline = pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own))
         .with_size_limit(acc.max_message_bytes(), acc.max_message_mb)
-        .with_cases(crate::crm::cases::CaseRules::from_config(config));
+        .with_cases(crate::crm::cases::CaseRules::from_config(config))
+        .with_auto_replies(
+            crate::crm::auto_reply::AutoReplies::from_config(
+                config,
+                &crate::config::paths::config_dir(),
+            )
+            .map(|a| {
+                let report = report.clone();
+                a.with_problems(Arc::new(move |m| report.event(SyncUpdate::Error(m))))
+            }),
+        );
     AccountCtx {
         acc: Arc::new(acc.clone()),
         store: Arc::clone(store),

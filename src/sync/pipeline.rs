@@ -3,6 +3,7 @@
 //! linked in memory and written in one atomic batch. Never reads back a
 //! summary it wrote and never parses a mail twice.
 
+use crate::crm::auto_reply::AutoReplies;
 use crate::crm::cases::{CaseRules, is_automatic, plan_case};
 use crate::crm::followers::notifications_for_link;
 use crate::crm::linking::{LinkReads, LinkRules, decide};
@@ -55,6 +56,8 @@ pub struct Extras {
 pub struct Pipeline {
     store: Arc<Store>,
     steps: Steps,
+    /// Queues the auto-replies new cases owe, right after each batch.
+    auto_replies: Option<Arc<AutoReplies>>,
 }
 
 /// The pipeline without its store: parsing, stages and rules. A caller
@@ -91,6 +94,7 @@ impl Pipeline {
         Pipeline {
             store,
             steps: Steps::new(rules, own),
+            auto_replies: None,
         }
     }
 
@@ -108,6 +112,12 @@ impl Pipeline {
     /// Group accounts with `[accounts.cases]` make and join cases at ingest.
     pub fn with_cases(mut self, cases: CaseRules) -> Pipeline {
         self.steps.cases = (!cases.is_empty()).then(|| Arc::new(cases));
+        self
+    }
+
+    /// Auto-replies of new cases are queued after each batch.
+    pub fn with_auto_replies(mut self, a: Option<AutoReplies>) -> Pipeline {
+        self.auto_replies = a.map(Arc::new);
         self
     }
 
@@ -147,7 +157,19 @@ impl Pipeline {
     /// Write a parsed batch: mails, indexes, links, reasons, records,
     /// notifications, UID map, cursor and setting in one atomic batch.
     pub fn commit(&self, batch: Vec<Parsed>, extras: Extras) -> Result<IngestReport, StoreError> {
-        self.steps.commit_to(&self.store, batch, extras)
+        let report = self.steps.commit_to(&self.store, batch, extras)?;
+        self.queue_auto_replies();
+        Ok(report)
+    }
+
+    /// The mails are stored whatever happens here; what is owed stays owed
+    /// and the next batch tries again.
+    fn queue_auto_replies(&self) {
+        if let Some(a) = &self.auto_replies
+            && let Err(e) = a.run(&self.store)
+        {
+            tracing::warn!("auto-replies could not be queued yet: {e}");
+        }
     }
 
     /// Parse and write in one call (a few mails, already on a blocking thread).
@@ -156,7 +178,9 @@ impl Pipeline {
         mails: Vec<Incoming>,
         extras: Extras,
     ) -> Result<IngestReport, StoreError> {
-        self.steps.ingest_now(&self.store, mails, extras)
+        let report = self.steps.ingest_now(&self.store, mails, extras)?;
+        self.queue_auto_replies();
+        Ok(report)
     }
 }
 
