@@ -517,3 +517,44 @@ fn stats_give_the_median_first_response_and_the_unassigned_count() {
     assert_eq!(s.cases_by_assignee.get("unassigned"), Some(&1));
     assert_eq!(s.cases.get("Assigned"), Some(&3));
 }
+
+#[test]
+fn an_auto_reply_owed_when_the_process_stopped_is_queued_once_by_the_next_pass() {
+    let (_d, p) = desk("auto_reply_template = \"ack\"");
+    let tdir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(tdir.path().join("templates")).expect("dir");
+    std::fs::write(tdir.path().join("templates/ack"), "Case {Case.number}.\n").expect("ack");
+    let mut m = mail(1, "ann@cust.example", "Help", "");
+    let now = chrono::Utc::now().to_rfc2822();
+    m.raw = String::from_utf8_lossy(&m.raw)
+        .replace("Tue, 1 Dec 2026 10:01:00 +0000", &now)
+        .into_bytes();
+    // The batch stores the case and what it owes; the process stops before the pass.
+    let id = ingest(&p, m);
+    let case = cases_of(&p, id).remove(0);
+    assert!(p.store().outbox_entries().expect("outbox").is_empty());
+    let cfg = crate::config::Config::parse(
+        &CONFIG.replace("REOPEN", "auto_reply_template = \"ack\""),
+        std::path::Path::new("c.toml"),
+    )
+    .expect("config");
+    let replies =
+        crate::crm::auto_reply::AutoReplies::from_config(&cfg, tdir.path()).expect("configured");
+    let first = replies.run(p.store()).expect("pass");
+    let again = replies.run(p.store()).expect("pass again");
+    assert_eq!(first.queued.len(), 1, "{first:?}");
+    assert!(again.queued.is_empty(), "{again:?}");
+    let out = p.store().outbox_entries().expect("outbox");
+    assert_eq!(out.len(), 1);
+    let raw = String::from_utf8_lossy(&out[0].raw);
+    assert!(raw.starts_with("Auto-Submitted: auto-replied\r\n"), "{raw}");
+    let number = case.field("number").unwrap_or_default();
+    assert!(raw.contains(&format!("Case {number}.")), "{raw}");
+    assert!(crate::mail::thread::is_auto_reply_id(&out[0].message_id));
+    assert_eq!(
+        crate::crm::auto_reply::decision_of(p.store(), case.id)
+            .expect("setting")
+            .as_deref(),
+        Some(format!("queued {}", out[0].id).as_str())
+    );
+}
