@@ -1,6 +1,7 @@
-//! Email-to-case against the real mail stack: customers write to the group
-//! address through Postfix, `sync --once` imports, and the cases, their
-//! numbers, assignees and joins are read back from the store.
+//! Email-to-case, auto-replies and filters against the real mail stack:
+//! customers write to the group address through Postfix, `sync --once`
+//! imports, and cases, replies and filed mail are read back from the store,
+//! the customers' mailbox and the server.
 
 mod support;
 
@@ -435,14 +436,20 @@ impl CliDesk {
 
     /// `deskmail sync --once`; its stdout and stderr, asserted to succeed.
     async fn sync_once(&self) -> String {
+        self.run(&["sync", "--once"]).await
+    }
+
+    /// `deskmail ARGS`; its stdout then stderr, asserted to succeed.
+    async fn run(&self, args: &[&str]) -> String {
         let (dir, config) = (self.dir.path().to_path_buf(), self.config.clone());
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let out = tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
                 .arg("--config")
                 .arg(&config)
                 .arg("--data-dir")
                 .arg(dir.join("data"))
-                .args(["sync", "--once"])
+                .args(&args)
                 .env("HOME", &dir)
                 .env("XDG_CONFIG_HOME", dir.join("xdg"))
                 .env("XDG_STATE_HOME", dir.join("state"))
@@ -458,7 +465,7 @@ impl CliDesk {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success(), "sync --once failed: {text}");
+        assert!(out.status.success(), "deskmail failed: {text}");
         text
     }
 }
@@ -608,4 +615,103 @@ async fn each_customer_gets_one_auto_reply_with_the_case_number_and_machines_and
     assert!(!out.contains("sent "), "{out}");
     assert_eq!(auto_replies_received(&stack).await.len(), 8);
     assert_eq!(stack.message_count("support", "Sent"), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skip_filter_keeps_a_mail_out_and_a_move_filter_files_one_into_a_folder_it_creates() {
+    let stack = MailStack::start();
+    let mut text = config_text(&stack, "round-robin", true, "");
+    text.push_str(
+        r#"
+[[accounts.filters]]
+name = "billing"
+subject = "re:(?i)^invoice"
+action = "move"
+folder = "Billing"
+
+[[accounts.filters]]
+name = "monitoring"
+from = "*@monitor.example"
+action = "mark-read"
+
+[[filters]]
+name = "newsletters"
+from = "*@NEWS.example"
+action = "skip"
+"#,
+    );
+    let desk = CliDesk::new(&text, &[]);
+    let now = chrono::Utc::now().to_rfc2822();
+    customer_writes(
+        &stack,
+        "ann@example1.com",
+        "Printer jams",
+        "f1@example1.com",
+        "",
+        &now,
+    )
+    .await;
+    customer_writes(
+        &stack,
+        "Offers@News.Example",
+        "Weekly deals",
+        "f2@news.example",
+        "",
+        &now,
+    )
+    .await;
+    customer_writes(
+        &stack,
+        "bob@example2.com",
+        "Invoice 2211",
+        "f3@example2.com",
+        "",
+        &now,
+    )
+    .await;
+    customer_writes(
+        &stack,
+        "cron@monitor.example",
+        "Backup done",
+        "f4@monitor.example",
+        "",
+        &now,
+    )
+    .await;
+    delivered(&stack, "support", 4).await;
+    assert!(
+        !stack
+            .doveadm(&["mailbox", "list", "-u", "support"])
+            .lines()
+            .any(|l| l.trim() == "Billing"),
+        "the folder is not there before the sync"
+    );
+
+    desk.sync_once().await;
+
+    let stats: serde_json::Value =
+        serde_json::from_str(&desk.run(&["stats", "--json"]).await).expect("stats json");
+    let folder = |name: &str| {
+        stats["accounts"][0]["folders"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no folder {name} in {stats}"))
+    };
+    // The newsletter is not stored; the invoice is filed; the backup mail is read.
+    assert_eq!(stats["messages"], 3, "{stats}");
+    assert_eq!(folder("INBOX")["total"], 2, "{stats}");
+    assert_eq!(folder("INBOX")["unread"], 1, "{stats}");
+    assert_eq!(folder("Billing")["total"], 1, "{stats}");
+    // On the server: Billing was created and holds the invoice; the skipped
+    // mail stays in INBOX untouched, and the backup mail is \Seen there too.
+    assert_eq!(stack.message_count("support", "Billing"), 1);
+    assert_eq!(stack.message_count("support", "INBOX"), 3);
+    let seen = stack.doveadm(&["search", "-u", "support", "mailbox", "INBOX", "SEEN"]);
+    assert_eq!(seen.lines().count(), 1, "{seen}");
+
+    // The next sync fetches nothing again and files nothing twice.
+    let out = desk.sync_once().await;
+    assert!(out.contains(": 0 new mail"), "{out}");
+    assert_eq!(stack.message_count("support", "Billing"), 1);
 }

@@ -5,6 +5,7 @@
 pub mod auto_reply;
 pub mod cases;
 pub mod create;
+pub mod filters;
 pub mod followers;
 pub mod history;
 pub mod import;

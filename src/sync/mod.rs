@@ -68,7 +68,21 @@ fn account_ctx(
 ) -> AccountCtx {
     let own = Arc::new(config.own_addresses());
     let rules = Arc::new(LinkRules::from_config(config));
-    let pipeline = pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own))
+    // The account's filters as sync sees them: the global ones, then its own.
+    let mut acc = acc.clone();
+    acc.filters = config
+        .filters
+        .iter()
+        .chain(acc.filters.iter())
+        .cloned()
+        .collect();
+    let filters = crate::crm::filters::Filters::from_config(config);
+    let mut pipeline =
+        pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own));
+    if let Some(stage) = pipeline::FilterStage::new(filters, &acc.name) {
+        pipeline = pipeline.with_stage(Arc::new(stage));
+    }
+    let pipeline = pipeline
         .with_size_limit(acc.max_message_bytes(), acc.max_message_mb)
         .with_cases(crate::crm::cases::CaseRules::from_config(config))
         .with_auto_replies(
@@ -82,7 +96,7 @@ fn account_ctx(
             }),
         );
     AccountCtx {
-        acc: Arc::new(acc.clone()),
+        acc: Arc::new(acc),
         store: Arc::clone(store),
         own,
         rules,

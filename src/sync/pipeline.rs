@@ -5,6 +5,7 @@
 
 use crate::crm::auto_reply::AutoReplies;
 use crate::crm::cases::{CaseRules, is_automatic, plan_case};
+use crate::crm::filters::{Filters, MailFacts, Verdict};
 use crate::crm::followers::notifications_for_link;
 use crate::crm::linking::{LinkReads, LinkRules, decide};
 use crate::store::{
@@ -33,6 +34,8 @@ pub struct Incoming {
 pub struct Parsed {
     pub mail: NewMail,
     pub side: IngestSide,
+    /// What the filters decided (nothing without filters).
+    pub filter: Verdict,
 }
 
 /// A step every new mail passes between parsing and the batch: filters and
@@ -86,6 +89,57 @@ impl Stage for AutomaticMail {
         let sender = mail.mail.summary.from.first().map(|p| p.email.as_str());
         let raw = mail.mail.raw.as_deref().unwrap_or_default();
         mail.side.automatic = is_automatic(raw, sender);
+    }
+}
+
+/// Applies `[[filters]]` and `[[accounts.filters]]` at import, before
+/// linking and cases. Mail in a move filter's folder is left alone, so what
+/// a filter filed there is not filed again.
+pub struct FilterStage {
+    filters: Filters,
+    targets: Vec<String>,
+}
+
+impl FilterStage {
+    /// `None` without filters for `account`.
+    pub fn new(filters: Filters, account: &str) -> Option<FilterStage> {
+        let targets = filters.move_targets(account);
+        (!filters.is_empty()).then_some(FilterStage { filters, targets })
+    }
+}
+
+impl Stage for FilterStage {
+    fn name(&self) -> &'static str {
+        "filters"
+    }
+
+    fn apply(&self, mail: &mut Parsed) {
+        let m = &mail.mail;
+        if self.targets.contains(&m.folder) {
+            return;
+        }
+        let facts = MailFacts {
+            account: &m.account,
+            from: m.summary.from.iter().map(|p| p.email.as_str()).collect(),
+            to: m
+                .summary
+                .to
+                .iter()
+                .chain(m.summary.cc.iter())
+                .map(|p| p.email.as_str())
+                .collect(),
+            subject: &m.summary.subject,
+        };
+        let raw = m.raw.as_deref().unwrap_or_default();
+        // Parsed again only when a body pattern has to look at the text.
+        let mut body = || {
+            mail_parser::MessageParser::default()
+                .parse(raw)
+                .and_then(|p| p.body_text(0).map(|t| t.into_owned()))
+                .unwrap_or_default()
+        };
+        let v = self.filters.verdict(&facts, &mut body);
+        mail.filter = v;
     }
 }
 
@@ -233,6 +287,7 @@ impl Steps {
                 inherit_links_of,
                 automatic: false,
             },
+            filter: Verdict::default(),
         };
         for stage in &self.stages {
             stage.apply(&mut parsed);
@@ -247,14 +302,30 @@ impl Steps {
         batch: Vec<Parsed>,
         extras: Extras,
     ) -> Result<IngestReport, StoreError> {
+        // Skipped mail is not stored; its UID is, so it is not fetched again.
+        let mut kept = Vec::with_capacity(batch.len());
+        let mut filed = Vec::new();
+        for p in batch {
+            let m = &p.mail;
+            if p.filter.skip {
+                tracing::info!(account = %m.account, folder = %m.folder, uid = m.uid, filters = ?p.filter.names, "mail skipped by a filter");
+                store.mark_filtered(&m.account, &m.folder, m.uidvalidity, m.uid)?;
+                continue;
+            }
+            if !p.filter.is_empty() {
+                let key = (m.account.clone(), m.folder.clone(), m.uidvalidity, m.uid);
+                filed.push((key, p.filter.clone()));
+            }
+            kept.push(p);
+        }
         let (mails, sides): (Vec<NewMail>, Vec<IngestSide>) =
-            batch.into_iter().map(|p| (p.mail, p.side)).unzip();
+            kept.into_iter().map(|p| (p.mail, p.side)).unzip();
         let linker = RulesLinker {
             rules: Arc::clone(&self.rules),
             cases: self.cases.clone(),
         };
         let Extras { cursor, setting } = extras;
-        store.ingest_with(
+        let mut report = store.ingest_with(
             mails,
             IngestExtras {
                 cursor: cursor.as_ref().map(|(a, st)| (a.as_str(), st.clone())),
@@ -262,7 +333,26 @@ impl Steps {
                 sides,
             },
             Some(&linker),
-        )
+        )?;
+        for ((account, folder, uidvalidity, uid), v) in filed {
+            let Some(id) = store
+                .id_by_uid(&account, &folder, uidvalidity, uid)?
+                .filter(|id| *id != 0)
+            else {
+                continue;
+            };
+            if v.mark_read {
+                store.change_flags(&account, &folder, id, crate::store::flags::SEEN, 0)?;
+            }
+            if let Some(to) = v.move_to.as_deref().filter(|t| *t != folder) {
+                store.queue_move(&account, &folder, id, Some(to))?;
+            }
+            if v.no_notify {
+                // Not counted as new: no bell, no "new mail" notice.
+                report.created.retain(|c| *c != id);
+            }
+        }
+        Ok(report)
     }
 
     /// Parse and write in one call, on the calling thread.
