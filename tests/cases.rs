@@ -714,4 +714,24 @@ action = "skip"
     let out = desk.sync_once().await;
     assert!(out.contains(": 0 new mail"), "{out}");
     assert_eq!(stack.message_count("support", "Billing"), 1);
+
+    // A skip filter added later sends the stored mail it matches to Trash,
+    // on the server too, at the next sync.
+    text.push_str("\n[[filters]]\nname = \"ann\"\nfrom = \"ann@*\"\naction = \"skip\"\n");
+    std::fs::write(&desk.config, &text).expect("config");
+    let out = desk.sync_once().await;
+    assert!(
+        out.contains("1 stored mail(s) match a new skip filter"),
+        "{out}"
+    );
+    assert_eq!(stack.message_count("support", "Trash"), 1);
+    assert_eq!(stack.message_count("support", "INBOX"), 2);
+    let stats: serde_json::Value =
+        serde_json::from_str(&desk.run(&["stats", "--json"]).await).expect("stats json");
+    let inbox = stats["accounts"][0]["folders"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "INBOX"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(inbox["total"], 1, "{stats}");
 }

@@ -193,6 +193,99 @@ impl Filters {
     }
 }
 
+/// The setting holding which skip filters an account's stored mail was
+/// last checked against.
+fn applied_setting(account: &str) -> String {
+    format!("filters.skip_applied.{account}")
+}
+
+/// When the skip filters of `account` changed since the last check, queue a
+/// move to Trash for every stored mail they now match (Sent, Drafts, Trash
+/// and Junk left alone); the sync pushes those moves to the server. Runs
+/// once per change of the filters; returns how many mails were queued.
+pub fn trash_newly_skipped(
+    store: &crate::store::Store,
+    filters: &Filters,
+    account: &str,
+) -> Result<usize, crate::store::StoreError> {
+    let skips: Vec<&Filter> = filters
+        .filters
+        .iter()
+        .filter(|f| f.config.action == FilterAction::Skip)
+        .filter(|f| f.account.as_deref().is_none_or(|a| a == account))
+        .collect();
+    let print = serde_json::to_string(&skips.iter().map(|f| &f.config).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let key = applied_setting(account);
+    if store.setting(&key)?.as_deref() == Some(print.as_str()) {
+        return Ok(0);
+    }
+    let only = Filters {
+        filters: skips.into_iter().cloned().collect(),
+    };
+    let mut queued = 0;
+    let folders = store.folders_by_account()?;
+    let states = folders
+        .iter()
+        .filter(|(a, _)| a == account)
+        .flat_map(|(_, f)| f.iter());
+    for st in states {
+        if st
+            .special_use
+            .as_deref()
+            .is_some_and(|u| matches!(u, "\\Sent" | "\\Drafts" | "\\Trash" | "\\Junk"))
+        {
+            continue;
+        }
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let rows = store.page(account, &st.name, after.as_deref(), 500)?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.key.clone());
+            for row in &rows {
+                let m = &row.summary;
+                let facts = MailFacts {
+                    account,
+                    from: m.from.iter().map(|p| p.email.as_str()).collect(),
+                    to: m
+                        .to
+                        .iter()
+                        .chain(m.cc.iter())
+                        .map(|p| p.email.as_str())
+                        .collect(),
+                    subject: &m.subject,
+                };
+                let mut body = || {
+                    store
+                        .body(m.id)
+                        .ok()
+                        .flatten()
+                        .and_then(|raw| {
+                            mail_parser::MessageParser::default()
+                                .parse(&raw)
+                                .and_then(|p| p.body_text(0).map(|t| t.into_owned()))
+                        })
+                        .unwrap_or_default()
+                };
+                if only.verdict(&facts, &mut body).skip
+                    && store.queue_move(account, &st.name, m.id, None)?.is_some()
+                {
+                    queued += 1;
+                }
+            }
+        }
+    }
+    if queued > 0 {
+        tracing::info!(
+            account,
+            queued,
+            "stored mail a new skip filter matches goes to Trash"
+        );
+    }
+    store.set_setting(&key, &print)?;
+    Ok(queued)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,6 +77,18 @@ fn account_ctx(
         .cloned()
         .collect();
     let filters = crate::crm::filters::Filters::from_config(config);
+    // A skip filter added since the last sync sends stored mail it matches to
+    // Trash; the session pushes the moves.
+    match crate::crm::filters::trash_newly_skipped(store, &filters, &acc.name) {
+        Ok(0) => {}
+        Ok(n) => report.event(SyncUpdate::Notice(format!(
+            "account \"{}\": {n} stored mail(s) match a new skip filter and go to Trash",
+            crate::mail::sanitize::sanitize_line(&acc.name)
+        ))),
+        Err(e) => {
+            tracing::warn!(account = %acc.name, "checking stored mail against the skip filters failed: {e}")
+        }
+    }
     let mut pipeline =
         pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own));
     if let Some(stage) = pipeline::FilterStage::new(filters, &acc.name) {
