@@ -461,6 +461,25 @@ pub trait DeskClient: Send + Sync {
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         Ok(None)
     }
+    /// Every filter, global ones first, each marked when it matches mail
+    /// `mail`.
+    fn filters(&self, _mail: Option<u64>) -> DeskResult<Vec<FilterRow>> {
+        Err(DeskError("Filters are not available on this desk.".into()))
+    }
+}
+
+/// A filter as the filters screen lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterRow {
+    pub name: String,
+    /// The account it belongs to; `None`: every account.
+    pub account: Option<String>,
+    /// "skip", "move to Billing", "mark-read", "no-notify".
+    pub action: String,
+    /// What it looks at: "from *@news.example, subject re:^Weekly".
+    pub patterns: String,
+    /// Whether it matches the mail asked about.
+    pub matches: bool,
 }
 
 /// Where an attachment's bytes come from.
@@ -566,5 +585,8 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         (**self).saved_position()
+    }
+    fn filters(&self, mail: Option<u64>) -> DeskResult<Vec<FilterRow>> {
+        (**self).filters(mail)
     }
 }

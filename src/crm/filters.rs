@@ -73,6 +73,33 @@ impl Filter {
         })
     }
 
+    /// The action in words: "skip", "move to Billing", "mark-read", "no-notify".
+    pub fn action_text(&self) -> String {
+        match self.config.action {
+            FilterAction::Skip => "skip".into(),
+            FilterAction::Move => {
+                format!("move to {}", self.config.folder.as_deref().unwrap_or("?"))
+            }
+            FilterAction::MarkRead => "mark-read".into(),
+            FilterAction::NoNotify => "no-notify".into(),
+        }
+    }
+
+    /// The patterns in words: "from *@news.example, subject re:^Weekly".
+    pub fn patterns_text(&self) -> String {
+        let c = &self.config;
+        [
+            ("from", &c.from),
+            ("to", &c.to),
+            ("subject", &c.subject),
+            ("body", &c.body),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
     pub fn needs_body(&self) -> bool {
         self.body.is_some()
     }

@@ -91,6 +91,8 @@ pub enum Query {
     },
     /// `deskmail send`: the request with the body and attachments read.
     SendMail(Box<CliSend>),
+    /// The filters, marked when they match this mail.
+    Filters(Option<u64>),
 }
 
 /// `deskmail send` as it crosses the socket: files are read by the client.

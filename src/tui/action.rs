@@ -145,6 +145,8 @@ actions! {
     MarkFolderRead => "mark_folder_read", "Mark the folder read";
     /// The accounts: sync state, every setting in a form, connection test.
     Accounts => "accounts", "Accounts: sync state and settings";
+    /// Every filter with its action; the ones matching the selected mail marked.
+    Filters => "filters", "Filters: which match the selected mail";
     /// Log in to the account's servers and say how each step went.
     TestConnection => "test_connection", "Test the account's connection";
 }

@@ -44,6 +44,10 @@ impl App {
                 self.open_accounts(desk);
                 vec![]
             }
+            Action::Filters => {
+                self.open_filters(desk);
+                vec![]
+            }
             Action::Outbox => {
                 let entries = desk.outbox_entries();
                 let entries = self.ask(entries);

@@ -5,6 +5,7 @@
 mod accounts;
 mod actions;
 mod events;
+mod filters;
 mod list;
 mod marks;
 mod overlays;
@@ -17,6 +18,7 @@ mod views;
 
 pub use accounts::{AccountForm, AccountsScreen};
 pub use events::fuzzy_filter;
+pub use filters::FiltersScreen;
 pub use pieces::{LineInput, PickList, StatusMessage};
 pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
 pub use snooze::snooze_until;
@@ -91,6 +93,7 @@ impl App {
             Some(Overlay::Drafts(_)) => Context::Drafts,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox(_)) => Context::Outbox,
+            Some(Overlay::Filters(_)) => Context::Notifications,
             // The form is typed into like a mail; the list is walked.
             Some(Overlay::Accounts(s)) if s.form.is_some() => Context::Compose,
             Some(Overlay::Accounts(_)) => Context::Accounts,

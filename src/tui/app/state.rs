@@ -159,6 +159,8 @@ pub enum Overlay {
     Search(Box<super::search::SearchLine>),
     /// The accounts, and one account's form.
     Accounts(Box<super::accounts::AccountsScreen>),
+    /// The filters, and which match the selected mail.
+    Filters(Box<super::filters::FiltersScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

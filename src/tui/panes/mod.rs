@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod compose;
+pub mod filters;
 pub mod folders;
 pub mod form;
 pub mod help;
