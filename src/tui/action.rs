@@ -200,6 +200,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 74);
+        assert_eq!(Action::ALL.len(), 75);
     }
 }
