@@ -93,6 +93,10 @@ pub enum Query {
     SendMail(Box<CliSend>),
     /// The filters, marked when they match this mail.
     Filters(Option<u64>),
+    /// The case queue, only cases of the agent's accounts.
+    Cases,
+    CaseMails(u64),
+    Dashboard(crate::protocol::DashboardQuery),
 }
 
 /// `deskmail send` as it crosses the socket: files are read by the client.

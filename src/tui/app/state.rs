@@ -161,6 +161,10 @@ pub enum Overlay {
     Accounts(Box<super::accounts::AccountsScreen>),
     /// The filters, and which match the selected mail.
     Filters(Box<super::filters::FiltersScreen>),
+    /// The case queue.
+    Cases(Box<super::cases::CasesScreen>),
+    /// The triage dashboard.
+    Dashboard(Box<super::cases::DashboardScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
