@@ -202,9 +202,9 @@ impl AutoReplies {
         );
         if sent.len() >= limit.count as usize {
             return Ok(Decision::Skip(format!(
-                "{to} already had {} auto-replies within auto_reply_limit = \"{}\"",
-                sent.len(),
-                acc.config.auto_reply_limit
+                "{to} reached auto_reply_limit = \"{}\" ({} sent in the window)",
+                acc.config.auto_reply_limit,
+                sent.len()
             )));
         }
         let text = match self.template_text(&template) {

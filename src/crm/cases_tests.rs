@@ -605,3 +605,65 @@ fn the_case_records_when_the_customer_last_wrote_and_not_the_desks_replies() {
     assert!(date(late) < date(again));
     assert_eq!(recorded(case), Some(date(again).to_string()));
 }
+
+#[test]
+fn no_auto_reply_goes_to_agents_machines_or_past_the_senders_limit() {
+    let extra = "auto_reply_template = \"ack\"\nauto_reply_limit = \"1/1h\"";
+    let (_d, p) = desk(extra);
+    let tdir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(tdir.path().join("templates")).expect("dir");
+    std::fs::write(
+        tdir.path().join("templates/ack.txt"),
+        "Case {Case.number}.\n",
+    )
+    .expect("ack");
+    let cfg = crate::config::Config::parse(
+        &CONFIG.replace("REOPEN", extra),
+        std::path::Path::new("c.toml"),
+    )
+    .expect("config");
+    let p = p.with_auto_replies(crate::crm::auto_reply::AutoReplies::from_config(
+        &cfg,
+        tdir.path(),
+    ));
+    let now = chrono::Utc::now().to_rfc2822();
+    let dated = |uid: u32, from: &str| {
+        let mut m = mail(uid, from, &format!("Help {uid}"), "");
+        m.raw = String::from_utf8_lossy(&m.raw)
+            .replace(&format!("Tue, 1 Dec 2026 10:{uid:02}:00 +0000"), &now)
+            .into_bytes();
+        m
+    };
+    for (uid, from) in [
+        (1, "ann@cust.example"),
+        (2, "bea@desk.example"),
+        (3, "noreply@shop.example"),
+        (4, "MAILER-DAEMON@mx.example"),
+        (5, "ann@cust.example"),
+    ] {
+        ingest(&p, dated(uid, from));
+    }
+    let out = p.store().outbox_entries().expect("outbox");
+    let to: Vec<&Vec<String>> = out.iter().map(|e| &e.recipients).collect();
+    assert_eq!(to, [&vec!["ann@cust.example".to_string()]], "{out:?}");
+    // Ann's second case stays without one: the limit is one an hour.
+    let cases = p.store().records(RecordKind::Case).expect("cases");
+    assert_eq!(
+        cases.len(),
+        2,
+        "Ann's two mails are two cases; the others make none"
+    );
+    let said: Vec<String> = cases
+        .iter()
+        .filter_map(|c| {
+            crate::crm::auto_reply::decision_of(p.store(), c.id)
+                .ok()
+                .flatten()
+        })
+        .collect();
+    assert!(
+        said.iter()
+            .any(|d| d.contains("reached auto_reply_limit = \"1/1h\" (1 sent")),
+        "{said:?}"
+    );
+}
