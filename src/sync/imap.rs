@@ -1195,7 +1195,7 @@ async fn file_filtered(
     plans: &[FolderPlan],
 ) -> Result<(), SyncError> {
     let targets = filter_targets(&ctx.acc);
-    if targets.is_empty() || ctx.store.pending_changes(&ctx.acc.name)?.is_empty() {
+    if ctx.acc.filters.is_empty() || ctx.store.pending_changes(&ctx.acc.name)?.is_empty() {
         return Ok(());
     }
     push_changes(ctx, session, caps, trash).await?;
