@@ -581,6 +581,25 @@ pub trait DeskClient: Send + Sync {
             "The dashboard is not available on this desk.".into(),
         ))
     }
+    /// Every filter, global ones first, each marked when it matches mail
+    /// `mail`.
+    fn filters(&self, _mail: Option<u64>) -> DeskResult<Vec<FilterRow>> {
+        Err(DeskError("Filters are not available on this desk.".into()))
+    }
+}
+
+/// A filter as the filters screen lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterRow {
+    pub name: String,
+    /// The account it belongs to; `None`: every account.
+    pub account: Option<String>,
+    /// "skip", "move to Billing", "mark-read", "no-notify".
+    pub action: String,
+    /// What it looks at: "from *@news.example, subject re:^Weekly".
+    pub patterns: String,
+    /// Whether it matches the mail asked about.
+    pub matches: bool,
 }
 
 /// Where an attachment's bytes come from.
@@ -698,5 +717,8 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn dashboard(&self, q: &DashboardQuery) -> DeskResult<Dashboard> {
         (**self).dashboard(q)
+    }
+    fn filters(&self, mail: Option<u64>) -> DeskResult<Vec<FilterRow>> {
+        (**self).filters(mail)
     }
 }

@@ -496,6 +496,9 @@ impl DeskClient for RemoteDesk {
     fn outbox_entries(&self) -> DeskResult<Vec<OutboxEntry>> {
         self.ask(Query::OutboxEntries)
     }
+    fn filters(&self, mail: Option<u64>) -> DeskResult<Vec<crate::protocol::FilterRow>> {
+        self.ask(Query::Filters(mail))
+    }
     fn drafts(&self) -> DeskResult<Vec<StoredDraft>> {
         self.ask(Query::Drafts)
     }

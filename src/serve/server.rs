@@ -427,6 +427,10 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
         Query::DeletedRecords => enc(view
             .deleted_records()
             .map(|v| agent.visible_records(view.store(), v, "deleted records"))),
+        Query::Filters(mail) => enc(view.filters(mail).map(|mut v| {
+            v.retain(|f| f.account.as_deref().is_none_or(|a| agent.sees_account(a)));
+            v
+        })),
         Query::OutboxEntries => enc(view.outbox_entries().map(|mut v| {
             v.retain(|e| agent.sees_account(&e.account));
             v

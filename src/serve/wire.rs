@@ -95,6 +95,8 @@ pub enum Query {
     ServerFolders(String),
     /// A full-text search; hits are filtered to the agent's accounts.
     Search(SearchQuery),
+    /// The filters, marked when they match this mail.
+    Filters(Option<u64>),
     /// The case queue, only cases of the agent's accounts.
     Cases,
     CaseMails(u64),

@@ -614,7 +614,9 @@ impl Store {
             if let Some(m) = self.summary(id)? {
                 if m.status == MailStatus::Archived {
                     first_in = Some(first_in.map_or(m.date, |d| d.min(m.date)));
-                } else if m.status == MailStatus::Sent {
+                } else if m.status == MailStatus::Sent
+                    && !crate::mail::thread::is_auto_reply_id(&m.message_id)
+                {
                     outs.push(m.date);
                 }
             }

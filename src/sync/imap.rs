@@ -166,6 +166,12 @@ pub fn plan_folders(
     } else {
         acc.folders.clone()
     };
+    // Where move filters file mail is synced too.
+    for t in filter_targets(acc) {
+        if !names.contains(&t) {
+            names.push(t);
+        }
+    }
     names.dedup();
     let plans = names
         .into_iter()
@@ -192,6 +198,56 @@ pub fn plan_folders(
         })
         .collect();
     (plans, warning)
+}
+
+/// The folders the account's move filters file mail into.
+fn filter_targets(acc: &AccountConfig) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &acc.filters {
+        if f.action == crate::config::cases::FilterAction::Move
+            && let Some(t) = f.folder.as_deref().map(str::trim).filter(|t| !t.is_empty())
+            && !out.iter().any(|o| o == t)
+        {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+/// Create the move filters' folders the server does not have yet.
+async fn create_filter_folders(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    list: &mut Vec<(String, Option<String>)>,
+) {
+    let c = connect::ctx(&ctx.acc);
+    for t in filter_targets(&ctx.acc) {
+        if list.iter().any(|(n, _)| *n == t) {
+            continue;
+        }
+        match bounded(
+            &c,
+            Stage::Select,
+            READ_TIMEOUT,
+            session.create(mutf7::encode(&t)),
+        )
+        .await
+        {
+            Ok(()) => {
+                tracing::info!(account = %ctx.acc.name, folder = %t, "folder created for a move filter");
+                list.push((t, None));
+            }
+            Err(e) => {
+                let msg = format!(
+                    "account \"{}\": the folder \"{}\" of a move filter could not be created: {e}; create it on the server or change the filter's folder",
+                    crate::mail::sanitize::sanitize_line(&ctx.acc.name),
+                    crate::mail::sanitize::sanitize_line(&t)
+                );
+                tracing::warn!("{msg}");
+                ctx.report.event(SyncUpdate::Error(msg));
+            }
+        }
+    }
 }
 
 /// `fetch_since = "2026-01-31"` as an IMAP SEARCH date.
@@ -1083,7 +1139,8 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         .await
         .is_ok();
     }
-    let list = list_folders(&c, &mut session).await?;
+    let mut list = list_folders(&c, &mut session).await?;
+    create_filter_folders(ctx, &mut session, &mut list).await;
     let (plans, warning) = plan_folders(&ctx.acc, &list);
     if let Some(w) = warning {
         tracing::warn!(account = %ctx.acc.name, "{w}");
@@ -1122,6 +1179,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         let o = sync_folder(ctx, &mut session, &caps, plan).await?;
         new += o.new_messages;
     }
+    file_filtered(ctx, &mut session, &caps, &trash, &plans).await?;
     ctx.report.idle();
     Ok(Live {
         session,
@@ -1130,6 +1188,35 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         trash,
         new,
     })
+}
+
+/// Push what the filters of this sync queued (moves, \Seen) and sync the
+/// folders mail was filed into, so one sync files it; INBOX stays selected.
+async fn file_filtered(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    caps: &Caps,
+    trash: &str,
+    plans: &[FolderPlan],
+) -> Result<(), SyncError> {
+    let targets = filter_targets(&ctx.acc);
+    if ctx.acc.filters.is_empty() || ctx.store.pending_changes(&ctx.acc.name)?.is_empty() {
+        return Ok(());
+    }
+    push_changes(ctx, session, caps, trash).await?;
+    let mut again: Vec<&FolderPlan> = plans
+        .iter()
+        .filter(|p| targets.contains(&p.server) || targets.contains(&p.desk))
+        .collect();
+    again.extend(
+        plans
+            .iter()
+            .filter(|p| p.server.eq_ignore_ascii_case("INBOX")),
+    );
+    for plan in again {
+        sync_folder(ctx, session, caps, plan).await?;
+    }
+    Ok(())
 }
 
 /// Why an idle wait ended.
@@ -1243,6 +1330,7 @@ pub async fn run_session(
                 if let Some(p) = plans.get(inbox) {
                     *new_total += sync_folder(ctx, &mut session, &caps, p).await?.new_messages;
                 }
+                file_filtered(ctx, &mut session, &caps, &trash, &plans).await?;
             }
             Wake::Timer if manual => {
                 // Only keeps the connection alive until the agent asks.

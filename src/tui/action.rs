@@ -145,6 +145,8 @@ actions! {
     MarkFolderRead => "mark_folder_read", "Mark the folder read";
     /// The accounts: sync state, every setting in a form, connection test.
     Accounts => "accounts", "Accounts: sync state and settings";
+    /// Every filter with its action; the ones matching the selected mail marked.
+    Filters => "filters", "Filters: which match the selected mail";
     /// Log in to the account's servers and say how each step went.
     TestConnection => "test_connection", "Test the account's connection";
     /// A new folder on the account's server (folder pane).
@@ -219,6 +221,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 88);
+        assert_eq!(Action::ALL.len(), 89);
     }
 }

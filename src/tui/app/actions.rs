@@ -46,6 +46,10 @@ impl App {
                 self.open_accounts(desk);
                 vec![]
             }
+            Action::Filters => {
+                self.open_filters(desk);
+                vec![]
+            }
             Action::Cases | Action::CasesMine => self.open_cases(desk, super::CaseTab::Mine, None),
             Action::CasesTeam => self.open_cases(desk, super::CaseTab::Team, None),
             Action::CasesUnassigned => self.open_cases(desk, super::CaseTab::Unassigned, None),

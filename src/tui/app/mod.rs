@@ -6,6 +6,7 @@ mod accounts;
 mod actions;
 mod cases;
 mod events;
+mod filters;
 mod folders;
 mod list;
 mod marks;
@@ -22,6 +23,7 @@ pub use cases::{
     CasePicker, CaseTab, CasesScreen, DashboardScreen, PickPurpose, STATUSES, StatusFilter,
 };
 pub use events::fuzzy_filter;
+pub use filters::FiltersScreen;
 pub use pieces::{LineInput, PickList, StatusMessage};
 pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
 pub use snooze::snooze_until;
@@ -102,6 +104,7 @@ impl App {
             Some(Overlay::Drafts(_)) => Context::Drafts,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox(_)) => Context::Outbox,
+            Some(Overlay::Filters(_)) => Context::Notifications,
             // The form is typed into like a mail; the list is walked.
             Some(Overlay::Accounts(s)) if s.form.is_some() => Context::Compose,
             Some(Overlay::Accounts(_)) => Context::Accounts,

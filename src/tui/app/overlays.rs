@@ -125,6 +125,16 @@ impl App {
                 Action::Back | Action::Cancel => self.overlay = None,
                 _ => {}
             },
+            Overlay::Filters(s) => {
+                if navigate(&mut s.rows, action) {
+                    return Some(vec![]);
+                }
+                match action {
+                    Action::Quit => self.quit = true,
+                    Action::Back | Action::Cancel | Action::Filters => self.overlay = None,
+                    _ => {}
+                }
+            }
             Overlay::Notifications(list) => {
                 if navigate(list, action) {
                     return Some(vec![]);

@@ -161,6 +161,8 @@ pub enum Overlay {
     Search(Box<super::search::SearchLine>),
     /// The accounts, and one account's form.
     Accounts(Box<super::accounts::AccountsScreen>),
+    /// The filters, and which match the selected mail.
+    Filters(Box<super::filters::FiltersScreen>),
     /// The case queue.
     Cases(Box<super::cases::CasesScreen>),
     /// The triage dashboard.
