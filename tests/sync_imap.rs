@@ -1137,7 +1137,7 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
-            Ok(Some(Event::Error(e))) => panic!("{e}"),
+            Ok(Some(Event::Error(e) | Event::AccountError { message: e, .. })) => panic!("{e}"),
             Ok(Some(_)) => {}
             other => panic!("no second rendering: {other:?} after {shown:?}"),
         }
