@@ -925,7 +925,7 @@ async fn interrupted_sending_that_cannot_be_checked_waits_for_the_agent() {
     assert!(why.contains("retry now"), "{why}");
     assert!(matches!(
         events.try_recv(),
-        Ok(deskmail::outbox::OutboxUpdate::Error(_))
+        Ok(deskmail::outbox::OutboxUpdate::AccountError { .. })
     ));
     // A second pass does not nag again.
     outbox::drain_once(Arc::clone(&config), Arc::clone(&store), Some(tx))
@@ -1336,7 +1336,7 @@ async fn unanswered_final_dot_without_a_server_copy_waits_for_the_agent() {
     assert!(why.contains("retry now"), "{why}");
     let mut told = false;
     while let Ok(ev) = events.try_recv() {
-        told |= matches!(ev, deskmail::outbox::OutboxUpdate::Error(ref m) if m.contains("may or may not"));
+        told |= matches!(ev, deskmail::outbox::OutboxUpdate::AccountError { ref message, .. } if message.contains("may or may not"));
     }
     assert!(told, "the agent is told");
     // Later passes do not submit it again on their own.

@@ -78,6 +78,9 @@ impl Burst {
                 self.changed.insert((account, folder));
             }
             OutboxUpdate::Error(e) => self.said.push(Event::Error(e)),
+            OutboxUpdate::AccountError { account, message } => {
+                self.said.push(Event::AccountError { account, message })
+            }
             OutboxUpdate::Notice(n) => self.said.push(Event::Notice(n)),
         }
     }

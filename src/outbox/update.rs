@@ -14,5 +14,11 @@ pub enum OutboxUpdate {
     },
     /// Something failed: plain words, already sanitised.
     Error(String),
+    /// One account's mail failed: a shared desk tells only the agents who see
+    /// that account.
+    AccountError {
+        account: String,
+        message: String,
+    },
     Notice(String),
 }

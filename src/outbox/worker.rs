@@ -207,7 +207,10 @@ pub async fn drain_once(
                     store.set_outbox_followup(id, None)?;
                     emit(
                         &events,
-                        OutboxUpdate::Error(format!("{msg} (gave up after {tries} tries)")),
+                        OutboxUpdate::AccountError {
+                            account: entry.account.clone(),
+                            message: format!("{msg} (gave up after {tries} tries)"),
+                        },
                     );
                 } else {
                     store.set_outbox_followup(id, Some(tries))?;
@@ -351,7 +354,13 @@ fn tell_unverified(
             OutboxState::Sending,
             Some(msg.clone()),
         )?;
-        emit(events, OutboxUpdate::Error(msg));
+        emit(
+            events,
+            OutboxUpdate::AccountError {
+                account: e.account.clone(),
+                message: msg,
+            },
+        );
     }
     Ok(())
 }
@@ -518,7 +527,10 @@ fn record_failure(
         report.failed.push((entry.id, reason.clone()));
         emit(
             events,
-            OutboxUpdate::Error(format!("\"{}\": {reason}", subject_of(entry))),
+            OutboxUpdate::AccountError {
+                account: entry.account.clone(),
+                message: format!("\"{}\": {reason}", subject_of(entry)),
+            },
         );
     }
     Ok(())
