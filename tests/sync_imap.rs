@@ -770,6 +770,7 @@ async fn bench_sync_vs_raw_fetch() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Arc::new(Store::open(dir.path()).expect("store"));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    deskmail::store::timing::reset();
     let start = Instant::now();
     let first = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
@@ -783,6 +784,7 @@ async fn bench_sync_vs_raw_fetch() {
         .await
         .expect("sync");
     let total = start.elapsed().as_secs_f64();
+    let breakdown = deskmail::store::timing::summary();
     let first_screen = first.await.ok().flatten();
     assert_eq!(folder_stats(&store, "INBOX"), (filled as u64, 0));
     drop(store);
@@ -848,6 +850,7 @@ async fn bench_sync_vs_raw_fetch() {
          (goal <= 0.30) inprocess_s={total:.3} inprocess_ratio={:.2}",
         total / raw
     );
+    eprintln!("BENCH breakdown messages={filled} (in process) {breakdown}");
 }
 
 #[tokio::test]

@@ -195,6 +195,20 @@ pub struct IngestReport {
     pub records_created: Vec<super::RecordRef>,
 }
 
+/// The rows of one ingest batch, counted for the timing summary.
+#[derive(Default)]
+struct Rows {
+    batch: sled::Batch,
+    n: usize,
+}
+
+impl Rows {
+    fn insert(&mut self, k: impl Into<sled::IVec>, v: impl Into<sled::IVec>) {
+        self.n += 1;
+        self.batch.insert(k, v);
+    }
+}
+
 /// One row of a message list page.
 #[derive(Debug, Clone)]
 pub struct ListRow {
@@ -258,7 +272,8 @@ impl Store {
             sides,
         } = extras;
         let _guard = self.lock();
-        let mut batch = sled::Batch::default();
+        let started = std::time::Instant::now();
+        let mut batch = Rows::default();
         let mut bodies: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut report = IngestReport::default();
         // New records, decided before linking, encoded once linking is done.
@@ -445,7 +460,12 @@ impl Store {
             k.extend_from_slice(name.as_bytes());
             batch.insert(k, value.as_bytes());
         }
-        self.write_bodies_then_index(batch, bodies)?;
+        super::timing::add(super::timing::Step::Build, started.elapsed());
+        super::timing::batch(
+            report.created.len() + report.located.len(),
+            batch.n + bodies.len(),
+        );
+        self.write_bodies_then_index(batch.batch, bodies)?;
         Ok(report)
     }
 
@@ -453,7 +473,7 @@ impl Store {
     /// view learns them so later mails of the batch see them.
     fn plan_into_batch(
         &self,
-        batch: &mut sled::Batch,
+        batch: &mut Rows,
         view: &mut BatchView<'_>,
         summary: &MessageSummary,
         plan: &LinkPlan,
@@ -516,17 +536,17 @@ impl Store {
         if !bodies.is_empty() {
             let parts: Vec<(u64, &[u8])> =
                 bodies.iter().map(|(id, b)| (*id, b.as_slice())).collect();
-            let locs = self
-                .segments
-                .write(self.next_id()?, &parts)
-                .map_err(|e| self.io_error(e))?;
+            let segment = self.next_id()?;
+            let locs = super::timing::time(super::timing::Step::Bodies, || {
+                self.segments.write(segment, &parts)
+            })
+            .map_err(|e| self.io_error(e))?;
             for ((id, _), loc) in bodies.iter().zip(locs) {
                 index.insert(keys::with_id(keys::BODY_AT, *id), &loc.encode()[..]);
             }
             self.after_bodies_fault()?;
         }
-        self.tree
-            .apply_batch(index)
+        super::timing::time(super::timing::Step::Apply, || self.tree.apply_batch(index))
             .map_err(|e| self.explain(e.into()))?;
         Ok(())
     }

@@ -16,6 +16,7 @@ use crate::config::AccountConfig;
 use crate::crm::linking::LinkRules;
 use crate::mail::mutf7;
 use crate::protocol::SyncState;
+use crate::store::timing::{self, Step};
 use crate::store::{FolderState, Store, flags};
 use crate::sync::SyncUpdate;
 use async_imap::types::{Fetch, Flag, NameAttribute};
@@ -270,7 +271,12 @@ async fn fetch_new(
         tokio::spawn(async move {
             let mut created = 0usize;
             let mut done = 0u64;
-            while let Some(rows) = rows_rx.recv().await {
+            loop {
+                let idle = Instant::now();
+                let Some(rows) = rows_rx.recv().await else {
+                    break;
+                };
+                timing::add(Step::WriterIdle, idle.elapsed());
                 let n = rows.len() as u64;
                 let (pipeline, acc, cur) =
                     (ctx.pipeline.clone(), ctx.acc.name.clone(), cursor.clone());
@@ -315,7 +321,10 @@ async fn fetch_new(
             let limit = ctx.acc.max_message_bytes();
             match fetch_chunk(&c, session, &chunk, &sizes, limit, &raw_tx).await {
                 Ok(batch) => {
-                    if raw_tx.send(batch).await.is_err() {
+                    let blocked = Instant::now();
+                    let sent = raw_tx.send(batch).await;
+                    timing::add(Step::FetchBlocked, blocked.elapsed());
+                    if sent.is_err() {
                         break 'windows;
                     }
                 }
@@ -345,6 +354,7 @@ async fn fetch_sizes(
     uids: &[u32],
 ) -> Result<HashMap<u32, u32>, SyncError> {
     let set = uid_set(uids);
+    let waited = Instant::now();
     let fetched: Vec<Fetch> = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
         session
             .uid_fetch(&set, "(UID RFC822.SIZE)")
@@ -353,6 +363,7 @@ async fn fetch_sizes(
             .await
     })
     .await?;
+    timing::add(Step::FetchWait, waited.elapsed());
     Ok(fetched
         .iter()
         .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
@@ -404,7 +415,10 @@ async fn fetch_chunk(
     let mut out = Vec::with_capacity(chunk.len());
     let mut bytes = 0usize;
     loop {
-        match tokio::time::timeout(READ_TIMEOUT, stream.next()).await {
+        let waited = Instant::now();
+        let next = tokio::time::timeout(READ_TIMEOUT, stream.next()).await;
+        timing::add(Step::FetchWait, waited.elapsed());
+        match next {
             Ok(Some(Ok(f))) => {
                 let Some(uid) = f.uid else { continue };
                 let Some(body) = f.body() else { continue };
@@ -414,7 +428,10 @@ async fn fetch_chunk(
                 if bytes > BATCH_BYTES as usize && !out.is_empty() {
                     let ready = std::mem::take(&mut out);
                     bytes = body.len();
-                    if early.send(ready).await.is_err() {
+                    let blocked = Instant::now();
+                    let sent = early.send(ready).await;
+                    timing::add(Step::FetchBlocked, blocked.elapsed());
+                    if sent.is_err() {
                         return Ok(Vec::new());
                     }
                 }

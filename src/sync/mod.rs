@@ -199,6 +199,10 @@ pub async fn run(
         }
     }
     store.flush()?;
+    tracing::info!(
+        "where the sync's time went: {}",
+        crate::store::timing::summary()
+    );
     match first_err {
         Some(e) => Err(e),
         None => Ok(summary),
