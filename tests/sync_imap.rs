@@ -1214,3 +1214,49 @@ async fn resync_with_qresync_learns_expunges_from_vanished_without_listing_every
         "no list of every UID was asked for: {sent}"
     );
 }
+
+#[tokio::test]
+async fn subscribed_folders_are_synced_and_an_unsubscribed_one_is_left_alone() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    stack.fill_inbox(USER, gen_mailbox(2, 51));
+    stack.fill_mailbox(USER, "Billing", gen_mailbox(3, 52), "");
+    stack.fill_mailbox(USER, "Escalations", gen_mailbox(4, 53), "");
+    // The user subscribes to Billing in another client; Escalations stays
+    // unsubscribed.
+    let mut session = stack.imap_session(USER).await;
+    session.subscribe("Billing").await.expect("SUBSCRIBE");
+    let _ = session.unsubscribe("Escalations").await;
+    let _ = session.logout().await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let text = with_line(
+        &config_text(&stack, stack.imap_port, ""),
+        "folders",
+        "folders = \"subscribed\"",
+    );
+    let cfg = Arc::new(Config::parse(&text, Path::new("c.toml")).expect("config"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("sync");
+    assert_eq!(folder_stats(&store, "INBOX"), (2, 0));
+    assert_eq!(folder_stats(&store, "Billing"), (3, 0));
+    assert_eq!(folder_stats(&store, "Escalations"), (0, 0));
+    assert!(
+        store
+            .folder_state(USER, "Escalations")
+            .expect("state")
+            .is_none(),
+        "an unsubscribed folder was synced"
+    );
+    assert_mirrors(&stack, &store, "Billing", "Billing").await;
+
+    // Subscribing later brings the folder in on the next sync.
+    let mut session = stack.imap_session(USER).await;
+    session.subscribe("Escalations").await.expect("SUBSCRIBE");
+    let _ = session.logout().await;
+    sync::run(cfg, Arc::clone(&store), once(), None)
+        .await
+        .expect("sync again");
+    assert_eq!(folder_stats(&store, "Escalations"), (4, 0));
+}

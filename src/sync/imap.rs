@@ -12,7 +12,7 @@ use super::connect::{self, Caps, ImapSession, READ_TIMEOUT, bounded};
 use super::diagnose::{Ctx, Stage, SyncError};
 use super::pipeline::{Extras, Incoming, Parsed};
 use super::progress::Reporter;
-use crate::config::AccountConfig;
+use crate::config::{AccountConfig, Folders};
 use crate::crm::linking::LinkRules;
 use crate::mail::mutf7;
 use crate::protocol::SyncState;
@@ -141,6 +141,41 @@ pub async fn list_folders(
     bounded(c, Stage::List, READ_TIMEOUT, fut).await
 }
 
+/// The folders the user subscribed to on the server (LSUB, which every
+/// IMAP4rev1 server answers; LIST (SUBSCRIBED) needs LIST-EXTENDED).
+pub async fn list_subscribed(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+) -> Result<Vec<String>, SyncError> {
+    let fut = async {
+        let names: Vec<_> = session
+            .lsub(Some(""), Some("*"))
+            .await?
+            .try_collect()
+            .await?;
+        Ok(names
+            .iter()
+            .filter(|n| !n.attributes().contains(&NameAttribute::NoSelect))
+            .map(|n| mutf7::display(n.name()))
+            .collect())
+    };
+    bounded(c, Stage::List, READ_TIMEOUT, fut).await
+}
+
+/// The listing, and the subscribed folders when the account asks for them.
+pub async fn list_for_plan(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    acc: &AccountConfig,
+) -> Result<(Vec<(String, Option<String>)>, Vec<String>), SyncError> {
+    let list = list_folders(c, session).await?;
+    let subscribed = match acc.folders {
+        Folders::Subscribed => list_subscribed(c, session).await?,
+        Folders::Named(_) => Vec::new(),
+    };
+    Ok((list, subscribed))
+}
+
 /// The Sent folder of a listing, by special use first, then by name.
 pub fn find_sent(list: &[(String, Option<String>)]) -> Option<String> {
     crate::mail::folders::find(list, crate::mail::folders::SpecialFolder::Sent)
@@ -151,9 +186,21 @@ pub fn find_sent(list: &[(String, Option<String>)]) -> Option<String> {
 pub fn plan_folders(
     acc: &AccountConfig,
     list: &[(String, Option<String>)],
+    subscribed: &[String],
 ) -> (Vec<FolderPlan>, Option<SyncError>) {
     let mut warning = None;
-    let mut names: Vec<String> = if acc.folders.is_empty() {
+    let mut names: Vec<String> = if acc.folders == Folders::Subscribed {
+        // INBOX always: servers differ on whether it is listed as subscribed.
+        let mut v = vec!["INBOX".to_string()];
+        for name in subscribed {
+            if list.iter().any(|(n, _)| n == name)
+                && !v.iter().any(|x| x.eq_ignore_ascii_case(name))
+            {
+                v.push(name.clone());
+            }
+        }
+        v
+    } else if acc.folders.names().is_empty() {
         let mut v = vec!["INBOX".to_string()];
         match find_sent(list) {
             Some(s) => v.push(s),
@@ -165,7 +212,7 @@ pub fn plan_folders(
         }
         v
     } else {
-        acc.folders.clone()
+        acc.folders.names().to_vec()
     };
     names.dedup();
     let plans = names
@@ -1099,8 +1146,8 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         .await
         .is_ok();
     }
-    let list = list_folders(&c, &mut session).await?;
-    let (plans, warning) = plan_folders(&ctx.acc, &list);
+    let (list, subscribed) = list_for_plan(&c, &mut session, &ctx.acc).await?;
+    let (plans, warning) = plan_folders(&ctx.acc, &list, &subscribed);
     if let Some(w) = warning {
         tracing::warn!(account = %ctx.acc.name, "{w}");
         ctx.report.event(SyncUpdate::Error(w.to_string()));

@@ -309,9 +309,9 @@ pub async fn check_account(acc: &AccountConfig) -> Result<Vec<imap::FolderPlan>,
     }
     let c = connect::ctx(acc);
     let connect::Connected { mut session, .. } = connect::connect(acc).await?;
-    let list = imap::list_folders(&c, &mut session).await?;
+    let (list, subscribed) = imap::list_for_plan(&c, &mut session, acc).await?;
     let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
-    let (plans, warning) = imap::plan_folders(acc, &list);
+    let (plans, warning) = imap::plan_folders(acc, &list, &subscribed);
     match warning {
         Some(w) => Err(w),
         None => Ok(plans),
