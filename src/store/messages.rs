@@ -354,6 +354,8 @@ impl Store {
                     }
                     let size = match thread_sizes.get(&summary.thread_id) {
                         Some(n) => *n,
+                        // A new root: its thread has no mail yet.
+                        None if summary.thread_id == id => 0,
                         None => self.thread_size(summary.thread_id)?,
                     };
                     thread_sizes.insert(summary.thread_id, size + 1);
@@ -412,8 +414,11 @@ impl Store {
                 }
             }
         }
+        // Most threads are one mail: only longer ones cost a row.
         for (tid, n) in thread_sizes {
-            batch.insert(keys::with_id(keys::THREAD_SIZE, tid), &n.to_be_bytes());
+            if n > 1 {
+                batch.insert(keys::with_id(keys::THREAD_SIZE, tid), &n.to_be_bytes());
+            }
         }
         if let Some((account, cursor)) = cursor {
             let key = (account.to_string(), cursor.name.clone());
@@ -617,12 +622,13 @@ impl Store {
         Ok(None)
     }
 
+    /// Mails in a thread that exists; a thread without a size row is its
+    /// root alone (sizes are written from two mails on).
     pub fn thread_size(&self, thread_id: u64) -> Result<u64> {
         Ok(self
             .tree
             .get(keys::with_id(keys::THREAD_SIZE, thread_id))?
-            .map(|v| keys::read_u64(&v))
-            .unwrap_or(0))
+            .map_or(1, |v| keys::read_u64(&v)))
     }
 
     /// Store bodies fetched after their summaries.
