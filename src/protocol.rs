@@ -153,6 +153,13 @@ pub enum Command {
         account: String,
         folder: String,
     },
+    /// Change a case from the queue: its assignee (`Some("")` unassigns)
+    /// and/or its status.
+    UpdateCase {
+        case: u64,
+        assignee: Option<String>,
+        status: Option<String>,
+    },
 }
 
 /// A mail the agent wrote, before it becomes bytes.
@@ -169,6 +176,9 @@ pub struct Outgoing {
     /// The stored mail this answers.
     pub in_reply_to: Option<u64>,
     pub attachments: Vec<FileAttachment>,
+    /// A new mail written from this case: it goes out as the case's group.
+    #[serde(default)]
+    pub case: Option<u64>,
 }
 
 /// What the desk tells the interface.
@@ -387,6 +397,60 @@ pub struct SearchAnswer {
     pub terms: Vec<String>,
 }
 
+/// One case of the queue with what the Cases view shows of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub record: Record,
+    pub number: u64,
+    /// The customer's name, else address.
+    pub customer: String,
+    /// The customer's address, for composing.
+    pub email: String,
+    pub account: String,
+    /// An agent's address; empty when unassigned.
+    pub assignee: String,
+    pub status: String,
+    pub opened: i64,
+    /// When the customer last wrote (Unix seconds).
+    pub last_customer_mail: Option<i64>,
+    /// Seconds from the first customer mail to the desk's first answer.
+    pub first_response_secs: Option<i64>,
+    pub mails: usize,
+}
+
+impl CaseRow {
+    pub fn is_open(&self) -> bool {
+        crate::store::CaseStatus::is_open_name(&self.status)
+    }
+
+    /// Since when the customer waits: their last mail, else the case's opening.
+    pub fn waiting_since(&self) -> i64 {
+        self.last_customer_mail.unwrap_or(self.opened)
+    }
+}
+
+/// What the triage dashboard asks: `now` and the start of the agent's day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardQuery {
+    pub now: i64,
+    pub day_start: i64,
+}
+
+/// The triage dashboard's figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// Open cases per agent (address, name, count), the team's order;
+    /// the unassigned ones last under an empty address.
+    pub open_by_agent: Vec<(String, String, u64)>,
+    /// Incoming mail per hour, the oldest of the last 24 hours first.
+    pub incoming_per_hour: Vec<u64>,
+    /// The open case waiting longest for a first answer.
+    pub oldest_unanswered: Option<CaseRow>,
+    /// Median first response of the cases answered since `day_start`.
+    pub first_response_median_today: Option<i64>,
+    pub answered_today: usize,
+}
+
 /// A query the desk could not answer, in plain words (already sanitised).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{0}")]
@@ -460,6 +524,23 @@ pub trait DeskClient: Send + Sync {
     /// first start.
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         Ok(None)
+    }
+    /// Every case not in the trash, with the figures the queue shows.
+    fn cases(&self) -> DeskResult<Vec<CaseRow>> {
+        Err(DeskError(
+            "The case queue is not available on this desk.".into(),
+        ))
+    }
+    /// The mails of a case, oldest first, each with where it is stored.
+    fn case_mails(&self, _case: u64) -> DeskResult<Vec<SearchHit>> {
+        Err(DeskError(
+            "The case queue is not available on this desk.".into(),
+        ))
+    }
+    fn dashboard(&self, _q: &DashboardQuery) -> DeskResult<Dashboard> {
+        Err(DeskError(
+            "The dashboard is not available on this desk.".into(),
+        ))
     }
 }
 
@@ -566,5 +647,14 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         (**self).saved_position()
+    }
+    fn cases(&self) -> DeskResult<Vec<CaseRow>> {
+        (**self).cases()
+    }
+    fn case_mails(&self, case: u64) -> DeskResult<Vec<SearchHit>> {
+        (**self).case_mails(case)
+    }
+    fn dashboard(&self, q: &DashboardQuery) -> DeskResult<Dashboard> {
+        (**self).dashboard(q)
     }
 }

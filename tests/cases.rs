@@ -388,3 +388,74 @@ async fn an_agent_s_reply_on_a_case_goes_out_from_the_group_with_its_tag() {
         "{mid}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_mail_written_from_a_case_goes_out_from_the_group_and_joins_the_case() {
+    use deskmail::desk::{Backend, Command, Desk as DeskFacade, Outgoing};
+    let mut desk = Desk::start();
+    let cfg = config(&desk.stack, "round-robin", true);
+    desk.write("ann@example1.com", "Printer jams", "ann1@example.com", "")
+        .await;
+    desk.sync(&cfg).await;
+    let case = desk.case_of("ann1@example.com").expect("case");
+
+    // Written from the Cases view: no mail answered, only the case named.
+    let (facade, _events) =
+        DeskFacade::new(Arc::clone(&desk.store), (*cfg).clone(), Backend::Servers);
+    facade.send(Command::Send(Box::new(Outgoing {
+        account: "support".into(),
+        from_name: "Alice".into(),
+        from: "alice@desk.example".into(),
+        to: vec!["ann@example1.com".into()],
+        subject: "Your printer".into(),
+        body: "We ordered the part.\n".into(),
+        case: Some(case.id),
+        ..Outgoing::default()
+    })));
+    let report = deskmail::outbox::drain_once(Arc::clone(&cfg), Arc::clone(&desk.store), None)
+        .await
+        .expect("drain");
+    assert_eq!(report.sent.len(), 1, "{report:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let raw = loop {
+        if let Some(r) = inbox_files(&desk.stack, "customer")
+            .into_iter()
+            .find(|r| r.contains("We ordered the part."))
+        {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "{}", desk.stack.log_tail(40));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let number = case.field("number").unwrap_or_default();
+    assert!(
+        header_of(&raw, "From").is_some_and(|f| f.contains("support@desk.example")),
+        "{raw}"
+    );
+    assert_eq!(
+        header_of(&raw, "Reply-To"),
+        Some("support@desk.example"),
+        "{raw}"
+    );
+    assert_eq!(
+        header_of(&raw, "Subject"),
+        Some(format!("Your printer [#{number}]").as_str()),
+        "{raw}"
+    );
+    // The Sent copy is on the case: it counts as the case's first response.
+    let sent = desk
+        .store
+        .messages_of(case.reference())
+        .expect("links")
+        .into_iter()
+        .filter_map(|id| desk.store.summary(id).ok().flatten())
+        .find(|m| m.subject.starts_with("Your printer"));
+    assert!(sent.is_some(), "the sent mail is not on the case");
+    assert!(
+        desk.store
+            .first_response_secs(case.reference())
+            .expect("read")
+            .is_some()
+    );
+}

@@ -268,6 +268,29 @@ fn demo_tape_replays_to_a_reply_in_the_sent_folder() {
     t.wait_for("READY$", Duration::from_secs(10));
 }
 
+#[test]
+fn taking_a_case_in_the_demo_queue_moves_it_to_mine_and_stats_agree() {
+    let t = Tmux::start(100, 30, &[]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    t.keys(&["K"]);
+    t.wait_for("Cases — oldest waiting first", Duration::from_secs(10));
+    t.keys(&["3"]);
+    t.wait_for("Unassigned (3)", Duration::from_secs(10));
+    t.keys(&["t"]);
+    let s = t.wait_for("Unassigned (2)", Duration::from_secs(10));
+    assert!(s.contains("Mine (4)"), "{s}");
+    t.keys(&["q"]);
+    settle(&t);
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
+    let d = t.data.to_str().expect("utf-8 path");
+    let out = deskmail(&["stats", "--json", "--data-dir", d]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["cases_by_assignee"]["alice@desk.example"], 4, "{v}");
+    assert_eq!(v["unassigned"], 2, "{v}");
+}
+
 fn deskmail(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_deskmail"))
         .args(args)

@@ -195,6 +195,42 @@ pub fn choose_assignee(
     }
 }
 
+/// The agents cases go to, as (address, name): team `team`'s, else every
+/// team's agents in their order, else every configured agent.
+pub fn desk_agents(cfg: &Config, team: Option<&str>) -> Vec<(String, String)> {
+    let name_of = |email: &str| {
+        std::iter::once(&cfg.agent)
+            .chain(cfg.agents.iter())
+            .find(|a| a.email.trim().eq_ignore_ascii_case(email))
+            .map(|a| a.name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| email.to_string())
+    };
+    let one: Vec<String> = team
+        .and_then(|t| cfg.teams.iter().find(|x| x.name == t))
+        .map(|t| t.agents.clone())
+        .unwrap_or_default();
+    let listed: Vec<String> = if !one.is_empty() {
+        one
+    } else if cfg.teams.is_empty() {
+        std::iter::once(&cfg.agent)
+            .chain(cfg.agents.iter())
+            .map(|a| a.email.clone())
+            .collect()
+    } else {
+        cfg.teams.iter().flat_map(|t| t.agents.clone()).collect()
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in listed {
+        let e = e.trim().to_lowercase();
+        if !e.is_empty() && !out.iter().any(|(x, _)| *x == e) {
+            let n = name_of(&e);
+            out.push((e, n));
+        }
+    }
+    out
+}
+
 /// Email-to-case settings of one group account, resolved against the team.
 #[derive(Debug, Clone)]
 pub struct AccountCases {
@@ -262,6 +298,24 @@ impl CaseRules {
     pub fn for_account(&self, account: &str) -> Option<&AccountCases> {
         self.accounts.iter().find(|a| a.account == account)
     }
+}
+
+/// The case field holding when the customer last wrote (Unix seconds), so
+/// the queue can say how long they wait.
+pub const LAST_CUSTOMER_MAIL: &str = "last_customer_mail";
+
+/// The case with the customer's mail of `date` recorded; `None` when a
+/// later one is recorded already (mail can arrive out of order).
+fn with_customer_mail(case: &Record, date: i64) -> Option<Record> {
+    let known: Option<i64> = case
+        .field(LAST_CUSTOMER_MAIL)
+        .and_then(|t| t.trim().parse().ok());
+    if known.is_some_and(|k| k >= date) {
+        return None;
+    }
+    let mut c = case.clone();
+    c.fields.insert(LAST_CUSTOMER_MAIL.into(), date.to_string());
+    Some(c)
 }
 
 fn number_of(r: &Record) -> Option<u64> {
@@ -374,7 +428,13 @@ pub fn plan_case(
         if !plan.links.contains(&case.reference()) {
             plan.links.push(case.reference());
         }
-        if is_open(&case) || automatic {
+        if automatic {
+            return Ok(());
+        }
+        if is_open(&case) {
+            if let Some(c) = with_customer_mail(&case, mail.date) {
+                plan.updated.push(c);
+            }
             return Ok(());
         }
         let closed_at: Option<i64> = case.field("closed_at").and_then(|t| t.parse().ok());
@@ -386,7 +446,7 @@ pub fn plan_case(
             }
         };
         if !fresh {
-            let mut c = case;
+            let mut c = with_customer_mail(&case, mail.date).unwrap_or(case);
             let status = if c.field("assignee").is_some_and(|a| !a.is_empty()) {
                 "Assigned"
             } else {
@@ -471,6 +531,8 @@ fn create_case(
     r.fields.insert("priority".into(), "Normal".into());
     r.fields.insert("source".into(), "email".into());
     r.fields.insert("email".into(), sender.to_string());
+    r.fields
+        .insert(LAST_CUSTOMER_MAIL.into(), mail.date.to_string());
     r.fields.insert("account".into(), acc.account.clone());
     if !acc.team.is_empty() {
         r.fields.insert("team".into(), acc.team.clone());
@@ -527,30 +589,58 @@ pub fn case_reply(
         return Ok(None);
     }
     for c in store.links_of(parent)? {
-        if c.kind != RecordKind::Case || c.deleted {
-            continue;
+        if let Some(r) = reply_for(store, &rules, &c, Some(parent))? {
+            return Ok(Some(r));
         }
-        let account = match c.field("account") {
-            Some(a) => Some(a.to_string()),
-            None => store
-                .locations(parent)?
-                .into_iter()
-                .map(|l| l.account)
-                .next(),
-        };
-        if let (Some(acc), Some(number)) = (
+    }
+    Ok(None)
+}
+
+/// The case reply for a new mail written from case `case` (not a reply).
+pub fn case_reply_of(
+    store: &crate::store::Store,
+    cfg: &Config,
+    case: u64,
+) -> Result<Option<CaseReply>, StoreError> {
+    let rules = CaseRules::from_config(cfg);
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    let Some(c) = store.record(RecordKind::Case, case)? else {
+        return Ok(None);
+    };
+    let first = store.messages_of(c.reference())?.into_iter().next();
+    reply_for(store, &rules, &c, first)
+}
+
+fn reply_for(
+    store: &crate::store::Store,
+    rules: &CaseRules,
+    c: &Record,
+    mail: Option<u64>,
+) -> Result<Option<CaseReply>, StoreError> {
+    if c.kind != RecordKind::Case || c.deleted {
+        return Ok(None);
+    }
+    let account = match (c.field("account"), mail) {
+        (Some(a), _) => Some(a.to_string()),
+        (None, Some(m)) => store.locations(m)?.into_iter().map(|l| l.account).next(),
+        (None, None) => None,
+    };
+    Ok(
+        match (
             account.as_deref().and_then(|a| rules.for_account(a)),
-            number_of(&c),
+            number_of(c),
         ) {
-            return Ok(Some(CaseReply {
+            (Some(acc), Some(number)) => Some(CaseReply {
                 account: acc.account.clone(),
                 address: acc.address.clone(),
                 number,
                 tag: acc.config.subject_tag.clone(),
-            }));
-        }
-    }
-    Ok(None)
+            }),
+            _ => None,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -517,3 +517,50 @@ fn stats_give_the_median_first_response_and_the_unassigned_count() {
     assert_eq!(s.cases_by_assignee.get("unassigned"), Some(&1));
     assert_eq!(s.cases.get("Assigned"), Some(&3));
 }
+
+#[test]
+fn the_case_records_when_the_customer_last_wrote_and_not_the_desks_replies() {
+    let (_d, p) = desk("");
+    let date = |id: u64| {
+        p.store()
+            .summary(id)
+            .expect("read")
+            .map(|s| s.date)
+            .expect("mail")
+    };
+    let recorded = |id: u64| {
+        p.store()
+            .record(RecordKind::Case, id)
+            .expect("read")
+            .and_then(|c| c.field(LAST_CUSTOMER_MAIL).map(String::from))
+    };
+    let first = ingest(&p, mail(1, "ann@cust.example", "Printer", ""));
+    let case = cases_of(&p, first)[0].id;
+    assert_eq!(recorded(case), Some(date(first).to_string()));
+    // The desk's answer joins the case but is not the customer waiting.
+    ingest(&p, reply_from_desk(2, 30, "ann@cust.example", 1));
+    assert_eq!(recorded(case), Some(date(first).to_string()));
+    let again = ingest(
+        &p,
+        mail(
+            3,
+            "ann@cust.example",
+            "Re: Printer",
+            "In-Reply-To: <m1@cust.example>\r\n",
+        ),
+    );
+    assert_eq!(cases_of(&p, again)[0].id, case);
+    assert_eq!(recorded(case), Some(date(again).to_string()));
+    // An older mail arriving late does not move the time back.
+    let late = ingest(
+        &p,
+        mail(
+            62,
+            "ann@cust.example",
+            "Re: Printer",
+            "In-Reply-To: <m1@cust.example>\r\n",
+        ),
+    );
+    assert!(date(late) < date(again));
+    assert_eq!(recorded(case), Some(date(again).to_string()));
+}

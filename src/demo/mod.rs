@@ -53,11 +53,27 @@ pub fn demo_config() -> Config {
             unix_user: None,
             active: None,
         },
-        agents: vec![AgentConfig {
-            name: "Boris Agent".into(),
-            email: "boris@desk.example".into(),
-            unix_user: None,
-            active: None,
+        agents: vec![
+            AgentConfig {
+                name: "Boris Agent".into(),
+                email: "boris@desk.example".into(),
+                unix_user: None,
+                active: None,
+            },
+            AgentConfig {
+                name: "Carl Agent".into(),
+                email: "carl@desk.example".into(),
+                unix_user: None,
+                active: None,
+            },
+        ],
+        teams: vec![crate::config::TeamConfig {
+            name: "support".into(),
+            agents: vec![
+                "alice@desk.example".into(),
+                "boris@desk.example".into(),
+                "carl@desk.example".into(),
+            ],
         }],
         accounts: vec![
             account("support", true, "support@desk.example"),
@@ -581,7 +597,11 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
     let statuses = [
         "New", "Assigned", "Assigned", "Pending", "Closed", "Rejected", "Assigned", "New",
     ];
-    let agents = ["Alice Agent", "Boris Agent"];
+    let agents = [
+        "alice@desk.example",
+        "boris@desk.example",
+        "carl@desk.example",
+    ];
     let mut case_no = 1000;
     let mut persons: Vec<_> = first_mail_of_person.into_iter().collect();
     persons.sort();
@@ -591,26 +611,45 @@ pub fn build(store: &Store, messages: usize, seed: u64) -> Result<DemoReport, St
         let Some(msg) = store.id_by_message_id(&crate::mail::thread::normalize_id(&mid))? else {
             continue;
         };
-        let subject = store.summary(msg)?.map(|s| s.subject).unwrap_or_default();
+        let Some(first) = store.summary(msg)? else {
+            continue;
+        };
+        let account = store
+            .locations(msg)?
+            .into_iter()
+            .next()
+            .map_or_else(|| "support".to_string(), |l| l.account);
         let status = statuses[k % statuses.len()];
-        let mut r = Record::new(RecordKind::Case, subject)
+        let agent = agents[k % agents.len()];
+        let mut r = Record::new(RecordKind::Case, first.subject)
             .with_field("number", case_no.to_string())
             .with_field("status", status)
             .with_field("priority", if k % 3 == 0 { "High" } else { "Normal" })
-            .with_field("team", "Support");
+            .with_field("team", "support")
+            .with_field("account", account)
+            .with_field("email", p.email.clone())
+            .with_field(
+                crate::crm::cases::LAST_CUSTOMER_MAIL,
+                first.date.to_string(),
+            );
+        // Dates from the mail, not the clock: the demo's screens are fixed.
+        r.created = first.date;
         if status != "New" {
-            r = r.with_field("assignee", agents[k % 2]);
+            r = r.with_field("assignee", agent);
+        }
+        if !crate::store::CaseStatus::is_open_name(status) {
+            r = r.with_field("closed_at", (first.date + 86_400).to_string());
         }
         r.parent = Some((RecordKind::Contact, p.contact_id));
         r.related = vec![(RecordKind::Account, company_ids[p.company])];
-        r.followers = vec![agents[k % 2].to_string()];
+        r.followers = vec![agent.to_string()];
         let case = store.put_record(r)?;
         store.link(msg, case.reference())?;
         report.records += 1;
         if k % 2 == 0 {
             let mut t = Record::new(RecordKind::Task, format!("Call back {}", p.name))
                 .with_field("due", format!("2026-11-{:02}", 20 + k))
-                .with_field("assignee", agents[k % 2])
+                .with_field("assignee", agent)
                 .with_field("status", "Not Started");
             t.parent = Some(case.reference());
             t.related = vec![(RecordKind::Contact, p.contact_id)];

@@ -18,6 +18,7 @@ const GONE_FROM_POP3: &str = "\r\n[The POP3 server no longer has this mail (it w
      after deskmail imported its headers), so the rest of it cannot be fetched.]\r\n";
 
 pub mod account_check;
+mod cases;
 pub mod fake;
 pub mod local;
 mod queries;
@@ -891,6 +892,11 @@ impl Desk {
                     });
                 });
             }
+            Command::UpdateCase {
+                case,
+                assignee,
+                status,
+            } => self.update_case(case, assignee, status),
             Command::RememberPosition { account, folder } => {
                 let value = format!("{account}\t{folder}");
                 if let Err(e) = self.store.set_setting(POSITION_SETTING, &value) {
@@ -962,11 +968,14 @@ impl Desk {
             .in_reply_to
             .and_then(|id| self.store.summary(id).ok().flatten());
         // A reply on a case speaks for the group: its address, its tag.
-        let case = parent.as_ref().and_then(|p| {
-            crate::crm::cases::case_reply(&self.store, &self.config, p.id)
-                .ok()
-                .flatten()
-        });
+        let case = match (parent.as_ref(), out.case) {
+            (Some(p), _) => crate::crm::cases::case_reply(&self.store, &self.config, p.id),
+            // A new mail written from a case speaks for it too.
+            (None, Some(c)) => crate::crm::cases::case_reply_of(&self.store, &self.config, c),
+            (None, None) => Ok(None),
+        }
+        .ok()
+        .flatten();
         if let Some(c) = &case {
             out.account = c.account.clone();
             out.from = c.address.clone();
@@ -988,8 +997,15 @@ impl Desk {
             Ok(b) => b,
             Err(e) => return self.fail("Could not build the mail", e),
         };
+        // A new mail written from a case joins it through the case's latest
+        // mail, as a reply joins through the mail it answers.
+        let anchor = match (&parent, out.case) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(c)) => self.latest_case_mail(c),
+            (None, None) => None,
+        };
         if self.backend == Backend::Demo {
-            match self.file_sent(&out, &built, parent.as_ref()) {
+            match self.file_sent(&out, &built, anchor.as_ref()) {
                 Ok(()) => self.emit(Event::Notice(format!(
                     "Sent (demo desk): \"{}\" is in {}/Sent.",
                     crate::mail::sanitize::sanitize_line(&out.subject),
@@ -1010,7 +1026,7 @@ impl Desk {
             state: crate::store::OutboxState::Queued,
             last_error: None,
             created: chrono::Utc::now().timestamp(),
-            in_reply_to: out.in_reply_to,
+            in_reply_to: anchor.as_ref().map(|m| m.id),
             unconfirmed: false,
         };
         match self.store.enqueue(entry) {

@@ -131,6 +131,23 @@ impl Agent {
         Ok(())
     }
 
+    /// Refused when case `id` belongs to an account this agent does not see.
+    fn check_case(&self, store: &Store, id: u64) -> Result<(), String> {
+        let Some(r) = store
+            .record(crate::store::RecordKind::Case, id)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        if let Some(a) = r.field("account").filter(|a| !a.is_empty()) {
+            return self.check_account(a);
+        }
+        let mails = store
+            .messages_of(r.reference())
+            .map_err(|e| e.to_string())?;
+        self.check_mails(store, &mails)
+    }
+
     /// Whether this agent may run `cmd`; `Err` says why not.
     pub fn check_command(&self, store: &Store, cmd: &Command) -> Result<(), String> {
         match cmd {
@@ -156,9 +173,13 @@ impl Agent {
             | Command::CreateCaseFromMails { ids } => self.check_mails(store, ids),
             Command::Send(out) => {
                 self.check_account(&out.account)?;
+                if let Some(c) = out.case {
+                    self.check_case(store, c)?;
+                }
                 self.check_mails(store, &out.in_reply_to.into_iter().collect::<Vec<_>>())
             }
             Command::DeleteDraft { id } => self.check_draft(store, *id),
+            Command::UpdateCase { case, .. } => self.check_case(store, *case),
             Command::SaveDraft(d) if d.id != 0 => self.check_draft(store, d.id),
             Command::SaveAttachments { .. } | Command::PipePart { .. } => {
                 Err("attachments are saved and piped on the agent's side, not by the server".into())
@@ -187,6 +208,8 @@ impl Agent {
                 parent: Some(id), ..
             } => self.check_mails(store, &[*id]),
             Query::SendMail(s) => self.check_account(&s.account),
+            Query::CaseMails(id) => self.check_case(store, *id),
+            // Cases and Dashboard are answered with the agent's cases only.
             _ => Ok(()),
         }
     }

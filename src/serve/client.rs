@@ -536,4 +536,16 @@ impl DeskClient for RemoteDesk {
     fn flush(&self) -> DeskResult<()> {
         self.ask(Query::Flush)
     }
+    fn cases(&self) -> DeskResult<Vec<crate::protocol::CaseRow>> {
+        self.ask(Query::Cases)
+    }
+    fn case_mails(&self, case: u64) -> DeskResult<Vec<crate::protocol::SearchHit>> {
+        self.ask(Query::CaseMails(case))
+    }
+    fn dashboard(
+        &self,
+        q: &crate::protocol::DashboardQuery,
+    ) -> DeskResult<crate::protocol::Dashboard> {
+        self.ask(Query::Dashboard(*q))
+    }
 }

@@ -436,6 +436,12 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
             return (enc(import_contacts(view, &name, &data)), true);
         }
         Query::SendMail(_) => Err(DeskError("sent on the async path".into())),
+        Query::Cases => enc(view.case_rows(&|a| agent.sees_account(a))),
+        Query::CaseMails(id) => enc(view.case_mail_hits(id).map(|mut v| {
+            v.retain(|h| agent.sees_account(&h.account));
+            v
+        })),
+        Query::Dashboard(q) => enc(view.dashboard_for(&q, &|a| agent.sees_account(a))),
     };
     (r, false)
 }

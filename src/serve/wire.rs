@@ -91,6 +91,10 @@ pub enum Query {
     },
     /// `deskmail send`: the request with the body and attachments read.
     SendMail(Box<CliSend>),
+    /// The case queue, only cases of the agent's accounts.
+    Cases,
+    CaseMails(u64),
+    Dashboard(crate::protocol::DashboardQuery),
 }
 
 /// `deskmail send` as it crosses the socket: files are read by the client.

@@ -147,6 +147,20 @@ actions! {
     Accounts => "accounts", "Accounts: sync state and settings";
     /// Log in to the account's servers and say how each step went.
     TestConnection => "test_connection", "Test the account's connection";
+    /// The case queue: mine / team / unassigned, oldest waiting first.
+    Cases => "cases", "Cases: the case queue";
+    /// Open cases per agent, mail per hour, the oldest unanswered case.
+    Dashboard => "dashboard", "Triage dashboard";
+    CasesMine => "cases_mine", "Cases: mine";
+    CasesTeam => "cases_team", "Cases: the team's";
+    CasesUnassigned => "cases_unassigned", "Cases: unassigned";
+    /// Show the next status (open, New, Assigned, Pending, closed, all).
+    FilterStatus => "filter_status", "Cases: next status filter";
+    /// Assign the selected case to me.
+    TakeCase => "take_case", "Take the case (assign to me)";
+    AssignCase => "assign_case", "Assign the case to an agent";
+    SetCaseStatus => "set_case_status", "Set the case's status";
+    CloseCase => "close_case", "Close the case";
 }
 
 impl Action {
@@ -198,6 +212,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 74);
+        assert_eq!(Action::ALL.len(), 84);
     }
 }

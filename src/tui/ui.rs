@@ -155,6 +155,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             panes::palette::draw_prompt(frame, area, &p.label, p.input.as_str(), theme)
         }
         Some(Overlay::Accounts(s)) => panes::accounts::draw(frame, area, app, s, theme),
+        Some(Overlay::Cases(s)) => panes::cases::draw(frame, area, &app.clock, s, theme),
+        Some(Overlay::Dashboard(d)) => panes::dashboard::draw(frame, area, &app.clock, d, theme),
         Some(Overlay::Outbox(l)) => {
             panes::outbox::draw(frame, area, l.items(), l.cursor(), &app.clock, theme)
         }

@@ -44,6 +44,18 @@ impl App {
                 self.open_accounts(desk);
                 vec![]
             }
+            Action::Cases | Action::CasesMine => self.open_cases(desk, super::CaseTab::Mine, None),
+            Action::CasesTeam => self.open_cases(desk, super::CaseTab::Team, None),
+            Action::CasesUnassigned => self.open_cases(desk, super::CaseTab::Unassigned, None),
+            Action::FilterStatus
+            | Action::TakeCase
+            | Action::AssignCase
+            | Action::SetCaseStatus
+            | Action::CloseCase => {
+                self.notice("That acts on the case queue: open it first (cases, K).");
+                vec![]
+            }
+            Action::Dashboard => self.open_dashboard(desk),
             Action::Outbox => {
                 let entries = desk.outbox_entries();
                 let entries = self.ask(entries);

@@ -6,6 +6,11 @@ use crate::protocol::{Command, DeskClient, Event};
 
 impl App {
     pub fn handle_event(&mut self, desk: &dyn DeskClient, event: Event) -> Vec<Command> {
+        if matches!(event, Event::RecordsChanged) {
+            // Sent once per burst of stored mail and per changed record: new
+            // mail and changed cases move the queue and the dashboard.
+            self.refresh_cases(desk);
+        }
         match event {
             Event::FolderChanged { account, folder } => {
                 self.reload_folders(desk);

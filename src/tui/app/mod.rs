@@ -4,6 +4,7 @@
 
 mod accounts;
 mod actions;
+mod cases;
 mod events;
 mod list;
 mod marks;
@@ -16,6 +17,9 @@ mod unread;
 mod views;
 
 pub use accounts::{AccountForm, AccountsScreen};
+pub use cases::{
+    CasePicker, CaseTab, CasesScreen, DashboardScreen, PickPurpose, STATUSES, StatusFilter,
+};
 pub use events::fuzzy_filter;
 pub use pieces::{LineInput, PickList, StatusMessage};
 pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
@@ -49,6 +53,8 @@ pub struct App {
     pub reader_width: usize,
     /// The config.toml the accounts screen saves to; `None` on the demo desk.
     pub config_file: Option<std::path::PathBuf>,
+    /// The queue a case's mails were opened from, for Esc to return to.
+    pub cases_back: Option<Box<CasesScreen>>,
 }
 
 impl App {
@@ -74,6 +80,7 @@ impl App {
             bell: false,
             reader_width: 80,
             config_file: None,
+            cases_back: None,
         }
     }
 
@@ -94,6 +101,10 @@ impl App {
             // The form is typed into like a mail; the list is walked.
             Some(Overlay::Accounts(s)) if s.form.is_some() => Context::Compose,
             Some(Overlay::Accounts(_)) => Context::Accounts,
+            // The agent and status pickers are typed into like the palette.
+            Some(Overlay::Cases(s)) if s.picker.is_some() => Context::Palette,
+            Some(Overlay::Cases(_)) => Context::Cases,
+            Some(Overlay::Dashboard(_)) => Context::Dashboard,
             None => self.focus.context(),
         }
     }
@@ -146,6 +157,10 @@ impl App {
 
     /// Unbound keys in text-entry overlays are typed text.
     fn text_input(&mut self, desk: &dyn DeskClient, key: Key) -> Vec<Command> {
+        if matches!(self.overlay, Some(Overlay::Cases(_))) {
+            self.cases_input(&key);
+            return vec![];
+        }
         match &mut self.overlay {
             Some(Overlay::Palette { input, .. }) => {
                 let typed = input.key(&key);

@@ -29,6 +29,8 @@ impl App {
         let overlay = self.overlay.as_mut()?;
         match overlay {
             Overlay::Accounts(_) => return Some(self.accounts_action(action)),
+            Overlay::Cases(_) => return Some(self.cases_action(desk, action)),
+            Overlay::Dashboard(_) => return Some(self.dashboard_action(desk, action)),
             Overlay::Help { scroll } => match action {
                 Action::MoveDown | Action::ScrollDown => *scroll += 1,
                 Action::MoveUp | Action::ScrollUp => *scroll = scroll.saturating_sub(1),
@@ -73,6 +75,10 @@ impl App {
                 let r = card.record.clone();
                 self.overlay = None;
                 return Some(self.record_action(action, r));
+            }
+            Overlay::Record(card) if action == Action::Compose => {
+                let r = card.record.clone();
+                return Some(self.compose_to_record(desk, &r));
             }
             Overlay::Record(card) => match action {
                 Action::MoveDown => {
@@ -208,6 +214,39 @@ impl App {
             }
         }
         Some(vec![])
+    }
+
+    /// A new mail to a record's address; from a case, as its group.
+    fn compose_to_record(
+        &mut self,
+        desk: &dyn DeskClient,
+        r: &crate::store::Record,
+    ) -> Vec<Command> {
+        let case = (r.kind == crate::store::RecordKind::Case).then(|| {
+            desk.cases()
+                .ok()
+                .and_then(|all| all.into_iter().find(|c| c.record.id == r.id))
+        });
+        let address = match &case {
+            Some(Some(c)) => c.email.clone(),
+            _ => r
+                .emails
+                .first()
+                .cloned()
+                .or_else(|| r.field("email").map(str::to_string))
+                .unwrap_or_default(),
+        };
+        match ComposeState::start(desk, Action::Compose, None) {
+            Ok(c) => {
+                let c = match case.flatten() {
+                    Some(row) => c.for_case(r.id, &row.account, &address, &r.name),
+                    None => c.with_to(&address),
+                };
+                self.overlay = Some(Overlay::Compose(Box::new(c)));
+            }
+            Err(msg) => self.error(msg),
+        }
+        vec![]
     }
 
     /// Enter in the record picker: link the selected record, close.

@@ -42,6 +42,8 @@ pub struct SearchResults {
     pub more: bool,
     /// The folder and view the search started from, to go back to.
     pub home: (String, String, View),
+    /// The mails of this case (from the Cases view) rather than a search.
+    pub case: Option<u64>,
 }
 
 /// The query line at the bottom while `/` is open.
@@ -291,7 +293,7 @@ impl App {
         self.list_top(desk)
     }
 
-    fn show_hits(
+    pub(super) fn show_hits(
         &mut self,
         query: &str,
         answer: crate::protocol::SearchAnswer,
@@ -311,6 +313,7 @@ impl App {
             places,
             more: answer.more,
             home,
+            case: None,
         });
     }
 
@@ -321,6 +324,23 @@ impl App {
             self.list.total = 0;
             return;
         };
+        if let Some(case) = s.case {
+            match desk.case_mails(case) {
+                Ok(hits) => {
+                    let answer = crate::protocol::SearchAnswer {
+                        hits,
+                        more: false,
+                        terms: vec![],
+                    };
+                    self.show_hits(&s.query, answer, s.home);
+                    if let Some(x) = &mut self.list.search {
+                        x.case = Some(case);
+                    }
+                }
+                Err(e) => self.error(e.0),
+            }
+            return;
+        }
         let answer = desk.search(&SearchQuery {
             query: s.query.clone(),
             limit: LIMIT,
@@ -361,6 +381,7 @@ impl App {
     /// Back to the folder and view the search started from.
     fn leave_search(&mut self, desk: &dyn DeskClient) -> Vec<Command> {
         let home = self.list.search.as_ref().map(|s| s.home.clone());
+        let from_case = self.list.search.as_ref().is_some_and(|s| s.case.is_some());
         self.drop_search();
         if let Some((account, folder, _)) = home {
             // The folder cursor may have followed the selected hit.
@@ -373,7 +394,12 @@ impl App {
             self.list.folder = folder;
         }
         self.notice("Search closed.");
-        self.open_folder(desk)
+        let cmds = self.open_folder(desk);
+        if from_case {
+            self.back_to_cases(desk);
+            self.notice("Back to the case queue.");
+        }
+        cmds
     }
 
     /// Search keys, and the list keys that mean something else on hits;

@@ -159,6 +159,10 @@ pub enum Overlay {
     Search(Box<super::search::SearchLine>),
     /// The accounts, and one account's form.
     Accounts(Box<super::accounts::AccountsScreen>),
+    /// The case queue.
+    Cases(Box<super::cases::CasesScreen>),
+    /// The triage dashboard.
+    Dashboard(Box<super::cases::DashboardScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -125,6 +125,8 @@ pub struct ComposeState {
     /// One of [`FROM`], [`TO`], … [`BODY`].
     pub field: usize,
     pub in_reply_to: Option<u64>,
+    /// Written from this case: it goes out as the case's group.
+    pub case: Option<u64>,
     /// Set when the agent asked for `$EDITOR`; the event loop clears it,
     /// runs the editor on [`ComposeState::editor_text`] and calls
     /// [`ComposeState::apply_editor_text`].
@@ -194,6 +196,7 @@ impl ComposeState {
             body: area(""),
             field: TO,
             in_reply_to: None,
+            case: None,
             wants_editor: false,
             mode: Mode::Edit,
             attach_cursor: 0,
@@ -315,6 +318,27 @@ impl ComposeState {
         }
         c.sync_cursors();
         Ok(c)
+    }
+
+    /// A new mail from case `case` of `account` to its customer: sent as
+    /// the account's identity (the desk adds the group's Reply-To and tag).
+    pub fn for_case(
+        mut self,
+        case: u64,
+        account: &str,
+        address: &str,
+        subject: &str,
+    ) -> ComposeState {
+        if let Some(i) = self.identities.iter().position(|i| i.account == account) {
+            self.set_identity(i);
+        }
+        self.case = Some(case);
+        self.subject = area(subject);
+        self = self.with_to(address);
+        if self.identity.is_some() {
+            self.field = BODY;
+        }
+        self
     }
 
     /// A new mail to `address` (from the reader or a record card).

@@ -136,6 +136,7 @@ impl ComposeState {
             body: text(&self.body),
             in_reply_to: self.in_reply_to,
             attachments: self.file_attachments(desk)?,
+            case: self.case,
         })
     }
 }

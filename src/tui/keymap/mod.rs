@@ -60,6 +60,9 @@ pub enum Context {
     Drafts,
     /// The accounts list (its form is a text-entry `Compose` context).
     Accounts,
+    /// The case queue (its agent and status pickers are `Palette`).
+    Cases,
+    Dashboard,
     Help,
     Palette,
 }
@@ -78,6 +81,8 @@ impl Context {
         Context::Trash,
         Context::Drafts,
         Context::Accounts,
+        Context::Cases,
+        Context::Dashboard,
         Context::Help,
         Context::Palette,
     ];
@@ -96,6 +101,8 @@ impl Context {
             Context::Trash => "trash",
             Context::Drafts => "drafts",
             Context::Accounts => "accounts",
+            Context::Cases => "cases",
+            Context::Dashboard => "dashboard",
             Context::Help => "help",
             Context::Palette => "palette",
         }

@@ -15,6 +15,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let l = &app.list;
     let search = l.search.as_ref().filter(|_| l.view == View::Search);
     let place = match (search, l.view.label()) {
+        (Some(s), _) if s.case.is_some() => s.query.clone(),
         (Some(s), _) => format!("Search: {}", s.query),
         (None, Some(v)) => format!("{}/{} · {v}", l.account, l.folder),
         (None, None) => format!("{}/{}", l.account, l.folder),

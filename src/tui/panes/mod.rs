@@ -1,7 +1,9 @@
 //! One file per pane or overlay; each exposes a pure `draw`.
 
 pub mod accounts;
+pub mod cases;
 pub mod compose;
+pub mod dashboard;
 pub mod folders;
 pub mod form;
 pub mod help;
