@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 /// The first batch of a folder is small so the list fills at once.
 const FIRST_CHUNK: usize = 100;
 /// Mails per FETCH after the first batch.
-const CHUNK: usize = 2000;
+const CHUNK: usize = 500;
 /// Bytes of mail per FETCH at most (one bigger mail still goes alone).
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 /// UIDs whose sizes are asked for at once.
