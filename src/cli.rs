@@ -452,13 +452,18 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
         once,
         progress: std::io::stderr().is_terminal(),
     };
-    match crate::sync::run(cfg, Arc::clone(&store), opts, None).await {
+    let before: std::collections::HashSet<u64> =
+        store.outbox_entries()?.iter().map(|e| e.id).collect();
+    match crate::sync::run(Arc::clone(&cfg), Arc::clone(&store), opts, None).await {
         Ok(summary) => {
             store.flush()?;
             crate::console::out(&format!(
                 "synced {} account(s): {} new mail",
                 summary.accounts, summary.new_messages
             ));
+            if once {
+                return deliver_queued_by_sync(cfg, store, &before).await;
+            }
             Ok(0)
         }
         Err(e) => {
@@ -469,6 +474,74 @@ async fn sync(g: &Global, account: Option<String>, once: bool) -> Result<i32> {
             Ok(2)
         }
     }
+}
+
+/// `sync --once` sends what its sync queued (auto-replies) before it exits,
+/// so a cron job sees them sent; a few passes, then it says what is left.
+async fn deliver_queued_by_sync(
+    cfg: Arc<Config>,
+    store: Arc<crate::store::Store>,
+    before: &std::collections::HashSet<u64>,
+) -> Result<i32> {
+    use crate::store::OutboxState;
+    const PASSES: u32 = 3;
+    let mine = |store: &crate::store::Store| -> Result<Vec<crate::store::OutboxEntry>> {
+        Ok(store
+            .outbox_entries()?
+            .into_iter()
+            .filter(|e| !before.contains(&e.id))
+            .collect())
+    };
+    if mine(&store)?.is_empty() {
+        return Ok(0);
+    }
+    for pass in 0..PASSES {
+        crate::outbox::drain_once(Arc::clone(&cfg), Arc::clone(&store), None).await?;
+        let open: Vec<_> = mine(&store)?
+            .into_iter()
+            .filter(|e| matches!(e.state, OutboxState::Queued | OutboxState::Retrying { .. }))
+            .collect();
+        if open.is_empty() || pass + 1 == PASSES {
+            break;
+        }
+        let wait = open
+            .iter()
+            .filter_map(|e| match e.state {
+                OutboxState::Retrying { at, .. } => Some(at - chrono::Utc::now().timestamp()),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(1)
+            .clamp(1, 30);
+        tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
+    }
+    store.flush()?;
+    let all = mine(&store)?;
+    let sent = all
+        .iter()
+        .filter(|e| matches!(e.state, OutboxState::Sent { .. }))
+        .count();
+    crate::console::out(&format!(
+        "sent {sent} of {} mail queued by the sync",
+        all.len()
+    ));
+    let left: Vec<_> = all
+        .iter()
+        .filter(|e| !matches!(e.state, OutboxState::Sent { .. }))
+        .collect();
+    for e in &left {
+        crate::console::err(&crate::mail::sanitize::sanitize_line(&format!(
+            "not sent yet: \"{}\" to {} ({}){}; `deskmail` or the next `deskmail sync --once` sends it",
+            e.subject,
+            e.recipients.join(", "),
+            e.state.name(),
+            e.last_error
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(if left.is_empty() { 0 } else { 1 })
 }
 
 async fn send(g: &Global, req: crate::outbox::send::SendRequest) -> Result<i32> {

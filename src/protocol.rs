@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::config::identities::ComposeSettings;
 use crate::mail::render::{RenderOptions, RenderedMail};
+pub use crate::store::ServerFolder;
 use crate::store::drafts::StoredDraft;
 use crate::store::notifications::Notification;
 use crate::store::{
@@ -153,6 +154,28 @@ pub enum Command {
         account: String,
         folder: String,
     },
+    /// Create a folder on the account's server (and in the desk).
+    CreateFolder {
+        account: String,
+        name: String,
+    },
+    /// Rename a folder on the server; its stored mail keeps its links.
+    RenameFolder {
+        account: String,
+        from: String,
+        to: String,
+    },
+    /// Delete a folder and the mail in it on the server.
+    DeleteFolder {
+        account: String,
+        name: String,
+    },
+    /// Whether new mail in a folder notifies the agent (unread alert).
+    SetFolderNotify {
+        account: String,
+        folder: String,
+        notify: bool,
+    },
     /// Change a case from the queue: its assignee (`Some("")` unassigns)
     /// and/or its status.
     UpdateCase {
@@ -226,6 +249,17 @@ pub enum Event {
     /// Where this screen's desk lives changed (a served desk): the status
     /// line's words, e.g. "attached to /run/deskmail/desk.sock as alice".
     Attached(String),
+    /// An account's folders were created, renamed, deleted or changed
+    /// settings: the folder pane asks again.
+    FoldersChanged {
+        account: String,
+    },
+    /// Something failed in one account (sync, folders): plain words, already
+    /// sanitised; a shared desk tells only the agents who see the account.
+    AccountError {
+        account: String,
+        message: String,
+    },
 }
 
 /// One step of an account check: what was tried and how it went.
@@ -525,6 +559,11 @@ pub trait DeskClient: Send + Sync {
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         Ok(None)
     }
+    /// Every folder the account's server listed at the last sync (cached in
+    /// the store), for moving mail to folders that are not synced.
+    fn server_folders(&self, _account: &str) -> DeskResult<Vec<ServerFolder>> {
+        Ok(Vec::new())
+    }
     /// Every case not in the trash, with the figures the queue shows.
     fn cases(&self) -> DeskResult<Vec<CaseRow>> {
         Err(DeskError(
@@ -542,6 +581,25 @@ pub trait DeskClient: Send + Sync {
             "The dashboard is not available on this desk.".into(),
         ))
     }
+    /// Every filter, global ones first, each marked when it matches mail
+    /// `mail`.
+    fn filters(&self, _mail: Option<u64>) -> DeskResult<Vec<FilterRow>> {
+        Err(DeskError("Filters are not available on this desk.".into()))
+    }
+}
+
+/// A filter as the filters screen lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterRow {
+    pub name: String,
+    /// The account it belongs to; `None`: every account.
+    pub account: Option<String>,
+    /// "skip", "move to Billing", "mark-read", "no-notify".
+    pub action: String,
+    /// What it looks at: "from *@news.example, subject re:^Weekly".
+    pub patterns: String,
+    /// Whether it matches the mail asked about.
+    pub matches: bool,
 }
 
 /// Where an attachment's bytes come from.
@@ -648,6 +706,9 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     fn saved_position(&self) -> DeskResult<Option<(String, String)>> {
         (**self).saved_position()
     }
+    fn server_folders(&self, account: &str) -> DeskResult<Vec<ServerFolder>> {
+        (**self).server_folders(account)
+    }
     fn cases(&self) -> DeskResult<Vec<CaseRow>> {
         (**self).cases()
     }
@@ -656,5 +717,8 @@ impl<T: DeskClient + ?Sized> DeskClient for Arc<T> {
     }
     fn dashboard(&self, q: &DashboardQuery) -> DeskResult<Dashboard> {
         (**self).dashboard(q)
+    }
+    fn filters(&self, mail: Option<u64>) -> DeskResult<Vec<FilterRow>> {
+        (**self).filters(mail)
     }
 }

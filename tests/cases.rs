@@ -1,6 +1,7 @@
-//! Email-to-case against the real mail stack: customers write to the group
-//! address through Postfix, `sync --once` imports, and the cases, their
-//! numbers, assignees and joins are read back from the store.
+//! Email-to-case, auto-replies and filters against the real mail stack:
+//! customers write to the group address through Postfix, `sync --once`
+//! imports, and cases, replies and filed mail are read back from the store,
+//! the customers' mailbox and the server.
 
 mod support;
 
@@ -17,7 +18,18 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use support::MailStack;
 
 fn config(stack: &MailStack, assignment: &str, carl_active: bool) -> Arc<Config> {
-    let text = format!(
+    let text = config_text(stack, assignment, carl_active, "");
+    Arc::new(Config::parse(&text, Path::new("config.toml")).expect("config parses"))
+}
+
+/// The desk's config; `cases_extra` adds lines to `[accounts.cases]`.
+fn config_text(
+    stack: &MailStack,
+    assignment: &str,
+    carl_active: bool,
+    cases_extra: &str,
+) -> String {
+    format!(
         r#"
 [agent]
 name = "Alice"
@@ -53,6 +65,7 @@ team = "support"
 assignment = "{assignment}"
 subject_tag = "[#{{number}}]"
 reopen = "reopen"
+{cases_extra}
 
 [accounts.smtp]
 host = "127.0.0.1"
@@ -64,8 +77,7 @@ password_command = "printf secret"
         submission = stack.submission_port,
         port = stack.imap_port,
         ca = stack.cert_pem.display()
-    );
-    Arc::new(Config::parse(&text, Path::new("config.toml")).expect("config parses"))
+    )
 }
 
 struct Desk {
@@ -90,25 +102,8 @@ impl Desk {
 
     /// A customer's mail to the group address, through Postfix.
     async fn write(&mut self, from: &str, subject: &str, msgid: &str, extra: &str) {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.stack.host.as_str())
-                .port(self.stack.smtp_port)
-                .tls(Tls::None)
-                .timeout(Some(Duration::from_secs(30)))
-                .build();
-        let raw = format!(
-            "From: {from}\r\nTo: support@desk.example\r\nSubject: {subject}\r\n\
-             Message-ID: <{msgid}>\r\nDate: Tue, 1 Dec 2026 10:00:{:02} +0000\r\n{extra}\
-             Content-Type: text/plain\r\n\r\nPlease help.\r\n",
-            self.sent % 60
-        );
-        let from: Address = from.parse().expect("from");
-        let to: Address = "support@desk.example".parse().expect("to");
-        let envelope = Envelope::new(Some(from), vec![to]).expect("envelope");
-        transport
-            .send_raw(&envelope, raw.as_bytes())
-            .await
-            .expect("SMTP");
+        let date = format!("Tue, 1 Dec 2026 10:00:{:02} +0000", self.sent % 60);
+        customer_writes(&self.stack, from, subject, msgid, extra, &date).await;
         self.sent += 1;
     }
 
@@ -161,6 +156,34 @@ impl Desk {
             c.field("assignee").unwrap_or_default().into(),
         )
     }
+}
+
+/// A customer's mail to the group address, submitted to Postfix.
+async fn customer_writes(
+    stack: &MailStack,
+    from: &str,
+    subject: &str,
+    msgid: &str,
+    extra: &str,
+    date: &str,
+) {
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(stack.host.as_str())
+        .port(stack.smtp_port)
+        .tls(Tls::None)
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    let raw = format!(
+        "From: {from}\r\nTo: support@desk.example\r\nSubject: {subject}\r\n\
+         Message-ID: <{msgid}>\r\nDate: {date}\r\n{extra}\
+         Content-Type: text/plain\r\n\r\nPlease help.\r\n"
+    );
+    let from: Address = from.parse().expect("from");
+    let to: Address = "support@desk.example".parse().expect("to");
+    let envelope = Envelope::new(Some(from), vec![to]).expect("envelope");
+    transport
+        .send_raw(&envelope, raw.as_bytes())
+        .await
+        .expect("SMTP");
 }
 
 fn pair(n: &str, a: &str) -> (String, String) {
@@ -387,6 +410,330 @@ async fn an_agent_s_reply_on_a_case_goes_out_from_the_group_with_its_tag() {
         number.parse().ok(),
         "{mid}"
     );
+}
+
+/// A desk run as its users run it: a config file, a data dir and
+/// `deskmail sync --once` as a process, templates under its config dir.
+struct CliDesk {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+impl CliDesk {
+    fn new(text: &str, templates: &[(&str, &str)]) -> CliDesk {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, text).expect("config");
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let tdir = dir.path().join("xdg/deskmail/templates");
+        std::fs::create_dir_all(&tdir).expect("templates dir");
+        for (name, body) in templates {
+            std::fs::write(tdir.join(name), body).expect("template");
+        }
+        CliDesk { dir, config }
+    }
+
+    /// `deskmail sync --once`; its stdout and stderr, asserted to succeed.
+    async fn sync_once(&self) -> String {
+        self.run(&["sync", "--once"]).await
+    }
+
+    /// `deskmail ARGS`; its stdout then stderr, asserted to succeed.
+    async fn run(&self, args: &[&str]) -> String {
+        let (dir, config) = (self.dir.path().to_path_buf(), self.config.clone());
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_deskmail"))
+                .arg("--config")
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(dir.join("data"))
+                .args(&args)
+                .env("HOME", &dir)
+                .env("XDG_CONFIG_HOME", dir.join("xdg"))
+                .env("XDG_STATE_HOME", dir.join("state"))
+                .env("NO_COLOR", "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("run deskmail")
+        })
+        .await
+        .expect("join");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "deskmail failed: {text}");
+        text
+    }
+}
+
+/// Wait until Postfix delivered `n` mails to `user`'s INBOX.
+async fn delivered(stack: &MailStack, user: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stack.message_count(user, "INBOX") < n {
+        assert!(Instant::now() < deadline, "{}", stack.log_tail(40));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Auto-replies that reached the customers' mailbox, by recipient, once
+/// Postfix has nothing left to deliver.
+async fn auto_replies_received(stack: &MailStack) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stack.postqueue().contains("empty") {
+        assert!(Instant::now() < deadline, "{}", stack.postqueue());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    inbox_files(stack, "customer")
+        .into_iter()
+        .filter(|r| header_of(r, "Auto-Submitted") == Some("auto-replied"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_customer_gets_one_auto_reply_with_the_case_number_and_machines_and_the_sixth_mail_none()
+ {
+    let stack = MailStack::start();
+    let text = config_text(
+        &stack,
+        "round-robin",
+        true,
+        "auto_reply_template = \"ack\"\nauto_reply_limit = \"5/2h\"",
+    );
+    let desk = CliDesk::new(
+        &text,
+        &[(
+            "ack",
+            "Hello {Person.emailAddress},\n\nyour request is case {Case.number}; \
+             an agent answers soon.\n\n{User.name}\n",
+        )],
+    );
+    let now = chrono::Utc::now().to_rfc2822();
+    let mut sent = 0;
+    for who in ["ann@example1.com", "bob@example2.com", "cat@example3.com"] {
+        customer_writes(&stack, who, "Printer jams", &format!("{who}.1"), "", &now).await;
+        sent += 1;
+    }
+    customer_writes(
+        &stack,
+        "monitor@example4.com",
+        "Disk almost full",
+        "auto1@example4.com",
+        "Auto-Submitted: auto-generated\r\n",
+        &now,
+    )
+    .await;
+    customer_writes(
+        &stack,
+        "news@example5.com",
+        "Weekly offers",
+        "bulk1@example5.com",
+        "Precedence: bulk\r\n",
+        &now,
+    )
+    .await;
+    sent += 2;
+    // Dan opens six cases inside the window: the sixth gets no auto-reply.
+    for i in 1..=6 {
+        customer_writes(
+            &stack,
+            "dan@example6.com",
+            &format!("Question {i}"),
+            &format!("dan{i}@example6.com"),
+            "",
+            &now,
+        )
+        .await;
+        sent += 1;
+    }
+    delivered(&stack, "support", sent).await;
+    let out = desk.sync_once().await;
+    assert!(out.contains("sent 8 of 8"), "{out}");
+
+    let replies = auto_replies_received(&stack).await;
+    let to = |who: &str| -> Vec<&String> {
+        replies
+            .iter()
+            .filter(|r| header_of(r, "To") == Some(who))
+            .collect()
+    };
+    let mut numbers = Vec::new();
+    for who in ["ann@example1.com", "bob@example2.com", "cat@example3.com"] {
+        let got = to(who);
+        assert_eq!(got.len(), 1, "{who}: {got:?}");
+        let raw = got[0];
+        let subject = header_of(raw, "Subject").unwrap_or_default();
+        let number = subject
+            .rsplit_once("[#")
+            .and_then(|(_, n)| n.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("no tag in {subject:?}"));
+        assert_eq!(subject, format!("Re: Printer jams [#{number}]"));
+        assert!(
+            raw.contains(&format!("your request is case {number};")),
+            "{raw}"
+        );
+        assert!(
+            header_of(raw, "From").is_some_and(|f| f.contains("support@desk.example")),
+            "{raw}"
+        );
+        assert_eq!(header_of(raw, "Reply-To"), Some("support@desk.example"));
+        assert_eq!(header_of(raw, "X-Auto-Response-Suppress"), Some("All"));
+        assert_eq!(
+            header_of(raw, "In-Reply-To"),
+            Some(format!("<{who}.1>").as_str())
+        );
+        numbers.push(number.to_string());
+    }
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 3, "one case each: {numbers:?}");
+    assert!(to("monitor@example4.com").is_empty(), "auto-generated mail");
+    assert!(to("news@example5.com").is_empty(), "bulk mail");
+    assert_eq!(
+        to("dan@example6.com").len(),
+        5,
+        "the sixth is over the limit"
+    );
+    // Filed in Sent like any mail the desk sends.
+    assert_eq!(stack.message_count("support", "Sent"), 8);
+
+    // A restart sends nothing twice, and the limit is remembered.
+    customer_writes(
+        &stack,
+        "dan@example6.com",
+        "Question 7",
+        "dan7@example6.com",
+        "",
+        &now,
+    )
+    .await;
+    delivered(&stack, "support", sent + 1).await;
+    let out = desk.sync_once().await;
+    assert!(!out.contains("sent "), "{out}");
+    assert_eq!(auto_replies_received(&stack).await.len(), 8);
+    assert_eq!(stack.message_count("support", "Sent"), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skip_filter_keeps_a_mail_out_and_a_move_filter_files_one_into_a_folder_it_creates() {
+    let stack = MailStack::start();
+    let mut text = config_text(&stack, "round-robin", true, "");
+    text.push_str(
+        r#"
+[[accounts.filters]]
+name = "billing"
+subject = "re:(?i)^invoice"
+action = "move"
+folder = "Billing"
+
+[[accounts.filters]]
+name = "monitoring"
+from = "*@monitor.example"
+action = "mark-read"
+
+[[filters]]
+name = "newsletters"
+from = "*@NEWS.example"
+action = "skip"
+"#,
+    );
+    let desk = CliDesk::new(&text, &[]);
+    let now = chrono::Utc::now().to_rfc2822();
+    customer_writes(
+        &stack,
+        "ann@example1.com",
+        "Printer jams",
+        "f1@example1.com",
+        "",
+        &now,
+    )
+    .await;
+    customer_writes(
+        &stack,
+        "Offers@News.Example",
+        "Weekly deals",
+        "f2@news.example",
+        "",
+        &now,
+    )
+    .await;
+    customer_writes(
+        &stack,
+        "bob@example2.com",
+        "Invoice 2211",
+        "f3@example2.com",
+        "",
+        &now,
+    )
+    .await;
+    customer_writes(
+        &stack,
+        "cron@monitor.example",
+        "Backup done",
+        "f4@monitor.example",
+        "",
+        &now,
+    )
+    .await;
+    delivered(&stack, "support", 4).await;
+    assert!(
+        !stack
+            .doveadm(&["mailbox", "list", "-u", "support"])
+            .lines()
+            .any(|l| l.trim() == "Billing"),
+        "the folder is not there before the sync"
+    );
+
+    desk.sync_once().await;
+
+    let stats: serde_json::Value =
+        serde_json::from_str(&desk.run(&["stats", "--json"]).await).expect("stats json");
+    let folder = |name: &str| {
+        stats["accounts"][0]["folders"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no folder {name} in {stats}"))
+    };
+    // The newsletter is not stored; the invoice is filed; the backup mail is read.
+    assert_eq!(stats["messages"], 3, "{stats}");
+    assert_eq!(folder("INBOX")["total"], 2, "{stats}");
+    assert_eq!(folder("INBOX")["unread"], 1, "{stats}");
+    assert_eq!(folder("Billing")["total"], 1, "{stats}");
+    // On the server: Billing was created and holds the invoice; the skipped
+    // mail stays in INBOX untouched, and the backup mail is \Seen there too.
+    assert_eq!(stack.message_count("support", "Billing"), 1);
+    assert_eq!(stack.message_count("support", "INBOX"), 3);
+    let seen = stack.doveadm(&["search", "-u", "support", "mailbox", "INBOX", "SEEN"]);
+    assert_eq!(seen.lines().count(), 1, "{seen}");
+
+    // The next sync fetches nothing again and files nothing twice.
+    let out = desk.sync_once().await;
+    assert!(out.contains(": 0 new mail"), "{out}");
+    assert_eq!(stack.message_count("support", "Billing"), 1);
+
+    // A skip filter added later sends the stored mail it matches to Trash,
+    // on the server too, at the next sync.
+    text.push_str("\n[[filters]]\nname = \"ann\"\nfrom = \"ann@*\"\naction = \"skip\"\n");
+    std::fs::write(&desk.config, &text).expect("config");
+    let out = desk.sync_once().await;
+    assert!(
+        out.contains("1 stored mail(s) match a new skip filter"),
+        "{out}"
+    );
+    assert_eq!(stack.message_count("support", "Trash"), 1);
+    assert_eq!(stack.message_count("support", "INBOX"), 2);
+    let stats: serde_json::Value =
+        serde_json::from_str(&desk.run(&["stats", "--json"]).await).expect("stats json");
+    let inbox = stats["accounts"][0]["folders"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "INBOX"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(inbox["total"], 1, "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

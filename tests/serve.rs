@@ -982,3 +982,291 @@ fn an_attached_tui_shows_reconnecting_and_reads_again_after_a_server_restart() {
     t.tmux(&["send-keys", "-t", "0", "q"]);
     assert!(server.stop().success());
 }
+
+// ---- what an attached agent of another team may see ----
+
+/// Frames to and from a served desk over a connection made as one Unix user.
+struct RawAgent {
+    s: UnixStream,
+    events: Vec<Event>,
+    next: u64,
+}
+
+fn id_of(user: &str, flag: &str) -> u32 {
+    let out = Proc::new("id").args([flag, user]).output().expect("id");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a numeric id")
+}
+
+impl RawAgent {
+    /// Connect as `user` (with `group` as its one supplementary group): a
+    /// forked child takes the user's ids and connects the socket both
+    /// share, so the server reads that user from SO_PEERCRED.
+    fn connect_as(user: &str, group: u32, socket: &Path) -> RawAgent {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let (uid, gid) = (id_of(user, "-u"), id_of(user, "-g"));
+        // SAFETY: plain system calls on values owned here.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "socket");
+        // SAFETY: sockaddr_un is plain old data.
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let path = socket.as_os_str().as_bytes();
+        assert!(path.len() < addr.sun_path.len(), "socket path too long");
+        for (d, b) in addr.sun_path.iter_mut().zip(path) {
+            *d = *b as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        let groups = [group as libc::gid_t];
+        // SAFETY: the child makes only system calls, then _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: as above; nothing here allocates or locks.
+            unsafe {
+                let ok = libc::setgroups(1, groups.as_ptr()) == 0
+                    && libc::setgid(gid) == 0
+                    && libc::setuid(uid) == 0
+                    && libc::connect(fd, (&raw const addr).cast(), len) == 0;
+                libc::_exit(if ok { 0 } else { 1 });
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "connecting as {user} failed"
+        );
+        // SAFETY: fd is a connected socket nobody else owns.
+        let mut s = unsafe { UnixStream::from_raw_fd(fd) };
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        wire::write_frame(&mut s, &wire::hello(wire::VERSION)).expect("hello");
+        let mut welcome = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while welcome.is_none() && Instant::now() < deadline {
+            if let Ok(Some(f)) = wire::read_frame(&mut s) {
+                welcome = Some(f);
+            }
+        }
+        let w = wire::read_welcome(&welcome.expect("welcome")).expect("welcomed");
+        assert!(w.agent.contains(user), "{}", w.agent);
+        RawAgent {
+            s,
+            events: Vec::new(),
+            next: 1,
+        }
+    }
+
+    fn send(&mut self, cmd: Command) {
+        let msg = wire::encode(&wire::ClientMsg::Command(cmd)).expect("encode");
+        wire::write_frame(&mut self.s, &msg).expect("write");
+    }
+
+    /// Read frames until `until` is met or `limit` passes; events are kept.
+    fn read(&mut self, limit: Duration, mut until: impl FnMut(&ServerMsg) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let Ok(Some(f)) = wire::read_frame(&mut self.s) else {
+                continue;
+            };
+            let msg: ServerMsg = wire::decode(&f).expect("decode");
+            let done = until(&msg);
+            if let ServerMsg::Event { event, .. } = msg {
+                self.events.push(event);
+            }
+            if done {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn ask<T: for<'de> serde::Deserialize<'de>>(
+        &mut self,
+        query: wire::Query,
+    ) -> Result<T, deskmail::protocol::DeskError> {
+        let id = self.next;
+        self.next += 1;
+        let msg = wire::encode(&wire::ClientMsg::Query { id, query }).expect("encode");
+        wire::write_frame(&mut self.s, &msg).expect("write");
+        let mut answer = None;
+        self.read(Duration::from_secs(30), |m| match m {
+            ServerMsg::Answer { id: got, result } if *got == id => {
+                answer = Some(result.clone());
+                true
+            }
+            _ => false,
+        });
+        answer
+            .expect("an answer")
+            .map(|bytes| wire::decode(&bytes).expect("decode answer"))
+    }
+
+    fn account_errors(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::AccountError { account, message } => Some(format!("{account}: {message}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn errors(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Error(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn another_teams_agent_gets_no_records_hits_or_sync_errors_of_the_account() {
+    use deskmail::protocol::{SearchAnswer, SearchQuery};
+    use deskmail::store::{Record, RecordKind};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: creating Unix users for this test needs root");
+        return;
+    }
+    let stack = support::MailStack::start_with(support::StackOptions::dovecot_only());
+    let pid = std::process::id() % 100_000;
+    let (alice, bob, group) = (
+        format!("dmra{pid}"),
+        format!("dmrb{pid}"),
+        format!("dmrg{pid}"),
+    );
+    let _accounts = Accounts::make(&group, &[(&alice, true), (&bob, true)]);
+    let h = Home::new();
+    std::fs::set_permissions(h.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::create_dir_all(h.path().join("run")).expect("run dir");
+    std::fs::set_permissions(h.path().join("run"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    // The demo's mail and records under a real config: "support" is the
+    // team's and syncs with a password the server refuses.
+    std::fs::remove_file(h.data().join("demo-desk")).expect("demo mark");
+    let cfg_dir = h.path().join("config/deskmail");
+    std::fs::create_dir_all(&cfg_dir).expect("config dir");
+    let config = format!(
+        "[agent]\nname = \"Owner\"\nemail = \"owner@desk.example\"\n\n\
+         [server]\ngroup = \"{group}\"\n\n\
+         [[agents]]\nname = \"Alice\"\nemail = \"alice@desk.example\"\nunix_user = \"{alice}\"\n\n\
+         [[agents]]\nname = \"Bob\"\nemail = \"bob@desk.example\"\nunix_user = \"{bob}\"\n\n\
+         [[teams]]\nname = \"desk\"\nagents = [\"alice@desk.example\"]\n\n\
+         [[accounts]]\nname = \"support\"\ngroup = true\nteam = \"desk\"\n\
+         email = \"support@desk.example\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+         user = \"support\"\npassword_command = \"printf wrong\"\nfolders = [\"INBOX\"]\n\n\
+         [[accounts]]\nname = \"alice\"\nemail = \"alice@desk.example\"\nhost = \"127.0.0.1\"\n\
+         port = 1\nuser = \"alice\"\nactive = false\n",
+        port = stack.imap_port
+    );
+    let file = cfg_dir.join("config.toml");
+    std::fs::write(&file, config).expect("config");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let server = h.serve();
+    let sock = h.socket();
+    let gid = std::fs::metadata(&sock).expect("socket").gid();
+    let mut a = RawAgent::connect_as(&alice, gid, &sock);
+    let mut b = RawAgent::connect_as(&bob, gid, &sock);
+
+    // Records: Alice sees the team's contacts; Bob only those linked to no
+    // mail of hers, and asking for one of hers by reference is refused.
+    let theirs: Vec<Record> = a
+        .ask(wire::Query::Records(RecordKind::Contact))
+        .expect("records");
+    let mine: Vec<Record> = b
+        .ask(wire::Query::Records(RecordKind::Contact))
+        .expect("records");
+    assert!(!theirs.is_empty());
+    assert!(
+        mine.len() < theirs.len(),
+        "{} of {}",
+        mine.len(),
+        theirs.len()
+    );
+    let hidden = theirs
+        .iter()
+        .find(|r| !mine.iter().any(|m| m.id == r.id))
+        .expect("a hidden contact");
+    let asked: Result<Option<Record>, _> = b.ask(wire::Query::Record(hidden.reference()));
+    let err = asked.expect_err("refused");
+    assert!(err.0.contains("not yours or your team's"), "{}", err.0);
+    let again: Option<Record> = a
+        .ask(wire::Query::Record(hidden.reference()))
+        .expect("alice");
+    assert!(again.is_some());
+
+    // Search over the socket: Alice finds the team's mail, Bob nothing of it.
+    let q = SearchQuery {
+        query: "invoice".into(),
+        limit: 50,
+    };
+    let mut found = SearchAnswer::default();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while found.hits.is_empty() && Instant::now() < deadline {
+        found = a.ask(wire::Query::Search(q.clone())).unwrap_or_default();
+        if found.hits.is_empty() {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    assert!(!found.hits.is_empty(), "the index never answered Alice");
+    let bobs: SearchAnswer = b.ask(wire::Query::Search(q)).expect("bob's search answers");
+    assert!(bobs.hits.is_empty(), "{:?}", bobs.hits.len());
+
+    // Bob's folder command on the team's account is refused.
+    b.send(Command::CreateFolder {
+        account: "support".into(),
+        name: "Bobs".into(),
+    });
+    assert!(b.read(Duration::from_secs(10), |m| matches!(
+        m,
+        ServerMsg::Event {
+            event: Event::Error(_),
+            ..
+        }
+    )));
+    let errors = b.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("Refused by the desk server") && e.contains("\"support\"")),
+        "{errors:?}"
+    );
+
+    // The refused login reaches Alice when she syncs, never Bob.
+    a.send(Command::SyncNow);
+    assert!(
+        a.read(Duration::from_secs(60), |m| matches!(
+            m,
+            ServerMsg::Event {
+                event: Event::AccountError { .. },
+                ..
+            }
+        )),
+        "Alice heard no sync error: {:?}",
+        a.events
+    );
+    let told = a.account_errors();
+    assert!(told.iter().any(|e| e.starts_with("support: ")), "{told:?}");
+    b.read(Duration::from_secs(3), |_| false);
+    assert!(b.account_errors().is_empty(), "{:?}", b.account_errors());
+    assert!(
+        b.events.iter().all(|e| !matches!(e, Event::Sync { .. })),
+        "{:?}",
+        b.events
+    );
+
+    drop((a, b));
+    assert!(server.stop().success());
+    let log = h.log();
+    assert!(log.contains(&format!("{bob} refused a query")), "{log}");
+    assert!(log.contains(&format!("{bob} refused a command")), "{log}");
+    assert!(log.contains("left out"), "{log}");
+}

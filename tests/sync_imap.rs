@@ -943,7 +943,7 @@ async fn desk_changes_reach_the_server_and_a_refusal_is_rolled_back() {
     assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
     let mut refused = false;
     while let Ok(e) = rx.try_recv() {
-        if let SyncUpdate::Error(text) = e {
+        if let SyncUpdate::Error(text) | SyncUpdate::AccountError { message: text, .. } = e {
             refused |= text.contains("refused") && text.contains("No Such Folder");
         }
     }
@@ -1173,7 +1173,7 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\n"
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
-            Ok(Some(Event::Error(e))) => panic!("{e}"),
+            Ok(Some(Event::Error(e) | Event::AccountError { message: e, .. })) => panic!("{e}"),
             Ok(Some(_)) => {}
             other => panic!("no second rendering: {other:?} after {shown:?}"),
         }

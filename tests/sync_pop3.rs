@@ -505,7 +505,7 @@ async fn renderings(
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
-            Ok(Some(Event::Error(e))) => panic!("{e}"),
+            Ok(Some(Event::Error(e) | Event::AccountError { message: e, .. })) => panic!("{e}"),
             Ok(Some(_)) => {}
             other => panic!(
                 "no rendering {}: {other:?} after {shown:?}",

@@ -973,3 +973,74 @@ fn the_folder_left_open_is_where_the_next_start_returns() {
     h.run(cmds);
     assert_eq!(next.list.folder, left);
 }
+
+// ---- desk folders on the demo desk ----
+
+impl Harness {
+    fn folder_names(&self) -> Vec<String> {
+        self.app
+            .folders
+            .iter()
+            .filter_map(|f| match f {
+                deskmail::tui::app::FolderRow::Folder { account, name, .. }
+                    if account == "support" =>
+                {
+                    Some(name.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn typed(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(&c.to_string());
+        }
+    }
+}
+
+#[test]
+fn a_folder_made_renamed_and_deleted_from_the_pane_and_the_delete_prompt_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.key("1 g g j");
+    h.key("a");
+    h.typed("Kunden");
+    h.key("<Enter>");
+    assert!(
+        h.folder_names().contains(&"Kunden".to_string()),
+        "{:?}",
+        h.folder_names()
+    );
+
+    // Two mails of INBOX go there with m and Tab-completion.
+    for _ in 0..2 {
+        h.key("2 m");
+        h.typed("Ku");
+        h.key("<Tab> <Enter>");
+    }
+    h.key("1 g g");
+    for _ in 0..10 {
+        let on = h.app.folders.get(h.app.folder_cursor);
+        if matches!(on, Some(deskmail::tui::app::FolderRow::Folder { name, .. }) if name == "Kunden")
+        {
+            break;
+        }
+        h.key("j");
+    }
+    h.key("R");
+    h.typed("Stammkunden");
+    h.key("<Enter>");
+    let names = h.folder_names();
+    assert!(
+        names.contains(&"Stammkunden".to_string()),
+        "{names:?} {:?}",
+        h.app.status.message
+    );
+    assert!(!names.contains(&"Kunden".to_string()), "{names:?}");
+
+    h.key("X");
+    insta::assert_snapshot!("overlay_delete_folder", h.overlay_screen());
+    h.typed("yes");
+    h.key("<Enter>");
+    assert!(!h.folder_names().contains(&"Stammkunden".to_string()));
+}

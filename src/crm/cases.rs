@@ -555,6 +555,13 @@ fn create_case(
     if let Some(a) = plan.links.iter().find(|x| x.0 == RecordKind::Account) {
         r.related.push(*a);
     }
+    if acc.config.auto_reply_template.is_some() {
+        // Owed with the case in this batch; decided and queued right after it.
+        plan.settings.push((
+            crate::crm::auto_reply::pending_setting(r.id),
+            mail.id.to_string(),
+        ));
+    }
     tracing::info!(number, assignee = ?assignee, account = %acc.account, "case created from mail");
     plan.links.push(r.reference());
     plan.records.push(r);

@@ -519,6 +519,47 @@ fn stats_give_the_median_first_response_and_the_unassigned_count() {
 }
 
 #[test]
+fn an_auto_reply_owed_when_the_process_stopped_is_queued_once_by_the_next_pass() {
+    let (_d, p) = desk("auto_reply_template = \"ack\"");
+    let tdir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(tdir.path().join("templates")).expect("dir");
+    std::fs::write(tdir.path().join("templates/ack"), "Case {Case.number}.\n").expect("ack");
+    let mut m = mail(1, "ann@cust.example", "Help", "");
+    let now = chrono::Utc::now().to_rfc2822();
+    m.raw = String::from_utf8_lossy(&m.raw)
+        .replace("Tue, 1 Dec 2026 10:01:00 +0000", &now)
+        .into_bytes();
+    // The batch stores the case and what it owes; the process stops before the pass.
+    let id = ingest(&p, m);
+    let case = cases_of(&p, id).remove(0);
+    assert!(p.store().outbox_entries().expect("outbox").is_empty());
+    let cfg = crate::config::Config::parse(
+        &CONFIG.replace("REOPEN", "auto_reply_template = \"ack\""),
+        std::path::Path::new("c.toml"),
+    )
+    .expect("config");
+    let replies =
+        crate::crm::auto_reply::AutoReplies::from_config(&cfg, tdir.path()).expect("configured");
+    let first = replies.run(p.store()).expect("pass");
+    let again = replies.run(p.store()).expect("pass again");
+    assert_eq!(first.queued.len(), 1, "{first:?}");
+    assert!(again.queued.is_empty(), "{again:?}");
+    let out = p.store().outbox_entries().expect("outbox");
+    assert_eq!(out.len(), 1);
+    let raw = String::from_utf8_lossy(&out[0].raw);
+    assert!(raw.starts_with("Auto-Submitted: auto-replied\r\n"), "{raw}");
+    let number = case.field("number").unwrap_or_default();
+    assert!(raw.contains(&format!("Case {number}.")), "{raw}");
+    assert!(crate::mail::thread::is_auto_reply_id(&out[0].message_id));
+    assert_eq!(
+        crate::crm::auto_reply::decision_of(p.store(), case.id)
+            .expect("setting")
+            .as_deref(),
+        Some(format!("queued {}", out[0].id).as_str())
+    );
+}
+
+#[test]
 fn the_case_records_when_the_customer_last_wrote_and_not_the_desks_replies() {
     let (_d, p) = desk("");
     let date = |id: u64| {
@@ -563,4 +604,66 @@ fn the_case_records_when_the_customer_last_wrote_and_not_the_desks_replies() {
     );
     assert!(date(late) < date(again));
     assert_eq!(recorded(case), Some(date(again).to_string()));
+}
+
+#[test]
+fn no_auto_reply_goes_to_agents_machines_or_past_the_senders_limit() {
+    let extra = "auto_reply_template = \"ack\"\nauto_reply_limit = \"1/1h\"";
+    let (_d, p) = desk(extra);
+    let tdir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(tdir.path().join("templates")).expect("dir");
+    std::fs::write(
+        tdir.path().join("templates/ack.txt"),
+        "Case {Case.number}.\n",
+    )
+    .expect("ack");
+    let cfg = crate::config::Config::parse(
+        &CONFIG.replace("REOPEN", extra),
+        std::path::Path::new("c.toml"),
+    )
+    .expect("config");
+    let p = p.with_auto_replies(crate::crm::auto_reply::AutoReplies::from_config(
+        &cfg,
+        tdir.path(),
+    ));
+    let now = chrono::Utc::now().to_rfc2822();
+    let dated = |uid: u32, from: &str| {
+        let mut m = mail(uid, from, &format!("Help {uid}"), "");
+        m.raw = String::from_utf8_lossy(&m.raw)
+            .replace(&format!("Tue, 1 Dec 2026 10:{uid:02}:00 +0000"), &now)
+            .into_bytes();
+        m
+    };
+    for (uid, from) in [
+        (1, "ann@cust.example"),
+        (2, "bea@desk.example"),
+        (3, "noreply@shop.example"),
+        (4, "MAILER-DAEMON@mx.example"),
+        (5, "ann@cust.example"),
+    ] {
+        ingest(&p, dated(uid, from));
+    }
+    let out = p.store().outbox_entries().expect("outbox");
+    let to: Vec<&Vec<String>> = out.iter().map(|e| &e.recipients).collect();
+    assert_eq!(to, [&vec!["ann@cust.example".to_string()]], "{out:?}");
+    // Ann's second case stays without one: the limit is one an hour.
+    let cases = p.store().records(RecordKind::Case).expect("cases");
+    assert_eq!(
+        cases.len(),
+        2,
+        "Ann's two mails are two cases; the others make none"
+    );
+    let said: Vec<String> = cases
+        .iter()
+        .filter_map(|c| {
+            crate::crm::auto_reply::decision_of(p.store(), c.id)
+                .ok()
+                .flatten()
+        })
+        .collect();
+    assert!(
+        said.iter()
+            .any(|d| d.contains("reached auto_reply_limit = \"1/1h\" (1 sent")),
+        "{said:?}"
+    );
 }

@@ -1,8 +1,11 @@
-//! CRM behaviour over the store: linking rules, system addresses, cases.
+//! CRM behaviour over the store: linking rules, system addresses, cases,
+//! auto-replies and filters.
 //! Owns decisions about records; never talks to the network.
 
+pub mod auto_reply;
 pub mod cases;
 pub mod create;
+pub mod filters;
 pub mod followers;
 pub mod history;
 pub mod import;

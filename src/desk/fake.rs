@@ -38,6 +38,8 @@ pub struct FakeDesk {
     pub position: Mutex<Option<(String, String)>>,
     /// Every command sent, in order.
     pub sent: Mutex<Vec<Command>>,
+    /// Folders the servers list beyond those with mails here, per account.
+    pub listed: BTreeMap<String, Vec<crate::protocol::ServerFolder>>,
     next_id: AtomicU64,
 }
 
@@ -92,6 +94,21 @@ impl DeskClient for FakeDesk {
         if let Ok(mut s) = self.sent.lock() {
             s.push(cmd);
         }
+    }
+
+    fn server_folders(&self, account: &str) -> DeskResult<Vec<crate::protocol::ServerFolder>> {
+        let mut all = self.listed.get(account).cloned().unwrap_or_default();
+        for ((a, folder), mails) in &self.mails {
+            if a == account && !all.iter().any(|f| f.name == *folder) {
+                all.push(crate::protocol::ServerFolder {
+                    name: folder.clone(),
+                    special_use: None,
+                    messages: Some(mails.len() as u64),
+                });
+            }
+        }
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
     }
 
     fn config(&self) -> &Config {

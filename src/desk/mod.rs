@@ -20,6 +20,7 @@ const GONE_FROM_POP3: &str = "\r\n[The POP3 server no longer has this mail (it w
 pub mod account_check;
 mod cases;
 pub mod fake;
+mod folders;
 pub mod local;
 mod queries;
 mod relay;
@@ -818,6 +819,20 @@ impl Desk {
                 account,
                 folder,
             } => self.move_mail(ids, account, folder, None),
+            Command::CreateFolder { account, name } => {
+                self.folder_command(account, crate::sync::imap::FolderOp::Create(name));
+            }
+            Command::RenameFolder { account, from, to } => {
+                self.folder_command(account, crate::sync::imap::FolderOp::Rename { from, to });
+            }
+            Command::DeleteFolder { account, name } => {
+                self.folder_command(account, crate::sync::imap::FolderOp::Delete(name));
+            }
+            Command::SetFolderNotify {
+                account,
+                folder,
+                notify,
+            } => self.set_folder_notify(&account, &folder, notify),
             Command::MoveTo {
                 id,
                 account,

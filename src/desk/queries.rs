@@ -106,7 +106,14 @@ impl DeskClient for Desk {
                 folders: stored
                     .iter()
                     .find(|(n, _)| *n == a.name)
-                    .map(|(_, f)| sort_folders(f.clone()))
+                    .map(|(_, f)| {
+                        let quiet = self.store.quiet_folders(&a.name).unwrap_or_default();
+                        let mut f = sort_folders(f.clone());
+                        for st in &mut f {
+                            st.skip_notification |= quiet.contains(&st.name);
+                        }
+                        f
+                    })
                     .unwrap_or_default(),
             })
             .collect())
@@ -312,6 +319,54 @@ impl DeskClient for Desk {
             .map_err(|e| failed("Could not write the desk to disk", e))
     }
 
+    fn filters(&self, mail: Option<u64>) -> DeskResult<Vec<crate::protocol::FilterRow>> {
+        use crate::crm::filters::{Filters, MailFacts};
+        let all = Filters::from_config(&self.config);
+        let m = match mail {
+            Some(id) => self
+                .store
+                .summary(id)
+                .map_err(|e| failed("Could not read the mail", e))?,
+            None => None,
+        };
+        let account = match &m {
+            Some(m) => self.account_of(m.id)?.unwrap_or_default(),
+            None => String::new(),
+        };
+        let mut body = || {
+            m.as_ref()
+                .and_then(|m| self.store.body(m.id).ok().flatten())
+                .and_then(|raw| {
+                    mail_parser::MessageParser::default()
+                        .parse(&raw)
+                        .and_then(|p| p.body_text(0).map(|t| t.into_owned()))
+                })
+                .unwrap_or_default()
+        };
+        let facts = m.as_ref().map(|m| MailFacts {
+            account: &account,
+            from: m.from.iter().map(|p| p.email.as_str()).collect(),
+            to: m
+                .to
+                .iter()
+                .chain(m.cc.iter())
+                .map(|p| p.email.as_str())
+                .collect(),
+            subject: &m.subject,
+        });
+        Ok(all
+            .filters
+            .iter()
+            .map(|f| crate::protocol::FilterRow {
+                name: f.config.name.clone(),
+                account: f.account.clone(),
+                action: f.action_text(),
+                patterns: f.patterns_text(),
+                matches: facts.as_ref().is_some_and(|x| f.matches(x, &mut body)),
+            })
+            .collect())
+    }
+
     fn cases(&self) -> DeskResult<Vec<crate::protocol::CaseRow>> {
         self.case_rows(&|_| true)
     }
@@ -336,5 +391,9 @@ impl DeskClient for Desk {
             v.split_once('\t')
                 .map(|(a, f)| (a.to_string(), f.to_string()))
         }))
+    }
+
+    fn server_folders(&self, account: &str) -> DeskResult<Vec<crate::protocol::ServerFolder>> {
+        Ok(self.known_folders(account))
     }
 }

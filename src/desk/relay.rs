@@ -45,7 +45,10 @@ impl Burst {
             SyncUpdate::State { account, state } => {
                 if let SyncState::Error(e) = &state {
                     // A passing error state must still reach the agent.
-                    self.said.push(Event::Error(format!("{account}: {e}")));
+                    self.said.push(Event::AccountError {
+                        account: account.clone(),
+                        message: format!("{account}: {e}"),
+                    });
                 }
                 self.states.insert(account, state);
             }
@@ -58,6 +61,9 @@ impl Burst {
                 count,
             } => *self.new_mail.entry((account, folder)).or_default() += count,
             SyncUpdate::Error(e) => self.said.push(Event::Error(e)),
+            SyncUpdate::AccountError { account, message } => {
+                self.said.push(Event::AccountError { account, message })
+            }
             SyncUpdate::Notice(n) => self.said.push(Event::Notice(n)),
         }
     }
@@ -209,7 +215,7 @@ mod tests {
         let events = b.events();
         assert!(matches!(
             events.as_slice(),
-            [Event::Sync { state: SyncState::Idle, .. }, Event::Error(e)] if e.contains("login refused")
+            [Event::Sync { state: SyncState::Idle, .. }, Event::AccountError { message: e, .. }] if e.contains("login refused")
         ));
     }
 

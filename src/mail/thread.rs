@@ -70,6 +70,18 @@ fn strip_prefix(s: &str) -> Option<&str> {
     None
 }
 
+/// What the unique part of an auto-reply's Message-ID starts with.
+pub const AUTO_REPLY_MARK: &str = "auto-";
+
+/// Whether a Message-ID is one of deskmail's auto-replies: they answer no
+/// one, so response times leave them out.
+pub fn is_auto_reply_id(id: &str) -> bool {
+    let id = normalize_id(id);
+    id.starts_with("case")
+        && id.contains(".deskmail@")
+        && id.contains(&format!(".{AUTO_REPLY_MARK}"))
+}
+
 /// Normalises a message id for matching: trims, drops whitespace and the
 /// surrounding angle brackets.
 pub fn normalize_id(id: &str) -> String {

@@ -790,6 +790,14 @@ impl OutboxHandle {
 /// How long the worker sleeps when nothing is due.
 const IDLE: Duration = Duration::from_secs(60);
 
+/// Mail queued outside the desk's commands (auto-replies after a sync).
+static QUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Wake the running worker for mail queued by a sync.
+pub fn nudge() {
+    QUEUED.notify_one();
+}
+
 /// Start the worker on the current tokio runtime.
 pub fn spawn(
     config: Arc<Config>,
@@ -824,6 +832,7 @@ pub fn spawn(
                     while rx.try_recv().is_ok() {}
                 }
                 _ = tokio::time::sleep(wait) => {}
+                _ = QUEUED.notified() => {}
             }
         }
     });

@@ -5,7 +5,7 @@
 use crate::config::{AgentConfig, Config};
 use crate::protocol::{Command, Event};
 use crate::serve::wire::Query;
-use crate::store::Store;
+use crate::store::{Record, RecordRef, Store};
 use std::collections::BTreeSet;
 
 /// An attached agent.
@@ -131,6 +131,56 @@ impl Agent {
         Ok(())
     }
 
+    /// Whether the agent may see record `r`: a record linked to mail, all
+    /// of it in accounts the agent does not see, is another team's. Records
+    /// linked to no stored mail are everyone's.
+    pub fn sees_record(&self, store: &Store, r: RecordRef) -> Result<bool, String> {
+        if self.accounts.is_none() {
+            return Ok(true);
+        }
+        let mut placed = false;
+        for id in store.messages_of(r).map_err(|e| e.to_string())? {
+            for loc in store.locations(id).map_err(|e| e.to_string())? {
+                if self.sees_account(&loc.account) {
+                    return Ok(true);
+                }
+                placed = true;
+            }
+        }
+        Ok(!placed)
+    }
+
+    fn check_record(&self, store: &Store, r: RecordRef) -> Result<(), String> {
+        if self.sees_record(store, r)? {
+            return Ok(());
+        }
+        Err(format!(
+            "{} {} is linked only to mail of accounts that are not yours or your team's",
+            r.0.name(),
+            r.1
+        ))
+    }
+
+    /// The records of `list` this agent may see; the rest are logged.
+    pub fn visible_records(&self, store: &Store, list: Vec<Record>, what: &str) -> Vec<Record> {
+        if self.accounts.is_none() {
+            return list;
+        }
+        let before = list.len();
+        let kept: Vec<Record> = list
+            .into_iter()
+            .filter(|r| self.sees_record(store, r.reference()).unwrap_or(false))
+            .collect();
+        if kept.len() < before {
+            tracing::info!(
+                "serve: {} asked for {what}; {} record(s) of other teams' accounts left out",
+                self.login,
+                before - kept.len()
+            );
+        }
+        kept
+    }
+
     /// Refused when case `id` belongs to an account this agent does not see.
     fn check_case(&self, store: &Store, id: u64) -> Result<(), String> {
         let Some(r) = store
@@ -165,12 +215,26 @@ impl Agent {
                 self.check_mails(store, ids)
             }
             Command::Render { id, .. }
-            | Command::Link { id, .. }
             | Command::Unlink { id, .. }
             | Command::CreateFromMail { id, .. } => self.check_mails(store, &[*id]),
-            Command::Relink { ids }
-            | Command::LinkMany { ids, .. }
-            | Command::CreateCaseFromMails { ids } => self.check_mails(store, ids),
+            Command::Link { id, record } => {
+                self.check_mails(store, &[*id])?;
+                self.check_record(store, *record)
+            }
+            Command::LinkMany { ids, record } => {
+                self.check_mails(store, ids)?;
+                self.check_record(store, *record)
+            }
+            Command::Relink { ids } | Command::CreateCaseFromMails { ids } => {
+                self.check_mails(store, ids)
+            }
+            Command::ToggleFollow { record }
+            | Command::DeleteRecord { record }
+            | Command::RestoreRecord { record } => self.check_record(store, *record),
+            // A new record (id 0) is nobody's yet.
+            Command::SaveRecord { record } if record.id != 0 => {
+                self.check_record(store, record.reference())
+            }
             Command::Send(out) => {
                 self.check_account(&out.account)?;
                 if let Some(c) = out.case {
@@ -178,6 +242,10 @@ impl Agent {
                 }
                 self.check_mails(store, &out.in_reply_to.into_iter().collect::<Vec<_>>())
             }
+            Command::CreateFolder { account, .. }
+            | Command::RenameFolder { account, .. }
+            | Command::DeleteFolder { account, .. }
+            | Command::SetFolderNotify { account, .. } => self.check_account(account),
             Command::DeleteDraft { id } => self.check_draft(store, *id),
             Command::UpdateCase { case, .. } => self.check_case(store, *case),
             Command::SaveDraft(d) if d.id != 0 => self.check_draft(store, d.id),
@@ -196,7 +264,9 @@ impl Agent {
     pub fn check_query(&self, store: &Store, q: &Query) -> Result<(), String> {
         match q {
             Query::Page(p) => self.check_account(&p.account),
-            Query::SpecialFolder { account, .. } => self.check_account(account),
+            Query::SpecialFolder { account, .. } | Query::ServerFolders(account) => {
+                self.check_account(account)
+            }
             Query::Summary(id)
             | Query::AccountOf(id)
             | Query::RawSource(id)
@@ -208,6 +278,8 @@ impl Agent {
                 parent: Some(id), ..
             } => self.check_mails(store, &[*id]),
             Query::SendMail(s) => self.check_account(&s.account),
+            Query::Record(r) | Query::ChildrenOf(r) => self.check_record(store, *r),
+            Query::History(r) => self.check_record(store, r.reference()),
             Query::CaseMails(id) => self.check_case(store, *id),
             // Cases and Dashboard are answered with the agent's cases only.
             _ => Ok(()),
@@ -237,7 +309,9 @@ impl Agent {
         match e {
             Event::FolderChanged { account, .. }
             | Event::NewMail { account, .. }
-            | Event::Sync { account, .. } => self.sees_account(account),
+            | Event::Sync { account, .. }
+            | Event::FoldersChanged { account }
+            | Event::AccountError { account, .. } => self.sees_account(account),
             _ => true,
         }
     }
@@ -393,5 +467,67 @@ password = "secret"
             collapsed: false,
         });
         assert!(bob.check_query(&store, &q).is_ok());
+    }
+
+    #[test]
+    fn a_record_linked_only_to_another_teams_mail_is_refused_and_left_out_of_lists() {
+        let c = cfg();
+        let bob = Agent {
+            config: c.agents[1].clone(),
+            login: "bob".into(),
+            accounts: Some(visible_accounts(&c, &c.agents[1])),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        let mail = |account: &str, mid: &str| crate::store::NewMail {
+            account: account.into(),
+            folder: "INBOX".into(),
+            uidvalidity: 1,
+            uid: 1,
+            flags: 0,
+            summary: crate::store::MessageSummary {
+                message_id: mid.into(),
+                subject: "Invoice".into(),
+                date: 1_700_000_000,
+                ..Default::default()
+            },
+            raw: None,
+        };
+        let billing = store
+            .ingest(vec![mail("billing", "<1@x>")], None)
+            .expect("ingest")
+            .created[0];
+        let info = store
+            .ingest(vec![mail("info", "<2@x>")], None)
+            .expect("ingest")
+            .created[0];
+        let put = |name: &str| {
+            store
+                .put_record(Record::new(crate::store::RecordKind::Contact, name))
+                .expect("record")
+        };
+        let (theirs, shared, unlinked) = (put("Billing only"), put("Both"), put("Nobody"));
+        store.link(billing, theirs.reference()).expect("link");
+        store.link(billing, shared.reference()).expect("link");
+        store.link(info, shared.reference()).expect("link");
+
+        let err = bob
+            .check_query(&store, &Query::Record(theirs.reference()))
+            .expect_err("refused");
+        assert!(err.contains("not yours or your team's"), "{err}");
+        let follow = Command::ToggleFollow {
+            record: theirs.reference(),
+        };
+        assert!(bob.check_command(&store, &follow).is_err());
+        assert!(
+            bob.check_query(&store, &Query::Record(shared.reference()))
+                .is_ok()
+        );
+        let seen: Vec<String> = bob
+            .visible_records(&store, vec![theirs, shared, unlinked], "records")
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(seen, ["Both", "Nobody"]);
     }
 }

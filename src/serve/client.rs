@@ -496,6 +496,9 @@ impl DeskClient for RemoteDesk {
     fn outbox_entries(&self) -> DeskResult<Vec<OutboxEntry>> {
         self.ask(Query::OutboxEntries)
     }
+    fn filters(&self, mail: Option<u64>) -> DeskResult<Vec<crate::protocol::FilterRow>> {
+        self.ask(Query::Filters(mail))
+    }
     fn drafts(&self) -> DeskResult<Vec<StoredDraft>> {
         self.ask(Query::Drafts)
     }
@@ -535,6 +538,15 @@ impl DeskClient for RemoteDesk {
     }
     fn flush(&self) -> DeskResult<()> {
         self.ask(Query::Flush)
+    }
+    fn search(
+        &self,
+        q: &crate::protocol::SearchQuery,
+    ) -> DeskResult<crate::protocol::SearchAnswer> {
+        self.ask(Query::Search(q.clone()))
+    }
+    fn server_folders(&self, account: &str) -> DeskResult<Vec<crate::protocol::ServerFolder>> {
+        self.ask(Query::ServerFolders(account.to_string()))
     }
     fn cases(&self) -> DeskResult<Vec<crate::protocol::CaseRow>> {
         self.ask(Query::Cases)

@@ -216,6 +216,7 @@ impl Server {
             match e {
                 Event::Rendered { .. }
                 | Event::Error(_)
+                | Event::AccountError { .. }
                 | Event::Notice(_)
                 | Event::Attached(_) => {
                     let alive = self
@@ -404,12 +405,32 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
         Query::QuoteLines(id) => enc(view.quote_lines(id)),
         Query::SpecialFolder { account, use_ } => enc(view.special_folder(&account, &use_)),
         Query::LinksOf(id) => enc(view.links_of(id)),
-        Query::Records(k) => enc(view.records(k)),
+        Query::Records(k) => enc(view
+            .records(k)
+            .map(|v| agent.visible_records(view.store(), v, "records"))),
         Query::Record(r) => enc(view.record(r)),
-        Query::ChildrenOf(r) => enc(view.children_of(r)),
-        Query::History(r) => enc(view.history(&r)),
+        Query::ChildrenOf(r) => enc(view
+            .children_of(r)
+            .map(|v| agent.visible_records(view.store(), v, "related records"))),
+        // Mail of other teams' accounts stays out of a shared record's History.
+        Query::History(r) => enc(view.history(&r).map(|mut items| {
+            if agent.accounts.is_some() {
+                items.retain(|i| {
+                    view.store().locations(i.message.id).is_ok_and(|locs| {
+                        locs.is_empty() || locs.iter().any(|l| agent.sees_account(&l.account))
+                    })
+                });
+            }
+            items
+        })),
         Query::Notifications => enc(view.notifications()),
-        Query::DeletedRecords => enc(view.deleted_records()),
+        Query::DeletedRecords => enc(view
+            .deleted_records()
+            .map(|v| agent.visible_records(view.store(), v, "deleted records"))),
+        Query::Filters(mail) => enc(view.filters(mail).map(|mut v| {
+            v.retain(|f| f.account.as_deref().is_none_or(|a| agent.sees_account(a)));
+            v
+        })),
         Query::OutboxEntries => enc(view.outbox_entries().map(|mut v| {
             v.retain(|e| agent.sees_account(&e.account));
             v
@@ -436,6 +457,8 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
             return (enc(import_contacts(view, &name, &data)), true);
         }
         Query::SendMail(_) => Err(DeskError("sent on the async path".into())),
+        Query::ServerFolders(account) => enc(view.server_folders(&account)),
+        Query::Search(q) => enc(search_for(view, agent, &q)),
         Query::Cases => enc(view.case_rows(&|a| agent.sees_account(a))),
         Query::CaseMails(id) => enc(view.case_mail_hits(id).map(|mut v| {
             v.retain(|h| agent.sees_account(&h.account));
@@ -444,6 +467,35 @@ fn answer_now(view: &Desk, agent: &Agent, q: Query) -> (Result<Vec<u8>, DeskErro
         Query::Dashboard(q) => enc(view.dashboard_for(&q, &|a| agent.sees_account(a))),
     };
     (r, false)
+}
+
+/// A search as one agent may see it: hits in other accounts are dropped,
+/// asking for more so the page still fills.
+fn search_for(
+    view: &Desk,
+    agent: &Agent,
+    q: &crate::protocol::SearchQuery,
+) -> Result<crate::protocol::SearchAnswer, DeskError> {
+    if agent.accounts.is_none() {
+        return view.search(q);
+    }
+    let wide = crate::protocol::SearchQuery {
+        query: q.query.clone(),
+        limit: q.limit.max(1).saturating_mul(4),
+    };
+    let mut answer = view.search(&wide)?;
+    let before = answer.hits.len();
+    answer.hits.retain(|h| agent.sees_account(&h.account));
+    let hidden = before - answer.hits.len();
+    if hidden > 0 {
+        tracing::info!(
+            "serve: {} searched; {hidden} hit(s) in other teams' accounts left out",
+            agent.login
+        );
+    }
+    answer.more |= answer.hits.len() > q.limit;
+    answer.hits.truncate(q.limit.max(1));
+    Ok(answer)
 }
 
 /// `deskmail import contacts` through the server; the name picks the format.

@@ -3,13 +3,13 @@
 //! The handshake bytes are fixed so any two versions can refuse each other clearly.
 
 use crate::config::Config;
-use crate::protocol::{Command, DeskError, Event, PageQuery};
+use crate::protocol::{Command, DeskError, Event, PageQuery, SearchQuery};
 use crate::store::{Record, RecordKind, RecordRef};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
 /// Bumped whenever a message below changes shape.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The client's first frame: these bytes, then [`VERSION`] big-endian.
 pub const MAGIC: &[u8; 8] = b"DESKMAIL";
 /// A frame longer than this closes the connection (a rendered mail is the
@@ -91,6 +91,12 @@ pub enum Query {
     },
     /// `deskmail send`: the request with the body and attachments read.
     SendMail(Box<CliSend>),
+    /// Every folder the account's server lists.
+    ServerFolders(String),
+    /// A full-text search; hits are filtered to the agent's accounts.
+    Search(SearchQuery),
+    /// The filters, marked when they match this mail.
+    Filters(Option<u64>),
     /// The case queue, only cases of the agent's accounts.
     Cases,
     CaseMails(u64),

@@ -117,6 +117,22 @@ impl Store {
         })?))
     }
 
+    /// Remember a server mail a filter kept out: its UID is known, so it is
+    /// not fetched again, and points at no mail (id 0).
+    pub fn mark_filtered(
+        &self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<()> {
+        self.tree.insert(
+            keys::uid_map(account, folder, uidvalidity, uid),
+            &[0u8; 16][..],
+        )?;
+        Ok(())
+    }
+
     /// The queued changes of an account, oldest first.
     pub fn pending_changes(&self, account: &str) -> Result<Vec<PendingChange>> {
         let mut out = Vec::new();

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod changes;
 pub mod disk;
 pub mod drafts;
+mod folder_list;
 mod folder_names;
 pub mod keys;
 pub mod messages;
@@ -26,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use batch::{BatchLinker, BatchView, IngestExtras, IngestSide, LinkPlan};
+pub use folder_list::ServerFolder;
 pub use messages::*;
 pub use outbox::*;
 pub use records::*;
@@ -615,7 +617,9 @@ impl Store {
             if let Some(m) = self.summary(id)? {
                 if m.status == MailStatus::Archived {
                     first_in = Some(first_in.map_or(m.date, |d| d.min(m.date)));
-                } else if m.status == MailStatus::Sent {
+                } else if m.status == MailStatus::Sent
+                    && !crate::mail::thread::is_auto_reply_id(&m.message_id)
+                {
                     outs.push(m.date);
                 }
             }

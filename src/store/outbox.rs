@@ -220,6 +220,57 @@ impl Store {
         Ok(out)
     }
 
+    /// Settings whose names start with `prefix`, in name order.
+    pub fn settings_under(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let mut k = vec![keys::SETTING];
+        k.extend_from_slice(prefix.as_bytes());
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(k) {
+            let (k, v) = item?;
+            out.push((
+                String::from_utf8_lossy(&k[1..]).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Queue `entry` (if any), set and remove settings in one atomic write,
+    /// flushed: a decision recorded with the mail it sends is never taken twice.
+    pub fn enqueue_with_settings(
+        &self,
+        entry: Option<OutboxEntry>,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<Option<OutboxEntry>> {
+        let _g = self.lock();
+        let setting = |name: &str| {
+            let mut k = vec![keys::SETTING];
+            k.extend_from_slice(name.as_bytes());
+            k
+        };
+        let mut batch = sled::Batch::default();
+        let entry = match entry {
+            Some(mut e) => {
+                if e.id == 0 {
+                    e.id = self.next_id()?;
+                }
+                batch.insert(keys::with_id(keys::OUTBOX, e.id), encode(&e)?);
+                Some(e)
+            }
+            None => None,
+        };
+        for name in remove {
+            batch.remove(setting(name));
+        }
+        for (name, value) in set {
+            batch.insert(setting(name), value.as_bytes());
+        }
+        self.tree.apply_batch(batch)?;
+        self.flush()?;
+        Ok(entry)
+    }
+
     pub fn outbox_entries(&self) -> Result<Vec<OutboxEntry>> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix([keys::OUTBOX]) {

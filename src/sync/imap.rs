@@ -214,6 +214,12 @@ pub fn plan_folders(
     } else {
         acc.folders.names().to_vec()
     };
+    // Where move filters file mail is synced too.
+    for t in filter_targets(acc) {
+        if !names.contains(&t) {
+            names.push(t);
+        }
+    }
     names.dedup();
     let plans = names
         .into_iter()
@@ -240,6 +246,56 @@ pub fn plan_folders(
         })
         .collect();
     (plans, warning)
+}
+
+/// The folders the account's move filters file mail into.
+fn filter_targets(acc: &AccountConfig) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &acc.filters {
+        if f.action == crate::config::cases::FilterAction::Move
+            && let Some(t) = f.folder.as_deref().map(str::trim).filter(|t| !t.is_empty())
+            && !out.iter().any(|o| o == t)
+        {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+/// Create the move filters' folders the server does not have yet.
+async fn create_filter_folders(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    list: &mut Vec<(String, Option<String>)>,
+) {
+    let c = connect::ctx(&ctx.acc);
+    for t in filter_targets(&ctx.acc) {
+        if list.iter().any(|(n, _)| *n == t) {
+            continue;
+        }
+        match bounded(
+            &c,
+            Stage::Select,
+            READ_TIMEOUT,
+            session.create(mutf7::encode(&t)),
+        )
+        .await
+        {
+            Ok(()) => {
+                tracing::info!(account = %ctx.acc.name, folder = %t, "folder created for a move filter");
+                list.push((t, None));
+            }
+            Err(e) => {
+                let msg = format!(
+                    "account \"{}\": the folder \"{}\" of a move filter could not be created: {e}; create it on the server or change the filter's folder",
+                    crate::mail::sanitize::sanitize_line(&ctx.acc.name),
+                    crate::mail::sanitize::sanitize_line(&t)
+                );
+                tracing::warn!("{msg}");
+                ctx.report.event(SyncUpdate::Error(msg));
+            }
+        }
+    }
 }
 
 /// `fetch_since = "2026-01-31"` as an IMAP SEARCH date.
@@ -753,7 +809,8 @@ async fn finish_folder(
     done.uidnext = uidnext;
     done.highestmodseq = modseq;
     ctx.store.ingest(Vec::new(), Some((acc, done)))?;
-    if outcome.new_messages > 0 && !first_sync && !plan.skip_notification {
+    let quiet = plan.skip_notification || ctx.store.is_quiet(acc, &plan.desk);
+    if outcome.new_messages > 0 && !first_sync && !quiet {
         ctx.report.event(SyncUpdate::NewMail {
             account: acc.to_string(),
             folder: plan.desk.clone(),
@@ -1146,7 +1203,8 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         .await
         .is_ok();
     }
-    let (list, subscribed) = list_for_plan(&c, &mut session, &ctx.acc).await?;
+    let (mut list, subscribed) = list_for_plan(&c, &mut session, &ctx.acc).await?;
+    create_filter_folders(ctx, &mut session, &mut list).await;
     let (plans, warning) = plan_folders(&ctx.acc, &list, &subscribed);
     if let Some(w) = warning {
         tracing::warn!(account = %ctx.acc.name, "{w}");
@@ -1172,6 +1230,10 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     }
     let trash = crate::mail::folders::find(&list, crate::mail::folders::SpecialFolder::Trash)
         .unwrap_or_else(|| "Trash".to_string());
+    // Every folder, for moving mail to ones that are not synced.
+    let synced: Vec<String> = plans.iter().map(|p| p.server.clone()).collect();
+    let listed = count_folders(&c, &mut session, list, &synced).await?;
+    ctx.store.put_server_folders(&ctx.acc.name, &listed)?;
     push_changes(ctx, &mut session, &caps, &trash).await?;
     // INBOX last, so it stays selected for IDLE.
     let mut plans = plans;
@@ -1181,6 +1243,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         let o = sync_folder(ctx, &mut session, &caps, plan).await?;
         new += o.new_messages;
     }
+    file_filtered(ctx, &mut session, &caps, &trash, &plans).await?;
     ctx.report.idle();
     Ok(Live {
         session,
@@ -1189,6 +1252,35 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         trash,
         new,
     })
+}
+
+/// Push what the filters of this sync queued (moves, \Seen) and sync the
+/// folders mail was filed into, so one sync files it; INBOX stays selected.
+async fn file_filtered(
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    caps: &Caps,
+    trash: &str,
+    plans: &[FolderPlan],
+) -> Result<(), SyncError> {
+    let targets = filter_targets(&ctx.acc);
+    if ctx.acc.filters.is_empty() || ctx.store.pending_changes(&ctx.acc.name)?.is_empty() {
+        return Ok(());
+    }
+    push_changes(ctx, session, caps, trash).await?;
+    let mut again: Vec<&FolderPlan> = plans
+        .iter()
+        .filter(|p| targets.contains(&p.server) || targets.contains(&p.desk))
+        .collect();
+    again.extend(
+        plans
+            .iter()
+            .filter(|p| p.server.eq_ignore_ascii_case("INBOX")),
+    );
+    for plan in again {
+        sync_folder(ctx, session, caps, plan).await?;
+    }
+    Ok(())
 }
 
 /// Why an idle wait ended.
@@ -1302,6 +1394,7 @@ pub async fn run_session(
                 if let Some(p) = plans.get(inbox) {
                     *new_total += sync_folder(ctx, &mut session, &caps, p).await?.new_messages;
                 }
+                file_filtered(ctx, &mut session, &caps, &trash, &plans).await?;
             }
             Wake::Timer if manual => {
                 // Only keeps the connection alive until the agent asks.
@@ -1419,4 +1512,125 @@ mod tests {
     fn since_is_an_imap_date() {
         assert_eq!(imap_date("2026-01-31").as_deref(), Some("31-Jan-2026"));
     }
+}
+
+/// A change to an account's folders, asked for from the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderOp {
+    Create(String),
+    Rename { from: String, to: String },
+    Delete(String),
+}
+
+impl FolderOp {
+    fn doing(&self) -> String {
+        let q = |s: &str| crate::mail::sanitize::sanitize_line(s);
+        match self {
+            FolderOp::Create(n) => format!("creating folder \"{}\"", q(n)),
+            FolderOp::Rename { from, to } => {
+                format!("renaming folder \"{}\" to \"{}\"", q(from), q(to))
+            }
+            FolderOp::Delete(n) => format!("deleting folder \"{}\"", q(n)),
+        }
+    }
+}
+
+/// Why a folder change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderOpError {
+    /// The server said NO or BAD; its words, sanitised.
+    #[error("the server refused {doing}: \"{server}\"")]
+    Refused { doing: String, server: String },
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+/// Most folders whose mails are counted (STATUS) per listing: the rest stay
+/// uncounted so an account with thousands of folders still starts quickly.
+const STATUS_MAX: usize = 50;
+
+/// The server's whole listing with the special uses and, for folders that
+/// are not synced (their count is in the store), the number of mails.
+pub async fn list_server_folders(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    synced: &[String],
+) -> Result<Vec<crate::store::ServerFolder>, SyncError> {
+    let list = list_folders(c, session).await?;
+    count_folders(c, session, list, synced).await
+}
+
+/// The listing as the store keeps it, with unsynced folders counted.
+async fn count_folders(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    list: Vec<(String, Option<String>)>,
+    synced: &[String],
+) -> Result<Vec<crate::store::ServerFolder>, SyncError> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut counted = 0;
+    for (name, special_use) in list {
+        let mut messages = None;
+        if !synced.contains(&name) && counted < STATUS_MAX {
+            counted += 1;
+            let status = bounded(
+                c,
+                Stage::List,
+                READ_TIMEOUT,
+                session.status(mutf7::encode(&name), "(MESSAGES)"),
+            )
+            .await;
+            // A folder that cannot be counted is still listed.
+            messages = status.ok().map(|mb| u64::from(mb.exists));
+        }
+        out.push(crate::store::ServerFolder {
+            name: desk_name(&name),
+            special_use,
+            messages,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Create, rename or delete a folder on the account's server over a
+/// connection of its own; answers the server's listing afterwards.
+pub async fn folder_op(
+    acc: &AccountConfig,
+    op: &FolderOp,
+) -> Result<Vec<crate::store::ServerFolder>, FolderOpError> {
+    let c = connect::ctx(acc);
+    let connect::Connected { mut session, .. } = connect::connect(acc).await?;
+    let fut = async {
+        match op {
+            FolderOp::Create(n) => session.create(mutf7::encode(n)).await,
+            FolderOp::Rename { from, to } => {
+                session.rename(mutf7::encode(from), mutf7::encode(to)).await
+            }
+            FolderOp::Delete(n) => session.delete(mutf7::encode(n)).await,
+        }
+    };
+    let done = tokio::time::timeout(READ_TIMEOUT, fut).await;
+    let result = match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(async_imap::error::Error::No(t) | async_imap::error::Error::Bad(t))) => {
+            Err(FolderOpError::Refused {
+                doing: op.doing(),
+                server: crate::mail::sanitize::sanitize_line(t.trim()),
+            })
+        }
+        Ok(Err(e)) => Err(c.imap(Stage::Store, e).into()),
+        Err(_) => Err(c.timeout(Stage::Store).into()),
+    };
+    let listed = match result {
+        Ok(()) => {
+            let synced: Vec<String> = acc.folders.clone();
+            list_server_folders(&c, &mut session, &synced)
+                .await
+                .map_err(FolderOpError::from)
+        }
+        Err(e) => Err(e),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+    listed
 }

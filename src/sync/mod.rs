@@ -68,11 +68,47 @@ fn account_ctx(
 ) -> AccountCtx {
     let own = Arc::new(config.own_addresses());
     let rules = Arc::new(LinkRules::from_config(config));
-    let pipeline = pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own))
+    // The account's filters as sync sees them: the global ones, then its own.
+    let mut acc = acc.clone();
+    acc.filters = config
+        .filters
+        .iter()
+        .chain(acc.filters.iter())
+        .cloned()
+        .collect();
+    let filters = crate::crm::filters::Filters::from_config(config);
+    // A skip filter added since the last sync sends stored mail it matches to
+    // Trash; the session pushes the moves.
+    match crate::crm::filters::trash_newly_skipped(store, &filters, &acc.name) {
+        Ok(0) => {}
+        Ok(n) => report.event(SyncUpdate::Notice(format!(
+            "account \"{}\": {n} stored mail(s) match a new skip filter and go to Trash",
+            crate::mail::sanitize::sanitize_line(&acc.name)
+        ))),
+        Err(e) => {
+            tracing::warn!(account = %acc.name, "checking stored mail against the skip filters failed: {e}")
+        }
+    }
+    let mut pipeline =
+        pipeline::Pipeline::new(Arc::clone(store), Arc::clone(&rules), Arc::clone(&own));
+    if let Some(stage) = pipeline::FilterStage::new(filters, &acc.name) {
+        pipeline = pipeline.with_stage(Arc::new(stage));
+    }
+    let pipeline = pipeline
         .with_size_limit(acc.max_message_bytes(), acc.max_message_mb)
-        .with_cases(crate::crm::cases::CaseRules::from_config(config));
+        .with_cases(crate::crm::cases::CaseRules::from_config(config))
+        .with_auto_replies(
+            crate::crm::auto_reply::AutoReplies::from_config(
+                config,
+                &crate::config::paths::config_dir(),
+            )
+            .map(|a| {
+                let report = report.clone();
+                a.with_problems(Arc::new(move |m| report.event(SyncUpdate::Error(m))))
+            }),
+        );
     AccountCtx {
-        acc: Arc::new(acc.clone()),
+        acc: Arc::new(acc),
         store: Arc::clone(store),
         own,
         rules,
@@ -285,10 +321,14 @@ pub fn spawn_all(
         wakes.push(Arc::clone(&wake));
         let rx = stop_rx.clone();
         let events = events.clone();
+        let account = acc.name.clone();
         tasks.push(tokio::spawn(async move {
             // Background tasks never give up; only shutdown ends them.
             if let Err(e) = account_loop(ctx, wake, rx, false).await {
-                let _ = events.send(SyncUpdate::Error(e.to_string()));
+                let _ = events.send(SyncUpdate::AccountError {
+                    account,
+                    message: e.to_string(),
+                });
             }
         }));
     }

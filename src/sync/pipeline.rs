@@ -3,7 +3,9 @@
 //! linked in memory and written in one atomic batch. Never reads back a
 //! summary it wrote and never parses a mail twice.
 
+use crate::crm::auto_reply::AutoReplies;
 use crate::crm::cases::{CaseRules, is_automatic, plan_case};
+use crate::crm::filters::{Filters, MailFacts, Verdict};
 use crate::crm::followers::notifications_for_link;
 use crate::crm::linking::{LinkReads, LinkRules, decide};
 use crate::store::{
@@ -32,6 +34,8 @@ pub struct Incoming {
 pub struct Parsed {
     pub mail: NewMail,
     pub side: IngestSide,
+    /// What the filters decided (nothing without filters).
+    pub filter: Verdict,
 }
 
 /// A step every new mail passes between parsing and the batch: filters and
@@ -55,6 +59,8 @@ pub struct Extras {
 pub struct Pipeline {
     store: Arc<Store>,
     steps: Steps,
+    /// Queues the auto-replies new cases owe, right after each batch.
+    auto_replies: Option<Arc<AutoReplies>>,
 }
 
 /// The pipeline without its store: parsing, stages and rules. A caller
@@ -86,11 +92,63 @@ impl Stage for AutomaticMail {
     }
 }
 
+/// Applies `[[filters]]` and `[[accounts.filters]]` at import, before
+/// linking and cases. Mail in a move filter's folder is left alone, so what
+/// a filter filed there is not filed again.
+pub struct FilterStage {
+    filters: Filters,
+    targets: Vec<String>,
+}
+
+impl FilterStage {
+    /// `None` without filters for `account`.
+    pub fn new(filters: Filters, account: &str) -> Option<FilterStage> {
+        let targets = filters.move_targets(account);
+        (!filters.is_empty()).then_some(FilterStage { filters, targets })
+    }
+}
+
+impl Stage for FilterStage {
+    fn name(&self) -> &'static str {
+        "filters"
+    }
+
+    fn apply(&self, mail: &mut Parsed) {
+        let m = &mail.mail;
+        if self.targets.contains(&m.folder) {
+            return;
+        }
+        let facts = MailFacts {
+            account: &m.account,
+            from: m.summary.from.iter().map(|p| p.email.as_str()).collect(),
+            to: m
+                .summary
+                .to
+                .iter()
+                .chain(m.summary.cc.iter())
+                .map(|p| p.email.as_str())
+                .collect(),
+            subject: &m.summary.subject,
+        };
+        let raw = m.raw.as_deref().unwrap_or_default();
+        // Parsed again only when a body pattern has to look at the text.
+        let mut body = || {
+            mail_parser::MessageParser::default()
+                .parse(raw)
+                .and_then(|p| p.body_text(0).map(|t| t.into_owned()))
+                .unwrap_or_default()
+        };
+        let v = self.filters.verdict(&facts, &mut body);
+        mail.filter = v;
+    }
+}
+
 impl Pipeline {
     pub fn new(store: Arc<Store>, rules: Arc<LinkRules>, own: Arc<Vec<String>>) -> Pipeline {
         Pipeline {
             store,
             steps: Steps::new(rules, own),
+            auto_replies: None,
         }
     }
 
@@ -108,6 +166,12 @@ impl Pipeline {
     /// Group accounts with `[accounts.cases]` make and join cases at ingest.
     pub fn with_cases(mut self, cases: CaseRules) -> Pipeline {
         self.steps.cases = (!cases.is_empty()).then(|| Arc::new(cases));
+        self
+    }
+
+    /// Auto-replies of new cases are queued after each batch.
+    pub fn with_auto_replies(mut self, a: Option<AutoReplies>) -> Pipeline {
+        self.auto_replies = a.map(Arc::new);
         self
     }
 
@@ -147,7 +211,19 @@ impl Pipeline {
     /// Write a parsed batch: mails, indexes, links, reasons, records,
     /// notifications, UID map, cursor and setting in one atomic batch.
     pub fn commit(&self, batch: Vec<Parsed>, extras: Extras) -> Result<IngestReport, StoreError> {
-        self.steps.commit_to(&self.store, batch, extras)
+        let report = self.steps.commit_to(&self.store, batch, extras)?;
+        self.queue_auto_replies();
+        Ok(report)
+    }
+
+    /// The mails are stored whatever happens here; what is owed stays owed
+    /// and the next batch tries again.
+    fn queue_auto_replies(&self) {
+        if let Some(a) = &self.auto_replies
+            && let Err(e) = a.run(&self.store)
+        {
+            tracing::warn!("auto-replies could not be queued yet: {e}");
+        }
     }
 
     /// Parse and write in one call (a few mails, already on a blocking thread).
@@ -156,7 +232,9 @@ impl Pipeline {
         mails: Vec<Incoming>,
         extras: Extras,
     ) -> Result<IngestReport, StoreError> {
-        self.steps.ingest_now(&self.store, mails, extras)
+        let report = self.steps.ingest_now(&self.store, mails, extras)?;
+        self.queue_auto_replies();
+        Ok(report)
     }
 }
 
@@ -216,6 +294,7 @@ impl Steps {
                 inherit_links_of,
                 automatic: false,
             },
+            filter: Verdict::default(),
         };
         for stage in &self.stages {
             stage.apply(&mut parsed);
@@ -230,14 +309,30 @@ impl Steps {
         batch: Vec<Parsed>,
         extras: Extras,
     ) -> Result<IngestReport, StoreError> {
+        // Skipped mail is not stored; its UID is, so it is not fetched again.
+        let mut kept = Vec::with_capacity(batch.len());
+        let mut filed = Vec::new();
+        for p in batch {
+            let m = &p.mail;
+            if p.filter.skip {
+                tracing::info!(account = %m.account, folder = %m.folder, uid = m.uid, filters = ?p.filter.names, "mail skipped by a filter");
+                store.mark_filtered(&m.account, &m.folder, m.uidvalidity, m.uid)?;
+                continue;
+            }
+            if !p.filter.is_empty() {
+                let key = (m.account.clone(), m.folder.clone(), m.uidvalidity, m.uid);
+                filed.push((key, p.filter.clone()));
+            }
+            kept.push(p);
+        }
         let (mails, sides): (Vec<NewMail>, Vec<IngestSide>) =
-            batch.into_iter().map(|p| (p.mail, p.side)).unzip();
+            kept.into_iter().map(|p| (p.mail, p.side)).unzip();
         let linker = RulesLinker {
             rules: Arc::clone(&self.rules),
             cases: self.cases.clone(),
         };
         let Extras { cursor, setting } = extras;
-        store.ingest_with(
+        let mut report = store.ingest_with(
             mails,
             IngestExtras {
                 cursor: cursor.as_ref().map(|(a, st)| (a.as_str(), st.clone())),
@@ -245,7 +340,26 @@ impl Steps {
                 sides,
             },
             Some(&linker),
-        )
+        )?;
+        for ((account, folder, uidvalidity, uid), v) in filed {
+            let Some(id) = store
+                .id_by_uid(&account, &folder, uidvalidity, uid)?
+                .filter(|id| *id != 0)
+            else {
+                continue;
+            };
+            if v.mark_read {
+                store.change_flags(&account, &folder, id, crate::store::flags::SEEN, 0)?;
+            }
+            if let Some(to) = v.move_to.as_deref().filter(|t| *t != folder) {
+                store.queue_move(&account, &folder, id, Some(to))?;
+            }
+            if v.no_notify {
+                // Not counted as new: no bell, no "new mail" notice.
+                report.created.retain(|c| *c != id);
+            }
+        }
+        Ok(report)
     }
 
     /// Parse and write in one call, on the calling thread.

@@ -51,6 +51,13 @@ impl Reporter {
         {
             crate::console::err(text);
         }
+        let e = match e {
+            SyncUpdate::Error(message) => SyncUpdate::AccountError {
+                account: self.0.account.clone(),
+                message,
+            },
+            other => other,
+        };
         if let Some(tx) = &self.0.events {
             // The receiver may be gone at shutdown; nothing to do then.
             let _ = tx.send(e);

@@ -24,5 +24,11 @@ pub enum SyncUpdate {
     },
     /// Something failed: plain words, already sanitised.
     Error(String),
+    /// Something failed in one account (what `Error` becomes once the
+    /// account's reporter sends it), so a shared desk tells only its agents.
+    AccountError {
+        account: String,
+        message: String,
+    },
     Notice(String),
 }

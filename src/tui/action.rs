@@ -145,8 +145,17 @@ actions! {
     MarkFolderRead => "mark_folder_read", "Mark the folder read";
     /// The accounts: sync state, every setting in a form, connection test.
     Accounts => "accounts", "Accounts: sync state and settings";
+    /// Every filter with its action; the ones matching the selected mail marked.
+    Filters => "filters", "Filters: which match the selected mail";
     /// Log in to the account's servers and say how each step went.
     TestConnection => "test_connection", "Test the account's connection";
+    /// A new folder on the account's server (folder pane).
+    CreateFolder => "create_folder", "New folder on the server";
+    RenameFolder => "rename_folder", "Rename folder on the server";
+    /// Asks to confirm with the number of mails it holds.
+    DeleteFolder => "delete_folder", "Delete folder on the server";
+    /// New mail in the folder notifies, or stays quiet.
+    ToggleFolderNotify => "toggle_folder_notify", "Folder: notify / stay quiet on new mail";
     /// The case queue: mine / team / unassigned, oldest waiting first.
     Cases => "cases", "Cases: the case queue";
     /// Open cases per agent, mail per hour, the oldest unanswered case.
@@ -212,6 +221,6 @@ mod tests {
             Err(UnknownAction("move_sideways".into()))
         );
         assert!("MoveDown".parse::<Action>().is_err());
-        assert_eq!(Action::ALL.len(), 84);
+        assert_eq!(Action::ALL.len(), 89);
     }
 }

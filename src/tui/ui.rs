@@ -160,6 +160,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(Overlay::Outbox(l)) => {
             panes::outbox::draw(frame, area, l.items(), l.cursor(), &app.clock, theme)
         }
+        Some(Overlay::Filters(s)) => panes::filters::draw(frame, area, s, theme),
         Some(Overlay::Search(line)) => panes::search::draw_line(frame, area, a.status, line, theme),
         None => {}
     }

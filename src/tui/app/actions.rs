@@ -2,8 +2,7 @@
 //! flags, linking, composing and opening the overlays.
 
 use super::{
-    App, Focus, FolderRow, LineInput, Overlay, PickList, Prompt, PromptPurpose, RecordCard,
-    RecordPicker,
+    App, Focus, LineInput, Overlay, PickList, Prompt, PromptPurpose, RecordCard, RecordPicker,
 };
 use crate::protocol::{Command, DeskClient};
 use crate::store::{Record, RecordKind, flags};
@@ -17,6 +16,9 @@ impl App {
             return cmds;
         }
         if let Some(cmds) = self.search_action(desk, action) {
+            return cmds;
+        }
+        if let Some(cmds) = self.folder_action(desk, action) {
             return cmds;
         }
         match action {
@@ -42,6 +44,10 @@ impl App {
             }
             Action::Accounts => {
                 self.open_accounts(desk);
+                vec![]
+            }
+            Action::Filters => {
+                self.open_filters(desk);
                 vec![]
             }
             Action::Cases | Action::CasesMine => self.open_cases(desk, super::CaseTab::Mine, None),
@@ -345,7 +351,10 @@ impl App {
                     return vec![];
                 };
                 self.overlay = Some(Overlay::Prompt(Box::new(Prompt {
-                    label: format!("Move to folder of {}:", self.list.account),
+                    label: format!(
+                        "Move to folder of {} (Tab: next folder):",
+                        self.list.account
+                    ),
                     input: LineInput::default(),
                     purpose: PromptPurpose::MoveTo {
                         id: row.summary.id,
@@ -434,12 +443,15 @@ impl App {
         }
     }
 
-    pub(super) fn answer_prompt(&mut self, p: Prompt) -> Vec<Command> {
+    pub(super) fn answer_prompt(&mut self, desk: &dyn DeskClient, p: Prompt) -> Vec<Command> {
         let input = p.input.as_str().trim().to_string();
         if input.is_empty() {
             return vec![];
         }
         match p.purpose {
+            purpose @ (PromptPurpose::CreateFolder { .. }
+            | PromptPurpose::RenameFolder { .. }
+            | PromptPurpose::DeleteFolder { .. }) => self.answer_folder_prompt(&input, purpose),
             PromptPurpose::SaveAttachment { id } => match input.parse::<usize>() {
                 Ok(i) if i >= 1 => vec![Command::SaveAttachments { id, index: Some(i) }],
                 _ => {
@@ -466,8 +478,8 @@ impl App {
                 account,
                 folder,
             } => {
-                if !self.has_folder(&account, &input) {
-                    self.error(format!("{account} has no folder \"{input}\"."));
+                if !self.move_targets(desk, &account).contains(&input) {
+                    self.no_such_folder(&account, &input);
                     return vec![];
                 }
                 self.list.marks.clear();
@@ -483,11 +495,8 @@ impl App {
                 account,
                 folder,
             } => {
-                let known = self.folders.iter().any(|f| {
-                    matches!(f, FolderRow::Folder { account: a, name, .. } if *a == account && *name == input)
-                });
-                if !known {
-                    self.error(format!("{account} has no folder \"{input}\"."));
+                if !self.move_targets(desk, &account).contains(&input) {
+                    self.no_such_folder(&account, &input);
                     return vec![];
                 }
                 vec![Command::MoveTo {
@@ -500,10 +509,12 @@ impl App {
         }
     }
 
-    fn has_folder(&self, account: &str, name: &str) -> bool {
-        self.folders.iter().any(
-            |f| matches!(f, FolderRow::Folder { account: a, name: n, .. } if a == account && n == name),
-        )
+    fn no_such_folder(&mut self, account: &str, input: &str) {
+        self.error(format!(
+            "{} has no folder \"{}\"; Tab offers its folders, or create one in the folder pane.",
+            crate::mail::sanitize::sanitize_line(account),
+            crate::mail::sanitize::sanitize_line(input)
+        ));
     }
 
     pub(super) fn open_record(&mut self, desk: &dyn DeskClient) {

@@ -132,6 +132,34 @@ impl App {
                 self.status.attached = Some(text);
                 vec![]
             }
+            Event::FoldersChanged { .. } => {
+                self.reload_folders(desk);
+                let wanted = self
+                    .folder_wanted
+                    .clone()
+                    .and_then(|(a, n)| self.folder_index(&a, &n));
+                if let Some(i) = wanted {
+                    self.folder_cursor = i;
+                    self.folder_wanted = None;
+                }
+                if self
+                    .folder_index(&self.list.account, &self.list.folder)
+                    .is_none()
+                {
+                    // The open folder was renamed (open it under its new
+                    // name) or deleted (go to another).
+                    if wanted.is_some() {
+                        return self.open_folder(desk);
+                    }
+                    self.list.account.clear();
+                    return self.settle_position(desk);
+                }
+                vec![]
+            }
+            Event::AccountError { message, .. } => {
+                self.error(message);
+                vec![]
+            }
         }
     }
 }

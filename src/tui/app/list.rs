@@ -21,7 +21,7 @@ impl App {
     }
 
     /// The row of `account/folder` in the folder pane.
-    fn folder_index(&self, account: &str, folder: &str) -> Option<usize> {
+    pub(super) fn folder_index(&self, account: &str, folder: &str) -> Option<usize> {
         self.folders.iter().position(|f| {
             matches!(f, FolderRow::Folder { account: a, name, .. } if a == account && name == folder)
         })
@@ -130,6 +130,7 @@ impl App {
                     name: f.name,
                     unread: f.unread,
                     total: f.total,
+                    quiet: f.skip_notification,
                 });
             }
         }

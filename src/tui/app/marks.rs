@@ -111,7 +111,10 @@ impl App {
             }
             Action::MoveToFolder => {
                 self.overlay = Some(Overlay::Prompt(Box::new(Prompt {
-                    label: format!("Move {} marked mails to folder of {account}:", ids.len()),
+                    label: format!(
+                        "Move {} marked mails to folder of {account} (Tab: next folder):",
+                        ids.len()
+                    ),
                     input: LineInput::default(),
                     purpose: PromptPurpose::MoveMarked {
                         ids,

@@ -6,6 +6,8 @@ mod accounts;
 mod actions;
 mod cases;
 mod events;
+mod filters;
+mod folders;
 mod list;
 mod marks;
 mod overlays;
@@ -21,6 +23,7 @@ pub use cases::{
     CasePicker, CaseTab, CasesScreen, DashboardScreen, PickPurpose, STATUSES, StatusFilter,
 };
 pub use events::fuzzy_filter;
+pub use filters::FiltersScreen;
 pub use pieces::{LineInput, PickList, StatusMessage};
 pub use search::{DEBOUNCE as SEARCH_DEBOUNCE, SearchLine, SearchResults};
 pub use snooze::snooze_until;
@@ -39,6 +42,8 @@ pub struct App {
     pub focus: Focus,
     pub folders: Vec<FolderRow>,
     pub folder_cursor: usize,
+    /// A folder just created or renamed: the cursor goes to it once listed.
+    pub folder_wanted: Option<(String, String)>,
     pub list: ListView,
     pub reader: ReaderView,
     pub records: RecordsView,
@@ -64,6 +69,7 @@ impl App {
             focus: Focus::List,
             folders: vec![],
             folder_cursor: 0,
+            folder_wanted: None,
             list: ListView {
                 height: 10,
                 ..ListView::default()
@@ -98,6 +104,7 @@ impl App {
             Some(Overlay::Drafts(_)) => Context::Drafts,
             Some(Overlay::Record(_)) => Context::Records,
             Some(Overlay::Outbox(_)) => Context::Outbox,
+            Some(Overlay::Filters(_)) => Context::Notifications,
             // The form is typed into like a mail; the list is walked.
             Some(Overlay::Accounts(s)) if s.form.is_some() => Context::Compose,
             Some(Overlay::Accounts(_)) => Context::Accounts,

@@ -117,11 +117,24 @@ impl App {
                 Action::Open => {
                     let p = (**p).clone();
                     self.overlay = None;
-                    return Some(self.answer_prompt(p));
+                    return Some(self.answer_prompt(desk, p));
+                }
+                Action::MoveDown | Action::MoveUp => {
+                    self.next_move_target(desk, action == Action::MoveDown);
                 }
                 Action::Back | Action::Cancel => self.overlay = None,
                 _ => {}
             },
+            Overlay::Filters(s) => {
+                if navigate(&mut s.rows, action) {
+                    return Some(vec![]);
+                }
+                match action {
+                    Action::Quit => self.quit = true,
+                    Action::Back | Action::Cancel | Action::Filters => self.overlay = None,
+                    _ => {}
+                }
+            }
             Overlay::Notifications(list) => {
                 if navigate(list, action) {
                     return Some(vec![]);

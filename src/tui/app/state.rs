@@ -57,6 +57,8 @@ pub enum FolderRow {
         name: String,
         unread: u64,
         total: u64,
+        /// New mail here notifies nobody.
+        quiet: bool,
     },
 }
 
@@ -159,6 +161,8 @@ pub enum Overlay {
     Search(Box<super::search::SearchLine>),
     /// The accounts, and one account's form.
     Accounts(Box<super::accounts::AccountsScreen>),
+    /// The filters, and which match the selected mail.
+    Filters(Box<super::filters::FiltersScreen>),
     /// The case queue.
     Cases(Box<super::cases::CasesScreen>),
     /// The triage dashboard.
@@ -187,6 +191,18 @@ pub enum PromptPurpose {
         ids: Vec<u64>,
         account: String,
         folder: String,
+    },
+    CreateFolder {
+        account: String,
+    },
+    RenameFolder {
+        account: String,
+        from: String,
+    },
+    /// Answered "yes" to delete.
+    DeleteFolder {
+        account: String,
+        name: String,
     },
 }
 

@@ -27,7 +27,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.style(Role::Muted),
                 ),
             ]),
-            FolderRow::Folder { name, unread, .. } => {
+            FolderRow::Folder {
+                name,
+                unread,
+                quiet,
+                ..
+            } => {
                 let selected = i == app.folder_cursor;
                 let base = if selected {
                     theme.style(if focused {
@@ -46,6 +51,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 ];
                 if *unread > 0 {
                     spans.push(Span::styled(format!(" {unread}"), base));
+                }
+                if *quiet {
+                    // New mail here rings no bell.
+                    spans.push(Span::styled(" (quiet)", theme.style(Role::Muted)));
                 }
                 Line::from(spans)
             }

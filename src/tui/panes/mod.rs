@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod cases;
 pub mod compose;
 pub mod dashboard;
+pub mod filters;
 pub mod folders;
 pub mod form;
 pub mod help;
