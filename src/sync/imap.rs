@@ -1624,7 +1624,7 @@ pub async fn folder_op(
     };
     let listed = match result {
         Ok(()) => {
-            let synced: Vec<String> = acc.folders.clone();
+            let synced: Vec<String> = acc.folders.names().to_vec();
             list_server_folders(&c, &mut session, &synced)
                 .await
                 .map_err(FolderOpError::from)
