@@ -261,7 +261,7 @@ pub fn values_of(a: &AccountConfig) -> Vec<String> {
             "group" => a.group.to_string(),
             "team" => opt(&a.team),
             "active" => a.active.to_string(),
-            "folders" => a.folders.join(", "),
+            "folders" => a.folders.display(),
             "fetch_since" => opt(&a.fetch_since),
             "target_folder" => opt(&a.target_folder),
             "check_interval_secs" => a.check_interval_secs.to_string(),
@@ -520,7 +520,7 @@ pub fn check(
         password_command,
         auth,
         oauth2_token_command: r.text("oauth2_token_command"),
-        folders: r.list("folders"),
+        folders: r.list("folders").into(),
         fetch_since: r.text("fetch_since"),
         target_folder: r.text("target_folder"),
         check_interval_secs: r

@@ -282,6 +282,75 @@ impl DeleteAfter {
     }
 }
 
+/// Which folders of an IMAP account are synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Folders {
+    /// These server names; none means INBOX plus the Sent folder.
+    Named(Vec<String>),
+    /// `folders = "subscribed"`: INBOX and whatever the user subscribed to
+    /// on the server (LIST (SUBSCRIBED) or LSUB).
+    Subscribed,
+}
+
+impl Default for Folders {
+    fn default() -> Folders {
+        Folders::Named(Vec::new())
+    }
+}
+
+impl From<Vec<String>> for Folders {
+    fn from(v: Vec<String>) -> Folders {
+        Folders::Named(v)
+    }
+}
+
+impl Folders {
+    /// The names listed, empty for `"subscribed"`.
+    pub fn names(&self) -> &[String] {
+        match self {
+            Folders::Named(v) => v,
+            Folders::Subscribed => &[],
+        }
+    }
+
+    /// As the account form shows it.
+    pub fn display(&self) -> String {
+        match self {
+            Folders::Named(v) => v.join(", "),
+            Folders::Subscribed => "subscribed".into(),
+        }
+    }
+}
+
+impl Serialize for Folders {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Folders::Named(v) => v.serialize(s),
+            Folders::Subscribed => s.serialize_str("subscribed"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Folders {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Folders, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            List(Vec<String>),
+            Word(String),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::List(v)) => Ok(Folders::Named(v)),
+            Ok(Raw::Word(w)) if w.trim().eq_ignore_ascii_case("subscribed") => {
+                Ok(Folders::Subscribed)
+            }
+            _ => Err(serde::de::Error::custom(
+                "folders is a list of folder names, like [\"INBOX\", \"Sent\"], or \"subscribed\"",
+            )),
+        }
+    }
+}
+
 /// `Debug` is written by hand below: it never shows a password.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -318,9 +387,10 @@ pub struct AccountConfig {
     /// With OAuth2: a command whose first output line is a fresh access token.
     #[serde(default)]
     pub oauth2_token_command: Option<String>,
-    /// Monitored folders; empty means INBOX plus the Sent folder.
+    /// Monitored folders: a list (empty: INBOX plus the Sent folder) or
+    /// `"subscribed"`, the folders subscribed on the server.
     #[serde(default)]
-    pub folders: Vec<String>,
+    pub folders: Folders,
     /// `YYYY-MM-DD`: older mail is not imported.
     #[serde(default)]
     pub fetch_since: Option<String>,
@@ -807,10 +877,23 @@ password_command = "printf secret"
     fn contract_example_parses() {
         let c = Config::parse(FULL, Path::new("config.toml")).expect("parses");
         assert_eq!(c.accounts[0].tls, TlsMode::Starttls);
-        assert_eq!(c.accounts[0].folders, vec!["INBOX"]);
+        assert_eq!(c.accounts[0].folders, Folders::Named(vec!["INBOX".into()]));
         let (ca, invalid) = c.accounts[0].smtp_trust().expect("smtp");
         assert_eq!(ca, Some(PathBuf::from("/path/cert.pem")));
         assert!(!invalid);
+    }
+
+    #[test]
+    fn folders_subscribed_parses_and_another_word_says_what_to_write() {
+        let sub = FULL.replace("folders = [\"INBOX\"]", "folders = \"subscribed\"");
+        let c = Config::parse(&sub, Path::new("config.toml")).expect("parses");
+        assert_eq!(c.accounts[0].folders, Folders::Subscribed);
+        assert_eq!(c.accounts[0].folders.display(), "subscribed");
+        let bad = FULL.replace("folders = [\"INBOX\"]", "folders = \"all\"");
+        let err = Config::parse(&bad, Path::new("config.toml")).expect_err("refused");
+        let s = err.to_string();
+        assert!(s.contains("\"subscribed\""), "{s}");
+        assert!(s.contains("line 18"), "{s}");
     }
 
     #[test]

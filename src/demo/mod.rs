@@ -32,7 +32,7 @@ pub fn demo_config() -> Config {
         password: None,
         auth: Default::default(),
         oauth2_token_command: None,
-        folders: vec!["INBOX".into()],
+        folders: vec!["INBOX".to_string()].into(),
         fetch_since: None,
         target_folder: None,
         check_interval_secs: 60,

@@ -72,7 +72,7 @@ impl Desk {
                 quoted(name)
             ));
         }
-        if acc.folders.iter().any(|f| f == name) {
+        if acc.folders.names().iter().any(|f| f == name) {
             return Some(format!(
                 "{} is synced because the account's `folders` in the config names it; \
                  take it out of `folders` first",

@@ -87,7 +87,8 @@ fn contains_foreign_word(raw: &[u8]) -> bool {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    // Runs over every ingested mail whole: a vectorised search, not windows().
+    memchr::memmem::find(hay, needle)
 }
 
 /// Decodes one encoded word starting at `start` (pointing at `=?`) when its

@@ -195,6 +195,20 @@ pub struct IngestReport {
     pub records_created: Vec<super::RecordRef>,
 }
 
+/// The rows of one ingest batch, counted for the timing summary.
+#[derive(Default)]
+struct Rows {
+    batch: sled::Batch,
+    n: usize,
+}
+
+impl Rows {
+    fn insert(&mut self, k: impl Into<sled::IVec>, v: impl Into<sled::IVec>) {
+        self.n += 1;
+        self.batch.insert(k, v);
+    }
+}
+
 /// One row of a message list page.
 #[derive(Debug, Clone)]
 pub struct ListRow {
@@ -258,7 +272,8 @@ impl Store {
             sides,
         } = extras;
         let _guard = self.lock();
-        let mut batch = sled::Batch::default();
+        let started = std::time::Instant::now();
+        let mut batch = Rows::default();
         let mut bodies: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut report = IngestReport::default();
         // New records, decided before linking, encoded once linking is done.
@@ -339,6 +354,8 @@ impl Store {
                     }
                     let size = match thread_sizes.get(&summary.thread_id) {
                         Some(n) => *n,
+                        // A new root: its thread has no mail yet.
+                        None if summary.thread_id == id => 0,
                         None => self.thread_size(summary.thread_id)?,
                     };
                     thread_sizes.insert(summary.thread_id, size + 1);
@@ -397,8 +414,11 @@ impl Store {
                 }
             }
         }
+        // Most threads are one mail: only longer ones cost a row.
         for (tid, n) in thread_sizes {
-            batch.insert(keys::with_id(keys::THREAD_SIZE, tid), &n.to_be_bytes());
+            if n > 1 {
+                batch.insert(keys::with_id(keys::THREAD_SIZE, tid), &n.to_be_bytes());
+            }
         }
         if let Some((account, cursor)) = cursor {
             let key = (account.to_string(), cursor.name.clone());
@@ -445,7 +465,12 @@ impl Store {
             k.extend_from_slice(name.as_bytes());
             batch.insert(k, value.as_bytes());
         }
-        self.write_bodies_then_index(batch, bodies)?;
+        super::timing::add(super::timing::Step::Build, started.elapsed());
+        super::timing::batch(
+            report.created.len() + report.located.len(),
+            batch.n + bodies.len(),
+        );
+        self.write_bodies_then_index(batch.batch, bodies)?;
         Ok(report)
     }
 
@@ -453,7 +478,7 @@ impl Store {
     /// view learns them so later mails of the batch see them.
     fn plan_into_batch(
         &self,
-        batch: &mut sled::Batch,
+        batch: &mut Rows,
         view: &mut BatchView<'_>,
         summary: &MessageSummary,
         plan: &LinkPlan,
@@ -516,17 +541,17 @@ impl Store {
         if !bodies.is_empty() {
             let parts: Vec<(u64, &[u8])> =
                 bodies.iter().map(|(id, b)| (*id, b.as_slice())).collect();
-            let locs = self
-                .segments
-                .write(self.next_id()?, &parts)
-                .map_err(|e| self.io_error(e))?;
+            let segment = self.next_id()?;
+            let locs = super::timing::time(super::timing::Step::Bodies, || {
+                self.segments.write(segment, &parts)
+            })
+            .map_err(|e| self.io_error(e))?;
             for ((id, _), loc) in bodies.iter().zip(locs) {
                 index.insert(keys::with_id(keys::BODY_AT, *id), &loc.encode()[..]);
             }
             self.after_bodies_fault()?;
         }
-        self.tree
-            .apply_batch(index)
+        super::timing::time(super::timing::Step::Apply, || self.tree.apply_batch(index))
             .map_err(|e| self.explain(e.into()))?;
         Ok(())
     }
@@ -597,12 +622,13 @@ impl Store {
         Ok(None)
     }
 
+    /// Mails in a thread that exists; a thread without a size row is its
+    /// root alone (sizes are written from two mails on).
     pub fn thread_size(&self, thread_id: u64) -> Result<u64> {
         Ok(self
             .tree
             .get(keys::with_id(keys::THREAD_SIZE, thread_id))?
-            .map(|v| keys::read_u64(&v))
-            .unwrap_or(0))
+            .map_or(1, |v| keys::read_u64(&v)))
     }
 
     /// Store bodies fetched after their summaries.

@@ -17,6 +17,7 @@ pub mod records;
 pub mod search_feed;
 pub mod segments;
 pub mod snooze;
+pub mod timing;
 
 use serde::{Deserialize, Serialize};
 use std::mem::ManuallyDrop;
@@ -353,6 +354,7 @@ impl Store {
             self.stuck.store(true, Ordering::SeqCst);
             return Err(self.disk_full());
         }
+        let started = std::time::Instant::now();
         let db: sled::Db = (*self.db).clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
@@ -379,6 +381,7 @@ impl Store {
             // No thread to spare: flush here.
             Err(_) => self.db.flush(),
         };
+        timing::add(timing::Step::Flush, started.elapsed());
         result.map(|_| ()).map_err(|e| self.explain(e.into()))
     }
 

@@ -179,6 +179,27 @@ fn replies_join_the_thread_of_their_parent() {
 }
 
 #[test]
+fn a_lone_mail_costs_no_thread_size_row_and_a_later_reply_counts_two() {
+    let (_d, s) = open();
+    let r = s
+        .ingest(
+            vec![mail("support", "INBOX", 1, "<root@x>", 10, "Printer jams")],
+            None,
+        )
+        .expect("root");
+    let root = r.created[0];
+    assert_eq!(s.thread_size(root).expect("size"), 1);
+    assert_eq!(s.count_prefix(&[keys::THREAD_SIZE]), 0);
+    // The reply comes in a later batch, so the count starts from the store.
+    let mut reply = mail("support", "INBOX", 2, "<r1@x>", 20, "Re: Printer jams");
+    reply.summary.in_reply_to = vec!["<root@x>".into()];
+    s.ingest(vec![reply], None).expect("reply");
+    assert_eq!(s.thread_size(root).expect("size"), 2);
+    let page = s.page("support", "INBOX", None, 10).expect("page");
+    assert!(page.iter().all(|r| r.thread_size == 2), "{page:?}");
+}
+
+#[test]
 fn flags_change_keeps_unread_counter_right() {
     let (_d, s) = open();
     s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None)

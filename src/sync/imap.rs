@@ -12,10 +12,11 @@ use super::connect::{self, Caps, ImapSession, READ_TIMEOUT, bounded};
 use super::diagnose::{Ctx, Stage, SyncError};
 use super::pipeline::{Extras, Incoming, Parsed};
 use super::progress::Reporter;
-use crate::config::AccountConfig;
+use crate::config::{AccountConfig, Folders};
 use crate::crm::linking::LinkRules;
 use crate::mail::mutf7;
 use crate::protocol::SyncState;
+use crate::store::timing::{self, Step};
 use crate::store::{FolderState, Store, flags};
 use crate::sync::SyncUpdate;
 use async_imap::types::{Fetch, Flag, NameAttribute};
@@ -140,6 +141,41 @@ pub async fn list_folders(
     bounded(c, Stage::List, READ_TIMEOUT, fut).await
 }
 
+/// The folders the user subscribed to on the server (LSUB, which every
+/// IMAP4rev1 server answers; LIST (SUBSCRIBED) needs LIST-EXTENDED).
+pub async fn list_subscribed(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+) -> Result<Vec<String>, SyncError> {
+    let fut = async {
+        let names: Vec<_> = session
+            .lsub(Some(""), Some("*"))
+            .await?
+            .try_collect()
+            .await?;
+        Ok(names
+            .iter()
+            .filter(|n| !n.attributes().contains(&NameAttribute::NoSelect))
+            .map(|n| mutf7::display(n.name()))
+            .collect())
+    };
+    bounded(c, Stage::List, READ_TIMEOUT, fut).await
+}
+
+/// The listing, and the subscribed folders when the account asks for them.
+pub async fn list_for_plan(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    acc: &AccountConfig,
+) -> Result<(Vec<(String, Option<String>)>, Vec<String>), SyncError> {
+    let list = list_folders(c, session).await?;
+    let subscribed = match acc.folders {
+        Folders::Subscribed => list_subscribed(c, session).await?,
+        Folders::Named(_) => Vec::new(),
+    };
+    Ok((list, subscribed))
+}
+
 /// The Sent folder of a listing, by special use first, then by name.
 pub fn find_sent(list: &[(String, Option<String>)]) -> Option<String> {
     crate::mail::folders::find(list, crate::mail::folders::SpecialFolder::Sent)
@@ -150,9 +186,21 @@ pub fn find_sent(list: &[(String, Option<String>)]) -> Option<String> {
 pub fn plan_folders(
     acc: &AccountConfig,
     list: &[(String, Option<String>)],
+    subscribed: &[String],
 ) -> (Vec<FolderPlan>, Option<SyncError>) {
     let mut warning = None;
-    let mut names: Vec<String> = if acc.folders.is_empty() {
+    let mut names: Vec<String> = if acc.folders == Folders::Subscribed {
+        // INBOX always: servers differ on whether it is listed as subscribed.
+        let mut v = vec!["INBOX".to_string()];
+        for name in subscribed {
+            if list.iter().any(|(n, _)| n == name)
+                && !v.iter().any(|x| x.eq_ignore_ascii_case(name))
+            {
+                v.push(name.clone());
+            }
+        }
+        v
+    } else if acc.folders.names().is_empty() {
         let mut v = vec!["INBOX".to_string()];
         match find_sent(list) {
             Some(s) => v.push(s),
@@ -164,7 +212,7 @@ pub fn plan_folders(
         }
         v
     } else {
-        acc.folders.clone()
+        acc.folders.names().to_vec()
     };
     // Where move filters file mail is synced too.
     for t in filter_targets(acc) {
@@ -326,7 +374,12 @@ async fn fetch_new(
         tokio::spawn(async move {
             let mut created = 0usize;
             let mut done = 0u64;
-            while let Some(rows) = rows_rx.recv().await {
+            loop {
+                let idle = Instant::now();
+                let Some(rows) = rows_rx.recv().await else {
+                    break;
+                };
+                timing::add(Step::WriterIdle, idle.elapsed());
                 let n = rows.len() as u64;
                 let (pipeline, acc, cur) =
                     (ctx.pipeline.clone(), ctx.acc.name.clone(), cursor.clone());
@@ -371,7 +424,10 @@ async fn fetch_new(
             let limit = ctx.acc.max_message_bytes();
             match fetch_chunk(&c, session, &chunk, &sizes, limit, &raw_tx).await {
                 Ok(batch) => {
-                    if raw_tx.send(batch).await.is_err() {
+                    let blocked = Instant::now();
+                    let sent = raw_tx.send(batch).await;
+                    timing::add(Step::FetchBlocked, blocked.elapsed());
+                    if sent.is_err() {
                         break 'windows;
                     }
                 }
@@ -401,6 +457,7 @@ async fn fetch_sizes(
     uids: &[u32],
 ) -> Result<HashMap<u32, u32>, SyncError> {
     let set = uid_set(uids);
+    let waited = Instant::now();
     let fetched: Vec<Fetch> = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
         session
             .uid_fetch(&set, "(UID RFC822.SIZE)")
@@ -409,6 +466,7 @@ async fn fetch_sizes(
             .await
     })
     .await?;
+    timing::add(Step::FetchWait, waited.elapsed());
     Ok(fetched
         .iter()
         .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
@@ -460,7 +518,10 @@ async fn fetch_chunk(
     let mut out = Vec::with_capacity(chunk.len());
     let mut bytes = 0usize;
     loop {
-        match tokio::time::timeout(READ_TIMEOUT, stream.next()).await {
+        let waited = Instant::now();
+        let next = tokio::time::timeout(READ_TIMEOUT, stream.next()).await;
+        timing::add(Step::FetchWait, waited.elapsed());
+        match next {
             Ok(Some(Ok(f))) => {
                 let Some(uid) = f.uid else { continue };
                 let Some(body) = f.body() else { continue };
@@ -470,7 +531,10 @@ async fn fetch_chunk(
                 if bytes > BATCH_BYTES as usize && !out.is_empty() {
                     let ready = std::mem::take(&mut out);
                     bytes = body.len();
-                    if early.send(ready).await.is_err() {
+                    let blocked = Instant::now();
+                    let sent = early.send(ready).await;
+                    timing::add(Step::FetchBlocked, blocked.elapsed());
+                    if sent.is_err() {
                         return Ok(Vec::new());
                     }
                 }
@@ -1139,9 +1203,9 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
         .await
         .is_ok();
     }
-    let mut list = list_folders(&c, &mut session).await?;
+    let (mut list, subscribed) = list_for_plan(&c, &mut session, &ctx.acc).await?;
     create_filter_folders(ctx, &mut session, &mut list).await;
-    let (plans, warning) = plan_folders(&ctx.acc, &list);
+    let (plans, warning) = plan_folders(&ctx.acc, &list, &subscribed);
     if let Some(w) = warning {
         tracing::warn!(account = %ctx.acc.name, "{w}");
         ctx.report.event(SyncUpdate::Error(w.to_string()));
@@ -1560,7 +1624,7 @@ pub async fn folder_op(
     };
     let listed = match result {
         Ok(()) => {
-            let synced: Vec<String> = acc.folders.clone();
+            let synced: Vec<String> = acc.folders.names().to_vec();
             list_server_folders(&c, &mut session, &synced)
                 .await
                 .map_err(FolderOpError::from)

@@ -235,6 +235,10 @@ pub async fn run(
         }
     }
     store.flush()?;
+    tracing::info!(
+        "where the sync's time went: {}",
+        crate::store::timing::summary()
+    );
     match first_err {
         Some(e) => Err(e),
         None => Ok(summary),
@@ -345,9 +349,9 @@ pub async fn check_account(acc: &AccountConfig) -> Result<Vec<imap::FolderPlan>,
     }
     let c = connect::ctx(acc);
     let connect::Connected { mut session, .. } = connect::connect(acc).await?;
-    let list = imap::list_folders(&c, &mut session).await?;
+    let (list, subscribed) = imap::list_for_plan(&c, &mut session, acc).await?;
     let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
-    let (plans, warning) = imap::plan_folders(acc, &list);
+    let (plans, warning) = imap::plan_folders(acc, &list, &subscribed);
     match warning {
         Some(w) => Err(w),
         None => Ok(plans),

@@ -251,6 +251,13 @@ impl Steps {
 
     /// Parse one mail (pure CPU: call it on a blocking thread).
     pub fn parse(&self, m: Incoming) -> Parsed {
+        let started = std::time::Instant::now();
+        let parsed = self.parse_untimed(m);
+        crate::store::timing::add(crate::store::timing::Step::Parse, started.elapsed());
+        parsed
+    }
+
+    fn parse_untimed(&self, m: Incoming) -> Parsed {
         let Incoming {
             account,
             folder,
