@@ -120,7 +120,7 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
         key: "folders",
         kind: FieldKind::List,
-        help: "monitored folders; empty: INBOX and Sent",
+        help: "monitored folders, or subscribed; empty: INBOX and Sent",
     },
     FieldSpec {
         key: "fetch_since",
@@ -416,6 +416,19 @@ impl Reader<'_> {
     }
 }
 
+fn is_subscribed(text: &str) -> bool {
+    text.trim().eq_ignore_ascii_case("subscribed")
+}
+
+/// The form's folders text: the word `subscribed`, or a list of names.
+fn folders_of(text: &str) -> super::Folders {
+    if is_subscribed(text) {
+        super::Folders::Subscribed
+    } else {
+        split_list(text).into()
+    }
+}
+
 fn split_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(|s| s.trim().to_string())
@@ -520,7 +533,7 @@ pub fn check(
         password_command,
         auth,
         oauth2_token_command: r.text("oauth2_token_command"),
-        folders: r.list("folders").into(),
+        folders: folders_of(&r.raw("folders").1),
         fetch_since: r.text("fetch_since"),
         target_folder: r.text("target_folder"),
         check_interval_secs: r
@@ -602,7 +615,12 @@ fn set_key(table: &mut Table, key: &str, kind: FieldKind, text: &str) {
         table.remove(key);
         return;
     }
-    let mut value = toml_value(kind, text);
+    // `folders = "subscribed"` is a word, not a one-folder list.
+    let mut value = if key == "folders" && is_subscribed(text) {
+        Value::from("subscribed")
+    } else {
+        toml_value(kind, text)
+    };
     if let Some(old) = table.get(key).and_then(Item::as_value) {
         *value.decor_mut() = old.decor().clone();
     }
@@ -786,6 +804,28 @@ password_command = "pass show sales"
         let again = parse(&out);
         assert_eq!(again.accounts[0].port, 143);
         assert_eq!(again.accounts[1], cfg.accounts[1]);
+    }
+
+    #[test]
+    fn typing_subscribed_in_the_form_saves_the_word_not_a_folder_named_so() {
+        let cfg = parse(FILE);
+        let before = values_of(&cfg.accounts[0]);
+        let mut after = before.clone();
+        set(&mut after, "folders", "Subscribed");
+        let out = save_account(
+            FILE,
+            Path::new("config.toml"),
+            Some("support"),
+            &before,
+            &after,
+        )
+        .expect("saved");
+        assert!(out.contains("folders = \"subscribed\"\n"), "{out}");
+        let again = parse(&out);
+        assert_eq!(
+            again.accounts[0].folders,
+            crate::config::Folders::Subscribed
+        );
     }
 
     #[test]
