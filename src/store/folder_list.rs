@@ -132,24 +132,7 @@ impl Store {
     pub fn drop_folder(&self, account: &str, folder: &str) -> Result<()> {
         let _g = self.lock();
         let mut batch = sled::Batch::default();
-        for item in self
-            .tree
-            .scan_prefix(keys::folder_prefix(keys::FOLDER_INDEX, account, folder))
-        {
-            let (k, _) = item?;
-            let id = keys::id_of_folder_index(&k);
-            batch.remove(keys::location(id, account, folder));
-            batch.remove(k);
-        }
-        for tag in [keys::UID_MAP, keys::THREAD_MEMBER] {
-            for item in self
-                .tree
-                .scan_prefix(keys::folder_prefix(tag, account, folder))
-            {
-                let (k, _) = item?;
-                batch.remove(k);
-            }
-        }
+        self.forget_folder_locations(&mut batch, account, folder)?;
         batch.remove(keys::folder_state(account, folder));
         let mut listed = self.server_folders(account)?;
         listed.retain(|f| f.name != folder);

@@ -998,10 +998,14 @@ impl Store {
         Ok(true)
     }
 
-    /// Drop every location of a folder (UIDVALIDITY changed); records and links stay.
-    pub fn reset_folder(&self, account: &str, folder: &str) -> Result<()> {
-        let _g = self.lock();
-        let mut batch = sled::Batch::default();
+    /// Into `batch`: the removal of a folder's locations, index, UID map and
+    /// thread membership (mails and their links stay).
+    pub(crate) fn forget_folder_locations(
+        &self,
+        batch: &mut sled::Batch,
+        account: &str,
+        folder: &str,
+    ) -> Result<()> {
         for item in self
             .tree
             .scan_prefix(keys::folder_prefix(keys::FOLDER_INDEX, account, folder))
@@ -1020,6 +1024,14 @@ impl Store {
                 batch.remove(k);
             }
         }
+        Ok(())
+    }
+
+    /// Drop every location of a folder (UIDVALIDITY changed); records and links stay.
+    pub fn reset_folder(&self, account: &str, folder: &str) -> Result<()> {
+        let _g = self.lock();
+        let mut batch = sled::Batch::default();
+        self.forget_folder_locations(&mut batch, account, folder)?;
         if let Some(mut st) = self.folder_state(account, folder)? {
             st.uidvalidity = 0;
             st.uidnext = 0;
