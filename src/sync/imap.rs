@@ -539,19 +539,12 @@ async fn fetch_newest(
     let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
     let set = format!("{}:{exists}", exists.saturating_sub(n - 1).max(1));
     let waited = Instant::now();
-    let fetched: Vec<Fetch> = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
-        session
-            .fetch(&set, "(UID RFC822.SIZE)")
-            .await?
-            .try_collect()
-            .await
+    let fetched = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
+        metas(session.fetch(&set, "(UID RFC822.SIZE)").await?).await
     })
     .await?;
     timing::add(Step::FetchWait, waited.elapsed());
-    let mut out: Vec<(u32, u32)> = fetched
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-        .collect();
+    let mut out: Vec<(u32, u32)> = fetched.iter().map(|m| (m.uid, m.size)).collect();
     out.sort_unstable_by(|a, b| b.0.cmp(&a.0));
     out.dedup_by_key(|m| m.0);
     Ok(out)
@@ -565,19 +558,42 @@ async fn fetch_sizes(
 ) -> Result<HashMap<u32, u32>, SyncError> {
     let set = uid_set(uids);
     let waited = Instant::now();
-    let fetched: Vec<Fetch> = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
-        session
-            .uid_fetch(&set, "(UID RFC822.SIZE)")
-            .await?
-            .try_collect()
-            .await
+    let fetched = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
+        metas(session.uid_fetch(&set, "(UID RFC822.SIZE)").await?).await
     })
     .await?;
     timing::add(Step::FetchWait, waited.elapsed());
-    Ok(fetched
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-        .collect())
+    Ok(fetched.iter().map(|m| (m.uid, m.size)).collect())
+}
+
+/// What a FETCH without bodies tells of one mail.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    uid: u32,
+    flags: u8,
+    size: u32,
+}
+
+/// A FETCH's answers boiled down one by one as they arrive: each answer
+/// keeps a read buffer of 4 KB or more alive, so collecting the answers of
+/// a whole folder would hold hundreds of megabytes.
+async fn metas<S>(stream: S) -> Result<Vec<Meta>, async_imap::error::Error>
+where
+    S: futures::Stream<Item = Result<Fetch, async_imap::error::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut out = Vec::new();
+    while let Some(f) = stream.next().await {
+        let f = f?;
+        if let Some(uid) = f.uid {
+            out.push(Meta {
+                uid,
+                flags: flags_of(&f),
+                size: f.size.unwrap_or(0),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Split UIDs (already newest first) into FETCH batches: `first` mails at most
@@ -753,17 +769,17 @@ pub async fn sync_folder(
         if since < modseq {
             let set = format!("1:{known_max}");
             let query = format!("(UID FLAGS) (CHANGEDSINCE {since} VANISHED)");
-            let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
-                session.uid_fetch(&set, &query).await?.try_collect().await
+            let fetched = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+                metas(session.uid_fetch(&set, &query).await?).await
             })
             .await?;
             let known_map: HashMap<u32, u64> = known.iter().copied().collect();
             for f in &fetched {
-                let Some(uid) = f.uid else { continue };
+                let uid = f.uid;
                 if known_map.contains_key(&uid)
                     && ctx
                         .store
-                        .set_flags(acc, &plan.desk, uidvalidity, uid, flags_of(f))?
+                        .set_flags(acc, &plan.desk, uidvalidity, uid, f.flags)?
                 {
                     outcome.flag_changes += 1;
                 }
@@ -867,18 +883,18 @@ pub async fn sync_folder(
             (uid_set(&still), "(UID FLAGS)".to_string())
         };
         if !set.is_empty() {
-            let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
-                session.uid_fetch(&set, &query).await?.try_collect().await
+            let fetched = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+                metas(session.uid_fetch(&set, &query).await?).await
             })
             .await?;
             for f in &fetched {
-                let Some(uid) = f.uid else { continue };
+                let uid = f.uid;
                 if !known_map.contains_key(&uid) {
                     continue;
                 }
                 if ctx
                     .store
-                    .set_flags(acc, &plan.desk, uidvalidity, uid, flags_of(f))?
+                    .set_flags(acc, &plan.desk, uidvalidity, uid, f.flags)?
                 {
                     outcome.flag_changes += 1;
                 }
