@@ -36,8 +36,6 @@ const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 const SIZE_WINDOW: usize = 4000;
 /// Batches fetched but not yet stored; bounds memory.
 const QUEUE: usize = 1;
-/// Stored batches between two hand-backs of freed memory to the system.
-const TRIM_EVERY: u64 = 4;
 /// IMAP servers drop idle clients after 30 minutes.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
 
@@ -400,7 +398,6 @@ async fn fetch_new(
         tokio::spawn(async move {
             let mut created = 0usize;
             let mut done = 0u64;
-            let mut batches = 0u64;
             loop {
                 let idle = Instant::now();
                 let Some(rows) = rows_rx.recv().await else {
@@ -410,20 +407,14 @@ async fn fetch_new(
                 let n = rows.len() as u64;
                 let (pipeline, acc, cur) =
                     (ctx.pipeline.clone(), ctx.acc.name.clone(), cursor.clone());
-                batches += 1;
-                let trim = batches % TRIM_EVERY == 0;
                 let report = tokio::task::spawn_blocking(move || {
-                    let report = pipeline.commit(
+                    pipeline.commit(
                         rows,
                         Extras {
                             cursor: Some((acc, cur)),
                             setting: None,
                         },
-                    );
-                    if trim {
-                        super::return_freed_memory();
-                    }
-                    report
+                    )
                 })
                 .await
                 .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))??;

@@ -193,17 +193,6 @@ async fn account_loop(
     }
 }
 
-/// Hand the memory freed by stored batches back to the system. glibc keeps
-/// small freed blocks inside its heaps, and the store's many small rows
-/// would otherwise leave the heap at its high-water mark for the whole sync.
-pub(crate) fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only gives free pages of the allocator back.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Headless sync: returns Ok when done (`--once`) or on SIGTERM; Err carries the diagnosis.
 pub async fn run(
     config: Arc<Config>,
