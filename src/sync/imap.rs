@@ -536,7 +536,7 @@ async fn fetch_newest(
     .await?;
     timing::add(Step::FetchWait, waited.elapsed());
     let mut out: Vec<(u32, u32)> = fetched.iter().map(|m| (m.uid, m.size)).collect();
-    out.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    out.sort_unstable_by_key(|m| std::cmp::Reverse(m.0));
     out.dedup_by_key(|m| m.0);
     Ok(out)
 }
