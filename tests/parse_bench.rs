@@ -65,7 +65,7 @@ fn bench_parse_generated_mailbox() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(dir.path()).expect("open");
     for k in (0..support::mailgen::CUSTOMER_COUNT).step_by(10) {
-        let mut c = Record::new(RecordKind::Contact, &format!("Client {k}"));
+        let mut c = Record::new(RecordKind::Contact, format!("Client {k}"));
         c.emails = vec![format!("client{k}@example{}.com", k % 97)];
         store.put_record(c).expect("contact");
     }
