@@ -7,11 +7,12 @@
 #   benches/parse_bench.sh                      # 20,000 mails
 #   BENCH_MESSAGES=5000 benches/parse_bench.sh
 #   BENCH_RUNS=3 benches/parse_bench.sh         # repeat (figures are noisy on a busy machine)
+#   BENCH_BEFORE=/path/to/an/older/parse_bench-exe benches/parse_bench.sh   # the same run, both sides
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_MESSAGES="${BENCH_MESSAGES:-20000}"
 cargo test --release --test parse_bench --no-run
 for _ in $(seq "${BENCH_RUNS:-1}"); do
   cargo test --release --test parse_bench -- --ignored --nocapture --test-threads=1 \
-    bench_parse_generated_mailbox 2>&1 | grep -E '^BENCH'
+    bench_parse_generated_mailbox 2>&1 | grep -o 'BENCH.*'
 done
