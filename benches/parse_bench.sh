@@ -16,3 +16,9 @@ for _ in $(seq "${BENCH_RUNS:-1}"); do
   cargo test --release --test parse_bench -- --ignored --nocapture --test-threads=1 \
     bench_parse_generated_mailbox 2>&1 | grep -o 'BENCH.*'
 done
+if [ -n "${BENCH_BEFORE:-}" ]; then
+  for _ in $(seq "${BENCH_RUNS:-1}"); do
+    "$BENCH_BEFORE" --ignored --nocapture --test-threads=1 bench_parse_generated_mailbox 2>&1 |
+      grep -o 'BENCH.*' | sed 's/^BENCH parse/BENCH parse (before)/'
+  done
+fi
