@@ -38,52 +38,84 @@ pub fn is_system_sender(email: &str) -> bool {
     SYSTEM_LOCALS.contains(&local)
 }
 
-/// The header fields of a raw mail (unfolded, names lowercased), up to the
-/// first empty line.
-fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// Header names `is_automatic` looks at, lowercased.
+const AUTOMATIC_HEADERS: [&str; 9] = [
+    "auto-submitted",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "x-autoreply",
+    "x-autorespond",
+    "return-path",
+    "from",
+    "sender",
+];
+
+/// The header a field line names, if `is_automatic` looks at it.
+fn automatic_header(name: &[u8]) -> Option<&'static str> {
+    let trimmed = name.trim_ascii();
+    if trimmed.is_ascii() {
+        return AUTOMATIC_HEADERS
+            .iter()
+            .copied()
+            .find(|h| h.as_bytes().eq_ignore_ascii_case(trimmed));
+    }
+    // Rare: Unicode spaces around a name are trimmed too.
+    let lower = String::from_utf8_lossy(name).trim().to_lowercase();
+    AUTOMATIC_HEADERS.iter().copied().find(|h| *h == lower)
+}
+
+/// Whether one unfolded header field marks the mail as a machine's.
+fn automatic_field(name: &str, value: &str) -> bool {
+    let v = value.trim().to_lowercase();
+    match name {
+        "auto-submitted" => !v.is_empty() && v.split(';').next().map(str::trim) != Some("no"),
+        "precedence" => matches!(v.as_str(), "bulk" | "junk" | "list" | "auto_reply"),
+        "list-id" | "list-unsubscribe" | "x-autoreply" | "x-autorespond" => true,
+        "return-path" => v.trim_matches(|c: char| c.is_whitespace()) == "<>",
+        "from" | "sender" => extract_address(&v).is_some_and(|a| is_system_sender(&a)),
+        _ => false,
+    }
+}
+
+/// Whether a mail was sent by a machine and must create no case, get no
+/// auto-reply and reopen nothing (RFC 3834 and the usual list headers).
+/// Runs on every new mail: only the fields it looks at are unfolded.
+pub fn is_automatic(raw: &[u8], sender: Option<&str>) -> bool {
+    if sender.is_some_and(is_system_sender) {
+        return true;
+    }
+    // The field being read: its name (when looked at) and unfolded value.
+    let mut current: Option<(&'static str, String)> = None;
     for line in raw.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
         }
         if line[0] == b' ' || line[0] == b'\t' {
-            if let Some(last) = out.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(String::from_utf8_lossy(line).trim());
+            if let Some((_, value)) = current.as_mut() {
+                value.push(' ');
+                value.push_str(String::from_utf8_lossy(line).trim());
             }
             continue;
         }
-        if let Some(colon) = line.iter().position(|b| *b == b':') {
-            let name = String::from_utf8_lossy(&line[..colon])
-                .trim()
-                .to_lowercase();
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            // Not a field: folded lines after it still extend the last one.
+            continue;
+        };
+        if let Some((name, value)) = current.take()
+            && automatic_field(name, &value)
+        {
+            return true;
+        }
+        current = automatic_header(&line[..colon]).map(|name| {
             let value = String::from_utf8_lossy(&line[colon + 1..])
                 .trim()
                 .to_string();
-            out.push((name, value));
-        }
+            (name, value)
+        });
     }
-    out
-}
-
-/// Whether a mail was sent by a machine and must create no case, get no
-/// auto-reply and reopen nothing (RFC 3834 and the usual list headers).
-pub fn is_automatic(raw: &[u8], sender: Option<&str>) -> bool {
-    if sender.is_some_and(is_system_sender) {
-        return true;
-    }
-    header_fields(raw).iter().any(|(name, value)| {
-        let v = value.trim().to_lowercase();
-        match name.as_str() {
-            "auto-submitted" => !v.is_empty() && v.split(';').next().map(str::trim) != Some("no"),
-            "precedence" => matches!(v.as_str(), "bulk" | "junk" | "list" | "auto_reply"),
-            "list-id" | "list-unsubscribe" | "x-autoreply" | "x-autorespond" => true,
-            "return-path" => v.trim_matches(|c: char| c.is_whitespace()) == "<>",
-            "from" | "sender" => extract_address(&v).is_some_and(|a| is_system_sender(&a)),
-            _ => false,
-        }
-    })
+    current.is_some_and(|(name, value)| automatic_field(name, &value))
 }
 
 fn extract_address(v: &str) -> Option<String> {

@@ -667,3 +667,74 @@ fn no_auto_reply_goes_to_agents_machines_or_past_the_senders_limit() {
         "{said:?}"
     );
 }
+
+/// `is_automatic` as it was before it stopped unfolding every field: the
+/// reference the proptest holds it to.
+fn is_automatic_reference(raw: &[u8], sender: Option<&str>) -> bool {
+    if sender.is_some_and(is_system_sender) {
+        return true;
+    }
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in raw.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(last) = fields.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(String::from_utf8_lossy(line).trim());
+            }
+            continue;
+        }
+        if let Some(colon) = line.iter().position(|b| *b == b':') {
+            let name = String::from_utf8_lossy(&line[..colon])
+                .trim()
+                .to_lowercase();
+            let value = String::from_utf8_lossy(&line[colon + 1..])
+                .trim()
+                .to_string();
+            fields.push((name, value));
+        }
+    }
+    fields
+        .iter()
+        .any(|(name, value)| automatic_field(name, value))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn is_automatic_decides_as_unfolding_every_field_did(
+        lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::prelude::Just("From: Ann <ann@cust.example>".to_string()),
+                proptest::prelude::Just("From: <noreply@shop.example>".to_string()),
+                proptest::prelude::Just("Sender: MAILER-DAEMON@mx".to_string()),
+                proptest::prelude::Just("Auto-Submitted: no".to_string()),
+                proptest::prelude::Just("AUTO-SUBMITTED : auto-replied".to_string()),
+                proptest::prelude::Just("Precedence: BULK".to_string()),
+                proptest::prelude::Just("Precedence:".to_string()),
+                proptest::prelude::Just("list-id: x".to_string()),
+                proptest::prelude::Just("Return-Path: <".to_string()),
+                proptest::prelude::Just(" >".to_string()),
+                proptest::prelude::Just("\t bulk".to_string()),
+                proptest::prelude::Just(" ".to_string()),
+                proptest::prelude::Just("no colon here".to_string()),
+                proptest::prelude::Just("\u{a0}X-Autoreply\u{a0}: y".to_string()),
+                proptest::prelude::Just("Subject: hi".to_string()),
+                proptest::prelude::Just(String::new()),
+                "[A-Za-z:; <>@.-]{0,20}",
+            ],
+            0..12,
+        ),
+        crlf in proptest::prelude::any::<bool>(),
+    ) {
+        let raw = lines.join(if crlf { "\r\n" } else { "\n" });
+        proptest::prop_assert_eq!(
+            is_automatic(raw.as_bytes(), Some("ann@cust.example")),
+            is_automatic_reference(raw.as_bytes(), Some("ann@cust.example"))
+        );
+    }
+}

@@ -177,7 +177,12 @@ impl LinkRules {
             return true;
         }
         self.own.iter().any(|o| {
-            let o = o.trim().to_lowercase();
+            let o = o.trim();
+            // `n` and `base` are lowercase: an ASCII entry compares without a copy.
+            if o.is_ascii() {
+                return o.eq_ignore_ascii_case(&n) || o.eq_ignore_ascii_case(&base);
+            }
+            let o = o.to_lowercase();
             o == n || o == base
         })
     }
@@ -230,7 +235,10 @@ impl LinkRules {
             }
         };
         if let Some(n) = self.normalize(email) {
-            if let Some((local, domain)) = n.rsplit_once('@') {
+            // Only a punycode label has another Unicode form.
+            if let Some((local, domain)) = n.rsplit_once('@')
+                && domain.contains("xn--")
+            {
                 let (uni, res) = idna::domain_to_unicode(domain);
                 if res.is_ok() && uni != domain {
                     push(format!("{local}@{uni}"));

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::LazyLock;
 
 use encoding_rs::Encoding;
 use mail_parser::decoders::base64::base64_decode;
@@ -149,6 +150,21 @@ fn hex(b: u8) -> Option<u8> {
 /// nothing to parse or the parser gave up.
 pub(crate) fn parse(raw: &[u8]) -> Option<Message<'_>> {
     catch_unwind(AssertUnwindSafe(|| MessageParser::default().parse(raw)))
+        .ok()
+        .flatten()
+}
+
+/// Parses a message as ingest needs it: only the fields a summary reads
+/// (addresses, ids, subject, date, MIME) are parsed; the rest (Received,
+/// DKIM and the like, many per mail) are skipped, not decoded.
+pub(crate) fn parse_for_ingest(raw: &[u8]) -> Option<Message<'_>> {
+    static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+        MessageParser::new()
+            .with_minimal_headers()
+            .with_message_ids()
+            .default_header_ignore()
+    });
+    catch_unwind(AssertUnwindSafe(|| PARSER.parse(raw)))
         .ok()
         .flatten()
 }

@@ -4,7 +4,7 @@ use mail_parser::{HeaderValue, Message};
 use serde::{Deserialize, Serialize};
 
 use super::mime;
-use super::sanitize::sanitize_line;
+use super::sanitize::{sanitize_line, sanitize_line_cut, sanitize_line_cut_if_long};
 
 /// Maximum preview length in characters.
 const PREVIEW_CHARS: usize = 120;
@@ -58,7 +58,7 @@ pub struct ParsedHeaders {
 /// yields whatever could be recovered.
 pub fn parse_headers(raw: &[u8]) -> ParsedHeaders {
     let prepared = mime::prepare(raw);
-    let Some(msg) = mime::parse(&prepared) else {
+    let Some(msg) = mime::parse_for_ingest(&prepared) else {
         return ParsedHeaders::default();
     };
     headers_of(&msg)
@@ -98,13 +98,17 @@ pub(crate) fn headers_of(msg: &Message<'_>) -> ParsedHeaders {
 
 /// Strips angle brackets and whitespace/control characters from an id.
 fn clean_id(s: &str) -> String {
-    sanitize_line(s)
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect()
+    // The sanitised line has no whitespace but single inner spaces.
+    let mut line = sanitize_line(s);
+    let inner = line.trim_start_matches('<').trim_end_matches('>');
+    if inner.contains(' ') {
+        return inner.chars().filter(|c| *c != ' ').collect();
+    }
+    // The leading `<` and trailing `>` runs never overlap.
+    let start = line.len() - line.trim_start_matches('<').len();
+    line.truncate(line.trim_end_matches('>').len());
+    line.drain(..start);
+    line
 }
 
 fn ids(v: &HeaderValue<'_>) -> Option<Vec<String>> {
@@ -167,20 +171,48 @@ fn preview(msg: &Message<'_>) -> String {
         return String::new();
     };
     // Only look at the start: previews must stay cheap for huge mails.
-    let head = prefix_chars(&text, if is_html { 16 * 1024 } else { 2048 });
-    let plain = if is_html {
-        mail_parser::decoders::html::html_to_text(head)
+    if is_html {
+        html_preview(prefix_chars(&text, 16 * 1024))
     } else {
-        // Skip quoted lines so the preview shows what is new.
-        head.lines()
-            .filter(|l| !l.trim_start().starts_with('>'))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let line = sanitize_line(&plain);
-    match line.char_indices().nth(PREVIEW_CHARS) {
-        Some((i, _)) => format!("{}…", line[..i].trim_end()),
-        None => line,
+        plain_preview(prefix_chars(&text, 2048))
+    }
+}
+
+/// Quoted lines are skipped so the preview shows what is new; the
+/// sanitiser stops once the preview is full.
+fn plain_preview(head: &str) -> String {
+    let mut joined = String::with_capacity(head.len());
+    for (n, l) in head
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .enumerate()
+    {
+        if n > 0 {
+            joined.push(' ');
+        }
+        joined.push_str(l);
+    }
+    sanitize_line_cut(&joined, PREVIEW_CHARS)
+}
+
+/// The HTML is turned into text a growing piece at a time, each piece
+/// ending just after a `<`: the text of such a piece is the start of the
+/// text of the whole, so a full preview from it is the preview of the whole.
+fn html_preview(head: &str) -> String {
+    let mut want = 2048;
+    loop {
+        let end = match head.as_bytes().get(want..) {
+            Some(rest) => memchr::memchr(b'<', rest).map_or(head.len(), |p| want + p + 1),
+            None => head.len(),
+        };
+        let text = mail_parser::decoders::html::html_to_text(&head[..end]);
+        if end == head.len() {
+            return sanitize_line_cut(&text, PREVIEW_CHARS);
+        }
+        if let Some(line) = sanitize_line_cut_if_long(&text, PREVIEW_CHARS) {
+            return line;
+        }
+        want = end * 4;
     }
 }
 
@@ -326,6 +358,66 @@ Thanks for the report.\r\n";
         );
         assert_eq!(h.subject, "abc");
         assert_eq!(h.from[0].display(), "Eve <eve@x.y>");
+    }
+
+    /// How the HTML preview was taken before it read a piece at a time.
+    fn html_preview_whole(head: &str) -> String {
+        sanitize_line_cut(
+            &mail_parser::decoders::html::html_to_text(head),
+            PREVIEW_CHARS,
+        )
+    }
+
+    #[test]
+    fn a_long_html_preview_reads_the_same_from_its_start_as_from_the_whole() {
+        let mut html = String::from("<html><head><style>p { x: y }</style></head><body>");
+        for i in 0..400 {
+            html.push_str(&format!(
+                "<p>Line {i} &amp; more &#x41;<br>text <!-- note {i} --> <b>bold</b></p>\n"
+            ));
+        }
+        let head = prefix_chars(&html, 16 * 1024);
+        let p = html_preview(head);
+        assert_eq!(p, html_preview_whole(head));
+        assert!(p.ends_with('…') && p.starts_with("Line 0 & more A"), "{p}");
+    }
+
+    #[test]
+    fn a_plain_preview_skips_quotes_and_stops_at_120_characters() {
+        let body = format!("> old\r\n{}\r\n", "word ".repeat(100));
+        let raw = format!("Subject: x\r\n\r\n{body}");
+        let h = parse_headers(raw.as_bytes());
+        assert_eq!(h.preview.chars().count(), 120);
+        assert!(h.preview.starts_with("word word") && h.preview.ends_with(" word…"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn an_html_preview_is_the_preview_of_the_whole_text(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just("<p>".to_string()),
+                    proptest::prelude::Just("</p>".to_string()),
+                    proptest::prelude::Just("<br>".to_string()),
+                    proptest::prelude::Just("<!-- c -->".to_string()),
+                    proptest::prelude::Just("<style>a{}</style>".to_string()),
+                    proptest::prelude::Just("&amp;".to_string()),
+                    proptest::prelude::Just("&#65;".to_string()),
+                    proptest::prelude::Just(" ".to_string()),
+                    proptest::prelude::Just("\n".to_string()),
+                    proptest::prelude::Just("<".to_string()),
+                    proptest::prelude::Just("\u{1b}[1m".to_string()),
+                    "[a-zA-Zа-я ]{1,30}",
+                ],
+                0..600,
+            )
+        ) {
+            let html = parts.concat();
+            let head = prefix_chars(&html, 16 * 1024);
+            proptest::prop_assert_eq!(html_preview(head), html_preview_whole(head));
+        }
     }
 
     #[test]

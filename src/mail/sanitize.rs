@@ -47,21 +47,119 @@ pub fn sanitize_text(s: &str) -> String {
 /// tabs become spaces, runs of whitespace collapse to one space and the
 /// result is trimmed.
 pub fn sanitize_line(s: &str) -> String {
-    let stripped = strip(s, Mode::Line);
-    let mut out = String::with_capacity(stripped.len());
+    if is_clean(s, Mode::Line) && is_collapsed(s) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    collapse_into(s, usize::MAX, &mut out);
+    out
+}
+
+/// [`sanitize_line`] cut to at most `max_chars` characters: when more would
+/// follow, the kept part loses its trailing space and ends in `…`. Only
+/// reads as much of `s` as the kept characters need.
+pub fn sanitize_line_cut(s: &str, max_chars: usize) -> String {
+    match cut(s, max_chars) {
+        Ok(cut) => cut,
+        Err(whole) => whole,
+    }
+}
+
+/// Like [`sanitize_line_cut`], but `None` when `s` ends before more than
+/// `max_chars` characters were seen: the cut of a longer text that starts
+/// with `s` may then differ, so the caller reads on.
+pub(crate) fn sanitize_line_cut_if_long(s: &str, max_chars: usize) -> Option<String> {
+    cut(s, max_chars).ok()
+}
+
+/// `Ok(cut line)` when more than `max_chars` characters follow, else
+/// `Err(the whole line)`.
+fn cut(s: &str, max_chars: usize) -> Result<String, String> {
+    let mut out = String::new();
+    if !collapse_into(s, max_chars.saturating_add(1), &mut out) {
+        return Err(out);
+    }
+    out.pop();
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    Ok(out)
+}
+
+/// The line-mode sanitiser appended to `out`, stopping once `out` holds
+/// `limit` characters (returns true when it stopped there). What it kept is
+/// always the start of what [`sanitize_line`] gives for the whole of `s`.
+fn collapse_into(s: &str, limit: usize, out: &mut String) -> bool {
     let mut pending_space = false;
-    for c in stripped.chars() {
+    let mut count = 0usize;
+    let mut full = false;
+    strip_each(s, Mode::Line, |c| {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
+            return true;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+            count += 1;
+            if count >= limit {
+                full = true;
+                return false;
             }
-            out.push(c);
+        }
+        out.push(c);
+        count += 1;
+        full = count >= limit;
+        !full
+    });
+    full
+}
+
+/// Whether [`strip`] would give `s` back unchanged: a byte scan for the
+/// first byte of anything it removes or rewrites (C0 and C1 controls, DEL,
+/// tabs, U+2028/U+2029, bidi controls; newlines in line mode).
+fn is_clean(s: &str, mode: Mode) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0usize;
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        if (0x20..0x7f).contains(&c) {
+            continue;
+        }
+        let dirty = match c {
+            b'\n' => mode == Mode::Line,
+            // C1 controls U+0080..U+009F.
+            0xc2 => matches!(b.get(i), Some(0x80..=0x9f)),
+            // U+061C arabic letter mark.
+            0xd8 => b.get(i) == Some(&0x9c),
+            // U+200E/F, U+2028/9, U+202A..E, U+2066..9.
+            0xe2 => matches!(
+                (b.get(i), b.get(i + 1)),
+                (Some(0x80), Some(0x8e | 0x8f | 0xa8..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+            ),
+            // Any other byte of a multi-byte character.
+            0x80.. => false,
+            // The other C0 controls and DEL.
+            _ => true,
+        };
+        if dirty {
+            return false;
         }
     }
-    out
+    true
+}
+
+/// Whether a clean line is already collapsed: no whitespace but single
+/// inner spaces.
+fn is_collapsed(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.first() == Some(&b' ')
+        || b.last() == Some(&b' ')
+        || memchr::memmem::find(b, b"  ").is_some()
+    {
+        return false;
+    }
+    s.is_ascii() || !s.chars().any(|c| c != ' ' && c.is_whitespace())
 }
 
 /// The character starting at byte `i` of `s`, if any.
@@ -69,57 +167,82 @@ fn at(s: &str, i: usize) -> Option<char> {
     s.get(i..)?.chars().next()
 }
 
-/// Core state machine shared by both modes. Walks byte offsets rather than
-/// a collected `Vec<char>`, which would take four times the text's size.
+/// Core state machine shared by both modes, with a fast path for text that
+/// has nothing to strip.
 fn strip(s: &str, mode: Mode) -> String {
+    if is_clean(s, mode) {
+        return s.to_string();
+    }
+    strip_full(s, mode)
+}
+
+/// The state machine without the fast path.
+fn strip_full(s: &str, mode: Mode) -> String {
     let mut out = String::with_capacity(s.len());
+    strip_each(s, mode, |c| {
+        out.push(c);
+        true
+    });
+    out
+}
+
+/// Walks `s` and hands each kept character to `keep` until it returns
+/// false. Walks byte offsets rather than a collected `Vec<char>`, which
+/// would take four times the text's size.
+fn strip_each(s: &str, mode: Mode, mut keep: impl FnMut(char) -> bool) {
+    // Only text mode needs the column, for tab stops.
     let mut col = 0usize;
     let mut i = 0usize;
     while let Some(c) = at(s, i) {
         let next = i + c.len_utf8();
-        match c {
+        let go_on = match c {
             '\n' | '\u{2028}' | '\u{2029}' => {
-                match mode {
-                    Mode::Text => out.push('\n'),
-                    Mode::Line => out.push(' '),
-                }
                 col = 0;
                 i = next;
+                match mode {
+                    Mode::Text => keep('\n'),
+                    Mode::Line => keep(' '),
+                }
             }
             '\t' => {
+                i = next;
                 match mode {
                     Mode::Text => {
                         let n = TAB_WIDTH - (col % TAB_WIDTH);
-                        out.extend(std::iter::repeat_n(' ', n));
                         col += n;
+                        (0..n).all(|_| keep(' '))
                     }
-                    Mode::Line => {
-                        out.push(' ');
-                        col += 1;
-                    }
+                    Mode::Line => keep(' '),
                 }
-                i = next;
             }
             '\u{1b}' => {
                 i = skip_escape(s, next);
+                true
             }
             '\u{9b}' => {
                 i = skip_csi(s, next);
+                true
             }
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => {
                 i = skip_string(s, next);
+                true
             }
             c if is_forbidden_char(c) => {
                 i = next;
+                true
             }
             c => {
-                out.push(c);
-                col += c.width().unwrap_or(0);
+                if mode == Mode::Text {
+                    col += c.width().unwrap_or(0);
+                }
                 i = next;
+                keep(c)
             }
+        };
+        if !go_on {
+            return;
         }
     }
-    out
 }
 
 /// Skips an escape sequence whose ESC is just before byte `i`; returns the
@@ -369,6 +492,118 @@ mod tests {
         assert_eq!(wrap_line("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
         assert_eq!(wrap_line("", 4), vec![""]);
         assert_eq!(wrap_line("日本語日本語", 4), vec!["日本", "語日", "本語"]);
+    }
+
+    /// The line sanitiser as it was before its fast path and streaming
+    /// collapse: the reference the proptests hold it to.
+    fn line_reference(s: &str) -> String {
+        let stripped = strip_full(s, Mode::Line);
+        let mut out = String::new();
+        let mut pending_space = false;
+        for c in stripped.chars() {
+            if c.is_whitespace() {
+                pending_space = !out.is_empty();
+            } else {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// How previews were cut before `sanitize_line_cut`.
+    fn cut_reference(s: &str, max: usize) -> String {
+        let line = line_reference(s);
+        match line.char_indices().nth(max) {
+            Some((i, _)) => format!("{}…", line[..i].trim_end()),
+            None => line,
+        }
+    }
+
+    /// Mostly ordinary text with everything the sanitiser treats specially
+    /// mixed in, so that both the fast and the full path are taken.
+    fn mixed_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                8 => "[a-zA-Z0-9 .,:;<>@=?-]{0,12}",
+                2 => Just("Привет мир ".to_string()),
+                2 => Just("日本語 «quoted» “smart” – … € 👩‍👩‍👧".to_string()),
+                1 => Just(" ".to_string()),
+                1 => Just("  ".to_string()),
+                1 => Just("\n".to_string()),
+                1 => Just("\r\n".to_string()),
+                1 => Just("\t".to_string()),
+                1 => Just("\u{1b}[31m".to_string()),
+                1 => Just("\u{1b}]8;;x\u{7}".to_string()),
+                1 => Just("\u{85}\u{9b}\u{9c}\u{9d}".to_string()),
+                1 => Just("\u{a0}\u{1680}\u{2000}\u{200a}\u{202f}\u{205f}\u{3000}".to_string()),
+                1 => Just("\u{2028}\u{2029}".to_string()),
+                1 => Just("\u{200e}\u{200f}\u{202a}\u{202e}\u{2066}\u{2069}\u{61c}".to_string()),
+                1 => Just("\u{200b}\u{200d}\u{2060}\u{2070}\u{2030}\u{20ac}\u{0600}\u{061b}".to_string()),
+                1 => Just("\u{7f}\u{0}\u{b}\u{c}".to_string()),
+                1 => any::<char>().prop_map(|c| c.to_string()),
+            ],
+            0..30,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    #[test]
+    fn a_preview_cut_keeps_at_most_the_limit_and_marks_the_cut() {
+        assert_eq!(sanitize_line_cut("  a  b\tc ", 10), "a b c");
+        assert_eq!(sanitize_line_cut("abc def", 4), "abc…");
+        assert_eq!(sanitize_line_cut("abc def", 3), "abc…");
+        assert_eq!(sanitize_line_cut("abc", 3), "abc");
+        assert_eq!(sanitize_line_cut("a\u{1b}]52;c;x\u{7}bc", 2), "ab…");
+        assert_eq!(sanitize_line_cut_if_long("abc", 3), None);
+        assert_eq!(
+            sanitize_line_cut_if_long("abcd", 3).as_deref(),
+            Some("abc…")
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn the_fast_path_and_the_full_path_agree(s in mixed_text()) {
+            for mode in [Mode::Text, Mode::Line] {
+                prop_assert_eq!(strip(&s, mode), strip_full(&s, mode));
+                if is_clean(&s, mode) {
+                    prop_assert_eq!(strip_full(&s, mode), s.clone());
+                }
+            }
+            prop_assert_eq!(sanitize_line(&s), line_reference(&s));
+        }
+
+        #[test]
+        fn the_fast_path_and_the_full_path_agree_on_any_string(s in any::<String>()) {
+            prop_assert_eq!(strip(&s, Mode::Text), strip_full(&s, Mode::Text));
+            prop_assert_eq!(sanitize_line(&s), line_reference(&s));
+        }
+
+        #[test]
+        fn a_cut_reads_the_same_as_cutting_the_whole_line(s in mixed_text(), max in 0usize..40) {
+            prop_assert_eq!(sanitize_line_cut(&s, max), cut_reference(&s, max));
+        }
+
+        #[test]
+        fn a_cut_taken_early_from_a_prefix_is_the_cut_of_the_whole(
+            s in mixed_text(),
+            max in 0usize..20,
+            at in 0usize..400,
+        ) {
+            let mut end = at.min(s.len());
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            if let Some(early) = sanitize_line_cut_if_long(&s[..end], max) {
+                prop_assert_eq!(early, cut_reference(&s, max));
+            }
+        }
     }
 
     proptest! {

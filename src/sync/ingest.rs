@@ -4,34 +4,46 @@
 use crate::mail::parse::{Address, ParsedHeaders, parse_headers, stable_id};
 use crate::store::{MailStatus, MessageSummary, Party};
 
-fn parties(list: &[Address]) -> Vec<Party> {
-    list.iter()
+fn parties(list: Vec<Address>) -> Vec<Party> {
+    list.into_iter()
         .map(|a| Party {
-            name: a.name.clone().unwrap_or_default(),
-            email: a.email.trim().to_lowercase(),
+            name: a.name.unwrap_or_default(),
+            email: lowercase_trimmed(a.email),
         })
         .collect()
+}
+
+/// The address trimmed and lowercased, in place when it is ASCII.
+fn lowercase_trimmed(mut email: String) -> String {
+    if !email.is_ascii() {
+        return email.trim().to_lowercase();
+    }
+    email.make_ascii_lowercase();
+    if email.trim().len() != email.len() {
+        return email.trim().to_string();
+    }
+    email
 }
 
 /// Build the summary of a mail. `own` lists the desk's own addresses, so a
 /// mail from one of them counts as Sent.
 pub fn summary_from_raw(raw: &[u8], own: &[String]) -> MessageSummary {
-    summary_of(&parse_headers(raw), raw, own)
+    summary_of(parse_headers(raw), raw, own)
 }
 
 /// One parse of a mail for ingest: its summary and the bytes of its
 /// attachments (what the linking rules' size limit needs).
 pub fn parse_once(raw: &[u8], own: &[String]) -> (MessageSummary, Option<u64>) {
     let prepared = crate::mail::mime::prepare(raw);
-    let Some(msg) = crate::mail::mime::parse(&prepared) else {
-        return (summary_of(&ParsedHeaders::default(), raw, own), None);
+    let Some(msg) = crate::mail::mime::parse_for_ingest(&prepared) else {
+        return (summary_of(ParsedHeaders::default(), raw, own), None);
     };
     let h = crate::mail::parse::headers_of(&msg);
     let bytes = msg
         .attachments()
         .map(|p| p.contents().len() as u64)
         .sum::<u64>();
-    (summary_of(&h, raw, own), Some(bytes))
+    (summary_of(h, raw, own), Some(bytes))
 }
 
 /// The bytes of a stored mail's attachments, parsing it (None: unparsable).
@@ -45,29 +57,28 @@ pub fn attachment_bytes(raw: &[u8]) -> Option<u64> {
     )
 }
 
-fn summary_of(h: &ParsedHeaders, raw: &[u8], own: &[String]) -> MessageSummary {
+fn summary_of(h: ParsedHeaders, raw: &[u8], own: &[String]) -> MessageSummary {
     let message_id = h
         .message_id
-        .clone()
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| crate::mail::thread::normalize_id(&stable_id(raw)));
-    let from = parties(&h.from);
+    let from = parties(h.from);
     let outgoing = from.iter().any(|p| own.iter().any(|o| o == &p.email));
     MessageSummary {
         id: 0,
         message_id,
-        subject: h.subject.clone(),
+        subject: h.subject,
         from,
-        to: parties(&h.to),
-        cc: parties(&h.cc),
-        bcc: parties(&h.bcc),
-        reply_to: parties(&h.reply_to),
+        to: parties(h.to),
+        cc: parties(h.cc),
+        bcc: parties(h.bcc),
+        reply_to: parties(h.reply_to),
         date: h.date.unwrap_or(0),
         size: raw.len() as u64,
         has_attachments: h.has_attachments,
-        preview: h.preview.clone(),
-        in_reply_to: h.in_reply_to.clone(),
-        references: h.references.clone(),
+        preview: h.preview,
+        in_reply_to: h.in_reply_to,
+        references: h.references,
         thread_id: 0,
         status: if outgoing {
             MailStatus::Sent

@@ -10,9 +10,10 @@ use crate::crm::followers::notifications_for_link;
 use crate::crm::linking::{LinkReads, LinkRules, decide};
 use crate::store::{
     BatchLinker, BatchView, FolderState, IngestExtras, IngestReport, IngestSide, LinkPlan,
-    MessageSummary, NewMail, Store, StoreError,
+    MessageSummary, NewMail, Record, RecordKind, Store, StoreError,
 };
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// A mail as it came off the wire.
 #[derive(Debug, Clone)]
@@ -330,6 +331,7 @@ impl Steps {
         let linker = RulesLinker {
             rules: Arc::clone(&self.rules),
             cases: self.cases.clone(),
+            by_address: Mutex::default(),
         };
         let Extras { cursor, setting } = extras;
         let mut report = store.ingest_with(
@@ -374,10 +376,56 @@ impl Steps {
     }
 }
 
-/// The linking rules as the batch's hook.
+/// The linking rules as the batch's hook, for one batch.
 struct RulesLinker {
     rules: Arc<LinkRules>,
     cases: Option<Arc<CaseRules>>,
+    /// Records found under an address earlier in this batch: mails of one
+    /// batch often name the same customer. Emptied whenever a mail creates
+    /// records, the only way the view's answers change within a batch.
+    by_address: Mutex<HashMap<String, Vec<Record>>>,
+}
+
+/// The batch view, with address lookups answered from the batch's cache.
+struct CachedView<'v, 'a> {
+    view: &'v BatchView<'a>,
+    by_address: &'v Mutex<HashMap<String, Vec<Record>>>,
+}
+
+impl LinkReads for CachedView<'_, '_> {
+    fn next_id(&self) -> Result<u64, StoreError> {
+        LinkReads::next_id(self.view)
+    }
+    fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
+        LinkReads::record(self.view, kind, id)
+    }
+    fn records(&self, kind: RecordKind) -> Result<Vec<Record>, StoreError> {
+        LinkReads::records(self.view, kind)
+    }
+    fn records_by_address(&self, email: &str) -> Result<Vec<Record>, StoreError> {
+        let mut cache = self
+            .by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) = cache.get(email) {
+            return Ok(found.clone());
+        }
+        let found = LinkReads::records_by_address(self.view, email)?;
+        cache.insert(email.to_string(), found.clone());
+        Ok(found)
+    }
+    fn id_by_message_id(&self, mid: &str) -> Result<Option<u64>, StoreError> {
+        LinkReads::id_by_message_id(self.view, mid)
+    }
+    fn links_of(&self, msg: u64) -> Result<Vec<Record>, StoreError> {
+        LinkReads::links_of(self.view, msg)
+    }
+    fn accounts_of(&self, msg: u64) -> Result<Vec<String>, StoreError> {
+        LinkReads::accounts_of(self.view, msg)
+    }
+    fn stored_attachment_bytes(&self, msg: u64) -> Result<Option<u64>, StoreError> {
+        LinkReads::stored_attachment_bytes(self.view, msg)
+    }
 }
 
 impl BatchLinker for RulesLinker {
@@ -387,7 +435,11 @@ impl BatchLinker for RulesLinker {
         mail: &MessageSummary,
         side: IngestSide,
     ) -> Result<LinkPlan, StoreError> {
-        let d = decide(view, &self.rules, mail, side.attachment_bytes)?;
+        let cached = CachedView {
+            view,
+            by_address: &self.by_address,
+        };
+        let d = decide(&cached, &self.rules, mail, side.attachment_bytes)?;
         let mut links = d.linked;
         if let Some(parent) = side.inherit_links_of {
             for r in LinkReads::links_of(view, parent)? {
@@ -403,6 +455,12 @@ impl BatchLinker for RulesLinker {
         };
         if let Some(cases) = &self.cases {
             plan_case(view, cases, &self.rules, mail, side.automatic, &mut plan)?;
+        }
+        if !plan.records.is_empty() {
+            self.by_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
         }
         let links = std::mem::take(&mut plan.links);
         plan.reason = if links.is_empty() { d.reason } else { None };
@@ -486,6 +544,30 @@ mod tests {
             assert_eq!(links[0].reference(), contacts[0].reference());
             let s = p.store().summary(id).expect("summary").expect("stored");
             assert_eq!(s.not_linked_reason, None);
+        }
+    }
+
+    #[test]
+    fn a_contact_made_mid_batch_is_found_by_the_batchs_later_mail_from_that_address() {
+        let (_d, p) = pipeline();
+        let ann = "Ann Lee <ann@cust.example>";
+        let r = p
+            .ingest_now(
+                vec![
+                    mail(1, ann, "support@desk.example", ""),
+                    mail(2, ann, "desk+contact@desk.example", ""),
+                    mail(3, ann, "support@desk.example", ""),
+                ],
+                Extras::default(),
+            )
+            .expect("ingest");
+        let contacts = p.store().records(RecordKind::Contact).expect("records");
+        assert_eq!(contacts.len(), 1, "{contacts:?}");
+        let linked = |id: u64| p.store().links_of(id).expect("links");
+        assert!(linked(r.created[0]).is_empty());
+        for id in &r.created[1..] {
+            assert_eq!(linked(*id).len(), 1, "mail {id}");
+            assert_eq!(linked(*id)[0].reference(), contacts[0].reference());
         }
     }
 
