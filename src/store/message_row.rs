@@ -218,15 +218,16 @@ impl MessageRow {
         Ok(())
     }
 
-    /// Add or replace the location in `loc`'s (account, folder).
+    /// Add or replace the location in `loc`'s (account, folder); kept in
+    /// (account, folder) order, the order schema 3's location keys had.
     pub fn put_location(&mut self, loc: Location) {
-        match self
-            .locations
-            .iter_mut()
-            .find(|l| l.account == loc.account && l.folder == loc.folder)
-        {
-            Some(l) => *l = loc,
-            None => self.locations.push(loc),
+        let at = self.locations.binary_search_by(|l| {
+            (l.account.as_str(), l.folder.as_str())
+                .cmp(&(loc.account.as_str(), loc.folder.as_str()))
+        });
+        match at {
+            Ok(i) => self.locations[i] = loc,
+            Err(i) => self.locations.insert(i, loc),
         }
     }
 
@@ -244,13 +245,19 @@ impl MessageRow {
             .find(|l| l.account == account && l.folder == folder)
     }
 
-    /// Add a link; false when it was there already.
+    /// Add a link; false when it was there already. Kept in (kind code,
+    /// record) order, the order schema 3's link keys had.
     pub fn add_link(&mut self, to: RecordRef) -> bool {
-        if self.links.contains(&to) {
-            return false;
+        match self
+            .links
+            .binary_search_by(|(k, id)| (k.code(), *id).cmp(&(to.0.code(), to.1)))
+        {
+            Ok(_) => false,
+            Err(i) => {
+                self.links.insert(i, to);
+                true
+            }
         }
-        self.links.push(to);
-        true
     }
 
     pub fn remove_link(&mut self, to: RecordRef) -> bool {
