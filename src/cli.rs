@@ -189,6 +189,10 @@ pub fn main() -> i32 {
             1
         }
     };
+    // The store is closed once the runtime is gone: the kept frame is
+    // stamped with its final state.
+    drop(rt);
+    crate::tui::snapshot::save_pending();
     tracing::info!("leaving with exit code {code}");
     code
 }
@@ -303,7 +307,19 @@ fn ui_options(g: &Global, cfg: &Config) -> Result<crate::tui::RunOptions> {
         bell: cfg.bell,
         warnings,
         config_file: None,
+        early: None,
+        snapshot: None,
     })
+}
+
+/// Where the opening frame of a local desk in `dir` is kept, and what it
+/// must match: theme, keymap, colour support and `config` unchanged.
+fn frame_place(g: &Global, dir: &Path, config: Option<PathBuf>) -> crate::tui::snapshot::Place {
+    crate::tui::snapshot::Place {
+        dir: dir.to_path_buf(),
+        look: format!("{:?}/{:?}/{:?}", g.theme, g.keymap, ColorEnv::from_env()),
+        also: config.into_iter().collect(),
+    }
 }
 
 async fn run_configured(g: &Global) -> Result<i32> {
@@ -321,9 +337,16 @@ async fn run_configured(g: &Global) -> Result<i32> {
         return Ok(crate::tui::run(desk, events, opts).await?.code());
     }
     let cfg = local?;
+    let place = frame_place(g, &data_dir(g), Some(config_path(g)));
+    let early = crate::tui::paint_kept(&place);
+    if g.first_frame_and_exit && early.as_ref().is_some_and(|(_, painted)| *painted) {
+        return Ok(0);
+    }
     let store = Arc::new(open_store(&data_dir(g))?);
     let mut opts = ui_options(g, &cfg)?;
     opts.config_file = Some(config_path(g));
+    opts.early = early.map(|(guard, _)| guard);
+    opts.snapshot = Some(place);
     let (desk, events) = Desk::new(store, cfg, Backend::Servers);
     desk.set_data_dir(&data_dir(g));
     desk.start_background();
@@ -342,6 +365,15 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
             tmp.path().to_path_buf()
         }
     };
+    let place = frame_place(g, &dir, None);
+    let early = if no_tui || g.data_dir.is_none() {
+        None
+    } else {
+        crate::tui::paint_kept(&place)
+    };
+    if g.first_frame_and_exit && early.as_ref().is_some_and(|(_, painted)| *painted) {
+        return Ok(0);
+    }
     let store = Arc::new(open_store(&dir)?);
     if store.is_empty() {
         let started = std::time::Instant::now();
@@ -372,7 +404,10 @@ async fn run_demo(g: &Global, no_tui: bool, messages: usize) -> Result<i32> {
         return Ok(0);
     }
     let cfg = crate::demo::demo_config();
-    let opts = ui_options(g, &cfg)?;
+    let mut opts = ui_options(g, &cfg)?;
+    opts.early = early.map(|(guard, _)| guard);
+    // A demo desk in a temp dir is gone at exit: nothing to keep a frame for.
+    opts.snapshot = g.data_dir.is_some().then_some(place);
     let (desk, events) = Desk::new(store, cfg, Backend::Demo);
     desk.set_data_dir(&dir);
     desk.start_search(&dir);

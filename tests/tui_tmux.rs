@@ -378,6 +378,76 @@ fn first_frame_and_exit_draws_once_and_restores_the_terminal() {
     );
 }
 
+/// Holds the store's lock the way a running deskmail does, until dropped.
+struct StoreLock(#[allow(dead_code)] std::fs::File);
+
+impl StoreLock {
+    fn take(data: &Path) -> StoreLock {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(data.join("store").join("db")).expect("store db");
+        // SAFETY: flock on a descriptor this value owns; released when it closes.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        StoreLock(f)
+    }
+}
+
+/// `--first-frame-and-exit` on the desk in `t.data`, with its exit code;
+/// `tag` tells this run's line from earlier ones.
+fn first_frame_exit_code(t: &Tmux, tag: &str, env: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_deskmail");
+    t.literal(&format!(
+        "{env} {bin} --first-frame-and-exit demo --data-dir {}; echo {tag}\"\"EXIT=$?",
+        t.data.display()
+    ));
+    t.keys(&["Enter"]);
+    let marker = format!("{tag}EXIT=");
+    let s = t.wait_for(&marker, Duration::from_secs(60));
+    s.lines()
+        .find_map(|l| l.split(marker.as_str()).nth(1))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_desk_as_left_is_painted_before_its_store_opens_but_not_once_the_store_changed() {
+    let t = Tmux::start(80, 24, &[]);
+    t.run_demo("");
+    t.wait_for("Records", Duration::from_secs(60));
+    settle(&t);
+    t.keys(&["q"]);
+    t.wait_for("READY$", Duration::from_secs(10));
+    assert!(
+        t.data.join("frame.snapshot").exists(),
+        "no frame kept at quit"
+    );
+
+    // With the store held by another process only the kept frame can be shown.
+    {
+        let _lock = StoreLock::take(&t.data);
+        assert_eq!(first_frame_exit_code(&t, "A", ""), "0", "{}", t.screen());
+        assert_eq!(
+            first_frame_exit_code(&t, "B", "DESKMAIL_NO_FRAME_SNAPSHOT=1"),
+            "1",
+            "{}",
+            t.screen()
+        );
+    }
+    // Anything written to the store since makes the kept frame stale.
+    {
+        let store = deskmail::store::Store::open(&t.data).expect("store");
+        store.set_setting("touched", "yes").expect("write");
+        store.flush().expect("flush");
+    }
+    let _lock = StoreLock::take(&t.data);
+    assert_eq!(first_frame_exit_code(&t, "C", ""), "1", "{}", t.screen());
+    assert!(
+        t.screen().contains("in use by another deskmail"),
+        "{}",
+        t.screen()
+    );
+}
+
 #[test]
 fn ctrl_e_hands_the_mail_to_the_editor_and_reads_it_back() {
     let t = Tmux::start(100, 30, &[]);

@@ -8,6 +8,7 @@ pub mod compose;
 pub mod form;
 pub mod keymap;
 pub mod panes;
+pub mod snapshot;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
@@ -31,6 +32,10 @@ pub struct RunOptions {
     pub warnings: Vec<String>,
     /// The config.toml the accounts screen saves to (`None`: the demo desk).
     pub config_file: Option<std::path::PathBuf>,
+    /// The terminal, already taken to paint the kept opening frame.
+    pub early: Option<terminal::TerminalGuard>,
+    /// Where the opening frame is kept at a clean quit (`None`: not kept).
+    pub snapshot: Option<snapshot::Place>,
 }
 
 const FRAME: Duration = Duration::from_millis(16);
@@ -113,41 +118,36 @@ fn edit_externally(guard: &mut terminal::TerminalGuard, text: &str) -> std::io::
 pub async fn run(
     desk: Arc<dyn DeskClient>,
     mut events: UnboundedReceiver<Event>,
-    opts: RunOptions,
+    mut opts: RunOptions,
 ) -> anyhow::Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut guard = terminal::TerminalGuard::new()?;
-    let mut app = App::new(opts.keymap);
-    app.status.warnings = opts.warnings;
-    app.config_file = opts.config_file;
-    let theme = opts.theme;
+    let mut guard = match opts.early.take() {
+        Some(g) => g,
+        None => terminal::TerminalGuard::new()?,
+    };
+    let keymap = opts.keymap.clone();
+    let warnings = opts.warnings.clone();
+    let theme = opts.theme.clone();
     let size = guard.terminal.size()?;
     let mut area = Rect::new(0, 0, size.width, size.height);
-    app.list.height = ui::list_rows(area, app.focus).max(1);
-    app.reader_width = ui::reader_width(area, app.focus);
     let desk: &dyn DeskClient = desk.as_ref();
-    let cmds = app.load(desk);
-    run_commands(desk, cmds);
-    let drafts = desk.drafts();
-    let drafts = app.ask(drafts);
-    if !drafts.is_empty() && !opts.first_frame_and_exit {
-        app.overlay = Some(app::Overlay::Drafts(app::PickList::new(drafts)));
-    }
+    let mut app = opening_view(
+        desk,
+        &mut events,
+        opts.keymap,
+        opts.warnings,
+        area,
+        !opts.first_frame_and_exit,
+        opts.first_frame_and_exit,
+    )
+    .await;
+    app.config_file = opts.config_file;
 
     if opts.first_frame_and_exit {
-        // The first complete frame includes the selected mail's rendering.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while app.reader.id.is_some() && app.reader.mail.is_none() && Instant::now() < deadline {
-            match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
-                Ok(Some(e)) => {
-                    let cmds = app.handle_event(desk, e);
-                    run_commands(desk, cmds);
-                }
-                Ok(None) => break,
-                Err(_) => {}
-            }
-        }
         draw(&mut guard, &app, &theme)?;
+        if let Some(place) = opts.snapshot {
+            snapshot::set_pending(place, offscreen(&app, &theme, area)?);
+        }
         return Ok(Exit::Quit);
     }
 
@@ -300,8 +300,87 @@ pub async fn run(
         // The desk writes the draft before the flush below.
         desk.send(c.save_draft());
     }
+    if exit == Exit::Quit
+        && let Some(place) = opts.snapshot
+    {
+        // What the next start opens on, drawn now while the desk is at hand.
+        let next = opening_view(desk, &mut events, keymap, warnings, area, true, true).await;
+        snapshot::set_pending(place, offscreen(&next, &theme, area)?);
+    }
     desk.flush()?;
     tracing::info!("store flushed");
     drop(guard);
     Ok(exit)
+}
+
+/// The view the interface opens on: folders loaded, the agent's last
+/// position, the drafts offer; with `reader`, the selected mail rendered too
+/// (waiting up to 5 s for it).
+async fn opening_view(
+    desk: &dyn DeskClient,
+    events: &mut UnboundedReceiver<Event>,
+    keymap: Keymap,
+    warnings: Vec<String>,
+    area: Rect,
+    offer_drafts: bool,
+    reader: bool,
+) -> App {
+    let mut app = App::new(keymap);
+    app.status.warnings = warnings;
+    app.list.height = ui::list_rows(area, app.focus).max(1);
+    app.reader_width = ui::reader_width(area, app.focus);
+    let cmds = app.load(desk);
+    run_commands(desk, cmds);
+    let drafts = desk.drafts();
+    let drafts = app.ask(drafts);
+    if !drafts.is_empty() && offer_drafts {
+        app.overlay = Some(app::Overlay::Drafts(app::PickList::new(drafts)));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while reader
+        && app.reader.id.is_some()
+        && app.reader.mail.is_none()
+        && Instant::now() < deadline
+    {
+        match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
+            Ok(Some(e)) => {
+                let cmds = app.handle_event(desk, e);
+                run_commands(desk, cmds);
+            }
+            Ok(None) => break,
+            Err(_) => {}
+        }
+    }
+    app
+}
+
+/// `app` drawn into a buffer of `area`'s size instead of the terminal.
+fn offscreen(app: &App, theme: &Theme, area: Rect) -> std::io::Result<ratatui::buffer::Buffer> {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(area.width, area.height))
+        .map_err(std::io::Error::other)?;
+    t.draw(|f| ui::draw(f, app, theme))
+        .map_err(std::io::Error::other)?;
+    Ok(t.backend().buffer().clone())
+}
+
+/// Paint the opening frame kept at the last clean quit, before the store is
+/// open. Returns the terminal (already taken) and whether a frame was painted;
+/// `None` when no frame is kept, so the terminal is taken as usual later.
+pub fn paint_kept(place: &snapshot::Place) -> Option<(terminal::TerminalGuard, bool)> {
+    if std::env::var_os(snapshot::DISABLE_ENV).is_some() || !snapshot::exists(&place.dir) {
+        return None;
+    }
+    let mut guard = terminal::TerminalGuard::new().ok()?;
+    let size = guard.terminal.size().ok()?;
+    let Some(buf) = snapshot::load(place, Rect::new(0, 0, size.width, size.height)) else {
+        return Some((guard, false));
+    };
+    use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    let _ = crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate);
+    let painted = guard
+        .terminal
+        .draw(|f| f.buffer_mut().content.clone_from(&buf.content))
+        .is_ok();
+    let _ = crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate);
+    Some((guard, painted))
 }
