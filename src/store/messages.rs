@@ -703,10 +703,7 @@ impl Store {
     /// Replace a mail's summary; its body place, locations and links stay.
     pub fn update_summary(&self, s: &MessageSummary) -> Result<()> {
         let _g = self.lock();
-        let mut row = match self.message_row(s.id)? {
-            Some(row) => row,
-            None => MessageRow::default(),
-        };
+        let mut row: MessageRow = self.message_row(s.id)?.unwrap_or_default();
         row.set_summary(s)?;
         self.put_message_row(s.id, &row)
     }
