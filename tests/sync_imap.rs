@@ -766,6 +766,15 @@ async fn bench_sync_vs_raw_fetch() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        // The sync's steps with their times (DESKMAIL_LOG picks the level).
+        let filter = tracing_subscriber::EnvFilter::try_from_env("DESKMAIL_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("deskmail::sync=debug"));
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .try_init();
+    }
     let stack = MailStack::start_with(StackOptions::dovecot_only());
     let t = Instant::now();
     let filled = stack.fill_inbox(USER, support::gen_mailbox_iter(n, 42));
@@ -786,6 +795,20 @@ async fn bench_sync_vs_raw_fetch() {
         "ca_file",
         "",
     );
+    if let Some(hold) = std::env::var_os("BENCH_HOLD") {
+        // The filled server stays up for profiling by hand until the config
+        // written here is removed.
+        let hold = Path::new(&hold);
+        std::fs::write(hold, &plain).expect("hold config");
+        eprintln!(
+            "BENCH hold: the server runs with {filled} mails; sync with --config {}, remove it to stop",
+            hold.display()
+        );
+        while hold.exists() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        return;
+    }
     let cfg = Arc::new(Config::parse(&plain, Path::new("c.toml")).expect("config"));
     let dir = tempfile::tempdir().expect("tmp");
     let store = Arc::new(Store::open(dir.path()).expect("store"));
@@ -1292,4 +1315,46 @@ async fn subscribed_folders_are_synced_and_an_unsubscribed_one_is_left_alone() {
         .await
         .expect("sync again");
     assert_eq!(folder_stats(&store, "Escalations"), (4, 0));
+}
+
+#[tokio::test]
+async fn a_first_sync_fetches_the_newest_mails_before_it_lists_every_uid() {
+    let stack = MailStack::start_with(StackOptions::dovecot_only());
+    assert_eq!(stack.fill_inbox(USER, gen_mailbox(250, 61)), 250);
+    let (port, log) = recording_proxy(stack.imap_port).await;
+    let plain = with_line(
+        &with_line(&config_text(&stack, port, ""), "tls", "tls = \"none\""),
+        "ca_file",
+        "",
+    );
+    let cfg = Arc::new(Config::parse(&plain, Path::new("c.toml")).expect("config"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("first sync");
+    assert_mirrors(&stack, &store, "INBOX", "INBOX").await;
+    assert_eq!(folder_stats(&store, "INBOX"), (250, 0));
+
+    let sent = String::from_utf8_lossy(&log.lock().map(|l| l.clone()).unwrap_or_default())
+        .to_ascii_uppercase();
+    let at = |what: &str| {
+        sent.find(what)
+            .unwrap_or_else(|| panic!("{what:?} was not sent: {sent}"))
+    };
+    // The newest 100 by sequence number, their bodies, and only then the list.
+    let newest = at("FETCH 151:250 (UID RFC822.SIZE)");
+    let bodies = at("UID FETCH 151:250 (UID FLAGS BODY.PEEK[]");
+    let search = at("UID SEARCH ALL");
+    assert!(newest < bodies && bodies < search, "{sent}");
+
+    // A second sync of the same folder lists and diffs as before: nothing new.
+    if let Ok(mut l) = log.lock() {
+        l.clear();
+    }
+    let again = sync::run(Arc::clone(&cfg), Arc::clone(&store), once(), None)
+        .await
+        .expect("second sync");
+    assert_eq!(again.new_messages, 0);
+    assert_eq!(folder_stats(&store, "INBOX"), (250, 0));
 }

@@ -592,7 +592,8 @@ fn open_db(dir: &Path) -> Result<sled::Db> {
     loop {
         let opened = sled::Config::new()
             .path(dir.join("store"))
-            .cache_capacity(32 * 1024 * 1024)
+            // Small: a first sync of 100,000 mails must stay within 128 MB.
+            .cache_capacity(16 * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open();
         match opened {

@@ -339,19 +339,43 @@ fn joined<T>(r: Result<Result<T, SyncError>, tokio::task::JoinError>) -> Result<
     r.map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))?
 }
 
-/// Fetch `uids` (newest first) with their bodies. Three stages run at
-/// once with bounded queues between them: the FETCH of batch k+1, parsing
-/// (spread over the cores) and the pipeline's one atomic write per batch,
-/// mails already linked, followed by one update to the desk.
+/// The mail a folder's sync fetches.
+#[derive(Debug)]
+enum Todo {
+    /// These UIDs, newest first.
+    Uids(Vec<u32>),
+    /// A folder with nothing stored yet and `exists` mails on the server:
+    /// its newest mails are asked for by sequence number, so the first batch
+    /// leaves before the whole folder is listed.
+    Whole { exists: u32 },
+}
+
+impl Todo {
+    fn len(&self) -> usize {
+        match self {
+            Todo::Uids(u) => u.len(),
+            Todo::Whole { exists } => *exists as usize,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Fetch the new mail of `todo`, newest first, with their bodies. Three
+/// stages run at once with bounded queues between them: the FETCH of batch
+/// k+1, parsing (spread over the cores) and the pipeline's one atomic write
+/// per batch, mails already linked, followed by one update to the desk.
 async fn fetch_new(
     ctx: &AccountCtx,
     session: &mut ImapSession,
     plan: &FolderPlan,
     cursor: &FolderState,
-    uids: &[u32],
+    todo: Todo,
 ) -> Result<usize, SyncError> {
     let c = connect::ctx(&ctx.acc);
-    let total = uids.len() as u64;
+    let total = todo.len() as u64;
     let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Vec<RawMail>>(QUEUE);
     let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<Parsed>>(QUEUE);
     let parser = {
@@ -395,8 +419,10 @@ async fn fetch_new(
                 .await
                 .map_err(|e| SyncError::Store(format!("a sync worker failed: {e}")))??;
                 created += report.created.len();
+                // Mails that arrived after the count make `done` pass it.
                 done += n;
-                ctx.report.progress(&plan.desk, done, total);
+                tracing::debug!(folder = %plan.desk, mails = n, done, "batch stored");
+                ctx.report.progress(&plan.desk, done, total.max(done));
                 ctx.report.event(SyncUpdate::FolderChanged {
                     account: ctx.acc.name.clone(),
                     folder: plan.desk.clone(),
@@ -405,49 +431,114 @@ async fn fetch_new(
             Ok::<usize, SyncError>(created)
         })
     };
-    let mut fetch_err = None;
-    // Sizes are asked for window by window, so the first batch leaves at once.
-    let mut windows = vec![&uids[..uids.len().min(FIRST_CHUNK)]];
-    if uids.len() > FIRST_CHUNK {
-        windows.extend(uids[FIRST_CHUNK..].chunks(SIZE_WINDOW));
-    }
-    'windows: for (i, window) in windows.into_iter().enumerate() {
-        let sizes = match fetch_sizes(&c, session, window).await {
-            Ok(s) => s,
-            Err(e) => {
-                fetch_err = Some(e);
-                break;
-            }
-        };
-        let first = if i == 0 { FIRST_CHUNK } else { CHUNK };
-        for chunk in plan_batches(window, &sizes, first) {
-            let limit = ctx.acc.max_message_bytes();
-            match fetch_chunk(&c, session, &chunk, &sizes, limit, &raw_tx).await {
-                Ok(batch) => {
-                    let blocked = Instant::now();
-                    let sent = raw_tx.send(batch).await;
-                    timing::add(Step::FetchBlocked, blocked.elapsed());
-                    if sent.is_err() {
-                        break 'windows;
-                    }
-                }
-                Err(e) => {
-                    fetch_err = Some(e);
-                    break 'windows;
-                }
-            }
-        }
-    }
+    let fetched = fetch_windows(&c, ctx, session, &raw_tx, todo).await;
     drop(raw_tx);
     // Whatever was fetched is stored before a fetch error is reported.
     let parsed = joined(parser.await);
     let written = joined(writer.await);
     parsed?;
     let created = written?;
-    match fetch_err {
-        Some(e) => Err(e),
-        None => Ok(created),
+    fetched.map(|()| created)
+}
+
+/// The FETCH side of [`fetch_new`]: sizes window by window, then bodies in
+/// batches handed to `raw_tx`. Returns early when the queue is gone.
+async fn fetch_windows(
+    c: &Ctx<'_>,
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    raw_tx: &tokio::sync::mpsc::Sender<Vec<RawMail>>,
+    todo: Todo,
+) -> Result<(), SyncError> {
+    let uids = match todo {
+        Todo::Uids(uids) => uids,
+        Todo::Whole { exists } => {
+            // The newest mails by sequence number: no UID list is needed
+            // for the first batch, however big the folder.
+            let head = fetch_newest(c, session, exists, FIRST_CHUNK).await?;
+            let uids: Vec<u32> = head.iter().map(|(u, _)| *u).collect();
+            let sizes: HashMap<u32, u32> = head.into_iter().collect();
+            if !send_window(c, ctx, session, raw_tx, &uids, &sizes, FIRST_CHUNK).await? {
+                return Ok(());
+            }
+            // Then the rest, listed while the first batch is parsed and stored.
+            let all: HashSet<u32> =
+                bounded(c, Stage::Fetch, READ_TIMEOUT, session.uid_search("ALL")).await?;
+            tracing::debug!(uids = all.len(), "server UIDs listed after the first batch");
+            let lowest = uids.iter().copied().min().unwrap_or(u32::MAX);
+            let mut rest: Vec<u32> = all
+                .into_iter()
+                .filter(|u| *u < lowest || !uids.contains(u))
+                .collect();
+            rest.sort_unstable_by(|a, b| b.cmp(a));
+            for window in rest.chunks(SIZE_WINDOW) {
+                let sizes = fetch_sizes(c, session, window).await?;
+                if !send_window(c, ctx, session, raw_tx, window, &sizes, CHUNK).await? {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
+    };
+    // Sizes are asked for window by window, so the first batch leaves at once.
+    let mut windows = vec![&uids[..uids.len().min(FIRST_CHUNK)]];
+    if uids.len() > FIRST_CHUNK {
+        windows.extend(uids[FIRST_CHUNK..].chunks(SIZE_WINDOW));
     }
+    for (i, window) in windows.into_iter().enumerate() {
+        let sizes = fetch_sizes(c, session, window).await?;
+        let first = if i == 0 { FIRST_CHUNK } else { CHUNK };
+        if !send_window(c, ctx, session, raw_tx, window, &sizes, first).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Fetch one window of UIDs (newest first) in batches and queue them; false
+/// when the queue is gone.
+async fn send_window(
+    c: &Ctx<'_>,
+    ctx: &AccountCtx,
+    session: &mut ImapSession,
+    raw_tx: &tokio::sync::mpsc::Sender<Vec<RawMail>>,
+    window: &[u32],
+    sizes: &HashMap<u32, u32>,
+    first: usize,
+) -> Result<bool, SyncError> {
+    let limit = ctx.acc.max_message_bytes();
+    for chunk in plan_batches(window, sizes, first) {
+        let batch = fetch_chunk(c, session, &chunk, sizes, limit, raw_tx).await?;
+        let blocked = Instant::now();
+        let sent = raw_tx.send(batch).await;
+        timing::add(Step::FetchBlocked, blocked.elapsed());
+        if sent.is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// UID and RFC822.SIZE of the newest `n` of a folder's `exists` mails, newest
+/// first, asked for by sequence number.
+async fn fetch_newest(
+    c: &Ctx<'_>,
+    session: &mut ImapSession,
+    exists: u32,
+    n: usize,
+) -> Result<Vec<(u32, u32)>, SyncError> {
+    let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+    let set = format!("{}:{exists}", exists.saturating_sub(n - 1).max(1));
+    let waited = Instant::now();
+    let fetched = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
+        metas(session.fetch(&set, "(UID RFC822.SIZE)").await?).await
+    })
+    .await?;
+    timing::add(Step::FetchWait, waited.elapsed());
+    let mut out: Vec<(u32, u32)> = fetched.iter().map(|m| (m.uid, m.size)).collect();
+    out.sort_unstable_by_key(|m| std::cmp::Reverse(m.0));
+    out.dedup_by_key(|m| m.0);
+    Ok(out)
 }
 
 /// RFC822.SIZE of each UID, to keep batches within [`BATCH_BYTES`].
@@ -458,19 +549,42 @@ async fn fetch_sizes(
 ) -> Result<HashMap<u32, u32>, SyncError> {
     let set = uid_set(uids);
     let waited = Instant::now();
-    let fetched: Vec<Fetch> = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
-        session
-            .uid_fetch(&set, "(UID RFC822.SIZE)")
-            .await?
-            .try_collect()
-            .await
+    let fetched = bounded(c, Stage::Fetch, READ_TIMEOUT, async {
+        metas(session.uid_fetch(&set, "(UID RFC822.SIZE)").await?).await
     })
     .await?;
     timing::add(Step::FetchWait, waited.elapsed());
-    Ok(fetched
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-        .collect())
+    Ok(fetched.iter().map(|m| (m.uid, m.size)).collect())
+}
+
+/// What a FETCH without bodies tells of one mail.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    uid: u32,
+    flags: u8,
+    size: u32,
+}
+
+/// A FETCH's answers boiled down one by one as they arrive: each answer
+/// keeps a read buffer of 4 KB or more alive, so collecting the answers of
+/// a whole folder would hold hundreds of megabytes.
+async fn metas<S>(stream: S) -> Result<Vec<Meta>, async_imap::error::Error>
+where
+    S: futures::Stream<Item = Result<Fetch, async_imap::error::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut out = Vec::new();
+    while let Some(f) = stream.next().await {
+        let f = f?;
+        if let Some(uid) = f.uid {
+            out.push(Meta {
+                uid,
+                flags: flags_of(&f),
+                size: f.size.unwrap_or(0),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Split UIDs (already newest first) into FETCH batches: `first` mails at most
@@ -581,6 +695,7 @@ pub async fn sync_folder(
     };
     // Unsolicited answers of earlier commands are not needed any more.
     while session.unsolicited_responses.try_recv().is_ok() {}
+    tracing::debug!(folder = %plan.desk, exists = mb.exists, "folder selected");
     let uidvalidity = mb.uid_validity.unwrap_or(0);
     let uidnext = mb.uid_next.unwrap_or(0);
     let modseq = mb.highest_modseq.unwrap_or(0);
@@ -607,6 +722,7 @@ pub async fn sync_folder(
             .await
             .map_err(|e| SyncError::Store(e.to_string()))??
     };
+    tracing::debug!(folder = %plan.desk, known = known.len(), "stored UIDs read");
     let cursor = FolderState {
         name: plan.desk.clone(),
         server: (plan.server != plan.desk).then(|| plan.server.clone()),
@@ -644,17 +760,17 @@ pub async fn sync_folder(
         if since < modseq {
             let set = format!("1:{known_max}");
             let query = format!("(UID FLAGS) (CHANGEDSINCE {since} VANISHED)");
-            let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
-                session.uid_fetch(&set, &query).await?.try_collect().await
+            let fetched = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+                metas(session.uid_fetch(&set, &query).await?).await
             })
             .await?;
             let known_map: HashMap<u32, u64> = known.iter().copied().collect();
             for f in &fetched {
-                let Some(uid) = f.uid else { continue };
+                let uid = f.uid;
                 if known_map.contains_key(&uid)
                     && ctx
                         .store
-                        .set_flags(acc, &plan.desk, uidvalidity, uid, flags_of(f))?
+                        .set_flags(acc, &plan.desk, uidvalidity, uid, f.flags)?
                 {
                     outcome.flag_changes += 1;
                 }
@@ -682,7 +798,32 @@ pub async fn sync_folder(
         let mut new: Vec<u32> = found.into_iter().filter(|u| *u > known_max).collect();
         new.sort_unstable_by(|a, b| b.cmp(a));
         return finish_folder(
-            ctx, session, plan, &cursor, new, uidnext, modseq, first_sync, outcome,
+            ctx,
+            session,
+            plan,
+            &cursor,
+            Todo::Uids(new),
+            uidnext,
+            modseq,
+            first_sync,
+            outcome,
+        )
+        .await;
+    }
+
+    if known.is_empty() && mb.exists > 0 && ctx.acc.fetch_since.is_none() {
+        // Nothing stored: no diff to make, and the first rows need not wait
+        // for the list of every UID.
+        return finish_folder(
+            ctx,
+            session,
+            plan,
+            &cursor,
+            Todo::Whole { exists: mb.exists },
+            uidnext,
+            modseq,
+            first_sync,
+            outcome,
         )
         .await;
     }
@@ -694,6 +835,7 @@ pub async fn sync_folder(
     };
     let server: HashSet<u32> =
         bounded(&c, Stage::Fetch, READ_TIMEOUT, session.uid_search(&query)).await?;
+    tracing::debug!(folder = %plan.desk, uids = server.len(), known = known.len(), "server UIDs listed");
     let known_map: HashMap<u32, u64> = known.iter().copied().collect();
 
     // Expunged on the server.
@@ -732,18 +874,18 @@ pub async fn sync_folder(
             (uid_set(&still), "(UID FLAGS)".to_string())
         };
         if !set.is_empty() {
-            let fetched: Vec<Fetch> = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
-                session.uid_fetch(&set, &query).await?.try_collect().await
+            let fetched = bounded(&c, Stage::Fetch, READ_TIMEOUT, async {
+                metas(session.uid_fetch(&set, &query).await?).await
             })
             .await?;
             for f in &fetched {
-                let Some(uid) = f.uid else { continue };
+                let uid = f.uid;
                 if !known_map.contains_key(&uid) {
                     continue;
                 }
                 if ctx
                     .store
-                    .set_flags(acc, &plan.desk, uidvalidity, uid, flags_of(f))?
+                    .set_flags(acc, &plan.desk, uidvalidity, uid, f.flags)?
                 {
                     outcome.flag_changes += 1;
                 }
@@ -765,7 +907,15 @@ pub async fn sync_folder(
         .collect();
     new.sort_unstable_by(|a, b| b.cmp(a));
     finish_folder(
-        ctx, session, plan, &cursor, new, uidnext, modseq, first_sync, outcome,
+        ctx,
+        session,
+        plan,
+        &cursor,
+        Todo::Uids(new),
+        uidnext,
+        modseq,
+        first_sync,
+        outcome,
     )
     .await
 }
@@ -792,7 +942,7 @@ async fn finish_folder(
     session: &mut ImapSession,
     plan: &FolderPlan,
     cursor: &FolderState,
-    new: Vec<u32>,
+    new: Todo,
     uidnext: u32,
     modseq: u64,
     first_sync: bool,
@@ -801,7 +951,7 @@ async fn finish_folder(
     let acc = ctx.acc.name.as_str();
     if !new.is_empty() {
         ctx.report.progress(&plan.desk, 0, new.len() as u64);
-        outcome.new_messages = fetch_new(ctx, session, plan, cursor, &new).await?;
+        outcome.new_messages = fetch_new(ctx, session, plan, cursor, new).await?;
     }
 
     // The folder is complete: advance its cursor.
@@ -1235,6 +1385,7 @@ pub async fn sync_account_once(ctx: &AccountCtx) -> Result<Live, SyncError> {
     let listed = count_folders(&c, &mut session, list, &synced).await?;
     ctx.store.put_server_folders(&ctx.acc.name, &listed)?;
     push_changes(ctx, &mut session, &caps, &trash).await?;
+    tracing::debug!(account = %ctx.acc.name, folders = plans.len(), "folders listed and counted");
     // INBOX last, so it stays selected for IDLE.
     let mut plans = plans;
     plans.sort_by_key(|p| p.server.eq_ignore_ascii_case("INBOX"));
