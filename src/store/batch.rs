@@ -162,10 +162,11 @@ impl Store {
     pub(super) fn drop_orphan_segments(&self) -> Result<usize> {
         let mut dropped = 0;
         for (segment, first) in self.segments.list().map_err(|e| self.io_error(e))? {
-            if !self
-                .tree
-                .contains_key(keys::with_id(keys::BODY_AT, first))?
-            {
+            let placed = match self.tree.get(keys::with_id(keys::MESSAGE, first))? {
+                Some(v) => super::message_row::body_place(&v)?.is_some(),
+                None => false,
+            };
+            if !placed {
                 self.segments
                     .remove(segment, first)
                     .map_err(|e| self.io_error(e))?;

@@ -2,7 +2,7 @@
 //! before names were decoded) are renamed to the decoded name at open, so
 //! a Cyrillic folder is not synced a second time under its real name.
 
-use super::{FolderState, Location, Result, Store, decode, encode, keys};
+use super::{FolderState, Result, Store, decode, encode, keys};
 
 impl Store {
     /// Rename every stored folder whose name is modified UTF-7 for another
@@ -53,12 +53,13 @@ impl Store {
                 let (k, v) = item?;
                 if tag == keys::FOLDER_INDEX {
                     let id = keys::id_of_folder_index(&k);
-                    let lkey = keys::location(id, account, from);
-                    if let Some(l) = self.tree.get(&lkey)? {
-                        let mut loc: Location = decode(&l)?;
+                    if let Some(mut row) = self.message_row(id)?
+                        && let Some(mut loc) = row.location(account, from).cloned()
+                    {
+                        row.remove_location(account, from);
                         loc.folder = to.to_string();
-                        batch.insert(keys::location(id, account, to), encode(&loc)?);
-                        batch.remove(lkey);
+                        row.put_location(loc);
+                        batch.insert(keys::with_id(keys::MESSAGE, id), row.encode()?);
                     }
                 }
                 let mut moved = new.clone();

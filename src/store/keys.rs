@@ -3,14 +3,16 @@
 //! inverted (`u64::MAX - date`) where newest-first order is wanted.
 
 pub const SCHEMA_VERSION: &[u8] = b"v";
+/// (id): a mail's one row, see `message_row`.
 pub const MESSAGE: u8 = b'm';
 /// Schema 1 only: raw bodies in the index tree.
 pub const BODY: u8 = b'b';
-/// (id): where a mail's raw body lives in the segment files.
+/// Schema 3 only: (id) where a mail's raw body lives; now in the `m` row.
 pub const BODY_AT: u8 = b'B';
 pub const MSGID: u8 = b'i';
 pub const FOLDER_INDEX: u8 = b'f';
 pub const UID_MAP: u8 = b'u';
+/// Schema 3 only: (id, account, folder) a mail's location; now in the `m` row.
 pub const LOCATION: u8 = b'l';
 pub const FOLDER_STATE: u8 = b's';
 pub const THREAD_SUBJECT: u8 = b'T';
@@ -20,6 +22,7 @@ pub const THREAD_SIZE: u8 = b't';
 pub const THREAD_MEMBER: u8 = b'H';
 pub const RECORD: u8 = b'r';
 pub const RECORD_BY_ADDRESS: u8 = b'a';
+/// Schema 3 only: (id, kind, record) a mail's link; now in the `m` row.
 pub const LINK_BY_MESSAGE: u8 = b'L';
 pub const LINK_BY_RECORD: u8 = b'R';
 pub const OUTBOX: u8 = b'o';

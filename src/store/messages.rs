@@ -2,7 +2,8 @@
 //! One mail record per Message-ID: a second copy only adds a location.
 
 use super::batch::{BatchLinker, BatchView, IngestExtras, LinkPlan};
-use super::{Record, Result, Store, StoreError, decode, encode, keys};
+use super::message_row::{self, MessageRow};
+use super::{Record, Result, Store, decode, encode, keys};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -286,6 +287,8 @@ impl Store {
         let mut states: BTreeMap<(String, String), FolderState> = BTreeMap::new();
         let mut seen_locs: std::collections::HashSet<Vec<u8>> = Default::default();
         let mut fingerprints: HashMap<u64, Fingerprint> = HashMap::new();
+        // Every mail row the batch writes, read once and merged in memory.
+        let mut rows: BTreeMap<u64, MessageRow> = BTreeMap::new();
 
         for (index, mut mail) in mails.into_iter().enumerate() {
             let ukey = keys::uid_map(&mail.account, &mail.folder, mail.uidvalidity, mail.uid);
@@ -327,8 +330,15 @@ impl Store {
                             .map(|s| (s.date, s.thread_id))
                             .unwrap_or((mail.summary.date, id)),
                     };
-                    if mail.raw.is_some()
-                        && !self.has_body(id)?
+                    if !rows.contains_key(&id)
+                        && let Some(row) = self.message_row(id)?
+                    {
+                        rows.insert(id, row);
+                    }
+                    // A mail whose row is gone (an old store) gets no body or location.
+                    let wants_body = rows.get(&id).is_some_and(|r| r.body.is_none());
+                    if wants_body
+                        && mail.raw.is_some()
                         && !bodies.iter().any(|(b, _)| *b == id)
                         && let Some(raw) = mail.raw.take()
                     {
@@ -362,6 +372,8 @@ impl Store {
                     if let Some(raw) = mail.raw.take() {
                         bodies.push((id, raw));
                     }
+                    // Its summary is written once linking has decided.
+                    rows.insert(id, MessageRow::default());
                     batch.insert(
                         keys::msgid(&mid),
                         keys::msgid_value(id, summary.date, summary.thread_id),
@@ -395,15 +407,14 @@ impl Store {
             let mut uval = id.to_be_bytes().to_vec();
             uval.extend_from_slice(&date.to_be_bytes());
             batch.insert(ukey, uval);
-            batch.insert(
-                keys::location(id, &mail.account, &mail.folder),
-                encode(&Location {
+            if let Some(row) = rows.get_mut(&id) {
+                row.put_location(Location {
                     account: mail.account.clone(),
                     folder: mail.folder.clone(),
                     uidvalidity: mail.uidvalidity,
                     uid: mail.uid,
-                })?,
-            );
+                });
+            }
             if let Some(st) = states.get_mut(&state_key) {
                 st.total += 1;
                 if mail.flags & flags::SEEN == 0 {
@@ -457,7 +468,12 @@ impl Store {
                 self.plan_into_batch(&mut batch, &mut view, &summary, &plan)?;
                 summary.not_linked_reason = plan.reason;
             }
-            batch.insert(keys::with_id(keys::MESSAGE, summary.id), encode(&summary)?);
+            if let Some(row) = rows.get_mut(&summary.id) {
+                row.set_summary(&summary)?;
+                for to in view.links.get(&summary.id).into_iter().flatten() {
+                    row.add_link(*to);
+                }
+            }
         }
         report.records_created = view.records.iter().map(Record::reference).collect();
         if let Some((name, value)) = setting {
@@ -468,9 +484,9 @@ impl Store {
         super::timing::add(super::timing::Step::Build, started.elapsed());
         super::timing::batch(
             report.created.len() + report.located.len(),
-            batch.n + bodies.len(),
+            batch.n + rows.len(),
         );
-        self.write_bodies_then_index(batch.batch, bodies)?;
+        self.write_bodies_then_index(batch.batch, rows, bodies)?;
         Ok(report)
     }
 
@@ -509,11 +525,8 @@ impl Store {
             if links.contains(to) {
                 continue;
             }
+            // The mail's own row carries the link; this is the record's side.
             links.push(*to);
-            batch.insert(
-                keys::link_by_message(summary.id, to.0.code(), to.1),
-                &summary.date.to_be_bytes(),
-            );
             batch.insert(
                 keys::link_by_record(to.0.code(), to.1, summary.date, summary.id),
                 &[],
@@ -531,13 +544,17 @@ impl Store {
     }
 
     /// Bodies first, in a segment file made durable, then the index batch
-    /// that points at them. A crash in between leaves a segment nothing
-    /// points to, removed on the next open; the mails are fetched again.
+    /// with the mail rows that point at them. A crash in between leaves a
+    /// segment nothing points to, removed on the next open; the mails are
+    /// fetched again. Only a body whose row is in `rows` is written.
     pub(super) fn write_bodies_then_index(
         &self,
         mut index: sled::Batch,
-        bodies: Vec<(u64, Vec<u8>)>,
+        mut rows: BTreeMap<u64, MessageRow>,
+        mut bodies: Vec<(u64, Vec<u8>)>,
     ) -> Result<()> {
+        // A segment whose first mail had no row would be swept on the next open.
+        bodies.retain(|(id, _)| rows.contains_key(id));
         if !bodies.is_empty() {
             let parts: Vec<(u64, &[u8])> =
                 bodies.iter().map(|(id, b)| (*id, b.as_slice())).collect();
@@ -547,9 +564,14 @@ impl Store {
             })
             .map_err(|e| self.io_error(e))?;
             for ((id, _), loc) in bodies.iter().zip(locs) {
-                index.insert(keys::with_id(keys::BODY_AT, *id), &loc.encode()[..]);
+                if let Some(row) = rows.get_mut(id) {
+                    row.body = Some(loc);
+                }
             }
             self.after_bodies_fault()?;
+        }
+        for (id, row) in &rows {
+            index.insert(keys::with_id(keys::MESSAGE, *id), row.encode()?);
         }
         super::timing::time(super::timing::Step::Apply, || self.tree.apply_batch(index))
             .map_err(|e| self.explain(e.into()))?;
@@ -631,15 +653,36 @@ impl Store {
             .map_or(1, |v| keys::read_u64(&v)))
     }
 
-    /// Store bodies fetched after their summaries.
+    /// Store bodies fetched after their summaries (mails with no row are skipped).
     pub fn put_bodies(&self, bodies: Vec<(u64, Vec<u8>)>) -> Result<()> {
         let _g = self.lock();
-        self.write_bodies_then_index(sled::Batch::default(), bodies)
+        let mut rows = BTreeMap::new();
+        for (id, _) in &bodies {
+            if let Some(row) = self.message_row(*id)? {
+                rows.insert(*id, row);
+            }
+        }
+        self.write_bodies_then_index(sled::Batch::default(), rows, bodies)
+    }
+
+    /// A mail's whole row: summary, body place, locations and links.
+    pub(crate) fn message_row(&self, id: u64) -> Result<Option<MessageRow>> {
+        match self.tree.get(keys::with_id(keys::MESSAGE, id))? {
+            Some(v) => Ok(Some(MessageRow::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rewrite a mail's row in place; the caller holds the write lock.
+    pub(crate) fn put_message_row(&self, id: u64, row: &MessageRow) -> Result<()> {
+        self.tree
+            .insert(keys::with_id(keys::MESSAGE, id), row.encode()?)?;
+        Ok(())
     }
 
     pub fn summary(&self, id: u64) -> Result<Option<MessageSummary>> {
         match self.tree.get(keys::with_id(keys::MESSAGE, id))? {
-            Some(v) => Ok(Some(decode(&v)?)),
+            Some(v) => Ok(Some(decode(message_row::summary_bytes(&v)?)?)),
             None => Ok(None),
         }
     }
@@ -647,27 +690,31 @@ impl Store {
     /// Store the whole source of a mail imported as headers only.
     pub fn put_whole_body(&self, id: u64, raw: &[u8]) -> Result<()> {
         let _g = self.lock();
-        let Some(mut s) = self.summary(id)? else {
+        let Some(mut row) = self.message_row(id)? else {
             return Ok(());
         };
+        let mut s = row.summary()?;
         s.body_cut = false;
-        let mut index = sled::Batch::default();
-        index.insert(keys::with_id(keys::MESSAGE, id), encode(&s)?);
-        self.write_bodies_then_index(index, vec![(id, raw.to_vec())])
+        row.set_summary(&s)?;
+        let rows = BTreeMap::from([(id, row)]);
+        self.write_bodies_then_index(sled::Batch::default(), rows, vec![(id, raw.to_vec())])
     }
 
+    /// Replace a mail's summary; its body place, locations and links stay.
     pub fn update_summary(&self, s: &MessageSummary) -> Result<()> {
-        self.tree
-            .insert(keys::with_id(keys::MESSAGE, s.id), encode(s)?)?;
-        Ok(())
+        let _g = self.lock();
+        let mut row: MessageRow = self.message_row(s.id)?.unwrap_or_default();
+        row.set_summary(s)?;
+        self.put_message_row(s.id, &row)
     }
 
     pub fn body(&self, id: u64) -> Result<Option<Vec<u8>>> {
-        let Some(v) = self.tree.get(keys::with_id(keys::BODY_AT, id))? else {
+        let Some(v) = self.tree.get(keys::with_id(keys::MESSAGE, id))? else {
             return Ok(None);
         };
-        let loc = super::segments::Locator::decode(&v)
-            .ok_or_else(|| StoreError::Decode(format!("the body place of mail {id}")))?;
+        let Some(loc) = message_row::body_place(&v)? else {
+            return Ok(None);
+        };
         self.segments
             .read(&loc)
             .map(Some)
@@ -675,7 +722,10 @@ impl Store {
     }
 
     pub fn has_body(&self, id: u64) -> Result<bool> {
-        Ok(self.tree.contains_key(keys::with_id(keys::BODY_AT, id))?)
+        Ok(match self.tree.get(keys::with_id(keys::MESSAGE, id))? {
+            Some(v) => message_row::body_place(&v)?.is_some(),
+            None => false,
+        })
     }
 
     pub fn id_by_message_id(&self, message_id: &str) -> Result<Option<u64>> {
@@ -887,12 +937,10 @@ impl Store {
 
     /// All locations of a message.
     pub fn locations(&self, id: u64) -> Result<Vec<Location>> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(keys::with_id(keys::LOCATION, id)) {
-            let (_, v) = item?;
-            out.push(decode(&v)?);
-        }
-        Ok(out)
+        Ok(self
+            .message_row(id)?
+            .map(|r| r.locations)
+            .unwrap_or_default())
     }
 
     /// Set the flags of one location; keeps the folder's unread counter right.
@@ -945,13 +993,13 @@ impl Store {
 
     /// The flags a location has now.
     pub fn flags_of(&self, account: &str, folder: &str, id: u64) -> Result<Option<(Location, u8)>> {
-        let Some(v) = self.tree.get(keys::location(id, account, folder))? else {
+        let Some(row) = self.message_row(id)? else {
             return Ok(None);
         };
-        let loc: Location = decode(&v)?;
-        let Some(s) = self.summary(id)? else {
+        let Some(loc) = row.location(account, folder).cloned() else {
             return Ok(None);
         };
+        let s = row.summary()?;
         let fkey = keys::folder_index(account, folder, s.date, id);
         let e: FolderEntry = match self.tree.get(fkey)? {
             Some(v) => decode(&v)?,
@@ -978,8 +1026,12 @@ impl Store {
         let date = keys::read_u64(&v[8..]) as i64;
         let fkey = keys::folder_index(account, folder, date, id);
         let mut batch = sled::Batch::default();
-        if let Some(s) = self.summary(id)? {
+        if let Some(mut row) = self.message_row(id)? {
+            let s = row.summary()?;
             batch.remove(keys::thread_member(account, folder, s.thread_id, date, id));
+            if row.remove_location(account, folder) {
+                batch.insert(keys::with_id(keys::MESSAGE, id), row.encode()?);
+            }
         }
         if let Some(old) = self.tree.get(&fkey)?
             && let Some(mut st) = self.folder_state(account, folder)?
@@ -993,7 +1045,6 @@ impl Store {
         }
         batch.remove(fkey);
         batch.remove(ukey);
-        batch.remove(keys::location(id, account, folder));
         self.tree.apply_batch(batch)?;
         Ok(true)
     }
@@ -1012,7 +1063,11 @@ impl Store {
         {
             let (k, _) = item?;
             let id = keys::id_of_folder_index(&k);
-            batch.remove(keys::location(id, account, folder));
+            if let Some(mut row) = self.message_row(id)?
+                && row.remove_location(account, folder)
+            {
+                batch.insert(keys::with_id(keys::MESSAGE, id), row.encode()?);
+            }
             batch.remove(k);
         }
         for tag in [keys::UID_MAP, keys::THREAD_MEMBER] {

@@ -10,6 +10,7 @@ pub mod drafts;
 mod folder_list;
 mod folder_names;
 pub mod keys;
+pub mod message_row;
 pub mod messages;
 pub mod notifications;
 pub mod outbox;
@@ -34,7 +35,8 @@ pub use records::*;
 
 /// 2: raw bodies moved out of the index tree into their own `bodies` tree.
 /// 3: raw bodies moved out of sled into segment files (`segments`).
-pub const SCHEMA: u32 = 3;
+/// 4: a mail's body place, locations and links folded into its one row.
+pub const SCHEMA: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -121,6 +123,9 @@ pub(crate) fn decode<T: for<'a> Deserialize<'a>>(b: &[u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
+/// Mail rows rewritten per batch by the step to schema 4: bounded memory.
+const FOLD_CHUNK: usize = 1000;
+
 /// The longest a flush may take before deskmail gives up on it.
 const FLUSH_LIMIT: Duration = Duration::from_secs(30);
 
@@ -167,6 +172,31 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
 impl Store {
     /// Open (or create) the store in `dir`, creating the dir with mode 0700.
     pub fn open(dir: &Path) -> Result<Store> {
+        let store = Self::open_unmigrated(dir)?;
+        store.migrate().map_err(|e| match e {
+            StoreError::Sled(e) => open_error(dir, e),
+            StoreError::Decode(reason) => StoreError::Corrupted {
+                path: dir.display().to_string(),
+                reason,
+            },
+            other => other,
+        })?;
+        store.drop_orphan_segments()?;
+        // Lets the next deskmail name us if it finds the store locked.
+        let _ = std::fs::write(dir.join(disk::PID_FILE), std::process::id().to_string());
+        Ok(store)
+    }
+
+    /// A store as found on disk, before any migration.
+    #[cfg(test)]
+    fn open_unmigrated_for_tests(dir: &Path) -> Store {
+        match Self::open_unmigrated(dir) {
+            Ok(s) => s,
+            Err(e) => panic!("open: {e}"),
+        }
+    }
+
+    fn open_unmigrated(dir: &Path) -> Result<Store> {
         crate::config::paths::ensure_private_dir(dir).map_err(|e| {
             if disk::is_disk_full(&e) {
                 StoreError::DiskFull {
@@ -206,17 +236,6 @@ impl Store {
             write: Mutex::new(()),
             faults: Mutex::new(Vec::new()),
         };
-        store.migrate().map_err(|e| match e {
-            StoreError::Sled(e) => open_error(dir, e),
-            StoreError::Decode(reason) => StoreError::Corrupted {
-                path: dir.display().to_string(),
-                reason,
-            },
-            other => other,
-        })?;
-        store.drop_orphan_segments()?;
-        // Lets the next deskmail name us if it finds the store locked.
-        let _ = std::fs::write(dir.join(disk::PID_FILE), std::process::id().to_string());
         Ok(store)
     }
 
@@ -265,6 +284,9 @@ impl Store {
                 }
                 if v < 3 {
                     self.move_bodies_to_segments()?;
+                }
+                if v < 4 {
+                    self.fold_message_rows(FOLD_CHUNK, None)?;
                 }
                 if v < SCHEMA {
                     self.tree
@@ -320,7 +342,7 @@ impl Store {
             }
             let ids: Vec<u64> = step.iter().map(|(id, _)| *id).collect();
             moved += ids.len();
-            self.write_bodies_then_index(sled::Batch::default(), step)?;
+            self.write_schema_3_bodies(step)?;
             let mut gone = sled::Batch::default();
             for id in ids {
                 gone.remove(&Self::body_key(id));
@@ -333,6 +355,113 @@ impl Store {
         if moved > 0 {
             tracing::info!("store migrated to schema 3: {moved} bodies moved to segment files");
         }
+        Ok(())
+    }
+
+    /// Schema 3's body write: a segment, then one `B` row per body (folded
+    /// into the mail rows by the step to schema 4 that follows).
+    fn write_schema_3_bodies(&self, bodies: Vec<(u64, Vec<u8>)>) -> Result<()> {
+        let parts: Vec<(u64, &[u8])> = bodies.iter().map(|(id, b)| (*id, b.as_slice())).collect();
+        let segment = self.next_id()?;
+        let locs = self
+            .segments
+            .write(segment, &parts)
+            .map_err(|e| self.io_error(e))?;
+        let mut index = sled::Batch::default();
+        for ((id, _), loc) in bodies.iter().zip(locs) {
+            index.insert(keys::with_id(keys::BODY_AT, *id), &loc.encode()[..]);
+        }
+        self.tree.apply_batch(index)?;
+        Ok(())
+    }
+
+    /// Schema 3 → 4: each mail's body place (`B`), locations (`l`) and links
+    /// (`L`) move into its `m` row. A chunk of rows is rewritten and its old
+    /// keys removed in one batch, so memory stays flat and an interrupted
+    /// step resumes (a row with no old keys left is not written again); the
+    /// version is bumped by the caller once every chunk is done.
+    fn fold_message_rows(&self, chunk_rows: usize, max_chunks: Option<usize>) -> Result<()> {
+        let end = keys::prefix_end(&[keys::MESSAGE]);
+        let mut from = vec![keys::MESSAGE];
+        let mut folded = 0usize;
+        let mut chunks = 0usize;
+        loop {
+            // Tests stop here to leave a migration half done, as a kill would.
+            if max_chunks.is_some_and(|m| chunks >= m) {
+                return Ok(());
+            }
+            chunks += 1;
+            let mut chunk = Vec::with_capacity(chunk_rows);
+            for item in self.tree.range(from.clone()..end.clone()).take(chunk_rows) {
+                chunk.push(item?);
+            }
+            let Some((last, _)) = chunk.last() else {
+                break;
+            };
+            from = last.to_vec();
+            from.push(0);
+            let mut batch = sled::Batch::default();
+            for (k, v) in chunk {
+                if k.len() != 9 {
+                    continue;
+                }
+                let id = keys::read_u64(&k[1..]);
+                let mut row = message_row::MessageRow::decode(&v)?;
+                let mut old = 0usize;
+                let bkey = keys::with_id(keys::BODY_AT, id);
+                if let Some(b) = self.tree.get(&bkey)? {
+                    row.body = segments::Locator::decode(&b).or(row.body);
+                    batch.remove(bkey);
+                    old += 1;
+                }
+                for item in self.tree.scan_prefix(keys::with_id(keys::LOCATION, id)) {
+                    let (lk, lv) = item?;
+                    row.put_location(decode(&lv)?);
+                    batch.remove(lk);
+                    old += 1;
+                }
+                for item in self
+                    .tree
+                    .scan_prefix(keys::with_id(keys::LINK_BY_MESSAGE, id))
+                    .keys()
+                {
+                    let lk = item?;
+                    if lk.len() >= 18
+                        && let Some(kind) = RecordKind::from_code(lk[9])
+                    {
+                        row.add_link((kind, keys::read_u64(&lk[10..18])));
+                    }
+                    batch.remove(lk);
+                    old += 1;
+                }
+                if old > 0 || !message_row::is_current(&v) {
+                    batch.insert(k, row.encode()?);
+                    folded += 1;
+                }
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        // Old rows of mails that have no row (none in a desk ingest wrote).
+        let mut stray = 0usize;
+        for tag in [keys::BODY_AT, keys::LOCATION, keys::LINK_BY_MESSAGE] {
+            loop {
+                let mut batch = sled::Batch::default();
+                let mut n = 0usize;
+                for k in self.tree.scan_prefix([tag]).keys().take(chunk_rows) {
+                    batch.remove(k?);
+                    n += 1;
+                }
+                if n == 0 {
+                    break;
+                }
+                stray += n;
+                self.tree.apply_batch(batch)?;
+            }
+        }
+        self.db.flush()?;
+        tracing::info!(
+            "store migrated to schema 4: {folded} mail rows now hold their body place, locations and links ({stray} rows of absent mails dropped)"
+        );
         Ok(())
     }
 
@@ -442,6 +571,17 @@ impl Store {
     fn count_prefix(&self, prefix: &[u8]) -> u64 {
         self.tree.scan_prefix(prefix).keys().count() as u64
     }
+
+    /// Mails whose raw body is stored.
+    fn count_bodies(&self) -> Result<u64> {
+        let mut n = 0;
+        for item in self.tree.scan_prefix([keys::MESSAGE]).values() {
+            if message_row::body_place(&item?)?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Opens sled. A store this process has just dropped may still be closing on
@@ -530,8 +670,9 @@ impl Store {
     pub fn stats(&self) -> Result<Stats> {
         let mut s = Stats {
             messages: self.count_prefix(&[keys::MESSAGE]),
-            bodies: self.count_prefix(&[keys::BODY_AT]),
-            links: self.count_prefix(&[keys::LINK_BY_MESSAGE]),
+            bodies: self.count_bodies()?,
+            // One record-side row per link, as the mail rows hold them.
+            links: self.count_prefix(&[keys::LINK_BY_RECORD]),
             ..Stats::default()
         };
         for (account, folders) in self.folders_by_account()? {

@@ -289,28 +289,35 @@ impl Store {
         Ok(out)
     }
 
-    /// Link a mail to a record (both directions, one batch). Idempotent.
+    /// Link a mail to a record (the mail's row and the record's index, one
+    /// batch). Idempotent; a mail that is not stored is not linked.
     pub fn link(&self, msg: u64, to: RecordRef) -> Result<bool> {
-        let key = keys::link_by_message(msg, to.0.code(), to.1);
-        if self.tree.contains_key(&key)? {
+        let _g = self.lock();
+        let Some(mut row) = self.message_row(msg)? else {
+            return Ok(false);
+        };
+        if !row.add_link(to) {
             return Ok(false);
         }
-        let date = self.summary(msg)?.map(|s| s.date).unwrap_or(0);
+        let date = row.summary()?.date;
         let mut batch = sled::Batch::default();
-        batch.insert(key, &date.to_be_bytes());
+        batch.insert(keys::with_id(keys::MESSAGE, msg), row.encode()?);
         batch.insert(keys::link_by_record(to.0.code(), to.1, date, msg), &[]);
         self.tree.apply_batch(batch)?;
         Ok(true)
     }
 
     pub fn unlink(&self, msg: u64, to: RecordRef) -> Result<bool> {
-        let key = keys::link_by_message(msg, to.0.code(), to.1);
-        let Some(v) = self.tree.get(&key)? else {
+        let _g = self.lock();
+        let Some(mut row) = self.message_row(msg)? else {
             return Ok(false);
         };
-        let date = keys::read_u64(&v) as i64;
+        if !row.remove_link(to) {
+            return Ok(false);
+        }
+        let date = row.summary()?.date;
         let mut batch = sled::Batch::default();
-        batch.remove(key);
+        batch.insert(keys::with_id(keys::MESSAGE, msg), row.encode()?);
         batch.remove(keys::link_by_record(to.0.code(), to.1, date, msg));
         self.tree.apply_batch(batch)?;
         Ok(true)
@@ -319,14 +326,8 @@ impl Store {
     /// The records a mail is linked to.
     pub fn links_of(&self, msg: u64) -> Result<Vec<Record>> {
         let mut out = Vec::new();
-        for item in self
-            .tree
-            .scan_prefix(keys::with_id(keys::LINK_BY_MESSAGE, msg))
-        {
-            let (k, _) = item?;
-            if let Some(kind) = RecordKind::from_code(k[9])
-                && let Some(r) = self.record(kind, keys::read_u64(&k[10..]))?
-            {
+        for (kind, id) in self.message_row(msg)?.map(|r| r.links).unwrap_or_default() {
+            if let Some(r) = self.record(kind, id)? {
                 out.push(r);
             }
         }

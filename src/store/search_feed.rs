@@ -64,31 +64,24 @@ impl Store {
     /// The state of one mail now; places are empty once it left every folder.
     pub fn mail_state(&self, id: u64) -> Result<MailState> {
         let mut st = MailState::default();
-        if let Some(s) = self.summary(id)? {
-            for loc in self.locations(id)? {
-                let fkey = keys::folder_index(&loc.account, &loc.folder, s.date, id);
+        if let Some(row) = self.message_row(id)? {
+            let date = row.summary()?.date;
+            for loc in &row.locations {
+                let fkey = keys::folder_index(&loc.account, &loc.folder, date, id);
                 if let Some(v) = self.tree.get(fkey)? {
                     let e: FolderEntry = decode(&v)?;
-                    st.places.push((loc.account, loc.folder, e.flags));
+                    st.places
+                        .push((loc.account.clone(), loc.folder.clone(), e.flags));
                 }
             }
-        }
-        for item in self
-            .tree
-            .scan_prefix(keys::with_id(keys::LINK_BY_MESSAGE, id))
-            .keys()
-        {
-            let k = item?;
-            if k.len() >= 18 {
-                st.links.push((k[9], keys::read_u64(&k[10..])));
-            }
+            st.links = row.links.iter().map(|(k, rid)| (k.code(), *rid)).collect();
         }
         st.sort();
         Ok(st)
     }
 
-    /// Every placed mail's state in one pass over the folder indexes and links
-    /// (the indexer's reconcile on start).
+    /// Every placed mail's state in one pass over the folder indexes and the
+    /// records' link index (the indexer's reconcile on start).
     pub fn all_mail_states(&self) -> Result<HashMap<u64, MailState>> {
         let mut out: HashMap<u64, MailState> = HashMap::new();
         for item in self.tree.scan_prefix([keys::FOLDER_INDEX]) {
@@ -106,14 +99,15 @@ impl Store {
                 .places
                 .push((account, folder, e.flags));
         }
-        for item in self.tree.scan_prefix([keys::LINK_BY_MESSAGE]).keys() {
+        // `R` kind, record, inverted date, mail: the same pairs as the mail rows hold.
+        for item in self.tree.scan_prefix([keys::LINK_BY_RECORD]).keys() {
             let k = item?;
-            if k.len() < 18 {
+            if k.len() < 26 {
                 continue;
             }
-            let id = keys::read_u64(&k[1..9]);
+            let id = keys::read_u64(&k[18..26]);
             if let Some(st) = out.get_mut(&id) {
-                st.links.push((k[9], keys::read_u64(&k[10..])));
+                st.links.push((k[1], keys::read_u64(&k[2..10])));
             }
         }
         for st in out.values_mut() {

@@ -322,11 +322,16 @@ fn outbox_entry_survives_reopen() {
 #[test]
 fn schema_1_bodies_move_to_their_own_tree_on_open() {
     let dir = tempfile::tempdir().expect("tmp");
+    let id;
     {
         let s = Store::open(dir.path()).expect("open");
+        let mut m = mail("support", "INBOX", 1, "<old@x>", 1, "old");
+        m.raw = None;
+        id = s.ingest(vec![m], None).expect("ingest").created[0];
+        downgrade_to_schema_3(&s);
         s.tree
             .insert(
-                keys::with_id(keys::BODY, 42),
+                keys::with_id(keys::BODY, id),
                 b"Subject: old\r\n\r\nx".to_vec(),
             )
             .expect("insert");
@@ -337,7 +342,7 @@ fn schema_1_bodies_move_to_their_own_tree_on_open() {
     }
     let s = Store::open(dir.path()).expect("reopen");
     assert_eq!(
-        s.body(42).expect("body").as_deref(),
+        s.body(id).expect("body").as_deref(),
         Some(&b"Subject: old\r\n\r\nx"[..])
     );
     assert!(s.tree.scan_prefix([keys::BODY]).next().is_none());
@@ -353,20 +358,32 @@ fn schema_1_bodies_move_to_their_own_tree_on_open() {
 fn schema_2_bodies_move_to_segment_files_on_open_and_stay_readable() {
     let dir = tempfile::tempdir().expect("tmp");
     let body = |i: u64| format!("Subject: old {i}\r\n\r\n{}", "x".repeat(i as usize)).into_bytes();
+    let ids: Vec<u64>;
     {
         let s = Store::open(dir.path()).expect("open");
-        s.ingest(vec![mail("support", "INBOX", 1, "<a@x>", 1, "A")], None)
-            .expect("ingest");
-        let id = s.id_by_message_id("<a@x>").expect("get").expect("id");
+        // Headers only: the schema 2 bodies below are the only ones.
+        let mails = (0..300u32)
+            .map(|i| {
+                let mut m = mail(
+                    "support",
+                    "INBOX",
+                    i + 1,
+                    &format!("<{i}@x>"),
+                    i.into(),
+                    "A",
+                );
+                m.raw = None;
+                m
+            })
+            .collect();
+        ids = s.ingest(mails, None).expect("ingest").created;
+        downgrade_to_schema_3(&s);
         // A schema 2 desk: bodies in their own sled tree, none in segments.
-        for i in 0..300u64 {
+        for (i, id) in ids.iter().enumerate() {
             s.bodies
-                .insert(Store::body_key(1000 + i), body(i))
+                .insert(Store::body_key(*id), body(i as u64))
                 .expect("insert");
         }
-        s.bodies
-            .insert(Store::body_key(id), b"Subject: A\r\n\r\nbody".to_vec())
-            .expect("insert");
         s.tree
             .insert(keys::SCHEMA_VERSION, &2u64.to_be_bytes())
             .expect("version");
@@ -374,14 +391,9 @@ fn schema_2_bodies_move_to_segment_files_on_open_and_stay_readable() {
     }
     let s = Store::open(dir.path()).expect("reopen");
     assert_eq!(s.bodies.len(), 0, "the old tree is emptied");
-    for i in 0..300u64 {
-        assert_eq!(s.body(1000 + i).expect("body"), Some(body(i)), "body {i}");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(s.body(*id).expect("body"), Some(body(i as u64)), "body {i}");
     }
-    let id = s.id_by_message_id("<a@x>").expect("get").expect("id");
-    assert_eq!(
-        s.body(id).expect("body").as_deref(),
-        Some(&b"Subject: A\r\n\r\nbody"[..])
-    );
     assert_eq!(
         s.stats().expect("stats").accounts[0].folders[0].bodies_missing,
         0
@@ -395,7 +407,236 @@ fn schema_2_bodies_move_to_segment_files_on_open_and_stay_readable() {
     drop(s);
     // Opening again moves nothing twice and loses nothing.
     let s = Store::open(dir.path()).expect("third open");
-    assert_eq!(s.body(1299).expect("body"), Some(body(299)));
+    assert_eq!(s.body(ids[299]).expect("body"), Some(body(299)));
+}
+
+/// Rewrite a desk as schema 3 wrote it: a bare JSON summary under `m`, the
+/// body place under `B`, each location under `l`, each link under `L`.
+fn downgrade_to_schema_3(s: &Store) {
+    let rows: Vec<_> = s
+        .tree
+        .scan_prefix([keys::MESSAGE])
+        .map(|i| i.expect("row"))
+        .collect();
+    for (k, v) in rows {
+        let id = keys::read_u64(&k[1..]);
+        let row = message_row::MessageRow::decode(&v).expect("decode");
+        let summary = row.summary().expect("summary");
+        s.tree
+            .insert(k, encode(&summary).expect("json"))
+            .expect("m");
+        if let Some(b) = row.body {
+            s.tree
+                .insert(keys::with_id(keys::BODY_AT, id), &b.encode()[..])
+                .expect("B");
+        }
+        for l in &row.locations {
+            s.tree
+                .insert(
+                    keys::location(id, &l.account, &l.folder),
+                    encode(l).expect("loc"),
+                )
+                .expect("l");
+        }
+        for (kind, rid) in &row.links {
+            s.tree
+                .insert(
+                    keys::link_by_message(id, kind.code(), *rid),
+                    &summary.date.to_be_bytes(),
+                )
+                .expect("L");
+        }
+    }
+    s.tree
+        .insert(keys::SCHEMA_VERSION, &3u64.to_be_bytes())
+        .expect("version");
+}
+
+/// Everything a desk shows of its mail, to compare across a migration.
+#[derive(Debug, PartialEq)]
+struct DeskView {
+    stats: Stats,
+    mails: Vec<MailView>,
+}
+
+#[derive(Debug, PartialEq)]
+struct MailView {
+    summary: MessageSummary,
+    body: Option<Vec<u8>>,
+    locations: Vec<(Location, Option<u8>)>,
+    links: Vec<RecordRef>,
+    messages_of_links: Vec<Vec<u64>>,
+    state: search_feed::MailState,
+}
+
+fn desk_view(s: &Store) -> DeskView {
+    let mut mails = Vec::new();
+    for id in s.message_ids_after(0, usize::MAX).expect("ids") {
+        let mut locations: Vec<(Location, Option<u8>)> = s
+            .locations(id)
+            .expect("locs")
+            .into_iter()
+            .map(|l| {
+                let flags = s
+                    .flags_of(&l.account, &l.folder, id)
+                    .expect("flags")
+                    .map(|(_, f)| f);
+                (l, flags)
+            })
+            .collect();
+        locations.sort_by(|a, b| (&a.0.account, &a.0.folder).cmp(&(&b.0.account, &b.0.folder)));
+        let mut links: Vec<RecordRef> = s
+            .links_of(id)
+            .expect("links")
+            .iter()
+            .map(Record::reference)
+            .collect();
+        links.sort();
+        let messages_of_links = links
+            .iter()
+            .map(|r| s.messages_of(*r).expect("messages of"))
+            .collect();
+        mails.push(MailView {
+            summary: s.summary(id).expect("summary").expect("some"),
+            body: s.body(id).expect("body"),
+            locations,
+            links,
+            messages_of_links,
+            state: s.mail_state(id).expect("state"),
+        });
+    }
+    DeskView {
+        stats: s.stats().expect("stats"),
+        mails,
+    }
+}
+
+/// A schema 3 desk of `n` mails: some in two folders, some read, some
+/// headers only, some linked to a contact or a case.
+fn schema_3_desk(dir: &std::path::Path, n: u32) -> DeskView {
+    let s = Store::open(dir).expect("open");
+    let mut mails = Vec::new();
+    for i in 0..n {
+        let mut m = mail(
+            "support",
+            "INBOX",
+            i + 1,
+            &format!("<{i}@x>"),
+            i.into(),
+            &format!("Ticket {i}"),
+        );
+        if i % 3 == 0 {
+            m.flags = flags::SEEN;
+        }
+        if i % 5 == 0 {
+            m.raw = None;
+        }
+        mails.push(m);
+        if i % 4 == 0 {
+            let mut copy = mail(
+                "support",
+                "Archive",
+                i + 1,
+                &format!("<{i}@x>"),
+                i.into(),
+                &format!("Ticket {i}"),
+            );
+            copy.flags = flags::FLAGGED;
+            mails.push(copy);
+        }
+    }
+    let ids = s.ingest(mails, None).expect("ingest").created;
+    let mut c = Record::new(RecordKind::Contact, "Emma");
+    c.emails = vec!["emma@northwind.example".into()];
+    let c = s.put_record(c).expect("contact");
+    let case = s
+        .put_record(Record::new(RecordKind::Case, "Refund"))
+        .expect("case");
+    for (i, id) in ids.iter().enumerate() {
+        if i % 2 == 0 {
+            assert!(s.link(*id, c.reference()).expect("link"));
+        }
+        if i % 7 == 0 {
+            assert!(s.link(*id, case.reference()).expect("link"));
+        }
+    }
+    // A body fetched after its summary, as a headers-first sync does.
+    s.put_bodies(vec![(ids[5], b"Subject: late\r\n\r\nbody".to_vec())])
+        .expect("late body");
+    let view = desk_view(&s);
+    assert!(view.stats.bodies > 0 && view.stats.links > 0);
+    downgrade_to_schema_3(&s);
+    s.flush().expect("flush");
+    view
+}
+
+fn assert_no_schema_3_rows(s: &Store) {
+    for tag in [keys::BODY_AT, keys::LOCATION, keys::LINK_BY_MESSAGE] {
+        assert!(
+            s.tree.scan_prefix([tag]).next().is_none(),
+            "rows of family {:?} are left",
+            tag as char
+        );
+    }
+    for item in s.tree.scan_prefix([keys::MESSAGE]).values() {
+        assert!(message_row::is_current(&item.expect("row")));
+    }
+    let v = s
+        .tree
+        .get(keys::SCHEMA_VERSION)
+        .expect("get")
+        .expect("some");
+    assert_eq!(keys::read_u64(&v), 4);
+}
+
+#[test]
+fn a_schema_3_desk_opens_as_schema_4_with_mail_bodies_places_links_flags_and_counts_intact() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // More mails than one migration chunk.
+    let before = schema_3_desk(dir.path(), 1300);
+    let s = Store::open(dir.path()).expect("reopen");
+    assert_no_schema_3_rows(&s);
+    let after = desk_view(&s);
+    assert_eq!(after.stats, before.stats);
+    assert_eq!(after.mails.len(), before.mails.len());
+    for (a, b) in after.mails.iter().zip(&before.mails) {
+        assert_eq!(a, b, "mail {}", b.summary.id);
+    }
+    // The migrated rows take new mail like any other: a copy in a third folder.
+    let id = before.mails[1].summary.id;
+    let mut m = mail("support", "Later", 1, "<1@x>", 1, "Ticket 1");
+    m.raw = None;
+    assert_eq!(s.ingest(vec![m], None).expect("ingest").located, vec![id]);
+    assert_eq!(s.locations(id).expect("locs").len(), 2);
+}
+
+#[test]
+fn a_migration_to_schema_4_cut_short_resumes_on_the_next_open_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let before = schema_3_desk(dir.path(), 60);
+    {
+        let s = Store::open_unmigrated_for_tests(dir.path());
+        // Two chunks of 7 rows done, then the process is gone.
+        s.fold_message_rows(7, Some(2)).expect("part");
+        let v = s
+            .tree
+            .get(keys::SCHEMA_VERSION)
+            .expect("get")
+            .expect("some");
+        assert_eq!(keys::read_u64(&v), 3, "the version moves last");
+        let current = s
+            .tree
+            .scan_prefix([keys::MESSAGE])
+            .values()
+            .filter(|v| message_row::is_current(v.as_ref().expect("row")))
+            .count();
+        assert_eq!(current, 14);
+        s.flush().expect("flush");
+    }
+    let s = Store::open(dir.path()).expect("reopen");
+    assert_no_schema_3_rows(&s);
+    let after = desk_view(&s);
+    assert_eq!(after, before);
 }
 
 #[test]
