@@ -44,6 +44,15 @@ fn config(stack: &MailStack, port: u16, extra: &str) -> Arc<Config> {
     Arc::new(Config::parse(&text, Path::new("config.toml")).expect("config parses"))
 }
 
+/// The account's config on plain IMAP (no TLS, no CA file) at `port`.
+fn plain_config_text(stack: &MailStack, port: u16) -> String {
+    with_line(
+        &with_line(&config_text(stack, port, ""), "tls", "tls = \"none\""),
+        "ca_file",
+        "",
+    )
+}
+
 /// Replace one `key = value` line of the account.
 fn with_line(text: &str, key: &str, line: &str) -> String {
     text.lines()
@@ -786,15 +795,7 @@ async fn bench_sync_vs_raw_fetch() {
     eprintln!("raw UID FETCH 1:* BODY.PEEK[]: {raw_text}");
 
     // deskmail in process, plain IMAP like the raw fetch.
-    let plain = with_line(
-        &with_line(
-            &config_text(&stack, stack.imap_port, ""),
-            "tls",
-            "tls = \"none\"",
-        ),
-        "ca_file",
-        "",
-    );
+    let plain = plain_config_text(&stack, stack.imap_port);
     if let Some(hold) = std::env::var_os("BENCH_HOLD") {
         // The filled server stays up for profiling by hand until the config
         // written here is removed.
@@ -1214,11 +1215,7 @@ async fn resync_with_qresync_learns_expunges_from_vanished_without_listing_every
     let stack = MailStack::start_with(StackOptions::dovecot_only());
     assert_eq!(stack.fill_inbox(USER, gen_mailbox(30, 51)), 30);
     let (port, log) = recording_proxy(stack.imap_port).await;
-    let plain = with_line(
-        &with_line(&config_text(&stack, port, ""), "tls", "tls = \"none\""),
-        "ca_file",
-        "",
-    );
+    let plain = plain_config_text(&stack, port);
     let cfg = Arc::new(Config::parse(&plain, Path::new("c.toml")).expect("config"));
     let dir = tempfile::tempdir().expect("tmp");
     let store = Arc::new(Store::open(dir.path()).expect("store"));
@@ -1322,11 +1319,7 @@ async fn a_first_sync_fetches_the_newest_mails_before_it_lists_every_uid() {
     let stack = MailStack::start_with(StackOptions::dovecot_only());
     assert_eq!(stack.fill_inbox(USER, gen_mailbox(250, 61)), 250);
     let (port, log) = recording_proxy(stack.imap_port).await;
-    let plain = with_line(
-        &with_line(&config_text(&stack, port, ""), "tls", "tls = \"none\""),
-        "ca_file",
-        "",
-    );
+    let plain = plain_config_text(&stack, port);
     let cfg = Arc::new(Config::parse(&plain, Path::new("c.toml")).expect("config"));
     let dir = tempfile::tempdir().expect("tmp");
     let store = Arc::new(Store::open(dir.path()).expect("store"));

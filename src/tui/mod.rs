@@ -39,6 +39,10 @@ pub struct RunOptions {
 }
 
 const FRAME: Duration = Duration::from_millis(16);
+/// `--first-frame-and-exit` waits this long at most for the selected mail.
+const FIRST_FRAME_PATIENCE: Duration = Duration::from_secs(5);
+/// A quit waits this long at most to draw the frame kept for the next start.
+const QUIT_PATIENCE: Duration = Duration::from_millis(300);
 
 /// How the interface ended; the process exit code follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +80,17 @@ fn fit_to(app: &mut App, desk: &dyn DeskClient, area: Rect) {
 }
 
 fn draw(guard: &mut terminal::TerminalGuard, app: &App, theme: &Theme) -> std::io::Result<()> {
+    draw_with(guard, |f| ui::draw(f, app, theme))
+}
+
+/// One frame drawn by `paint`, shown by the terminal all at once.
+fn draw_with(
+    guard: &mut terminal::TerminalGuard,
+    paint: impl FnOnce(&mut ratatui::Frame),
+) -> std::io::Result<()> {
     use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
     crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
-    let r = guard.terminal.draw(|f| ui::draw(f, app, theme));
+    let r = guard.terminal.draw(paint);
     crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;
     r.map(|_| ())
 }
@@ -138,7 +150,11 @@ pub async fn run(
         opts.warnings,
         area,
         !opts.first_frame_and_exit,
-        opts.first_frame_and_exit,
+        if opts.first_frame_and_exit {
+            FIRST_FRAME_PATIENCE
+        } else {
+            Duration::ZERO
+        },
     )
     .await;
     app.config_file = opts.config_file;
@@ -303,9 +319,21 @@ pub async fn run(
     if exit == Exit::Quit
         && let Some(place) = opts.snapshot
     {
-        // What the next start opens on, drawn now while the desk is at hand.
-        let next = opening_view(desk, &mut events, keymap, warnings, area, true, true).await;
-        snapshot::set_pending(place, offscreen(&next, &theme, area)?);
+        // What the next start opens on, drawn now while the desk is at hand;
+        // quitting never waits long for it (a body still on the server).
+        let next = opening_view(
+            desk,
+            &mut events,
+            keymap,
+            warnings,
+            area,
+            true,
+            QUIT_PATIENCE,
+        )
+        .await;
+        if next.reader.id.is_none() || next.reader.mail.is_some() {
+            snapshot::set_pending(place, offscreen(&next, &theme, area)?);
+        }
     }
     desk.flush()?;
     tracing::info!("store flushed");
@@ -314,8 +342,8 @@ pub async fn run(
 }
 
 /// The view the interface opens on: folders loaded, the agent's last
-/// position, the drafts offer; with `reader`, the selected mail rendered too
-/// (waiting up to 5 s for it).
+/// position, the drafts offer; the selected mail rendered too when it comes
+/// within `patience`.
 async fn opening_view(
     desk: &dyn DeskClient,
     events: &mut UnboundedReceiver<Event>,
@@ -323,7 +351,7 @@ async fn opening_view(
     warnings: Vec<String>,
     area: Rect,
     offer_drafts: bool,
-    reader: bool,
+    patience: Duration,
 ) -> App {
     let mut app = App::new(keymap);
     app.status.warnings = warnings;
@@ -336,12 +364,8 @@ async fn opening_view(
     if !drafts.is_empty() && offer_drafts {
         app.overlay = Some(app::Overlay::Drafts(app::PickList::new(drafts)));
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while reader
-        && app.reader.id.is_some()
-        && app.reader.mail.is_none()
-        && Instant::now() < deadline
-    {
+    let deadline = Instant::now() + patience;
+    while app.reader.id.is_some() && app.reader.mail.is_none() && Instant::now() < deadline {
         match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
             Ok(Some(e)) => {
                 let cmds = app.handle_event(desk, e);
@@ -375,12 +399,9 @@ pub fn paint_kept(place: &snapshot::Place) -> Option<(terminal::TerminalGuard, b
     let Some(buf) = snapshot::load(place, Rect::new(0, 0, size.width, size.height)) else {
         return Some((guard, false));
     };
-    use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-    let _ = crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate);
-    let painted = guard
-        .terminal
-        .draw(|f| f.buffer_mut().content.clone_from(&buf.content))
-        .is_ok();
-    let _ = crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate);
+    let painted = draw_with(&mut guard, |f| {
+        f.buffer_mut().content.clone_from(&buf.content)
+    })
+    .is_ok();
     Some((guard, painted))
 }
